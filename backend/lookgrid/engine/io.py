@@ -1,0 +1,165 @@
+"""Reading and writing a clip's frames for :meth:`Engine.render_clip` (through ``lookgrid.imaging``).
+
+Colour rules (issue 4):
+
+* input colour space: the spec's, else ``sRGB - Texture`` for integer (8/16-bit) files such as
+  PNG/JPEG, else the colour space a float file declares (``oiio:ColorSpace``), else ``ACEScg``;
+* output colour space: the spec's, else — EXR (scene-linear, float) → the input's colour space
+  (``Linear Rec.709 (sRGB)`` when the input was an sRGB picture), PNG/JPEG (8-bit,
+  display-referred) → ``sRGB - Texture``;
+* EXR output carries the input's other channels (alpha, AOVs), metadata and windows (``like=``);
+* masks: the region's ``mask_channel``, else :func:`lookgrid.imaging.mask_from_pixels`'s rules
+  (one channel; a varying alpha; a grey matte; any non-black pixel); any bit depth; any resolution
+  with the frame's aspect ratio (resized to the frame by the clip); values clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from lookgrid.engine.spec import ClipSpec
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
+
+EIGHT_BIT_OUT = {".png", ".jpg", ".jpeg"}
+SRGB = "sRGB - Texture"
+SCENE_DEFAULT = "ACEScg"
+LINEAR_SRGB = "Linear Rec.709 (sRGB)"
+ASPECT_TOLERANCE = 0.03
+
+
+def _ext(pattern: str) -> str:
+    return os.path.splitext(pattern)[1].lower()
+
+
+def default_input_colorspace(image, config: str | None) -> str:
+    """Colour space of an input frame whose spec gives none (see the module docstring)."""
+    from lookgrid.imaging import declared_colorspace
+
+    info = getattr(image, "spec_info", None)
+    if info is not None and not info.is_float:
+        return SRGB
+    return declared_colorspace(info, config) or SCENE_DEFAULT
+
+
+def default_output_colorspace(out_pattern: str, input_colorspace: str) -> str:
+    if _ext(out_pattern) in EIGHT_BIT_OUT:
+        return SRGB
+    if input_colorspace == SRGB:  # an sRGB picture written to EXR becomes scene-linear
+        return LINEAR_SRGB
+    return input_colorspace
+
+
+@dataclass
+class FrameIn:
+    """One input frame: working-space RGB ``(H,W,3)``, masks by region name (``(h,w)`` planes at the
+    mask files' own resolution), and the image as read (for writing back channels and metadata)."""
+
+    working: np.ndarray
+    masks: dict
+    image: object
+    rgb: list[int]
+
+
+class SequenceIO:
+    """The files of a :class:`ClipSpec`: input and mask sequences, colour pipelines, output paths.
+
+    Checks what it can up front: missing input or mask frames (named), output patterns that would
+    overwrite the input, unknown colour spaces (on the first frame read).
+    """
+
+    def __init__(self, spec: ClipSpec):
+        from lookgrid.imaging import FrameSequence
+
+        spec.validate(need_paths=True)
+        self.spec = spec
+        self.input = FrameSequence.parse(spec.input, spec.frames or None)
+        self.input.check_exists()
+        self.frames = sorted(int(f) for f in self.input.frames)
+        self.output = FrameSequence.parse(spec.output, self.frames)
+        self.masks = []
+        for r in spec.regions:
+            if r.is_background:
+                continue
+            seq = FrameSequence.parse(r.mask, self.frames)
+            if not seq.is_single_file:
+                seq.check_exists()
+            elif not os.path.isfile(seq.path(self.frames[0])):
+                raise InvalidInputError(f"mask of region {r.name!r}: no such file {r.mask}")
+            self.masks.append((r, seq))
+        for f in self.frames:
+            if os.path.abspath(self.output.path(f)) == os.path.abspath(self.input.path(f)):
+                raise InvalidInputError(f"output {spec.output!r} would overwrite input frame {f}")
+        self.eight_bit = _ext(spec.output) in EIGHT_BIT_OUT
+        self.input_colorspace: str | None = spec.input_colorspace or None
+        self.output_colorspace: str | None = None
+        self._to = self._from = None
+
+    def _pipelines(self, image):
+        from lookgrid.imaging import get_pipeline
+
+        if self._to is None:
+            cs_in = self.input_colorspace or default_input_colorspace(image, self.spec.config)
+            cs_out = self.spec.output_colorspace or default_output_colorspace(self.spec.output, cs_in)
+            self._to = get_pipeline(self.spec.config, cs_in)
+            self._from = get_pipeline(self.spec.config, cs_out)
+            self.input_colorspace, self.output_colorspace = cs_in, cs_out
+        return self._to, self._from
+
+    # --- reading ------------------------------------------------------------------------------
+    def read(self, frame: int) -> FrameIn:
+        from lookgrid.imaging import read_image
+
+        img = read_image(self.input.path(frame))
+        to_working, _ = self._pipelines(img)
+        rgb = list(img.rgb_indices())
+        working = to_working.to_working(img.rgb())
+        h, w = img.pixels.shape[:2]
+        masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}
+        return FrameIn(working=np.asarray(working, np.float32), masks=masks, image=img, rgb=rgb)
+
+    def load(self, frame: int) -> tuple[np.ndarray, dict]:
+        """Loader for :class:`Clip` analysis: ``(working (H,W,3), {region: mask (h,w)})``."""
+        f = self.read(frame)
+        return f.working, f.masks
+
+    def _read_mask(self, region, seq, frame: int, h: int, w: int) -> np.ndarray:
+        from lookgrid.imaging import read_image, read_mask
+
+        path = seq.path(frame)
+        plane = read_mask(read_image(path), channel=region.mask_channel or None)
+        mh, mw = plane.shape
+        if (mh, mw) != (h, w) and abs((mw / mh) / (w / h) - 1.0) > ASPECT_TOLERANCE:
+            raise ShapeMismatchError(
+                f"mask {path} of region {region.name!r} is {mw}x{mh} but the frame is {w}x{h}: the "
+                "aspect ratios differ (masks may be lower resolution, but must cover the same picture)")
+        return plane  # resized to the frame by the clip
+
+    # --- writing ------------------------------------------------------------------------------
+    def write(self, frame: int, out_working: np.ndarray, frame_in: FrameIn) -> str:
+        """Write one rendered frame atomically; returns its path."""
+        from lookgrid.imaging import write_image
+
+        _, from_working = self._pipelines(frame_in.image)
+        path = self.output.path(frame)
+        rgb = from_working.from_working(np.ascontiguousarray(out_working, dtype=np.float32))
+        if self.eight_bit:
+            write_image(path, np.clip(rgb, 0.0, 1.0), channel_names=["R", "G", "B"], dtype="uint8")
+            return str(path)
+        img = frame_in.image
+        names = list(img.channel_names)
+        if len(set(frame_in.rgb)) == 3 and _ext(path) == ".exr":
+            full = np.array(img.pixels, dtype=np.float32, copy=True)
+            full[..., frame_in.rgb] = rgb
+            write_image(path, full, channel_names=names, like=img, colorspace=self.output_colorspace)
+        else:
+            channels = ["R", "G", "B"]
+            pixels = rgb
+            a = img.alpha_index()
+            if a is not None:
+                pixels = np.concatenate([rgb, img.pixels[..., a:a + 1]], axis=-1)
+                channels.append("A")
+            write_image(path, pixels, channel_names=channels, colorspace=self.output_colorspace)
+        return str(path)
