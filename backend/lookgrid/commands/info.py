@@ -1,0 +1,155 @@
+"""``lookgrid info``: versions, compute devices, OpenColorIO configs, shipped models.
+
+The first thing to run on a new machine: it imports every heavy dependency once, so a broken
+install shows here with the package's name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+_PACKAGES = [
+    ("lookgrid", "lookgrid"), ("torch", "torch"), ("numpy", "numpy"), ("numba", "numba"),
+    ("OpenImageIO", "OpenImageIO"), ("opencolorio", "PyOpenColorIO"), ("grpcio", "grpc"),
+    ("protobuf", "google.protobuf"), ("fileseq", "fileseq"),
+    ("opencv-python-headless", "cv2"), ("scikit-image", "skimage"), ("tqdm", "tqdm"),
+]
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _version(dist: str, module: str) -> str:
+    try:
+        mod = importlib.import_module(module)
+    except Exception as err:  # a broken install must show, not crash the report
+        return f"NOT IMPORTABLE ({type(err).__name__}: {err})"
+    v = getattr(mod, "__version__", None)
+    if v is None:
+        try:
+            v = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            v = "unknown"
+    return str(v)
+
+
+def _devices() -> list[dict]:
+    out = [{"device": "cpu", "name": platform.processor() or platform.machine(),
+            "threads": os.cpu_count()}]
+    try:
+        import torch
+    except Exception as err:
+        return out + [{"device": "torch", "error": str(err)}]
+    out[0]["torch_threads"] = torch.get_num_threads()
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            out.append({"device": f"cuda:{i}", "name": p.name,
+                        "memory_gib": round(p.total_memory / 2**30, 1),
+                        "capability": f"{p.major}.{p.minor}"})
+    else:
+        out.append({"device": "cuda", "available": False})
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append({"device": "mps", "available": True})
+    return out
+
+
+def _colour() -> dict:
+    from lookgrid.imaging import color
+
+    info: dict = {"OCIO": os.environ.get("OCIO") or None, "config_used": color.config_source(None),
+                  "working_space": color.WORKING_SPACE,
+                  "builtin_configs": [f"{uri}  {desc}" for uri, desc in color.builtin_configs()]}
+    try:
+        pipe = color.ColorPipeline(None, src="ACEScg")
+        info["ACEScg_to_working_fast_path"] = pipe.fast_path
+    except Exception as err:
+        info["error"] = str(err)
+    return info
+
+
+def models_dir() -> Path:
+    """``models/`` of the checkout (beside ``backend/``), or ``$LOOKGRID_MODELS``."""
+    env = os.environ.get("LOOKGRID_MODELS")
+    if env:
+        return Path(env)
+    import lookgrid
+
+    return Path(lookgrid.__file__).resolve().parents[2] / "models"
+
+
+def _models() -> list[dict]:
+    folder = models_dir()
+    out = []
+    if not folder.is_dir():
+        return out
+    for p in sorted(folder.glob("*.pt")):
+        entry = {"file": str(p), "size_mib": round(p.stat().st_size / 2**20, 2)}
+        card = p.with_suffix(".md")
+        entry["card"] = str(card) if card.exists() else None
+        try:
+            import torch
+
+            ckpt = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+            if isinstance(ckpt, dict):
+                entry["format"] = ckpt.get("format")
+                entry["version"] = ckpt.get("version")
+        except Exception as err:
+            entry["error"] = f"{type(err).__name__}: {err}"[:200]
+        out.append(entry)
+    return out
+
+
+def collect() -> dict:
+    """Everything ``lookgrid info`` reports, as a dict."""
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": {dist: _version(dist, mod) for dist, mod in _PACKAGES},
+        "devices": _devices(),
+        "colour": _colour(),
+        "models_dir": str(models_dir()),
+        "models": _models(),
+    }
+
+
+def run(args) -> int:
+    data = collect()
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    print(f"LookGrid {data['versions']['lookgrid']}  (Python {data['python']}, {data['platform']})")
+    print("\nversions:")
+    for k, v in data["versions"].items():
+        print(f"  {k:24s} {v}")
+    print("\ndevices:")
+    for d in data["devices"]:
+        rest = ", ".join(f"{k}={v}" for k, v in d.items() if k != "device")
+        print(f"  {d['device']:8s} {rest}")
+    c = data["colour"]
+    print("\ncolour (OpenColorIO):")
+    print(f"  $OCIO                 {c['OCIO'] or '(not set)'}")
+    print(f"  config used           {c['config_used']}")
+    print(f"  working space         {c['working_space']}"
+          + (f"  (ACEScg → working fast path: {'yes' if c.get('ACEScg_to_working_fast_path') else 'no'})"))
+    if c.get("error"):
+        print(f"  ERROR                 {c['error']}")
+    print("  built-in configs:")
+    for uri in c["builtin_configs"]:
+        print(f"    {uri}")
+    print(f"\nmodels ({data['models_dir']}):")
+    if not data["models"]:
+        print("  none found (the model starts as the identity: output == input)")
+    for m in data["models"]:
+        extra = f"format={m.get('format')} v{m.get('version')}" if "format" in m else m.get("error", "")
+        print(f"  {Path(m['file']).name:28s} {m['size_mib']:8.2f} MiB  {extra}"
+              + ("" if m.get("card") else "  (no model card)"))
+    return 0

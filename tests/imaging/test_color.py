@@ -1,0 +1,191 @@
+"""lookgrid.imaging.color: working space, exact round trips, fast path == OpenColorIO, NaN/Inf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lookgrid.errors import ColorSpaceError, ShapeMismatchError
+from lookgrid.imaging import (HALF_MAX, WORKING_SPACE, ColorPipeline, SpecInfo, builtin_configs,
+                              config_source, declared_colorspace, get_pipeline, read_image,
+                              sanitize, write_image)
+
+
+def _scene_values() -> np.ndarray:
+    """(1, K, 3): 0.18, 1e-4..100 and -1..-1e-4, mixed across channels."""
+    pos = np.geomspace(1e-4, 100.0, 120)
+    vals = np.concatenate([pos, -pos[pos <= 1.0], [0.0, 0.18, 1.0, 100.0]])
+    rng = np.random.default_rng(3)
+    rgb = np.stack([vals, rng.permutation(vals), rng.permutation(vals)], -1)
+    return rgb[None].astype(np.float32)
+
+
+def test_working_space_is_acescct_with_known_values():
+    assert WORKING_SPACE == "ACEScct"
+    pipe = get_pipeline(None, "ACEScg")
+    x = np.array([[[0.18, 1.0, 0.0]]], np.float32)
+    y = pipe.to_working(x)[0, 0]
+    # ACEScct (S-2016-001): (log2(x) + 9.72) / 17.52 above 0.0078125; 0.0729055341958355 at 0
+    assert y[0] == pytest.approx((np.log2(0.18) + 9.72) / 17.52, abs=1e-6)
+    assert y[1] == pytest.approx((0.0 + 9.72) / 17.52, abs=1e-6)
+    assert y[2] == pytest.approx(0.0729055341958355, abs=1e-6)
+    assert pipe.fast_path
+
+
+@pytest.mark.parametrize("src", ["ACEScg", "ACES2065-1", "Linear Rec.709 (sRGB)"])
+def test_round_trip_is_exact_for_large_and_negative_values(src: str):
+    pipe = get_pipeline(None, src)
+    x = _scene_values()
+    back = pipe.from_working(pipe.to_working(x))
+    if src == "ACEScg":  # no matrix: every value keeps its own relative precision
+        big = np.abs(x) >= 1e-3
+        assert (np.abs(back[big] - x[big]) / np.abs(x[big])).max() <= 1e-5
+        assert np.abs(back[~big] - x[~big]).max() <= 1e-7
+    # with a gamut matrix the channels mix, so float32 gives precision relative to the pixel's
+    # largest channel (a 1e-3 channel beside a 100 one is good to ~1e-6 absolute)
+    scale = np.abs(x).max(-1, keepdims=True)
+    assert (np.abs(back - x) / scale).max() <= 1e-5
+    # and the famous one: ACEScg mid grey comes back within 1e-5 relative
+    g = np.array([[[0.18, 0.18, 0.18]]], np.float32)
+    assert np.allclose(pipe.from_working(pipe.to_working(g)), 0.18, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("src", ["ACEScg", "ACES2065-1", "Linear Rec.709 (sRGB)", "ACEScct"])
+def test_fast_path_agrees_with_opencolorio(src: str):
+    pipe = get_pipeline(None, src)
+    assert pipe.fast_path, f"{src} → ACEScct is matrix + log and should use the fast path"
+    rng = np.random.default_rng(0)
+    x = (rng.lognormal(-1.5, 2.0, (37, 53, 3)) * np.where(rng.random((37, 53, 3)) < 0.1, -1, 1))
+    x = x.astype(np.float32)
+    fast, ref = pipe.to_working(x), pipe.to_working_reference(x)
+    scale = np.maximum(np.abs(ref).max(-1, keepdims=True), 1.0)
+    assert np.all(np.abs(fast - ref) <= 2e-6 * scale + 2e-6)
+    back_fast, back_ref = pipe.from_working(ref), pipe.from_working_reference(ref)
+    scale = np.abs(back_ref).max(-1, keepdims=True)
+    assert np.all(np.abs(back_fast - back_ref) <= 2e-5 * scale + 1e-6)
+
+
+def test_non_matrix_spaces_fall_back_to_opencolorio_and_still_round_trip():
+    pipe = ColorPipeline(None, src="sRGB - Texture")
+    assert not pipe.fast_path
+    x = np.random.default_rng(1).random((64, 48, 3)).astype(np.float32)  # threads split rows
+    y = pipe.to_working(x)
+    assert np.array_equal(y, pipe.to_working_reference(x))
+    assert np.abs(pipe.from_working(y) - x).max() < 1e-5  # 8-bit steps are 3.9e-3
+    assert 0.07 < y.min() and y.max() < 0.56  # sRGB [0,1] lands inside ACEScct's [0.073, 0.555]
+
+
+def test_alpha_and_extra_channels_are_untouched():
+    rng = np.random.default_rng(2)
+    x = rng.lognormal(0, 2, (16, 20, 5)).astype(np.float32)
+    for pipe in (get_pipeline(None, "ACEScg"), ColorPipeline(None, src="ACEScg", fast=False)):
+        y = pipe.to_working(x)
+        assert y.shape == x.shape
+        assert np.array_equal(y[..., 3:].view(np.uint32), x[..., 3:].view(np.uint32))
+        z = pipe.from_working(y)
+        assert np.array_equal(z[..., 3:].view(np.uint32), x[..., 3:].view(np.uint32))
+
+
+def test_nan_inf_policy_in_sanitize_and_both_paths():
+    x = np.array([[[np.nan, np.inf, -np.inf, 0.5], [0.18, 1.0, 2.0, np.nan]]], np.float32)
+    clean, report = sanitize(x)
+    assert (report.nan, report.posinf, report.neginf, report.total) == (2, 1, 1, 4)
+    expected = np.array([[[0.0, HALF_MAX, -HALF_MAX, 0.5], [0.18, 1.0, 2.0, 0.0]]], np.float32)
+    assert np.array_equal(clean, expected)
+    assert np.isnan(x[0, 0, 0])  # the input is left alone by default
+    same, none = sanitize(clean)
+    assert same is clean and not none and str(none) == "no NaN/Inf values"
+    fast = get_pipeline(None, "ACEScg")
+    slow = ColorPipeline(None, src="ACEScg", fast=False)
+    for pipe in (fast, slow):
+        y, rep = pipe.to_working(x, return_report=True)
+        assert np.isfinite(y).all() and rep == report
+        assert np.allclose(y, pipe.to_working_reference(clean), atol=1e-6)
+        z, rep2 = pipe.from_working(np.where(np.isfinite(y), y, 0) * 0 + x, return_report=True)
+        assert np.isfinite(z).all() and rep2.total == 4
+
+
+def test_shapes_and_errors():
+    pipe = get_pipeline(None, "ACEScg")
+    assert pipe.to_working(np.zeros((7, 3), np.float32)).shape == (7, 3)
+    assert pipe.to_working(np.zeros((2, 4, 5, 3), np.float64)).shape == (2, 4, 5, 3)
+    with pytest.raises(ShapeMismatchError, match=r"\(4, 4, 2\)"):
+        pipe.to_working(np.zeros((4, 4, 2), np.float32))
+    with pytest.raises(ColorSpaceError, match="sRGB - Texture"):
+        ColorPipeline(None, src="sRGB Textur")
+    with pytest.raises(ColorSpaceError):
+        ColorPipeline("/no/such/config.ocio")
+
+
+def test_configs_builtin_path_and_env(monkeypatch, tmp_path: Path):
+    uris = [u for u, _ in builtin_configs()]
+    assert "ocio://default" in uris and "ocio://studio-config-latest" in uris
+    monkeypatch.setenv("OCIO", "ocio://cg-config-latest")
+    assert config_source(None) == "ocio://cg-config-latest"
+    assert ColorPipeline(None, src="ACEScg").config_source == "ocio://cg-config-latest"
+    monkeypatch.delenv("OCIO")
+    assert config_source(None) == "ocio://studio-config-latest"
+    # a config file on disk (written from the built-in one)
+    import PyOpenColorIO as ocio  # test-only: make a config file
+
+    cfg_path = tmp_path / "studio.ocio"
+    cfg_path.write_text(ocio.Config.CreateFromFile("ocio://studio-config-latest").serialize())
+    pipe = ColorPipeline(str(cfg_path), src="ACEScg")
+    x = _scene_values()
+    assert np.allclose(pipe.to_working(x), get_pipeline(None, "ACEScg").to_working(x), atol=1e-7)
+
+
+def test_sample_images_with_nan_inf_and_extreme_values(shared_data: Path):
+    pipe = get_pipeline(None, "ACEScg")
+    img = read_image(shared_data / "exr/TestImages/BrightRingsNanInf.exr")
+    assert not np.isfinite(img.pixels).all()
+    y, report = pipe.to_working(img.pixels, return_report=True)
+    assert np.isfinite(y).all() and report.total == int((~np.isfinite(img.pixels)).sum())
+    assert report.nan > 0 and report.posinf > 0
+    # every finite half value survives the round trip (relative 1e-5 where |x| >= 1e-3)
+    halves = read_image(shared_data / "exr/TestImages/AllHalfValues.exr").pixels
+    finite = np.isfinite(halves).all(-1)
+    x = halves[finite][None]
+    back = pipe.from_working(pipe.to_working(x))
+    big = np.abs(x) >= 1e-3
+    assert (np.abs(back[big] - x[big]) / np.abs(x[big])).max() <= 1e-5
+    # float32 values up to ~1e38: finite in, finite out; beyond ±65504 clamped and counted
+    wide = read_image(shared_data / "exr/TestImages/WideFloatRange.exr").pixels
+    rgb = np.repeat(wide, 3, axis=-1)
+    for p in (pipe, ColorPipeline(None, src="ACEScg", fast=False)):
+        out, rep = p.to_working(rgb, return_report=True)
+        assert np.isfinite(out).all()
+        assert rep.clamped == int((np.abs(rgb) > HALF_MAX).sum()) > 0
+        back = p.from_working(out)
+        inside = np.abs(rgb) <= HALF_MAX
+        assert np.isfinite(back).all()
+        assert np.allclose(back[inside], rgb[inside], rtol=1e-5, atol=1e-6)
+
+
+def test_concurrent_conversions_from_threads_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pipe = get_pipeline(None, "ACEScg")
+    rng = np.random.default_rng(5)
+    frames = [rng.lognormal(-1.5, 2.0, (64, 48, 3)).astype(np.float32) for _ in range(6)]
+    expected = [pipe.to_working(f) for f in frames]
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(pipe.to_working, frames))
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+def test_declared_colour_space_is_mapped_to_config_names(tmp_path: Path):
+    px = np.full((2, 2, 3), 0.5, np.float32)
+    for declared, expected in [("ACEScct", "ACEScct"), ("ACEScg", "ACEScg"),
+                               ("sRGB - Texture", "sRGB Encoded Rec.709 (sRGB)")]:
+        write_image(tmp_path / "d.exr", px, colorspace=declared)
+        info = read_image(tmp_path / "d.exr").spec_info
+        assert declared_colorspace(info) == expected, info.attribute("oiio:ColorSpace")
+    write_image(tmp_path / "n.exr", px)
+    assert declared_colorspace(read_image(tmp_path / "n.exr").spec_info) is None
+    info = SpecInfo(path="x", format_name="openexr", data_window=(0, 0, 1, 1),
+                    display_window=(0, 0, 1, 1), pixels_window=(0, 0, 1, 1),
+                    channel_formats=("half",), attributes=(("oiio:ColorSpace", "string", "bogus"),))
+    assert declared_colorspace(info) is None
