@@ -1,0 +1,112 @@
+"""Affine bilateral grids: the layout, defined once, and the grid-space operations.
+
+Layout: a batch of grids is a float tensor ``(B, 12, D, Hg, Wg)``:
+
+* axis 1 holds the 12 coefficients of a 3×4 affine colour matrix, row-major:
+  coefficient ``k = 4*row + col`` of ``[[a00 a01 a02 b0], [a10 a11 a12 b1], [a20 a21 a22 b2]]``;
+  so the offsets ``b0, b1, b2`` are channels :data:`OFFSET_CHANNELS` = (3, 7, 11) and the
+  diagonal gains are :data:`DIAGONAL_CHANNELS` = (0, 5, 10);
+* axis 2 is depth (guide value z in [0, 1] → D bins), axis 3 rows, axis 4 columns.
+
+Cell ``(d, i, j)`` is centred at guide value ``(d + 0.5)/D`` and image position
+``((j + 0.5)/Wg, (i + 0.5)/Hg)`` in normalised coordinates (the HDRnet convention).
+An output pixel is ``A · [r, g, b, 1]ᵀ`` with ``A`` sliced from the grid (see :mod:`.slicing`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
+
+GRID_COEFFS = 12
+GRID_DEPTH = 8
+GRID_SIZE = 16
+OFFSET_CHANNELS = (3, 7, 11)
+DIAGONAL_CHANNELS = (0, 5, 10)
+
+
+def check_shape(name: str, t: torch.Tensor, pattern: str, ndim: int, **fixed: int) -> None:
+    """Raise :class:`ShapeMismatchError` unless ``t`` has ``ndim`` dims and the ``fixed`` sizes.
+
+    ``fixed`` maps a dimension index written ``d0``, ``d1``… to the size it must have;
+    ``pattern`` is the human-readable expected shape used in the message, e.g. ``"(B,12,D,Hg,Wg)"``.
+    """
+    if not isinstance(t, torch.Tensor):
+        raise InvalidInputError(f"{name} must be a torch.Tensor {pattern}, got {type(t).__name__}")
+    bad = t.dim() != ndim or any(t.shape[int(k[1:])] != v for k, v in fixed.items())
+    if bad:
+        raise ShapeMismatchError(f"{name} must have shape {pattern}, got {tuple(t.shape)}")
+
+
+def check_grids(name: str, grids: torch.Tensor) -> None:
+    """Check a grid batch ``(B, 12, D, Hg, Wg)``."""
+    check_shape(name, grids, "(B,12,D,Hg,Wg)", 5, d1=GRID_COEFFS)
+
+
+def identity_grid(
+    n: int,
+    depth: int = GRID_DEPTH,
+    height: int = GRID_SIZE,
+    width: int = GRID_SIZE,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Grids whose every cell is the identity colour transform.
+
+    Returns ``(n, 12, depth, height, width)``: 1 on the diagonal gains, 0 elsewhere.
+    """
+    if n < 0 or min(depth, height, width) < 1:
+        raise InvalidInputError(
+            f"identity_grid needs n >= 0 and positive sizes, got n={n}, "
+            f"depth={depth}, height={height}, width={width}"
+        )
+    g = torch.zeros(n, GRID_COEFFS, depth, height, width, dtype=dtype, device=device)
+    g[:, list(DIAGONAL_CHANNELS)] = 1.0
+    return g
+
+
+def lerp_grids(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+    """``(1 - t)·a + t·b`` for grids of equal shape ``(..., 12, D, Hg, Wg)``.
+
+    ``t`` is a float or a tensor broadcastable against the grids (e.g. ``(N,1,1,1,1)``).
+    Affine transforms are closed under this blend, so the result is again a valid grid.
+    """
+    if a.shape != b.shape:
+        raise ShapeMismatchError(f"lerp_grids needs equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return a + (b - a) * t
+
+
+def apply_strength(grids: torch.Tensor, strength: torch.Tensor | float) -> torch.Tensor:
+    """Blend each grid toward the identity: ``s·Γ + (1 - s)·I``.
+
+    grids ``(N, 12, D, Hg, Wg)``; strength ``(N,)`` (or a float for all). ``s = 0`` gives the
+    identity (output = input), ``s = 1`` the grid unchanged; values above 1 extrapolate.
+    """
+    check_grids("grids", grids)
+    s = torch.as_tensor(strength, dtype=grids.dtype, device=grids.device)
+    if s.dim() == 0:
+        s = s.expand(grids.shape[0])
+    if s.shape != (grids.shape[0],):
+        raise ShapeMismatchError(
+            f"strength must have shape (N,) with N={grids.shape[0]}, got {tuple(s.shape)}"
+        )
+    if not torch.isfinite(s).all():
+        raise InvalidInputError("strength must be finite")
+    ident = identity_grid(grids.shape[0], *grids.shape[2:], dtype=grids.dtype, device=grids.device)
+    return lerp_grids(ident, grids, s.view(-1, 1, 1, 1, 1))
+
+
+def blend_grids(grids: torch.Tensor, soft_masks: torch.Tensor) -> torch.Tensor:
+    """Grid-space blending (paper eq. 7 for N regions): ``Γ = Σ_k M_k · Γ_k``.
+
+    grids ``(N, 12, D, Hg, Wg)``; soft_masks ``(N, D, Hg, Wg)``, a partition of unity over N
+    (see :func:`lookgrid.model.softmask.soft_grid_masks`). Returns ``(12, D, Hg, Wg)``.
+    """
+    check_grids("grids", grids)
+    n, _, d, h, w = grids.shape
+    check_shape("soft_masks", soft_masks, f"(N,D,Hg,Wg) = ({n},{d},{h},{w})", 4, d0=n, d1=d, d2=h, d3=w)
+    # Written as Γ_0 + Σ_k M_k·(Γ_k − Γ_0), equal to Σ_k M_k·Γ_k for a partition of unity, but exact
+    # when all grids agree (identity grids stay exactly the identity despite float rounding of ΣM).
+    return grids[0] + (soft_masks.unsqueeze(1) * (grids - grids[0:1])).sum(dim=0)

@@ -1,0 +1,105 @@
+"""Loading and saving LookGridNet checkpoints.
+
+Format: ``torch.save`` of ``{"format": "lookgrid-net", "version": 1, "config": {...},
+"state_dict": {...}, "meta": {...}}``. ``meta`` is free-form (training record); its
+``mask_enhancer_trained`` flag becomes ``net.mask_enhancer_trained`` on load. The shipped weights live at
+``models/lookgrid-v1.pt`` in the repository (or ``$LOOKGRID_MODEL``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from lookgrid.errors import InvalidInputError, ModelNotAvailableError
+from lookgrid.model.network import LookGridNet
+
+log = logging.getLogger("lookgrid.model")
+
+FORMAT = "lookgrid-net"
+VERSION = 1
+SHIPPED_NAME = "lookgrid-v1.pt"
+
+
+def shipped_model_path() -> Path | None:
+    """``$LOOKGRID_MODEL`` if set, else ``<repo>/models/lookgrid-v1.pt`` if it exists, else None."""
+    env = os.environ.get("LOOKGRID_MODEL")
+    if env:
+        return Path(env)
+    for base in (Path(__file__).resolve().parents[3], Path(__file__).resolve().parents[1]):
+        p = base / "models" / SHIPPED_NAME
+        if p.is_file():
+            return p
+    return None
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """``"auto"`` → cuda when available, else cpu; other names as torch understands them."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise InvalidInputError(f"unknown device {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+def load_model(path: str | Path | None = None, device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
+    """Load a checkpoint (eval mode, on ``device``).
+
+    ``path=None``: the shipped weights if present, else a fresh model whose grids are the identity
+    (output == input), with a warning. A missing/unreadable/incompatible file raises
+    :class:`ModelNotAvailableError`.
+    """
+    dev = resolve_device(device)
+    if path is None:
+        path = shipped_model_path()
+        if path is None:
+            log.warning("no shipped LookGrid weights found (models/%s); using an untrained model "
+                        "with identity grids (output == input)", SHIPPED_NAME)
+            return LookGridNet(vgg19_weights=vgg19_weights).to(dev).eval()
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotAvailableError(f"model file not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure means the file is unusable
+        raise ModelNotAvailableError(f"cannot read model file {path}: {err}") from err
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ModelNotAvailableError(f"{path} is not a LookGrid checkpoint (format != {FORMAT!r})")
+    if ckpt.get("version") != VERSION:
+        raise ModelNotAvailableError(f"{path} has checkpoint version {ckpt.get('version')}, this LookGrid reads {VERSION}")
+    try:
+        net = LookGridNet(ckpt.get("config") or {}, vgg19_weights=vgg19_weights)
+        net.load_state_dict(ckpt["state_dict"])
+    except (InvalidInputError, RuntimeError, KeyError) as err:
+        raise ModelNotAvailableError(f"{path} does not fit this LookGrid model: {err}") from err
+    net.meta = dict(ckpt.get("meta") or {})
+    net.mask_enhancer_trained = bool(net.meta.get("mask_enhancer_trained", False))
+    return net.to(dev).eval()
+
+
+def save_model(net: LookGridNet, path: str | Path, meta: dict | None = None) -> Path:
+    """Write a checkpoint atomically (temp file in the same folder, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = {"format": FORMAT, "version": VERSION, "config": dict(net.config),
+            "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+    meta = dict(meta or {})
+    meta.setdefault("mask_enhancer_trained", bool(getattr(net, "mask_enhancer_trained", False)))
+    ckpt["meta"] = meta
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(ckpt, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

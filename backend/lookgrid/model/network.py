@@ -1,0 +1,258 @@
+"""LookGridNet: the localized photoreal grid network (paper 001, Table 4) for N regions.
+
+Low-resolution grid path (256×256)::
+
+    content ─ encoder ─ f0..f3 ─┐                        style ─ encoder ─ g0..g3 ─┐
+                               splat block ×3 (8, 16, 32 ch; content path ST-AdaIN'd
+                               per region toward that region's style statistics)
+                               └─ conv s2 → 16×16, 64 ─ conv 64 ─ 1×1 → 96 = 12·D ─ + identity
+
+Splatting block i (scale 128, 64, 32): ``S¹`` stride-2 conv (shared by content and style),
+``S²`` conv on ``[S¹ out, encoder feature of that scale]`` (separate weights per path),
+ST-AdaIN on the content path (masked statistics of region k, style k's statistics, the previous
+frame's statistics from :class:`TemporalState`), ``S³`` conv (shared). Regions share all weights
+and run as a batch; from the first ST-AdaIN on, the content path has one row per region.
+
+The last layer starts at zero and the grid is ``identity + prediction``, so an untrained net
+gives identity grids (output == input). Full-resolution path: :class:`GuideNet` (see
+:mod:`.guide`), soft grid masks (:mod:`.softmask`), blending and slicing (:mod:`.render`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
+from lookgrid.model import adain as A
+from lookgrid.model.encoder import LookGridEncoder, VGG19Encoder, conv
+from lookgrid.model.grid import GRID_COEFFS, check_shape, identity_grid
+from lookgrid.model.guide import GuideNet
+from lookgrid.model.softmask import DEFAULT_SOFT_MASK_METHOD, soft_grid_masks
+from lookgrid.model.state import StyleFeatures, TemporalState
+
+log = logging.getLogger("lookgrid.model")
+
+DEFAULT_CONFIG = {
+    "encoder": "lookgrid",  # or "vgg19" (weights from a user path, see VGG19Encoder)
+    "encoder_channels": [16, 32, 64, 128],
+    "splat_channels": [8, 16, 32],
+    "grid_channels": 64,
+    "grid_depth": 8,
+    "grid_size": 16,
+    "guide_hidden": 16,
+    "mask_channels": [16, 8],
+    # TC-AdaIN weight of the previous frame's statistics (eqs. 5-6). The paper gives no value;
+    # 0.5 halves frame-to-frame statistic jitter while a real change settles within ~3 frames.
+    "alpha": 0.5,
+    # Masks with less mass than this share of a layer's pixels (and < 1 pixel) use whole-frame stats.
+    "min_mask_fraction": 0.002,
+    "soft_mask": DEFAULT_SOFT_MASK_METHOD,
+}
+
+
+class SplatBlock(nn.Module):
+    """One splatting block (see module doc). Channels: prev → out, with ``enc`` encoder channels."""
+
+    def __init__(self, cin: int, enc: int, cout: int):
+        super().__init__()
+        self.s1 = conv(cin, cout, 2)
+        self.s2_content = conv(cout + enc, cout)
+        self.s2_style = conv(cout + enc, cout)
+        self.s3 = conv(cout, cout)
+
+    def style(self, prev: torch.Tensor, enc: torch.Tensor):
+        """Style path: returns (next input, (mean, std) at the AdaIN point)."""
+        h = F.relu(self.s2_style(torch.cat([F.relu(self.s1(prev)), enc], dim=1)))
+        stats = A.mean_std(h)
+        return F.relu(self.s3(h)), stats
+
+    def content_pre(self, prev: torch.Tensor, enc: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.s2_content(torch.cat([F.relu(self.s1(prev)), enc], dim=1)))
+
+    def content_post(self, h: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.s3(h))
+
+
+class MaskEnhancer(nn.Module):
+    """Paper §3.3: 3 convs (16, 8, 1), sigmoid. Residual in logit space, last conv zero-initialised,
+    so the untrained enhancer returns its input (up to clamping to [1e-4, 1 − 1e-4])."""
+
+    def __init__(self, channels=(16, 8)):
+        super().__init__()
+        self.m1 = conv(1, channels[0])
+        self.m2 = conv(channels[0], channels[1])
+        self.m3 = conv(channels[1], 1)
+        nn.init.zeros_(self.m3.weight)
+        nn.init.zeros_(self.m3.bias)
+
+    def forward(self, masks: torch.Tensor) -> torch.Tensor:
+        b, n, h, w = masks.shape
+        m = masks.reshape(b * n, 1, h, w).clamp(1e-4, 1 - 1e-4)
+        r = self.m3(F.relu(self.m2(F.relu(self.m1(m)))))
+        return torch.sigmoid(torch.logit(m) + r).view(b, n, h, w)
+
+
+class LookGridNet(nn.Module):
+    """The model. Construct with a config dict (see ``DEFAULT_CONFIG``); ``config`` is saved in
+    checkpoints. ``vgg19_weights``: path of a torchvision VGG-19 state dict when
+    ``config["encoder"] == "vgg19"`` and the weights are not coming from a checkpoint."""
+
+    LOW_RES = 256
+
+    def __init__(self, config: dict | None = None, *, vgg19_weights=None):
+        super().__init__()
+        cfg = copy.deepcopy(DEFAULT_CONFIG)
+        unknown = set(config or {}) - set(cfg)
+        if unknown:
+            raise InvalidInputError(f"unknown LookGridNet config keys: {sorted(unknown)}")
+        cfg.update(config or {})
+        self.config = cfg
+        if cfg["encoder"] == "vgg19":
+            self.encoder = VGG19Encoder()
+            if vgg19_weights is not None:
+                self.encoder.load_torchvision(vgg19_weights)
+            enc = list(VGG19Encoder.channels)
+        elif cfg["encoder"] == "lookgrid":
+            self.encoder = LookGridEncoder(cfg["encoder_channels"])
+            enc = list(cfg["encoder_channels"])
+        else:
+            raise InvalidInputError(f"unknown encoder {cfg['encoder']!r}; expected 'lookgrid' or 'vgg19'")
+        if cfg["grid_size"] != self.LOW_RES // 16:
+            raise InvalidInputError(f"grid_size is fixed by the architecture at {self.LOW_RES // 16}, got {cfg['grid_size']}")
+        sc = cfg["splat_channels"]
+        if len(sc) != 3:
+            raise InvalidInputError(f"splat_channels must list 3 widths, got {sc}")
+        prev = [enc[0], sc[0], sc[1]]
+        self.blocks = nn.ModuleList(SplatBlock(prev[i], enc[i + 1], sc[i]) for i in range(3))
+        gc, d = cfg["grid_channels"], cfg["grid_depth"]
+        self.local = nn.Sequential(conv(sc[2], gc, 2), nn.ReLU(), conv(gc, gc), nn.ReLU())
+        self.to_grid = nn.Conv2d(gc, GRID_COEFFS * d, 1)
+        nn.init.zeros_(self.to_grid.weight)
+        nn.init.zeros_(self.to_grid.bias)
+        for m in [*self.blocks.modules(), *self.local.modules(), *(
+                self.encoder.modules() if cfg["encoder"] == "lookgrid" else [])]:
+            if isinstance(m, nn.Conv2d):  # He init: keeps activations alive through the ReLU stack
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        self.guide_net = GuideNet(cfg["guide_hidden"])
+        self.mask_enhancer = MaskEnhancer(cfg["mask_channels"])
+        # Set by load_model from the checkpoint's meta; the engine runs enhance_masks only if True.
+        self.mask_enhancer_trained = False
+        self.meta: dict = {}
+
+    # --- sizes ----------------------------------------------------------------------------------
+    @property
+    def grid_depth(self) -> int:
+        return int(self.config["grid_depth"])
+
+    @property
+    def grid_size(self) -> int:
+        return self.LOW_RES // 16
+
+    @property
+    def layer_channels(self) -> tuple[int, ...]:
+        return tuple(self.config["splat_channels"])
+
+    def _check_low(self, name: str, t: torch.Tensor, channels: int | None = None) -> None:
+        """Raise unless ``t`` is ``(B, channels, 256, 256)`` (any channel count if None) and finite."""
+        r = self.LOW_RES
+        want = f"(B,{'N' if channels is None else channels},{r},{r})"
+        if (not isinstance(t, torch.Tensor) or t.dim() != 4 or tuple(t.shape[2:]) != (r, r)
+                or (channels is not None and t.shape[1] != channels)):
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ShapeMismatchError(f"{name} must have shape {want}, got {got}")
+        if not torch.isfinite(t).all():
+            raise InvalidInputError(f"{name} contains NaN or Inf")
+
+    # --- grid path ------------------------------------------------------------------------------
+    def encode_style(self, style: torch.Tensor) -> StyleFeatures:
+        """style ``(S,3,256,256)`` → :class:`StyleFeatures` (per-layer ``(S, C_l)`` statistics)."""
+        self._check_low("style", style, 3)
+        feats = self.encoder(style)
+        h, means, stds = feats[0], [], []
+        for i, blk in enumerate(self.blocks):
+            h, (m, s) = blk.style(h, feats[i + 1])
+            means.append(m)
+            stds.append(s)
+        return StyleFeatures(tuple(means), tuple(stds))
+
+    def predict_grids(self, content, masks, styles: StyleFeatures, state: TemporalState | None = None,
+                      alpha: float | None = None):
+        """One grid per region.
+
+        content ``(B,3,256,256)``; masks ``(B,N,256,256)`` soft in [0, 1] (region k transfers toward
+        style k; include the background as a region); styles: :class:`StyleFeatures` with N rows
+        (shared by the batch) or B·N rows (batch-major); state: the previous frame's
+        :class:`TemporalState` or None; alpha: TC weight (default ``config["alpha"]``).
+        Returns ``(grids (B·N, 12, D, 16, 16), new_state)`` — for B = 1 that is ``(N, …)``.
+        """
+        self._check_low("content", content, 3)
+        b = content.shape[0]
+        check_shape("masks", masks, f"(B,N,{self.LOW_RES},{self.LOW_RES}) with B={b}", 4,
+                    d0=b, d2=self.LOW_RES, d3=self.LOW_RES)
+        self._check_low("masks", masks)
+        n = masks.shape[1]
+        if n < 1:
+            raise ShapeMismatchError(f"masks must hold at least one region, got {tuple(masks.shape)}")
+        if len(styles) == n and b > 1:
+            styles = styles.select([k for _ in range(b) for k in range(n)])
+        elif len(styles) != b * n:
+            raise ShapeMismatchError(f"styles must have N={n} (or B*N={b * n}) rows, got {len(styles)}")
+        rows = b * n
+        if state is not None:
+            state.check(rows, self.layer_channels)
+        alpha = float(self.config["alpha"] if alpha is None else alpha)
+        if not 0.0 <= alpha <= 1.0:
+            raise InvalidInputError(f"alpha must be in [0, 1], got {alpha}")
+
+        feats = self.encoder(content)
+        m = masks.to(content.dtype).reshape(rows, 1, self.LOW_RES, self.LOW_RES)
+        h = feats[0]
+        means, stds, fallback = [], [], torch.zeros(rows, dtype=torch.bool, device=content.device)
+        for i, blk in enumerate(self.blocks):
+            enc = feats[i + 1]
+            if i > 0:
+                enc = enc.repeat_interleave(n, dim=0)
+            pre = blk.content_pre(h, enc)
+            if i == 0:
+                pre = pre.repeat_interleave(n, dim=0)
+            ml = F.adaptive_avg_pool2d(m, pre.shape[2:])
+            min_mass = max(1.0, self.config["min_mask_fraction"] * ml.shape[2] * ml.shape[3])
+            pm = ps = None
+            if state is not None:
+                pm, ps = state.means[i], state.stds[i]
+            out, (mh, sh), fb = A.st_adain(pre, ml, styles.means[i], styles.stds[i], pm, ps, alpha, min_mass)
+            fallback |= fb
+            means.append(mh)
+            stds.append(sh)
+            h = blk.content_post(out)
+        fb_rows = tuple(int(r) for r in torch.nonzero(fallback).flatten().tolist())
+        if fb_rows:
+            log.warning("regions %s have empty or tiny masks; their grids use whole-frame statistics",
+                        [r % n for r in fb_rows])
+        raw = self.to_grid(self.local(h))  # (rows, 12·D, 16, 16)
+        d = self.grid_depth
+        grids = identity_grid(rows, d, raw.shape[2], raw.shape[3], dtype=raw.dtype, device=raw.device)
+        grids = grids + raw.view(rows, GRID_COEFFS, d, raw.shape[2], raw.shape[3])
+        return grids, TemporalState(tuple(means), tuple(stds), fb_rows)
+
+    def enhance_masks(self, masks: torch.Tensor) -> torch.Tensor:
+        """Mask enhancement (paper §3.3) at low resolution: ``(B,N,256,256)`` → same, in (0, 1)."""
+        self._check_low("masks", masks)
+        return self.mask_enhancer(masks)
+
+    # --- full-resolution path -------------------------------------------------------------------
+    def guide(self, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Mask-aware guide at any resolution: image ``(B,3,H,W)``, masks ``(B,N,H,W)`` → ``(B,H,W)``."""
+        return self.guide_net(image, masks)
+
+    def soft_masks(self, guide: torch.Tensor, masks: torch.Tensor, method: str | None = None) -> torch.Tensor:
+        """Soft grid masks, a partition of unity: guide ``(B,H,W)``, masks ``(B,N,H,W)`` →
+        ``(B,N,D,Hg,Wg)`` (method: ``config["soft_mask"]`` unless given)."""
+        return soft_grid_masks(guide, masks, self.grid_depth, self.grid_size, self.grid_size,
+                               method or self.config["soft_mask"])

@@ -1,0 +1,157 @@
+"""Full-resolution rendering: guide → soft grid masks → blend in grid space → slice + apply.
+
+:func:`render_frame` is what the engine calls; :func:`render_parts` is the same computation, plain
+torch and differentiable, returning every intermediate (what training uses).
+
+The soft grid masks are estimated from a strided subsample of the frame (at most
+``SOFT_MASK_MAX_SIDE`` pixels on the long side; a 16×16 grid then still gets ≥ ~128 samples per
+cell), because they only need cell-level mass ratios and a full-resolution splat would cost more
+than the whole slice. Both paths use the same subsample, so fast == reference holds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
+from lookgrid.model.grid import apply_strength, blend_grids, check_grids, check_shape, identity_grid
+from lookgrid.model.slicing import slice_apply_reference
+
+SOFT_MASK_MAX_SIDE = 256
+
+
+def _s(image: torch.Tensor, max_side: int = SOFT_MASK_MAX_SIDE) -> int:
+    """Subsampling stride for the soft masks: long side ≤ max_side."""
+    return max(1, math.ceil(max(image.shape[2:]) / max_side))
+
+
+def _o(image: torch.Tensor) -> int:
+    """Offset of the subsample: the centre of each stride×stride block."""
+    return _s(image) // 2
+
+
+def _np32(t: torch.Tensor):
+    """float32 numpy view (a copy only if the tensor is not float32 C-contiguous on the CPU)."""
+    return t.detach().to("cpu", torch.float32).contiguous().numpy()
+
+
+def subsample(image: torch.Tensor, masks: torch.Tensor, max_side: int = SOFT_MASK_MAX_SIDE):
+    """Strided subsample (block centres) so the long side is ≤ max_side: image ``(B,3,H,W)``,
+    masks ``(B,N,H,W)`` → the same at ``(h, w)``; unchanged when already small enough."""
+    s = _s(image, max_side)
+    if s == 1:
+        return image, masks
+    o = s // 2
+    return image[:, :, o::s, o::s], masks[:, :, o::s, o::s]
+
+
+def _check(net, image, masks, grids, strength):
+    check_shape("image", image, "(1,3,H,W)", 4, d0=1, d1=3)
+    h, w = image.shape[2:]
+    check_shape("masks", masks, f"(1,N,H,W) = (1,N,{h},{w})", 4, d0=1, d2=h, d3=w)
+    check_grids("grids", grids)
+    n = masks.shape[1]
+    if grids.shape[0] != n:
+        raise ShapeMismatchError(f"grids must have one grid per mask: expected ({n},12,D,Hg,Wg), got {tuple(grids.shape)}")
+    if grids.shape[2] != net.grid_depth:
+        raise ShapeMismatchError(f"grids have depth {grids.shape[2]}, the model uses {net.grid_depth}: got {tuple(grids.shape)}")
+    if strength is not None:
+        s = torch.as_tensor(strength)
+        if s.dim() > 1 or (s.dim() == 1 and s.shape[0] != n):
+            raise ShapeMismatchError(f"strength must have shape (N,) = ({n},), got {tuple(s.shape)}")
+        if not torch.isfinite(s.double()).all():
+            raise InvalidInputError("strength must be finite")
+
+
+def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str | None = None, fast: bool = False):
+    """Strength, soft grid masks (from the subsample) and eq. 7. Returns ``(grid (12,D,Hg,Wg),
+    soft_masks (N,D,Hg,Wg))``. ``fast`` (CPU, no grad): guide and splat by numba kernels instead
+    of torch ops (same maths; the torch ops' thread pool costs more than the work at this size)."""
+    from lookgrid.model import softmask as sm
+
+    d, hg, wg = grids.shape[2:]
+    method = soft_mask_method or net.config["soft_mask"]
+    if fast and method == "splat" and image.device.type == "cpu":
+        import numpy as np
+
+        from lookgrid.model import _cpu_kernels as k
+        from lookgrid.model.guide import region_codes
+
+        # numpy, not torch, for the strided copies: single-threaded, no thread-pool barriers
+        n = masks.shape[1]
+        im = np.ascontiguousarray(_np32(image[0])[:, _o(image):: _s(image), _o(image):: _s(image)])
+        ms = np.ascontiguousarray(_np32(masks[0])[:, _o(image):: _s(image), _o(image):: _s(image)])
+        z = np.empty(im.shape[1:], np.float32)
+        k.locked(k.guide_cpu, im, ms, region_codes(n).numpy(), *net.guide_net.kernel_weights(), z)
+        mm = np.empty((n, d, hg, wg))
+        pm = np.empty((d, hg, wg))
+        k.splat_cpu(z, ms, d, hg, wg, mm, pm)
+        soft = sm.ratio_from_masses(torch.from_numpy(mm)[None], torch.from_numpy(pm)[None, None], z.size)
+        soft = sm.partition_of_unity(soft)[0].to(grids.dtype)
+        return _blend_np(grids, soft, strength), soft
+    if strength is not None:
+        grids = apply_strength(grids, torch.as_tensor(strength, dtype=grids.dtype, device=grids.device))
+    small_img, small_masks = subsample(image, masks)
+    z = net.guide(small_img.to(grids.dtype), small_masks.to(grids.dtype))
+    soft = sm.soft_grid_masks(z, small_masks.to(grids.dtype), d, hg, wg, method)[0]
+    return blend_grids(grids, soft), soft
+
+
+def _blend_np(grids: torch.Tensor, soft: torch.Tensor, strength) -> torch.Tensor:
+    """:func:`apply_strength` + :func:`blend_grids` in numpy (same formulas). At ~50k elements torch
+    would hand these to its thread pool, whose barriers cost ~10-40 ms per op on a busy machine."""
+    import numpy as np
+
+    g = grids.detach().cpu().numpy()
+    if strength is not None:
+        s = np.asarray(torch.as_tensor(strength).detach().cpu(), dtype=g.dtype).reshape(-1, 1, 1, 1, 1)
+        ident = identity_grid(g.shape[0], *g.shape[2:], dtype=grids.dtype).numpy()
+        g = ident + (g - ident) * s
+    m = soft.detach().cpu().numpy().astype(g.dtype)[:, None]
+    return torch.from_numpy(g[0] + (m * (g - g[0:1])).sum(axis=0))
+
+
+def render_parts(net, image, masks, grids, strength=None, soft_mask_method: str | None = None) -> dict:
+    """Differentiable render with intermediates.
+
+    image ``(1,3,H,W)``, masks ``(1,N,H,W)``, grids ``(N,12,D,Hg,Wg)``, strength ``(N,)`` or None.
+    Returns dict: ``output (1,3,H,W)``, ``guide (1,H,W)``, ``grid (1,12,D,Hg,Wg)`` (blended),
+    ``soft_masks (N,D,Hg,Wg)``.
+    """
+    _check(net, image, masks, grids, strength)
+    grid, soft = blended_grid(net, image, masks, grids, strength, soft_mask_method)
+    z = net.guide(image.to(grids.dtype), masks.to(grids.dtype))
+    out = slice_apply_reference(grid.unsqueeze(0), z, image.to(grids.dtype))
+    return {"output": out, "guide": z, "grid": grid.unsqueeze(0), "soft_masks": soft}
+
+
+@torch.no_grad()
+def render_frame(net, image, masks, grids, strength=None, fast: bool = True) -> torch.Tensor:
+    """Render one frame: image ``(1,3,H,W)`` working space, masks ``(1,N,H,W)`` soft in [0, 1],
+    grids ``(N,12,D,Hg,Wg)``, strength ``(N,)`` or None (= all 1). Returns ``(1,3,H,W)`` float32.
+
+    ``fast``: fused numba guide+slice+apply on CPU, torch ops on a GPU; ``fast=False`` runs the
+    plain reference (:func:`render_parts`). Non-finite image values raise (the imaging layer
+    sanitises frames before they get here).
+    """
+    _check(net, image, masks, grids, strength)
+    if not fast or image.device.type != "cpu":
+        if not torch.isfinite(image).all():
+            raise InvalidInputError("image contains NaN or Inf; sanitise it before rendering")
+        return render_parts(net, image, masks, grids, strength)["output"].float()
+    from lookgrid.model import _cpu_kernels as k
+    from lookgrid.model.guide import region_codes
+
+    grid, _ = blended_grid(net, image, masks, grids, strength, fast=True)
+    img = _np32(image[0])
+    msk = _np32(masks[0])
+    import numpy as np
+
+    out = torch.from_numpy(np.empty(img.shape, np.float32))  # numpy asks for huge pages: ~5x fewer page faults
+    bad = k.locked(k.guide_slice_apply_cpu, k.grid_to_cells(grid), img, msk, region_codes(msk.shape[0]).numpy(),
+                   *net.guide_net.kernel_weights(), out.numpy())
+    if bad:
+        raise InvalidInputError(f"image contains NaN or Inf in {bad} rows; sanitise it before rendering")
+    return out.unsqueeze(0)

@@ -1,0 +1,33 @@
+import argparse
+
+import pytest
+
+
+def _run(module, argv):
+    import importlib
+
+    mod = importlib.import_module(module)
+    p = argparse.ArgumentParser()
+    mod.add_arguments(p)
+    return mod.run(p.parse_args(argv))
+
+
+def test_bench_render_prints_table(capsys):
+    assert _run("lookgrid.commands.bench_render", ["--sizes", "512", "--repeat", "1", "--reference-repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("512x512"))
+    values = [float(v) for v in row.split()[1:]]
+    assert len(values) == 10 and all(v > 0 for v in values)
+
+
+def test_bench_analyze_prints_table(capsys):
+    assert _run("lookgrid.commands.bench_analyze", ["--regions", "1", "--repeat", "1"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert [r[0] for r in rows] == ["1"] and all(float(v) > 0 for r in rows for v in r[1:])
+
+
+def test_bench_rejects_bad_arguments():
+    from lookgrid.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        _run("lookgrid.commands.bench_analyze", ["--regions", "0"])

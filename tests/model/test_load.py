@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from lookgrid.errors import ModelNotAvailableError
+from lookgrid.model import load as L
+from lookgrid.model.network import LookGridNet
+
+
+def test_no_shipped_weights_gives_identity_model(monkeypatch, caplog):
+    monkeypatch.setattr(L, "shipped_model_path", lambda: None)
+    net = L.load_model()
+    assert isinstance(net, LookGridNet) and not net.training
+    assert "identity" in caplog.text
+    assert torch.equal(net.to_grid.weight, torch.zeros_like(net.to_grid.weight))
+
+
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(5)
+    net = LookGridNet({"guide_hidden": 8, "alpha": 0.3})
+    with torch.no_grad():
+        net.to_grid.weight.normal_()
+    path = L.save_model(net, tmp_path / "m.pt", meta={"note": "test"})
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["format"] == "lookgrid-net" and ckpt["version"] == 1 and ckpt["config"]["alpha"] == 0.3
+    back = L.load_model(path)
+    assert back.config == net.config
+    assert back.meta["note"] == "test" and back.mask_enhancer_trained is False
+    net.mask_enhancer_trained = True
+    assert L.load_model(L.save_model(net, path)).mask_enhancer_trained is True
+    for (k, a), (_, b) in zip(net.state_dict().items(), back.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
+
+
+def test_env_var_points_at_model(tmp_path, monkeypatch):
+    path = L.save_model(LookGridNet({"alpha": 0.2}), tmp_path / "x.pt")
+    monkeypatch.setenv("LOOKGRID_MODEL", str(path))
+    assert L.load_model().config["alpha"] == 0.2
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint", None])
+def test_bad_files_raise_model_not_available(tmp_path, content):
+    path = tmp_path / "bad.pt"
+    if content is None:
+        torch.save({"format": "something-else"}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ModelNotAvailableError, match="bad.pt"):
+        L.load_model(path)
+    with pytest.raises(ModelNotAvailableError, match="not found"):
+        L.load_model(tmp_path / "missing.pt")
+
+
+def test_incompatible_state_dict(tmp_path):
+    path = L.save_model(LookGridNet(), tmp_path / "m.pt")
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["config"]["grid_channels"] = 32
+    torch.save(ckpt, path)
+    with pytest.raises(ModelNotAvailableError, match="does not fit"):
+        L.load_model(path)
