@@ -40,6 +40,8 @@ def run(args) -> int:
         if dev_is_cpu(args.device):
             import numba
 
+            from lookgrid.model import _cpu_kernels  # noqa: F401  (picks numba's threading layer first)
+
             numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     dev = resolve_device(args.device)
     net = load_model(args.model, dev)

@@ -16,6 +16,19 @@ and run as a batch; from the first ST-AdaIN on, the content path has one row per
 The last layer starts at zero and the grid is ``identity + prediction``, so an untrained net
 gives identity grids (output == input). Full-resolution path: :class:`GuideNet` (see
 :mod:`.guide`), soft grid masks (:mod:`.softmask`), blending and slicing (:mod:`.render`).
+
+Where this departs from Table 4, and why:
+
+* encoder: ours (16/32/64/128 channels), not VGG-19 (no ImageNet weights here; VGG optional);
+* grid head: L¹ has stride 2 (32 → 16; Table 4 lists stride 1 but a 16×16 output), and the
+  issue's two 64-channel convs + 1×1 (no separate F layer); residual to the identity grid;
+* guide: 1×1 convs with a ReLU and a region-code input (see :mod:`.guide`: speed, N regions);
+* mask enhancer: residual in logit space with a zero last layer (identity until trained);
+* temporal state: the blended statistics μ̂, σ̂ are carried (a recursive filter), see
+  :class:`TemporalState`; convs use replicate padding and He initialisation.
+
+Note for training: because the last layer starts at zero, the layers before it receive no
+gradient on the very first step (the usual zero-init residual behaviour); they do from then on.
 """
 
 from __future__ import annotations
