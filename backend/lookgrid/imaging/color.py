@@ -70,6 +70,7 @@ import numpy as np
 import numba
 import PyOpenColorIO as ocio
 
+from lookgrid._numba import PARALLEL_LOCK as _KERNEL_LOCK  # one lock for every parallel kernel
 from lookgrid.errors import ColorSpaceError, ShapeMismatchError
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,6 @@ class _LogCamera:
 
 
 _IDENTITY_CURVE = np.ones(9, np.float32)
-_KERNEL_LOCK = threading.Lock()
 
 
 @numba.njit(cache=True, inline="always")

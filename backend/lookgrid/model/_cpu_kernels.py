@@ -26,28 +26,12 @@ vectorising them (too many possibly-aliasing arrays); called, each stays vectori
 from __future__ import annotations
 
 import math
-import threading
 
 import numba
 import numpy as np
 import torch
 
-# numba's OpenMP layer keeps its worker threads spinning after each kernel; beside torch's own
-# OpenMP pool on 2 cores that made the torch ops between kernels ~20x slower (measured). The
-# workqueue layer's threads sleep. Only settable before numba first starts its threads.
-if getattr(numba.config, "THREADING_LAYER", "default") in ("default", None):
-    numba.config.THREADING_LAYER = "workqueue"
-
-# The workqueue layer must not run two parallel kernels at once (numba aborts the process), and a
-# server renders from several threads: every parallel kernel is called through `locked`. The kernels
-# use all cores anyway, so serialising them costs nothing.
-PARALLEL_LOCK = threading.Lock()
-
-
-def locked(kernel, *args):
-    """Call a parallel kernel under :data:`PARALLEL_LOCK`."""
-    with PARALLEL_LOCK:
-        return kernel(*args)
+from lookgrid._numba import PARALLEL_LOCK, locked  # noqa: F401  (threading layer + one lock)
 
 
 _FM = {"contract", "arcp", "reassoc", "nsz", "afn"}  # no 'nnan'/'ninf': clamps must stay clamps

@@ -143,7 +143,9 @@ class LookGridNet(nn.Module):
         prev = [enc[0], sc[0], sc[1]]
         self.blocks = nn.ModuleList(SplatBlock(prev[i], enc[i + 1], sc[i]) for i in range(3))
         gc, d = cfg["grid_channels"], cfg["grid_depth"]
-        self.local = nn.Sequential(conv(sc[2], gc, 2), nn.ReLU(), conv(gc, gc), nn.ReLU())
+        # No activation after the last local conv (as in HDRnet's local path): a final ReLU died
+        # in early training runs (all zeros), leaving every grid equal to the to_grid bias.
+        self.local = nn.Sequential(conv(sc[2], gc, 2), nn.ReLU(), conv(gc, gc))
         self.to_grid = nn.Conv2d(gc, GRID_COEFFS * d, 1)
         nn.init.zeros_(self.to_grid.weight)
         nn.init.zeros_(self.to_grid.bias)
