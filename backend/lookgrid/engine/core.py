@@ -907,11 +907,18 @@ class Engine:
                     del self._clips[cid]
                     self._remember_gone(cid, f"evicted after {idle:.0f} s idle (ttl {self.ttl_s:.0f} s)")
                     evicted.append(cid)
-            sizes = {cid: c.cache_bytes() for cid, c in self._clips.items()}
-            total = sum(sizes.values())
-            for cid in sorted(self._clips, key=lambda c: self._clips[c].last_used):
+            clips = dict(self._clips)
+        # Sizes are read without the engine lock: a clip's size takes that clip's lock, and a render
+        # holds its clip's lock while it takes the engine lock (style cache). Taking them in the
+        # opposite order here would deadlock.
+        sizes = {cid: c.cache_bytes() for cid, c in clips.items()}
+        total = sum(sizes.values())
+        with self._lock:
+            for cid in sorted(clips, key=lambda c: clips[c].last_used):
                 if total <= self.max_cache_bytes:
                     break
+                if self._clips.get(cid) is not clips[cid]:
+                    continue  # closed or replaced meanwhile
                 del self._clips[cid]
                 total -= sizes[cid]
                 self._remember_gone(cid, f"evicted to stay under the memory bound "
