@@ -75,3 +75,12 @@ class CancelledError(LookGridError, RuntimeError):
 
 class DeadlineError(LookGridError, TimeoutError):
     """The operation ran past its deadline (maps to DEADLINE_EXCEEDED)."""
+
+
+class ClipStateError(LookGridError, RuntimeError):
+    """A call does not fit the clip's state, e.g. analysing frames that were never sent (maps to
+    FAILED_PRECONDITION)."""
+
+
+class UnauthenticatedError(LookGridError, PermissionError):
+    """A token is required and was missing or wrong (maps to UNAUTHENTICATED)."""
