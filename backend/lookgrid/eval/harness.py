@@ -1,0 +1,363 @@
+"""The evaluation harness: load a clip, render it with each method through the engine, measure.
+
+Pipeline for one clip (:func:`evaluate_clip`):
+
+1. :func:`load_clip` reads frames and masks with the engine's own reader
+   (:class:`lookgrid.engine.io.SequenceIO`, so colour handling is exactly ``lookgrid render``'s),
+   keeps at most ``max_frames`` frames, resizes masks to the frame and scales everything down to at
+   most ``max_height`` rows (a working-resolution cap; aspect ratio kept). References are read with
+   :meth:`Engine.style_image` (same as rendering).
+2. :func:`render_method` is the one render step: it opens an in-memory clip on the shared
+   :class:`lookgrid.engine.Engine` with the method's spec and renders every frame in order with
+   :meth:`Clip.render` — the same analysis/render code ``lookgrid render`` runs, minus file I/O,
+   which is why its timing is pure compute (analysis + render, ms per frame).
+3. :func:`measure` computes the metrics of :mod:`lookgrid.eval.metrics` for each method's outputs
+   and for the untouched input (the row every style distance is compared with), using one set of
+   input optical flows per clip.
+
+Everything works with any model weights (an untrained model renders the identity).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from lookgrid.eval import metrics as M
+from lookgrid.eval.color import working_to_lab
+
+METHODS: tuple[str, ...] = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
+INPUT_ROW = "input"
+BACKGROUND = "background"
+
+
+@dataclass
+class EvalClip:
+    """A clip ready for evaluation (all arrays in working space, one resolution).
+
+    ``frames``: T images ``(H, W, 3)``; ``masks``: region name -> T masks ``(H, W)`` in [0, 1] for
+    the masked regions (background excluded, it is ``clip(1 - sum, 0, 1)``); ``styles``: region name
+    (background included) -> reference ``(h, w, 3)``; ``style_keys``: region name -> the key/path the
+    engine knows the reference by; ``frame_numbers``: T ints.
+    """
+
+    name: str
+    frames: list[np.ndarray]
+    masks: dict[str, list[np.ndarray]]
+    styles: dict[str, np.ndarray]
+    style_keys: dict[str, str]
+    frame_numbers: list[int]
+    mask_patterns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def region_names(self) -> list[str]:
+        """Masked regions in order, then ``background``."""
+        return list(self.masks) + [BACKGROUND]
+
+    def all_masks(self, t: int) -> np.ndarray:
+        """``(N, H, W)`` masks of frame index ``t``: masked regions, then the background."""
+        planes = [self.masks[name][t] for name in self.masks]
+        union = np.sum(planes, axis=0) if planes else np.zeros(self.frames[t].shape[:2], np.float32)
+        return np.stack(planes + [np.clip(1.0 - union, 0.0, 1.0)]).astype(np.float32)
+
+    def validate(self) -> "EvalClip":
+        from lookgrid.errors import InvalidInputError, ShapeMismatchError
+
+        if len(self.frames) < 2:
+            raise InvalidInputError(f"clip {self.name!r}: at least 2 frames are needed, got {len(self.frames)}")
+        if len(self.frame_numbers) != len(self.frames):
+            raise InvalidInputError(f"clip {self.name!r}: {len(self.frame_numbers)} frame numbers for {len(self.frames)} frames")
+        shape = self.frames[0].shape
+        for name, seq in self.masks.items():
+            if len(seq) != len(self.frames):
+                raise InvalidInputError(f"clip {self.name!r}: region {name!r} has {len(seq)} masks for {len(self.frames)} frames")
+            for m in seq:
+                if m.shape != shape[:2]:
+                    raise ShapeMismatchError(f"clip {self.name!r}: mask of {name!r} is {m.shape}, frames are {shape[:2]}")
+        missing = [r for r in self.region_names if r not in self.styles or r not in self.style_keys]
+        if missing:
+            raise InvalidInputError(f"clip {self.name!r}: no reference for region(s) {', '.join(missing)}")
+        return self
+
+
+# ------------------------------------------------------------------------------------------------
+# loading
+# ------------------------------------------------------------------------------------------------
+def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    import cv2
+
+    if img.shape[:2] == (height, width):
+        return np.ascontiguousarray(img, dtype=np.float32)
+    shrink = height < img.shape[0]
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return cv2.resize(np.ascontiguousarray(img, dtype=np.float32), (width, height), interpolation=interp)
+
+
+def build_spec(input_pattern: str, masks: dict[str, str], styles: dict[str, str], *, frames: str | None = None,
+               method: str = "lookgrid", stride: int = 1, input_colorspace: str = "", model: str | None = None,
+               output: str = ""):
+    """A :class:`lookgrid.engine.spec.ClipSpec` for one clip: masked regions in ``masks`` order, then
+    the background; every region (background included) needs a style path."""
+    from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
+    from lookgrid.errors import InvalidInputError
+
+    names = list(masks) + [BACKGROUND]
+    missing = [n for n in names if n not in styles]
+    extra = [n for n in styles if n not in names]
+    if missing:
+        raise InvalidInputError(f"region(s) {', '.join(missing)} have no --style")
+    if extra:
+        raise InvalidInputError(f"--style for unknown region(s) {', '.join(extra)} (no --mask of that name)")
+    regions = [RegionSpec(n, masks[n], [StyleTrack(styles[n])]) for n in masks]
+    regions.append(RegionSpec(BACKGROUND, None, [StyleTrack(styles[BACKGROUND])]))
+    return ClipSpec(input=input_pattern, frames=frames, input_colorspace=input_colorspace,
+                    output=output or "/nonexistent-lookgrid-eval/out.%05d.exr", regions=regions,
+                    stride=stride, method=method, model=model)
+
+
+def load_clip(name: str, spec, engine, *, max_frames: int | None = None, max_height: int | None = 480) -> EvalClip:
+    """Read a clip described by ``spec`` (see :func:`build_spec`) into an :class:`EvalClip`.
+
+    Frames beyond the first ``max_frames`` are skipped; frames taller than ``max_height`` are scaled
+    down (area filter), masks bilinearly to the same size.
+    """
+    from lookgrid.engine.io import SequenceIO
+
+    io = SequenceIO(spec)
+    numbers = io.frames[:max_frames] if max_frames else list(io.frames)
+    frames: list[np.ndarray] = []
+    masks: dict[str, list[np.ndarray]] = {r.name: [] for r in spec.regions if not r.is_background}
+    for f in numbers:
+        fin = io.read(f)
+        img = np.nan_to_num(np.asarray(fin.working, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        h, w = img.shape[:2]
+        if max_height and h > max_height:
+            h, w = int(max_height), max(1, int(round(w * max_height / h)))
+        frames.append(_resize(img, h, w))
+        for rname, plane in fin.masks.items():
+            masks[rname].append(np.clip(_resize(plane, h, w), 0.0, 1.0))
+    styles = {r.name: np.asarray(engine.style_image(r.styles[0].style), np.float32) for r in spec.regions}
+    keys = {r.name: r.styles[0].style for r in spec.regions}
+    patterns = {r.name: r.mask for r in spec.regions if not r.is_background}
+    return EvalClip(name, frames, masks, styles, keys, list(numbers), patterns).validate()
+
+
+# ------------------------------------------------------------------------------------------------
+# rendering (the one place that calls the engine)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class MethodRun:
+    """One method's outputs ``T x (H, W, 3)`` working space and its per-frame compute seconds."""
+
+    method: str
+    outputs: list[np.ndarray]
+    seconds: list[float]
+
+    @property
+    def ms_per_frame(self) -> float:
+        return M.ms_per_frame(float(np.sum(self.seconds)), len(self.seconds))
+
+
+def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
+                  progress: Callable[[int, int], None] | None = None) -> MethodRun:
+    """Render every frame of ``clip`` with ``method`` through ``engine`` (in order, in memory).
+
+    Analysis (grids, temporal state) happens inside :meth:`Clip.render` and is included in the
+    per-frame time. With ``stride > 1`` the low-resolution inputs of all frames are handed to the
+    clip first (:meth:`Clip.provide`, not timed) so that a frame can use the next analysed frame.
+    """
+    from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
+    from lookgrid.errors import InvalidInputError
+
+    if method not in METHODS:
+        raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    for name, img in clip.styles.items():
+        engine.register_style(clip.style_keys[name], img)
+    regions = [RegionSpec(n, clip.mask_patterns.get(n) or f"{n}.%05d.png", [StyleTrack(clip.style_keys[n])])
+               for n in clip.masks]
+    regions.append(RegionSpec(BACKGROUND, None, [StyleTrack(clip.style_keys[BACKGROUND])]))
+    spec = ClipSpec(input=f"{clip.name}.%05d.exr", output=f"{clip.name}.out.%05d.exr", regions=regions,
+                    stride=stride, method=method)
+    ec = engine.open_clip(spec, frames=clip.frame_numbers)
+    outputs, seconds = [], []
+    try:
+        masks_at = [{n: clip.masks[n][t] for n in clip.masks} for t in range(len(clip.frames))]
+        if stride > 1 and method != "reinhard":
+            for t, f in enumerate(clip.frame_numbers):
+                ec.provide(f, clip.frames[t], masks_at[t])
+        for t, f in enumerate(clip.frame_numbers):
+            t0 = time.perf_counter()
+            out = ec.render(f, clip.frames[t], masks_at[t])
+            seconds.append(time.perf_counter() - t0)
+            outputs.append(np.asarray(out, np.float32))
+            if progress is not None:
+                progress(t + 1, len(clip.frames))
+    finally:
+        engine.close_clip(ec.id)
+    return MethodRun(method, outputs, seconds)
+
+
+def warm_up(engine, clip: EvalClip, methods: Sequence[str]) -> None:
+    """Render the first two frames of ``clip`` with each method, untimed, so one-off costs (model
+    loading, kernel compilation, thread pools) are not charged to the first measured clip."""
+    short = EvalClip(clip.name, clip.frames[:2], {n: m[:2] for n, m in clip.masks.items()}, clip.styles,
+                     clip.style_keys, clip.frame_numbers[:2], clip.mask_patterns)
+    for method in methods:
+        render_method(engine, short, method)
+
+
+# ------------------------------------------------------------------------------------------------
+# measuring
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class MetricSettings:
+    """Knobs of :func:`measure` (all fixed for comparability; recorded in the JSON)."""
+
+    flow_preset: str = "medium"
+    style_pixels: int = 10000
+    swd_projections: int = 64
+    seed: int = 0
+    style_every: int = 1  # style/structure/halo on every n-th frame
+    halo_inner: float = 3.0
+    halo_width: float = 16.0
+
+
+@dataclass
+class ClipContext:
+    """Per-clip data shared by every method: input flows and reference Lab samples."""
+
+    flows: list[M.FlowPair]
+    input_warping: np.ndarray
+    reference_lab: dict[str, np.ndarray]
+    input_luma: list[np.ndarray]
+    reference_quantiles: dict[str, np.ndarray]
+
+
+def prepare(clip: EvalClip, settings: MetricSettings) -> ClipContext:
+    """Input flows (forward, visibility), the input's own warping error, reference Lab samples."""
+    flows = M.input_flows(clip.frames, settings.flow_preset)
+    ref = {
+        name: working_to_lab(M.sample_pixels(np.nan_to_num(img.reshape(-1, 3).astype(np.float64)),
+                                              settings.style_pixels, settings.seed))
+        for name, img in clip.styles.items()
+    }
+    luma = [M.display_luma_of(M.display(f)) for f in clip.frames]
+    quant = {name: M.projected_quantiles(lab, n_projections=settings.swd_projections, seed=settings.seed)
+             for name, lab in ref.items()}
+    return ClipContext(flows, M.warping_errors(clip.frames, flows), ref, luma, quant)
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(vals)) if vals else None
+
+
+def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, settings: MetricSettings,
+            *, seconds: Sequence[float] | None = None) -> dict:
+    """All metrics of one method on one clip, as a JSON-ready dict.
+
+    Keys: ``warping_error`` (mean over pairs), ``warping_error_per_frame`` (list, T-1),
+    ``warping_ratio`` (output / input), ``style`` (region -> ``{"lab_moments", "swd"}`` means over
+    frames), ``structure`` (mean SSIM structure term vs the input), ``halo`` (mean over frames;
+    None if no region has an edge with room around it), ``ms_per_frame`` (None for the input row).
+    """
+    if len(outputs) != len(clip.frames):
+        from lookgrid.errors import InvalidInputError
+
+        raise InvalidInputError(f"{len(outputs)} outputs for a clip of {len(clip.frames)} frames")
+    disp = [M.display(o) for o in outputs]
+    per_pair = np.array([M.warping_error_display(a, b, f) for a, b, f in zip(disp[:-1], disp[1:], ctx.flows)])
+    e_in = float(ctx.input_warping.mean())
+    e_out = float(per_pair.mean())
+    style: dict[str, dict] = {}
+    structure, halo = [], []
+    names = clip.region_names
+    for t in range(0, len(outputs), max(1, settings.style_every)):
+        masks = clip.all_masks(t)
+        for k, name in enumerate(names):
+            d = M.region_style_distance(outputs[t], masks[k], ctx.reference_lab[name],
+                                        max_pixels=settings.style_pixels, seed=settings.seed,
+                                        n_projections=settings.swd_projections,
+                                        reference_quantiles=ctx.reference_quantiles[name])
+            if d is not None:
+                acc = style.setdefault(name, {"lab_moments": [], "swd": []})
+                acc["lab_moments"].append(d.lab_moments)
+                acc["swd"].append(d.swd)
+        y_out = M.display_luma_of(disp[t])
+        structure.append(M.structure_similarity_luma(ctx.input_luma[t], y_out))
+        halo.append(M.halo_ratio_luma(ctx.input_luma[t], y_out, masks,
+                                      inner=settings.halo_inner, width=settings.halo_width))
+    return {
+        "warping_error": e_out,
+        "warping_error_per_frame": [float(v) for v in per_pair],
+        "warping_ratio": e_out / e_in if e_in > 0 else None,
+        "style": {n: {"lab_moments": _mean(v["lab_moments"]), "swd": _mean(v["swd"])} for n, v in style.items()},
+        "structure": _mean(structure),
+        "halo": _mean(halo),
+        "ms_per_frame": M.ms_per_frame(float(np.sum(seconds)), len(seconds)) if seconds else None,
+    }
+
+
+@dataclass
+class ClipResult:
+    """Metrics of every row (input + methods) of one clip, plus the runs for sheets and plots."""
+
+    clip: EvalClip
+    rows: dict[str, dict]
+    runs: dict[str, MethodRun]
+
+    def to_dict(self) -> dict:
+        c = self.clip
+        return {
+            "clip": c.name,
+            "frames": c.frame_numbers,
+            "resolution": [int(c.frames[0].shape[1]), int(c.frames[0].shape[0])],
+            "regions": c.region_names,
+            "references": dict(c.style_keys),
+            "methods": self.rows,
+        }
+
+
+def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int = 1,
+                  settings: MetricSettings | None = None,
+                  log: Callable[[str], None] | None = None) -> ClipResult:
+    """Render ``clip`` with each method and measure every method and the untouched input."""
+    settings = settings or MetricSettings()
+    say = log or (lambda s: None)
+    t0 = time.perf_counter()
+    ctx = prepare(clip, settings)
+    say(f"{clip.name}: input flows for {len(clip.frames)} frames in {time.perf_counter() - t0:.1f} s")
+    rows = {INPUT_ROW: measure(clip, clip.frames, ctx, settings)}
+    runs: dict[str, MethodRun] = {}
+    for method in methods:
+        t1 = time.perf_counter()
+        run = render_method(engine, clip, method, stride=stride)
+        runs[method] = run
+        rows[method] = measure(clip, run.outputs, ctx, settings, seconds=run.seconds)
+        say(f"{clip.name}: {method} rendered at {run.ms_per_frame:.0f} ms/frame, measured "
+            f"(total {time.perf_counter() - t1:.1f} s)")
+    return ClipResult(clip, rows, runs)
+
+
+def summarize(results: Sequence[ClipResult]) -> dict:
+    """Per row: the mean of each scalar metric over clips (style: over clips and regions)."""
+    rows = {}
+    names = list(results[0].rows) if results else []
+    for row in names:
+        vals = [r.rows[row] for r in results if row in r.rows]
+        style_lm = [s["lab_moments"] for v in vals for s in v["style"].values()]
+        style_swd = [s["swd"] for v in vals for s in v["style"].values()]
+        rows[row] = {
+            "warping_error": _mean(v["warping_error"] for v in vals),
+            "warping_ratio": _mean(v["warping_ratio"] for v in vals),
+            "style_lab_moments": _mean(style_lm),
+            "style_swd": _mean(style_swd),
+            "structure": _mean(v["structure"] for v in vals),
+            "halo": _mean(v["halo"] for v in vals),
+            "ms_per_frame": _mean(v["ms_per_frame"] for v in vals),
+        }
+    return rows
+

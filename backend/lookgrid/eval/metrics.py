@@ -1,0 +1,454 @@
+"""Quality metrics for rendered clips: temporal stability, style distance, structure, halos, speed.
+
+Every metric is a plain function of numpy arrays with its shapes in the docstring. Images are
+working-space RGB ``(H, W, 3)`` float (ACEScct, see :mod:`lookgrid.eval.color`); masks are ``(H, W)``
+in [0, 1]. Metrics about what a viewer sees (flow, warping error, structure, halos) use the display
+image (sRGB-encoded Rec.709 clipped to [0, 1]) and its Rec.709 luma; style distances use CIE Lab.
+
+Temporal stability — warping error (Lai et al. 2018, "Learning Blind Video Temporal Consistency"):
+    optical flow is computed on the *input* frames (OpenCV DIS, no learned weights), forward
+    ``F: t -> t+1`` and backward ``B: t+1 -> t``. A pixel of frame t is visible unless
+      * the forward-backward check fails: ``|F + B~|^2 > 0.01 (|F|^2 + |B~|^2) + 0.5`` where
+        ``B~(x) = B(x + F(x))`` is the backward flow warped by F, or
+      * it lies on a motion boundary: ``|grad u|^2 + |grad v|^2 > 0.01 |F|^2 + 0.002`` (F = (u, v)),
+      * or (our one addition) ``x + F(x)`` leaves the frame: it is then not visible at t+1, but the
+        forward-backward check cannot see that because both flows are sampled with clamped borders.
+    ``E(t) = mean over visible x of || O_t(x) - O_{t+1}(x + F(x)) ||^2`` (sum over the 3 channels of
+    the display image in [0, 1]),
+    and the clip's error is the mean of E(t) over its frame pairs. The same is computed on the input
+    itself; ``ratio = E(output) / E(input)`` says how much of the output's change is the method's own.
+    A method that lowers contrast lowers E too, so read it beside a style distance.
+
+Style distance per region (output colours inside the region vs the whole reference image, in Lab):
+    * ``lab_moment_distance = |mu_o - mu_r| + |sigma_o - sigma_r|`` (Euclidean norms over L, a, b of
+      the per-channel mean and std vectors);
+    * ``sliced_wasserstein``: mean over ``n_projections`` fixed random unit directions (seeded) of the
+      1-D Wasserstein-2 distance between the projected point sets, computed from ``n_quantiles``
+      quantiles. Pixels are subsampled with a fixed seed to at most ``max_pixels`` per side. For two
+      sets that differ by a pure shift d it equals ``|d| * mean|cos|`` (about ``|d| / 2``).
+
+Structure preservation: SSIM's structure term on luminance between input and output,
+    ``s = (sigma_xy + C3) / (sigma_x sigma_y + C3)`` with Gaussian-weighted local statistics
+    (sigma 1.5 px), ``C3 = (0.03)^2 / 2``, averaged over the frame. 1 = every local luminance pattern
+    kept (any positive local gain/offset), 0 = unrelated, -1 = inverted.
+
+Halo measure (1 = no halo): grid-based transfers can leak one region's colour transform across a mask
+    edge, which shows up as gradients near the edge that the input did not have. Let ``g(I) =
+    |grad Y(I)|^2`` (luma gradient energy, central differences), ``d`` the distance of a pixel to the
+    edge of the binarised region mask (threshold 0.5), ``band = [inner, width]`` px and ``far = d >
+    2 * width``. For each region k, on each side of its edge (pixels inside k),
+        ``H_k = (sum_band g(O) / sum_band g(I)) / (sum_far g(O) / sum_far g(I))``
+    i.e. how much the output amplifies gradients next to the edge compared with how much it amplifies
+    them deep inside the same region. A per-region colour transform with no leak scales gradients the
+    same way near the edge and far from it, so ``H_k = 1``; leaking adds near-edge gradient so
+    ``H_k > 1``. The ring ``d < inner`` around the edge is excluded because the edge itself
+    legitimately changes when its two sides get different looks. The frame's value is the mean of
+    ``H_k`` over the regions that have both a band and a far zone.
+
+Speed: :func:`ms_per_frame` (wall time / frames).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lookgrid.eval.color import LUMA_WEIGHTS, apply_weights, display_luma, working_to_display, working_to_lab
+
+# Lai et al. 2018 occlusion thresholds (on squared magnitudes).
+FB_REL = 0.01
+FB_ABS = 0.5
+MB_REL = 0.01
+MB_ABS = 0.002
+
+
+def _shape_error(msg: str):
+    from lookgrid.errors import ShapeMismatchError
+
+    return ShapeMismatchError(msg)
+
+
+def _check_image(x: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[2] != 3:
+        raise _shape_error(f"{name} must be (H, W, 3); got shape {x.shape}")
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# optical flow and warping
+# ---------------------------------------------------------------------------------------------
+def to_gray_u8(image: np.ndarray) -> np.ndarray:
+    """Working-space RGB ``(H, W, 3)`` -> 8-bit display luma ``(H, W)`` uint8 for the flow estimator."""
+    y = display_luma(_check_image(image, "image"))
+    return np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
+
+
+def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "medium") -> np.ndarray:
+    """Dense optical flow from frame ``a`` to frame ``b`` with OpenCV DIS.
+
+    Args:
+        a, b: ``(H, W, 3)`` working-space RGB or ``(H, W)`` uint8 grey.
+        preset: "ultrafast", "fast" or "medium".
+    Returns:
+        ``(H, W, 2)`` float32 flow (dx, dy): pixel x of ``a`` corresponds to ``x + flow(x)`` in ``b``.
+    """
+    import cv2
+
+    presets = {
+        "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+        "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+        "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    }
+    ga = a if a.ndim == 2 else to_gray_u8(a)
+    gb = b if b.ndim == 2 else to_gray_u8(b)
+    if ga.shape != gb.shape:
+        raise _shape_error(f"flow frames differ in size: {ga.shape} vs {gb.shape}")
+    dis = cv2.DISOpticalFlow_create(presets[preset])
+    return dis.calc(ga, gb, None).astype(np.float32)
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Backward-warp: ``out(x) = image(x + flow(x))`` with bilinear sampling (OpenCV remap).
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` float.
+        flow: ``(H, W, 2)`` (dx, dy).
+    Returns:
+        Same shape as ``image``, float32. Samples outside the frame take the nearest border value.
+    """
+    import cv2
+
+    flow = np.asarray(flow, dtype=np.float32)
+    h, w = flow.shape[:2]
+    if np.asarray(image).shape[:2] != (h, w):
+        raise _shape_error(f"image {np.asarray(image).shape} and flow {flow.shape} differ in size")
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    img = np.ascontiguousarray(image, dtype=np.float32)
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def warp_reference(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Plain numpy version of :func:`warp` (bilinear, border clamp), for testing the fast path."""
+    img = np.asarray(image, dtype=np.float64)
+    squeeze = img.ndim == 2
+    if squeeze:
+        img = img[..., None]
+    h, w = img.shape[:2]
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
+    sx = np.clip(gx + flow[..., 0], 0, w - 1)
+    sy = np.clip(gy + flow[..., 1], 0, h - 1)
+    x0 = np.floor(sx).astype(int)
+    y0 = np.floor(sy).astype(int)
+    x1 = np.minimum(x0 + 1, w - 1)
+    y1 = np.minimum(y0 + 1, h - 1)
+    fx = (sx - x0)[..., None]
+    fy = (sy - y0)[..., None]
+    out = (
+        img[y0, x0] * (1 - fx) * (1 - fy)
+        + img[y0, x1] * fx * (1 - fy)
+        + img[y1, x0] * (1 - fx) * fy
+        + img[y1, x1] * fx * fy
+    )
+    return (out[..., 0] if squeeze else out).astype(np.float32)
+
+
+def occlusion_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Pixels of frame t that are occluded, on motion boundaries or leave the frame (Lai et al. 2018).
+
+    Args:
+        forward: ``(H, W, 2)`` flow t -> t+1.
+        backward: ``(H, W, 2)`` flow t+1 -> t.
+    Returns:
+        ``(H, W)`` bool, True where the pixel must be ignored.
+    """
+    forward = np.asarray(forward, dtype=np.float32)
+    backward = np.asarray(backward, dtype=np.float32)
+    if forward.shape != backward.shape or forward.ndim != 3 or forward.shape[2] != 2:
+        raise _shape_error(f"flows must both be (H, W, 2); got {forward.shape} and {backward.shape}")
+    b_warped = warp(backward, forward)
+    fb = ((forward + b_warped) ** 2).sum(axis=2)
+    mag_f = (forward**2).sum(axis=2)
+    mag_b = (b_warped**2).sum(axis=2)
+    occluded = fb > FB_REL * (mag_f + mag_b) + FB_ABS
+    du_dy, du_dx = np.gradient(forward[..., 0])
+    dv_dy, dv_dx = np.gradient(forward[..., 1])
+    grad = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
+    boundary = grad > MB_REL * mag_f + MB_ABS
+    h, w = forward.shape[:2]
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    tx, ty = gx + forward[..., 0], gy + forward[..., 1]
+    outside = (tx < 0) | (tx > w - 1) | (ty < 0) | (ty > h - 1)
+    return occluded | boundary | outside
+
+
+@dataclass
+class FlowPair:
+    """Input-frame flow for one pair (t, t+1): ``forward (H,W,2)`` and ``visible (H,W)`` bool."""
+
+    forward: np.ndarray
+    visible: np.ndarray
+
+
+def input_flows(frames: list[np.ndarray], preset: str = "medium") -> list[FlowPair]:
+    """Forward flow and visibility for each consecutive pair of input frames ``(H, W, 3)``.
+
+    Computed once per clip and shared by every method's warping error.
+    """
+    grays = [to_gray_u8(f) for f in frames]
+    pairs = []
+    for a, b in zip(grays[:-1], grays[1:]):
+        fwd = dis_flow(a, b, preset)
+        bwd = dis_flow(b, a, preset)
+        pairs.append(FlowPair(forward=fwd, visible=~occlusion_mask(fwd, bwd)))
+    return pairs
+
+
+def warping_error_pair(out_t: np.ndarray, out_t1: np.ndarray, flow: FlowPair) -> float:
+    """``mean over visible x of ||O_t(x) - O_{t+1}(x + F(x))||^2``; images ``(H, W, 3)``.
+
+    Images are working space; the error is taken on their display images clipped to [0, 1] (the
+    displayable range, as in Lai et al.). Returns 0.0 when no pixel is visible.
+    """
+    return warping_error_display(display(_check_image(out_t, "out_t")), display(_check_image(out_t1, "out_t1")), flow)
+
+
+def display(image: np.ndarray) -> np.ndarray:
+    """Working ``(H, W, 3)`` -> display image ``(H, W, 3)`` float32 clipped to [0, 1]."""
+    return np.clip(working_to_display(np.nan_to_num(np.asarray(image, np.float32))), 0.0, 1.0)
+
+
+def display_luma_of(display_image: np.ndarray) -> np.ndarray:
+    """Rec.709 luma ``(H, W)`` float64 of a display image ``(H, W, 3)`` in [0, 1]."""
+    return apply_weights(display_image, LUMA_WEIGHTS)
+
+
+def warping_error_display(a: np.ndarray, b: np.ndarray, flow: FlowPair) -> float:
+    """:func:`warping_error_pair` on display images ``(H, W, 3)`` in [0, 1] (already converted)."""
+    diff = ((a - warp(b, flow.forward)) ** 2).sum(axis=2)
+    n = int(flow.visible.sum())
+    return float(diff[flow.visible].sum() / n) if n else 0.0
+
+
+def warping_errors(frames: list[np.ndarray], flows: list[FlowPair]) -> np.ndarray:
+    """Per-pair warping errors ``(T-1,)`` of a sequence of ``(H, W, 3)`` frames given input flows."""
+    if len(flows) != len(frames) - 1:
+        raise _shape_error(f"{len(frames)} frames need {len(frames) - 1} flow pairs; got {len(flows)}")
+    disp = [display(_check_image(f, "frame")) for f in frames]
+    return np.array([warping_error_display(a, b, f) for a, b, f in zip(disp[:-1], disp[1:], flows)])
+
+
+# ---------------------------------------------------------------------------------------------
+# style distance
+# ---------------------------------------------------------------------------------------------
+def sample_pixels(pixels: np.ndarray, max_pixels: int = 20000, seed: int = 0) -> np.ndarray:
+    """Rows of ``pixels (P, C)``; at most ``max_pixels`` of them, drawn without replacement (seeded)."""
+    pixels = np.asarray(pixels).reshape(-1, np.asarray(pixels).shape[-1])
+    if pixels.shape[0] <= max_pixels:
+        return pixels
+    idx = np.random.default_rng(seed).choice(pixels.shape[0], size=max_pixels, replace=False)
+    return pixels[np.sort(idx)]
+
+
+def lab_moment_distance(a_lab: np.ndarray, b_lab: np.ndarray) -> float:
+    """``|mu_a - mu_b| + |sigma_a - sigma_b|`` over Lab channels; ``a (P,3)``, ``b (Q,3)``."""
+    a = np.asarray(a_lab, dtype=np.float64).reshape(-1, 3)
+    b = np.asarray(b_lab, dtype=np.float64).reshape(-1, 3)
+    return float(np.linalg.norm(a.mean(0) - b.mean(0)) + np.linalg.norm(a.std(0) - b.std(0)))
+
+
+def sliced_wasserstein(
+    a: np.ndarray, b: np.ndarray, *, n_projections: int = 64, n_quantiles: int = 256, seed: int = 0
+) -> float:
+    """Sliced Wasserstein-2 distance between point sets ``a (P, C)`` and ``b (Q, C)``.
+
+    Mean over ``n_projections`` seeded random unit directions of the 1-D W2 distance of the
+    projections, each from ``n_quantiles`` evenly spaced quantiles (so P and Q may differ).
+    """
+    qa = projected_quantiles(a, n_projections=n_projections, n_quantiles=n_quantiles, seed=seed)
+    qb = projected_quantiles(b, n_projections=n_projections, n_quantiles=n_quantiles, seed=seed)
+    return sliced_wasserstein_from_quantiles(qa, qb)
+
+
+def projected_quantiles(points: np.ndarray, *, n_projections: int = 64, n_quantiles: int = 256,
+                        seed: int = 0) -> np.ndarray:
+    """Quantiles of ``points (P, C)`` projected on the seeded directions -> ``(n_projections,
+    n_quantiles)``; quantile levels ``(i + 0.5) / n_quantiles``, linear interpolation between order
+    statistics (numpy's default). Cache these for a reference used many times."""
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or not len(pts):
+        raise _shape_error(f"point set must be non-empty (P, C); got {pts.shape}")
+    dirs = np.random.default_rng(seed).normal(size=(n_projections, pts.shape[1]))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    # (K, P) projections as a sum over channels (avoids BLAS for this thin shape), sorted per row
+    proj = np.sort(sum(dirs[:, c:c + 1] * pts[None, :, c] for c in range(pts.shape[1])), axis=1)
+    pos = (np.arange(n_quantiles) + 0.5) / n_quantiles * (proj.shape[1] - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, proj.shape[1] - 1)
+    frac = pos - lo
+    return proj[:, lo] * (1 - frac) + proj[:, hi] * frac
+
+
+def sliced_wasserstein_from_quantiles(qa: np.ndarray, qb: np.ndarray) -> float:
+    """Mean over projections of the 1-D W2 distance between two ``(K, Q)`` quantile tables."""
+    if qa.shape != qb.shape:
+        raise _shape_error(f"quantile tables differ: {qa.shape} vs {qb.shape} (same projections needed)")
+    return float(np.sqrt(((qa - qb) ** 2).mean(axis=1)).mean())
+
+
+@dataclass
+class StyleDistance:
+    """Style distance of one region: Lab moment distance and sliced Wasserstein distance (Lab units)."""
+
+    lab_moments: float
+    swd: float
+
+
+def region_style_distance(
+    image: np.ndarray,
+    mask: np.ndarray,
+    reference_lab: np.ndarray,
+    *,
+    threshold: float = 0.5,
+    max_pixels: int = 20000,
+    seed: int = 0,
+    n_projections: int = 64,
+    reference_quantiles: np.ndarray | None = None,
+) -> StyleDistance | None:
+    """Distance between the colours of ``image (H,W,3)`` where ``mask (H,W) >= threshold`` and a
+    reference's Lab pixels ``reference_lab (Q,3)`` (pre-sampled with :func:`sample_pixels`).
+
+    ``reference_quantiles``: :func:`projected_quantiles` of ``reference_lab`` with the same seed and
+    projections, to skip recomputing them. Returns None when the region has no pixels this frame.
+    """
+    image = _check_image(image, "image")
+    mask = np.asarray(mask)
+    if mask.shape != image.shape[:2]:
+        raise _shape_error(f"mask {mask.shape} does not match image {image.shape[:2]}")
+    sel = mask >= threshold
+    if not sel.any():
+        return None
+    px = sample_pixels(image[sel], max_pixels, seed)
+    lab = working_to_lab(np.asarray(px, dtype=np.float64))
+    return StyleDistance(
+        lab_moments=lab_moment_distance(lab, reference_lab),
+        swd=sliced_wasserstein_from_quantiles(
+            projected_quantiles(lab, n_projections=n_projections, seed=seed),
+            reference_quantiles if reference_quantiles is not None
+            else projected_quantiles(reference_lab, n_projections=n_projections, seed=seed)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# structure and halos
+# ---------------------------------------------------------------------------------------------
+SSIM_SIGMA = 1.5
+SSIM_C3 = (0.03**2) / 2
+
+
+def structure_similarity(reference: np.ndarray, test: np.ndarray, *, sigma: float = SSIM_SIGMA) -> float:
+    """Mean SSIM structure term between the display lumas of two ``(H, W, 3)`` working-space images."""
+    x = display_luma(_check_image(reference, "reference").astype(np.float64))
+    y = display_luma(_check_image(test, "test").astype(np.float64))
+    return structure_similarity_luma(x, y, sigma=sigma)
+
+
+def structure_similarity_luma(x: np.ndarray, y: np.ndarray, *, sigma: float = SSIM_SIGMA) -> float:
+    """:func:`structure_similarity` on lumas ``(H, W)`` in [0, 1] (already converted)."""
+    import cv2
+
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    if x.shape != y.shape:
+        raise _shape_error(f"images differ in size: {x.shape} vs {y.shape}")
+
+    def blur(z):
+        return cv2.GaussianBlur(z, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+    mx, my = blur(x), blur(y)
+    vx = np.maximum(blur(x * x) - mx * mx, 0.0)
+    vy = np.maximum(blur(y * y) - my * my, 0.0)
+    cxy = blur(x * y) - mx * my
+    s = (cxy + SSIM_C3) / (np.sqrt(vx * vy) + SSIM_C3)
+    return float(s.mean())
+
+
+def gradient_energy(image: np.ndarray) -> np.ndarray:
+    """``|grad Y|^2`` of the display luma of ``(H, W, 3)`` working RGB (central differences) -> ``(H, W)``."""
+    return _grad_energy(display_luma(_check_image(image, "image").astype(np.float64)))
+
+
+def _grad_energy(y: np.ndarray) -> np.ndarray:
+    gy, gx = np.gradient(np.asarray(y, np.float64))
+    return gx * gx + gy * gy
+
+
+def edge_distance(mask: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (px) of every pixel to the edge of the binarised ``mask (H, W)``.
+
+    Returns ``(inside (H,W) bool, distance (H,W) float32)``; distance is measured to the nearest
+    pixel of the other side, so pixels touching the edge have distance 1.
+    """
+    import cv2
+
+    inside = np.asarray(mask) >= threshold
+    d_in = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    d_out = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    return inside, np.where(inside, d_in, d_out).astype(np.float32)
+
+
+def halo_ratio(
+    input_image: np.ndarray,
+    output_image: np.ndarray,
+    masks: np.ndarray,
+    *,
+    inner: float = 3.0,
+    width: float = 16.0,
+    eps: float = 1e-10,
+) -> float | None:
+    """Halo measure of one frame (see module doc); 1 = no halo, > 1 = extra gradient near edges.
+
+    Args:
+        input_image, output_image: ``(H, W, 3)`` working RGB.
+        masks: ``(N, H, W)`` region masks (background included or not: each region's own side of its
+            edge is measured; a region covering the whole frame has no edge and is skipped).
+        inner, width: the band is ``inner <= d <= width`` px from the edge; "far" is ``d > 2 width``.
+    Returns:
+        Mean of the per-region ratios, or None when no region has both a band and a far zone.
+    """
+    masks = np.asarray(masks)
+    if masks.ndim == 2:
+        masks = masks[None]
+    if masks.shape[1:] != np.asarray(input_image).shape[:2]:
+        raise _shape_error(f"masks {masks.shape} do not match image {np.asarray(input_image).shape}")
+    return halo_ratio_luma(display_luma(np.asarray(input_image, np.float64)),
+                           display_luma(np.asarray(output_image, np.float64)), masks, inner=inner, width=width, eps=eps)
+
+
+def halo_ratio_luma(y_in: np.ndarray, y_out: np.ndarray, masks: np.ndarray, *, inner: float = 3.0,
+                    width: float = 16.0, eps: float = 1e-10) -> float | None:
+    """:func:`halo_ratio` on display lumas ``(H, W)`` (already converted); masks ``(N, H, W)``."""
+    masks = np.asarray(masks)
+    if masks.ndim == 2:
+        masks = masks[None]
+    g_in = _grad_energy(y_in)
+    g_out = _grad_energy(y_out)
+    ratios = []
+    for m in masks:
+        inside, d = edge_distance(m)
+        if inside.all() or not inside.any():
+            continue
+        band = inside & (d >= inner) & (d <= width)
+        far = inside & (d > 2 * width)
+        if band.sum() < 16 or far.sum() < 16:
+            continue
+        r_band = (g_out[band].sum() + eps) / (g_in[band].sum() + eps)
+        r_far = (g_out[far].sum() + eps) / (g_in[far].sum() + eps)
+        ratios.append(r_band / r_far)
+    return float(np.mean(ratios)) if ratios else None
+
+
+def ms_per_frame(seconds: float, frames: int) -> float:
+    """Wall time per frame in milliseconds."""
+    return 1000.0 * seconds / max(frames, 1)
