@@ -4,10 +4,8 @@ comparison trivially pass), styles registered by hash, and small synthetic clips
 
 from __future__ import annotations
 
-import math
 
 import pytest
-import torch
 
 from lookgrid.engine import Engine
 
@@ -15,22 +13,8 @@ from engine_clips import STYLE_A, STYLE_B, STYLE_C, _style  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def net():
-    from lookgrid.model.network import LookGridNet
-
-    torch.manual_seed(1234)
-    model = LookGridNet()
-    with torch.no_grad():
-        # fan-in scaled weights (gain 1.2) and small biases: features keep enough spread that the
-        # grids depend measurably on style (~0.01) and temporal state (~0.01) around a deviation
-        # from identity of ~0.08 — measured with this seed.
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Conv2d) and mod is not model.to_grid:
-                mod.weight.normal_(0.0, 1.2 / math.sqrt(mod.weight[0].numel()))
-                if mod.bias is not None:
-                    mod.bias.normal_(0.0, 0.1)
-        model.to_grid.weight.normal_(0.0, 0.125)
-    return model.eval()
+def net(random_net):
+    return random_net(1234)
 
 
 @pytest.fixture()

@@ -7,12 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
 
-from conftest import two_region_spec
+from service_clips import two_region_spec
 from lookgrid.service.server import DEFAULT_MAX_MESSAGE_BYTES
 from lookgrid_client import FrameIn, LookGridClient
 

@@ -13,7 +13,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from conftest import frame_rgba, style_image, two_region_spec
+from service_clips import frame_rgba, style_image, two_region_spec
 from lookgrid.engine import Engine
 from lookgrid.service.server import create_server, stop_server
 from lookgrid_client import FrameIn, LookGridClient, ServerError, pb, wire

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import frame_rgba, two_region_spec
+from service_clips import frame_rgba, two_region_spec
 from lookgrid_client import FrameIn
 
 
