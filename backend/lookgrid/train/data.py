@@ -1,0 +1,443 @@
+"""Training data: real clips, clips without masks, and still photos turned into two-frame clips.
+
+Every training example is a *pair of consecutive frames* (t-1, t) with N=2 regions (an object and
+the background, in that order — the engine's convention: the background mask is the last one and is
+``clip(1 - union, 0, 1)``), together with:
+
+* a random photoreal grading per region applied region-wise to both frames (the supervised target);
+* each region's reference: the same grading applied to another image — another frame of the same
+  clip, another crop of the same photo, or an unrelated photo;
+* the backward flow t -> t-1 and the visibility of frame t's pixels in frame t-1:
+  exact for stills (we make the motion), OpenCV DIS with a forward–backward check for real clips.
+
+Sources (any folder works):
+
+* ``ClipSource``: ``<clip>/frames/*.jpg|png`` and ``<clip>/masks/*.png`` (one object mask per frame,
+  the DAVIS layout). A clip without ``masks/`` gets a random smooth blob at t-1 carried to t by the flow.
+* ``PhotoSource``: a folder (searched recursively) of photographs; each becomes a two-frame clip by a
+  smooth random flow (pan, zoom, small rotation, local motion) of the background and a different
+  motion of a random blob-shaped foreground region, with exact flow and occlusion.
+
+Images are read as 8-bit sRGB ("sRGB - Texture"); the gradings, crops and warps happen in that
+display space (where "photoreal grading" has its usual meaning) and the finished content, target and
+references are converted to the model's working space (``lookgrid.imaging.WORKING_SPACE``, ACEScct)
+by :func:`srgb_to_working`, the same conversion reference photos get at inference.
+Everything random comes from one ``numpy.random.Generator`` so a seed makes the stream repeatable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lookgrid.errors import InvalidInputError
+from lookgrid.train.flow import dis_flow, flow_visibility, random_smooth_flow, warp
+from lookgrid.train.grading import Grading, apply_grading, apply_region_gradings, sample_grading
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+# ------------------------------------------------------------------------------------------------
+# loading
+def load_rgb8(path: str | Path) -> np.ndarray:
+    """Read an 8-bit RGB photo as ``(H,W,3)`` uint8 (grayscale is expanded, alpha dropped)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InvalidInputError(f"cannot read training image {path}")
+    return np.ascontiguousarray(img[..., ::-1])
+
+
+def load_mask8(path: str | Path) -> np.ndarray:
+    """Read a mask as ``(H,W)`` uint8 (any channel layout; >127 is inside)."""
+    import cv2
+
+    m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if m is None:
+        raise InvalidInputError(f"cannot read training mask {path}")
+    return m
+
+
+def srgb_to_working(t: torch.Tensor) -> torch.Tensor:
+    """Display sRGB ``(..., 3, H, W)`` in [0,1] -> working space, same shape (via lookgrid.imaging)."""
+    from lookgrid.imaging.color import get_pipeline
+
+    pipe = get_pipeline(None, "sRGB - Texture")
+    arr = t.detach().movedim(-3, -1).contiguous().numpy()
+    return torch.from_numpy(np.ascontiguousarray(pipe.to_working(arr))).movedim(-1, -3).contiguous()
+
+
+def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    import cv2
+
+    interp = cv2.INTER_AREA if height < img.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(img, (width, height), interpolation=interp)
+
+
+def _list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+@dataclass
+class Clip:
+    """Frames ``list[(H,W,3) uint8]`` and masks ``list[(H,W) uint8] | None`` of one clip."""
+
+    name: str
+    frames: list[np.ndarray]
+    masks: list[np.ndarray] | None
+
+
+def load_clip(folder: Path, max_side: int = 640) -> Clip:
+    """Load ``folder/frames`` (or images directly in ``folder``) and ``folder/masks`` if present,
+    downscaled so the longer side is at most ``max_side``."""
+    frames_dir = folder / "frames" if (folder / "frames").is_dir() else folder
+    paths = _list_images(frames_dir)
+    if len(paths) < 2:
+        raise InvalidInputError(f"clip {folder} has fewer than 2 frames")
+    mask_dir = folder / "masks"
+    mask_paths = _list_images(mask_dir) if mask_dir.is_dir() else None
+    if mask_paths is not None and len(mask_paths) != len(paths):
+        raise InvalidInputError(f"clip {folder}: {len(paths)} frames but {len(mask_paths)} masks")
+    frames, masks = [], [] if mask_paths else None
+    for i, p in enumerate(paths):
+        f = load_rgb8(p)
+        h, w = f.shape[:2]
+        s = min(1.0, max_side / max(h, w))
+        nh, nw = round(h * s), round(w * s)
+        frames.append(_resize(f, nh, nw) if s < 1 else f)
+        if masks is not None:
+            m = load_mask8(mask_paths[i])
+            masks.append(_resize(m, nh, nw) if m.shape != (nh, nw) else m)
+    return Clip(folder.name, frames, masks)
+
+
+def find_clips(root: Path) -> list[Path]:
+    """Folders under ``root`` (or ``root`` itself) that hold a clip (``frames/`` or >= 2 images)."""
+    root = Path(root)
+    cands = [root] + sorted(p for p in root.rglob("*") if p.is_dir())
+    out = []
+    for d in cands:
+        if d.name in ("frames", "masks"):
+            continue
+        if (d / "frames").is_dir() or len(_list_images(d)) >= 2 and d.name not in ("masks",):
+            out.append(d)
+    return out
+
+
+def find_photos(root: Path) -> list[Path]:
+    """Every image file below ``root`` (recursively), excluding segmentation / mask folders."""
+    skip = ("segment", "mask")
+    return sorted(
+        p
+        for p in Path(root).rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and not any(s in part.lower() for part in p.parts for s in skip)
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# random pieces
+def random_blob_mask(rng: np.random.Generator, height: int, width: int, area: tuple[float, float] = (0.2, 0.55)) -> np.ndarray:
+    """A smooth random blob ``(H,W)`` float32 in [0,1] covering a random share ``area`` of the frame."""
+    cells = int(rng.integers(3, 7))
+    coarse = torch.from_numpy(rng.normal(0, 1, (1, 1, cells, cells)).astype(np.float32))
+    field = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True)[0, 0]
+    cy, cx = rng.uniform(0.3, 0.7, 2)
+    ys = torch.linspace(0, 1, height)[:, None]
+    xs = torch.linspace(0, 1, width)[None, :]
+    field = field - 2.5 * ((ys - cy) ** 2 + (xs - cx) ** 2)
+    share = rng.uniform(*area)
+    thresh = torch.quantile(field.flatten(), 1 - share)
+    soft = torch.sigmoid((field - thresh) * 40.0)
+    return soft.numpy().astype(np.float32)
+
+
+def random_crop_box(rng: np.random.Generator, h: int, w: int, size: int) -> tuple[int, int]:
+    return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+
+
+def _to_tensor(img: np.ndarray) -> torch.Tensor:
+    """``(H,W,3) uint8|float`` -> ``(3,H,W)`` float32 in [0,1]."""
+    t = torch.from_numpy(np.ascontiguousarray(img))
+    if t.dtype == torch.uint8:
+        t = t.float() / 255.0
+    return t.permute(2, 0, 1).contiguous().float()
+
+
+def colour_jitter(rng: np.random.Generator, strength: float = 1.0) -> Grading:
+    """A mild colour jitter of the content (a weak grading: exposure, contrast, saturation, cast)."""
+    return sample_grading(rng, strength=0.25 * strength)
+
+
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Batch:
+    """One training batch (B examples, N regions, crop size S).
+
+    ``content (B,2,3,S,S)`` frames t-1, t; ``masks (B,2,N,S,S)`` partitions of unity (object(s),
+    background last); ``target (B,2,3,S,S)``; ``references (B,N,3,S,S)``; ``flow (B,2,S,S)`` backward
+    t -> t-1; ``visibility (B,1,S,S)``; ``supervised (B,)`` 1 where ``target`` is a valid target.
+    """
+
+    content: torch.Tensor
+    masks: torch.Tensor
+    target: torch.Tensor
+    references: torch.Tensor
+    flow: torch.Tensor
+    visibility: torch.Tensor
+    supervised: torch.Tensor
+    kinds: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DataConfig:
+    clips: list[str] = field(default_factory=list)  # folders of clips
+    photos: list[str] = field(default_factory=list)  # folders of photos (content + references)
+    references: list[str] = field(default_factory=list)  # folders of real reference photos (unpaired)
+    holdout: list[str] = field(default_factory=list)  # clip or photo names kept out of training
+    crop: int = 256
+    clip_weight: float = 0.45
+    photo_weight: float = 0.55
+    same_source_reference: float = 0.5  # reference from another frame / crop of the same source
+    unpaired: float = 0.1  # share of examples with a real, ungraded reference photo and no target
+    grading_strength: tuple[float, float] = (0.5, 1.25)
+    jitter: float = 1.0
+    max_side: int = 640
+
+
+class TrainingData:
+    """Builds :class:`Batch` es from clip and photo folders; deterministic for a given generator."""
+
+    def __init__(self, cfg: DataConfig, *, holdout_only: bool = False):
+        self.cfg = cfg
+        hold = set(cfg.holdout)
+
+        def keep(*names: str) -> bool:
+            return any(n in hold for n in names) == holdout_only
+
+        self.clips: list[Clip] = []
+        for root in cfg.clips:
+            for d in find_clips(Path(root)):
+                if keep(d.name):
+                    self.clips.append(load_clip(d, cfg.max_side))
+        self.photos: list[np.ndarray] = []
+        for root in cfg.photos:
+            for p in find_photos(Path(root)):
+                if keep(p.name, p.stem):
+                    self.photos.append(self._fit_photo(load_rgb8(p)))
+        self.references: list[np.ndarray] = []
+        for root in cfg.references:
+            for p in find_photos(Path(root)):
+                if keep(p.name, p.stem):
+                    self.references.append(self._fit_photo(load_rgb8(p)))
+        if not self.clips and not self.photos:
+            raise InvalidInputError(
+                "no training data: no clips found in " + ", ".join(cfg.clips or ["(none)"])
+                + " and no photos in " + ", ".join(cfg.photos or ["(none)"])
+            )
+
+    def _fit_photo(self, img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        s = min(1.0, self.cfg.max_side / max(h, w))
+        if min(h, w) * s < self.cfg.crop:
+            s = self.cfg.crop / min(h, w)
+        return _resize(img, math.ceil(h * s), math.ceil(w * s)) if s != 1.0 else img
+
+    # -- crops --------------------------------------------------------------------------------
+    def _scale_for(self, rng: np.random.Generator, h: int, w: int) -> tuple[int, int]:
+        s = self.cfg.crop / min(h, w) * rng.uniform(1.0, 1.6)
+        return max(self.cfg.crop, round(h * s)), max(self.cfg.crop, round(w * s))
+
+    def _random_view(self, rng: np.random.Generator, img: np.ndarray) -> torch.Tensor:
+        """A random scaled crop ``(3,S,S)`` of a photo or frame."""
+        nh, nw = self._scale_for(rng, *img.shape[:2])
+        r = _resize(img, nh, nw)
+        y, x = random_crop_box(rng, nh, nw, self.cfg.crop)
+        t = _to_tensor(r[y : y + self.cfg.crop, x : x + self.cfg.crop])
+        return t.flip(-1) if rng.random() < 0.5 else t
+
+    def _any_image(self, rng: np.random.Generator) -> np.ndarray:
+        n_c = sum(len(c.frames) for c in self.clips)
+        if self.photos and (not self.clips or rng.random() < 0.6):
+            return self.photos[int(rng.integers(len(self.photos)))]
+        c = self.clips[int(rng.integers(len(self.clips)))]
+        return c.frames[int(rng.integers(len(c.frames)))] if n_c else self.photos[0]
+
+    # -- examples -----------------------------------------------------------------------------
+    def _clip_example(self, rng: np.random.Generator):
+        clip = self.clips[int(rng.integers(len(self.clips)))]
+        n = len(clip.frames)
+        gap = int(rng.integers(1, 3)) if n > 2 else 1
+        t = int(rng.integers(gap, n))
+        h, w = clip.frames[t].shape[:2]
+        nh, nw = self._scale_for(rng, h, w)
+        y, x = random_crop_box(rng, nh, nw, self.cfg.crop)
+        flip = rng.random() < 0.5
+        S = self.cfg.crop
+
+        def crop(a: np.ndarray) -> np.ndarray:
+            c = _resize(a, nh, nw)[y : y + S, x : x + S]
+            return np.ascontiguousarray(c[:, ::-1]) if flip else c
+
+        prev, cur = crop(clip.frames[t - gap]), crop(clip.frames[t])
+        fprev = prev.astype(np.float32) / 255.0
+        fcur = cur.astype(np.float32) / 255.0
+        fwd = dis_flow(fcur, fprev)
+        bwd = dis_flow(fprev, fcur)
+        vis = flow_visibility(fwd, bwd)
+        flow_t = torch.from_numpy(fwd)
+        if clip.masks is not None:
+            m_prev = crop(clip.masks[t - gap]).astype(np.float32) / 255.0
+            m_cur = crop(clip.masks[t]).astype(np.float32) / 255.0
+            m_prev, m_cur = torch.from_numpy(m_prev), torch.from_numpy(m_cur)
+        else:
+            m_prev = torch.from_numpy(random_blob_mask(rng, S, S))
+            m_cur = warp(m_prev[None, None], flow_t[None])[0][0, 0]
+        # the reference's "other image": a distant frame of the same clip
+        far = int(rng.integers(n))
+        return (
+            _to_tensor(prev),
+            _to_tensor(cur),
+            m_prev,
+            m_cur,
+            flow_t,
+            torch.from_numpy(vis)[None],
+            clip.frames[far],
+            "clip" if clip.masks is not None else "clip-blob",
+        )
+
+    def _photo_example(self, rng: np.random.Generator):
+        photo = self.photos[int(rng.integers(len(self.photos)))]
+        S = self.cfg.crop
+        img = self._random_view(rng, photo)[None]  # (1,3,S,S) = frame t-1
+        m_prev = torch.from_numpy(random_blob_mask(rng, S, S))[None, None]
+        f_bg = torch.from_numpy(random_smooth_flow(rng, S, S))[None]
+        f_fg = torch.from_numpy(
+            random_smooth_flow(rng, S, S, max_shift=10.0, max_zoom=0.05, max_rotation_deg=4.0, local_amplitude=1.0)
+        )[None]
+        m_cur, _ = warp(m_prev, f_fg)
+        bg, in_bg = warp(img, f_bg)
+        fg, in_fg = warp(img, f_fg)
+        cur = m_cur * fg + (1 - m_cur) * bg
+        flow = m_cur * f_fg + (1 - m_cur) * f_bg
+        # a pixel of frame t is visible in t-1 if its source is in the frame and belongs to the same
+        # region there (otherwise it was covered / uncovered by the moving object)
+        m_src, _ = warp(m_prev, flow)
+        inside = m_cur * in_fg + (1 - m_cur) * in_bg
+        vis = ((inside > 0.5) & ((m_src - m_cur).abs() < 0.5)).float()
+        return (img[0], cur[0], m_prev[0, 0], m_cur[0, 0], flow[0], vis[0], photo, "photo")
+
+    def example(self, rng: np.random.Generator) -> dict:
+        """One example as a dict of tensors (see :class:`Batch` for shapes, without the batch axis)."""
+        cfg = self.cfg
+        use_clip = self.clips and (not self.photos or rng.random() < cfg.clip_weight / (cfg.clip_weight + cfg.photo_weight))
+        prev, cur, m_prev, m_cur, flow, vis, source, kind = (
+            self._clip_example(rng) if use_clip else self._photo_example(rng)
+        )
+        content = torch.stack((prev, cur))  # (2,3,S,S)
+        if cfg.jitter > 0:
+            content = apply_grading(content, colour_jitter(rng, cfg.jitter))
+        obj = torch.stack((m_prev, m_cur)).clamp(0, 1)  # (2,S,S)
+        masks = torch.stack((obj, 1 - obj), dim=1)  # (2,N=2,S,S)
+        n = masks.shape[1]
+        lo, hi = cfg.grading_strength
+        gradings = [sample_grading(rng, float(rng.uniform(lo, hi))) for _ in range(n)]
+        target = apply_region_gradings(content, masks, [gradings, gradings])
+        refs = []
+        supervised = 1.0
+        if self.references and rng.random() < cfg.unpaired:
+            supervised = 0.0
+            for _ in range(n):
+                refs.append(self._random_view(rng, self.references[int(rng.integers(len(self.references)))]))
+        else:
+            for k in range(n):
+                other = source if rng.random() < cfg.same_source_reference else self._any_image(rng)
+                view = self._random_view(rng, other)
+                refs.append(apply_grading(view[None], gradings[k])[0])
+        return {
+            "content": srgb_to_working(content),
+            "masks": masks,
+            "target": srgb_to_working(target),
+            "references": srgb_to_working(torch.stack(refs)),
+            "flow": flow,
+            "visibility": vis,
+            "supervised": torch.tensor(supervised),
+            "kind": kind,
+        }
+
+    def mask_batch(self, rng: np.random.Generator, size: int) -> torch.Tensor:
+        """Clean object masks ``(size, 1, S, S)`` for pre-training the mask enhancement: random
+        crops of the clips' masks (scaled, flipped) and random blobs."""
+        S = self.cfg.crop
+        masked = [c for c in self.clips if c.masks is not None]
+        out = []
+        for _ in range(size):
+            if masked and rng.random() < 0.7:
+                c = masked[int(rng.integers(len(masked)))]
+                m = c.masks[int(rng.integers(len(c.masks)))]
+                nh, nw = self._scale_for(rng, *m.shape)
+                y, x = random_crop_box(rng, nh, nw, S)
+                t = torch.from_numpy(_resize(m, nh, nw)[y : y + S, x : x + S].astype(np.float32) / 255.0)
+                t = t.flip(-1) if rng.random() < 0.5 else t
+            else:
+                t = torch.from_numpy(random_blob_mask(rng, S, S))
+            out.append(t)
+        return torch.stack(out)[:, None]
+
+    def batch(self, rng: np.random.Generator, size: int) -> Batch:
+        """``size`` examples stacked into a :class:`Batch`."""
+        ex = [self.example(rng) for _ in range(size)]
+
+        def st(key: str) -> torch.Tensor:
+            return torch.stack([e[key] for e in ex])
+
+        return Batch(
+            content=st("content"),
+            masks=st("masks"),
+            target=st("target"),
+            references=st("references"),
+            flow=st("flow"),
+            visibility=st("visibility"),
+            supervised=st("supervised"),
+            kinds=[e["kind"] for e in ex],
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# masks degraded for pre-training the mask enhancement
+def degrade_masks(masks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Randomly erode or dilate, blur, and punch holes / add specks into ``masks (B,1,H,W)`` in [0,1].
+
+    Returns ``(B,1,H,W)`` in [0,1]: what a rough roto or a segmentation network gives.
+    """
+    if masks.dim() != 4 or masks.shape[1] != 1:
+        raise ValueError(f"masks must be (B,1,H,W); got {tuple(masks.shape)}")
+    b, _, h, w = masks.shape
+    out = []
+    for i in range(b):
+        m = masks[i : i + 1]
+        r = int(torch.randint(0, 5, (1,), generator=generator))
+        if r > 0:
+            k = 2 * r + 1
+            if torch.rand((), generator=generator) < 0.5:
+                m = F.max_pool2d(m, k, stride=1, padding=r)  # dilate
+            else:
+                m = -F.max_pool2d(-m, k, stride=1, padding=r)  # erode
+        if torch.rand((), generator=generator) < 0.7:
+            k = int(torch.randint(1, 4, (1,), generator=generator)) * 2 + 1
+            m = F.avg_pool2d(m, k, stride=1, padding=k // 2, count_include_pad=False)
+        # holes and specks: low-res random field thresholded
+        cells = int(torch.randint(8, 24, (1,), generator=generator))
+        noise = torch.rand((1, 1, cells, cells), generator=generator)
+        noise = F.interpolate(noise, size=(h, w), mode="bilinear", align_corners=False)
+        share = float(torch.rand((), generator=generator)) * 0.08
+        holes = (noise < share).float()
+        specks = (noise > 1 - share * 0.5).float()
+        m = m * (1 - holes) + (1 - m) * specks * (torch.rand((), generator=generator) < 0.5)
+        out.append(m.clamp(0, 1))
+    return torch.cat(out)

@@ -1,0 +1,103 @@
+"""Training data: shapes, partitions, exact flow of synthetic clips, DIS flow of real ones, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lookgrid.errors import InvalidInputError
+from lookgrid.train.data import DataConfig, TrainingData, degrade_masks, random_blob_mask, srgb_to_working
+from lookgrid.train.flow import warp
+
+
+def _data(tiny_data, **kw) -> TrainingData:
+    cfg = DataConfig(clips=[str(tiny_data / "clips")], photos=[str(tiny_data / "photos")], holdout=["held"], **kw)
+    return TrainingData(cfg)
+
+
+def test_batch_shapes_partition_and_ranges(tiny_data):
+    d = _data(tiny_data)
+    assert len(d.photos) == 3 and len(d.clips) == 1  # held.png is held out
+    b = d.batch(np.random.default_rng(0), 3)
+    assert b.content.shape == (3, 2, 3, 256, 256) and b.target.shape == (3, 2, 3, 256, 256)
+    assert b.masks.shape == (3, 2, 2, 256, 256) and b.references.shape == (3, 2, 3, 256, 256)
+    assert b.flow.shape == (3, 2, 256, 256) and b.visibility.shape == (3, 1, 256, 256)
+    assert torch.allclose(b.masks.sum(2), torch.ones(3, 2, 256, 256), atol=1e-5)  # background last
+    # working space (ACEScct): display 0..1 maps to ~0.073..0.555
+    assert 0.07 < float(b.content.min()) and float(b.content.max()) < 0.56
+    assert not torch.equal(b.content, b.target)  # a grading was applied
+
+
+def test_same_seed_same_batch_and_different_seed_differs(tiny_data):
+    d = _data(tiny_data)
+    a = d.batch(np.random.default_rng(5), 2)
+    b = d.batch(np.random.default_rng(5), 2)
+    c = d.batch(np.random.default_rng(6), 2)
+    assert torch.equal(a.content, b.content) and torch.equal(a.references, b.references)
+    assert not torch.equal(a.content, c.content)
+
+
+@pytest.mark.parametrize("clip_weight", [0.0, 1.0])
+def test_flow_explains_motion_on_visible_pixels(tiny_data, clip_weight):
+    d = _data(tiny_data, clip_weight=clip_weight, photo_weight=1.0 - clip_weight, jitter=0.0)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        ex = d.example(rng)
+        prev, cur = ex["content"][0:1], ex["content"][1:2]
+        warped, _ = warp(prev, ex["flow"][None])
+        vis = ex["visibility"][None]
+        assert float(vis.mean()) > 0.5
+        err = float(((warped - cur).abs() * vis).sum() / (3 * vis.sum()))
+        still = float((prev - cur).abs().mean())
+        assert err < 0.35 * still, (ex["kind"], err, still)
+
+
+def test_reference_carries_the_region_grading(tiny_data):
+    # with same-source references the reference of region k is graded with g_k: its mean colour
+    # moves the same way as the target's region k does
+    d = _data(tiny_data, same_source_reference=1.0, unpaired=0.0, jitter=0.0, clip_weight=0.0, photo_weight=1.0)
+    rng = np.random.default_rng(3)
+    agree = 0
+    for _ in range(6):
+        ex = d.example(rng)
+        m = ex["masks"][1, 0]
+        shift_target = ((ex["target"][1] - ex["content"][1]) * m).sum((1, 2)) / m.sum()
+        shift_ref = ex["references"][0].mean((1, 2)) - ex["content"][1].mean((1, 2))
+        agree += int(torch.sign(shift_target[0] - shift_target[2]) == torch.sign(shift_ref[0] - shift_ref[2]))
+    assert agree >= 4
+
+
+def test_mask_batch_and_degradation(tiny_data):
+    d = _data(tiny_data)
+    m = d.mask_batch(np.random.default_rng(0), 4)
+    assert m.shape == (4, 1, 256, 256) and m.min() >= 0 and m.max() <= 1
+    g = torch.Generator().manual_seed(0)
+    deg = degrade_masks(m, g)
+    assert deg.shape == m.shape and deg.min() >= 0 and deg.max() <= 1
+    assert float((deg - m).abs().mean()) > 1e-3
+    with pytest.raises(ValueError):
+        degrade_masks(m[:, 0], g)
+
+
+def test_blob_mask_area_and_working_conversion():
+    rng = np.random.default_rng(0)
+    m = random_blob_mask(rng, 64, 64, area=(0.3, 0.3))
+    assert abs(float((m > 0.5).mean()) - 0.3) < 0.05
+    grey = torch.tensor([0.0, 0.5, 1.0]).view(1, 1, 3).expand(3, 1, 3).contiguous()  # (3,H=1,W=3)
+    w = srgb_to_working(grey)
+    assert torch.allclose(w[0], w[1], atol=1e-5) and torch.allclose(w[1], w[2], atol=1e-5)  # grey stays grey
+    assert abs(float(w[0, 0, 0]) - 0.0729) < 1e-3 and abs(float(w[0, 0, 2]) - 0.5547) < 2e-3
+
+
+def test_no_data_is_a_clear_error(tmp_path):
+    with pytest.raises(InvalidInputError, match="no training data"):
+        TrainingData(DataConfig(clips=[str(tmp_path)], photos=[str(tmp_path)]))
+
+
+def test_shared_davis_clip_loads(shared_data):
+    from lookgrid.train.data import load_clip
+
+    clip = load_clip(shared_data / "davis" / "blackswan", max_side=320)
+    assert len(clip.frames) == len(clip.masks) == 50
+    assert clip.frames[0].shape == (180, 320, 3) and clip.masks[0].shape == (180, 320)
