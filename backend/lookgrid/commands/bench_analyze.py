@@ -18,10 +18,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", default=None, help="checkpoint (default: shipped or identity model)")
 
 
-def dev_is_cpu(name: str) -> bool:
-    return str(name) == "cpu" or (str(name) == "auto" and not __import__("torch").cuda.is_available())
-
-
 def run(args) -> int:
     import statistics
     import time
@@ -29,20 +25,12 @@ def run(args) -> int:
     import torch
 
     from lookgrid.errors import InvalidInputError
+    from lookgrid.commands.bench_render import configure_threads
     from lookgrid.model.load import load_model, resolve_device
 
     if any(r < 1 for r in args.regions):
         raise InvalidInputError(f"--regions must all be >= 1, got {args.regions}")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise InvalidInputError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-        if dev_is_cpu(args.device):
-            import numba
-
-            from lookgrid.model import _cpu_kernels  # noqa: F401  (picks numba's threading layer first)
-
-            numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    configure_threads(args.threads, args.device)
     dev = resolve_device(args.device)
     net = load_model(args.model, dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)

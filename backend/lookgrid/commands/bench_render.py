@@ -68,8 +68,23 @@ def _frame(kind: str, h: int, w: int, gen):
     return F.interpolate(photo, size=(h, w), mode="bilinear", align_corners=False).contiguous()
 
 
-def dev_is_cpu(name: str) -> bool:
-    return str(name) == "cpu" or (str(name) == "auto" and not __import__("torch").cuda.is_available())
+def configure_threads(threads: int | None, device: str) -> None:
+    """Apply ``--threads`` to torch and, on the CPU, to numba (after its threading layer is chosen)."""
+    import torch
+
+    from lookgrid.errors import InvalidInputError
+
+    if threads is None:
+        return
+    if threads < 1:
+        raise InvalidInputError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    if str(device) == "cpu" or (str(device) == "auto" and not torch.cuda.is_available()):
+        import numba
+
+        import lookgrid._numba  # noqa: F401  (picks numba's threading layer first)
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def run(args) -> int:
@@ -82,16 +97,7 @@ def run(args) -> int:
 
     if args.regions < 1:
         raise InvalidInputError(f"--regions must be >= 1, got {args.regions}")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise InvalidInputError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-        if dev_is_cpu(args.device):
-            import numba
-
-            from lookgrid.model import _cpu_kernels  # noqa: F401  (picks numba's threading layer first)
-
-            numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    configure_threads(args.threads, args.device)
     dev = resolve_device(args.device)
     net = load_model(args.model, dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)

@@ -94,12 +94,19 @@ def save_model(net: LookGridNet, path: str | Path, meta: dict | None = None) -> 
     meta = dict(meta or {})
     meta.setdefault("mask_enhancer_trained", bool(getattr(net, "mask_enhancer_trained", False)))
     ckpt["meta"] = meta
+    atomic_torch_save(ckpt, path)
+    return path
+
+
+def atomic_torch_save(obj, path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: readers never see a partial
+    file, and a failed save leaves any previous file in place."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(ckpt, f)
+            torch.save(obj, f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path

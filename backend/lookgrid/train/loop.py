@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from lookgrid.errors import InvalidInputError
+from lookgrid.model.load import atomic_torch_save
 from lookgrid.train.config import TrainConfig
 from lookgrid.train.data import TrainingData
 from lookgrid.train.step import compute_losses, pretrain_masks_step
@@ -59,15 +60,6 @@ class TrainResult:
     metrics: dict | None
 
 
-def _atomic_save(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -212,7 +204,7 @@ def train(
     # main-phase rows hold the mean of each term over the steps since the previous row
 
     def save_checkpoint() -> None:
-        _atomic_save(
+        atomic_torch_save(
             {
                 "model": net.state_dict(),
                 "mask_opt": mask_opt.state_dict(),
