@@ -137,27 +137,17 @@ def spec_from_args(args):
         if missing:
             raise InvalidInputError(f"region(s) {', '.join(missing)} have a --mask but no --style")
         spec = ClipSpec(input=absp(args.input), regions=list(regions.values()))
-    # scalar flags override the spec
+    # scalar flags override the spec (paths are made absolute)
     if args.input and args.spec:
         spec.input = absp(args.input)
-    if args.output:
-        spec.output = absp(args.output)
-    if args.frames:
-        spec.frames = args.frames
+    for attr, is_path in (("output", True), ("frames", False), ("method", False),
+                          ("input_colorspace", False), ("output_colorspace", False),
+                          ("config", False), ("device", False), ("model", True)):
+        value = getattr(args, attr)
+        if value:
+            setattr(spec, attr, absp(value) if is_path else value)
     if args.stride is not None:
         spec.stride = args.stride
-    if args.method:
-        spec.method = args.method
-    if args.input_colorspace:
-        spec.input_colorspace = args.input_colorspace
-    if args.output_colorspace:
-        spec.output_colorspace = args.output_colorspace
-    if args.config:
-        spec.config = args.config
-    if args.device:
-        spec.device = args.device
-    if args.model:
-        spec.model = absp(args.model)
     return spec.validate(need_paths=not args.write_spec or bool(spec.output))
 
 

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from lookgrid.model.grid import blend_grids  # noqa: F401  (documented equivalence: see render_batch)
 from lookgrid.model.slicing import slice_apply_reference, slice_grid_reference
 from lookgrid.train import losses as L
 from lookgrid.train.data import Batch
