@@ -43,7 +43,7 @@ def random_net():
 
     def make(seed: int):
         torch.manual_seed(seed)
-        model = LookGridNet()
+        model = LookGridNet({"prior": "identity"})  # the prior has its own tests (tests/model/test_prior.py)
         with torch.no_grad():
             for mod in model.modules():
                 if isinstance(mod, torch.nn.Conv2d) and mod is not model.to_grid:

@@ -12,7 +12,7 @@ def identity_net():
     from lookgrid.model.network import LookGridNet
 
     torch.manual_seed(0)
-    return LookGridNet().eval()
+    return LookGridNet({"prior": "identity"}).eval()
 
 
 @pytest.fixture(autouse=True)

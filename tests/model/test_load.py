@@ -6,12 +6,24 @@ from lookgrid.model import load as L
 from lookgrid.model.network import LookGridNet
 
 
-def test_no_shipped_weights_gives_identity_model(monkeypatch, caplog):
+def test_no_shipped_weights_gives_untrained_prior_model(monkeypatch, caplog):
     monkeypatch.setattr(L, "shipped_model_path", lambda: None)
     net = L.load_model()
     assert isinstance(net, LookGridNet) and not net.training
-    assert "identity" in caplog.text
+    assert "colour prior alone" in caplog.text and net.config["prior"] == "mkl"
     assert torch.equal(net.to_grid.weight, torch.zeros_like(net.to_grid.weight))
+
+
+def test_checkpoint_from_before_the_prior_loads_as_trained(tmp_path):
+    """A checkpoint whose config predates the colour prior and pixel blending (as models written
+    by the first release) was trained on the identity base with grid-space blending."""
+    path = L.save_model(LookGridNet(), tmp_path / "old.pt")
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["config"]["prior"], ckpt["config"]["blend"], ckpt["config"]["prior_max_gain"]
+    torch.save(ckpt, path)
+    net = L.load_model(path)
+    assert net.config["prior"] == "identity" and net.config["blend"] == "grid"
+    assert L.load_model(L.save_model(LookGridNet(), tmp_path / "new.pt")).config["prior"] == "mkl"
 
 
 def test_save_load_round_trip(tmp_path):

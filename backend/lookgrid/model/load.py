@@ -62,7 +62,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         path = shipped_model_path()
         if path is None:
             log.warning("no shipped LookGrid weights found (models/%s); using an untrained model "
-                        "with identity grids (output == input)", SHIPPED_NAME)
+                        "(the closed-form colour prior alone)", SHIPPED_NAME)
             return LookGridNet(vgg19_weights=vgg19_weights).to(dev).eval()
     path = Path(path)
     if not path.is_file():
@@ -75,8 +75,13 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         raise ModelNotAvailableError(f"{path} is not a LookGrid checkpoint (format != {FORMAT!r})")
     if ckpt.get("version") != VERSION:
         raise ModelNotAvailableError(f"{path} has checkpoint version {ckpt.get('version')}, this LookGrid reads {VERSION}")
+    config = dict(ckpt.get("config") or {})
+    # Checkpoints written before the colour prior and pixel blending existed were trained on the
+    # identity base with grid-space blending: load them as they were trained.
+    config.setdefault("prior", "identity")
+    config.setdefault("blend", "grid")
     try:
-        net = LookGridNet(ckpt.get("config") or {}, vgg19_weights=vgg19_weights)
+        net = LookGridNet(config, vgg19_weights=vgg19_weights)
         net.load_state_dict(ckpt["state_dict"])
     except (InvalidInputError, RuntimeError, KeyError) as err:
         raise ModelNotAvailableError(f"{path} does not fit this LookGrid model: {err}") from err

@@ -13,8 +13,10 @@ ST-AdaIN on the content path (masked statistics of region k, style k's statistic
 frame's statistics from :class:`TemporalState`), ``S³`` conv (shared). Regions share all weights
 and run as a batch; from the first ST-AdaIN on, the content path has one row per region.
 
-The last layer starts at zero and the grid is ``identity + prediction``, so an untrained net
-gives identity grids (output == input). Full-resolution path: :class:`GuideNet` (see
+The last layer starts at zero and the grid is ``base + prediction``. The base is the closed-form
+colour prior of :mod:`.prior` (config ``prior = "mkl"``: each region's colour statistics moved to
+its reference's by an affine map, with the same temporal blend as TC-AdaIN) or the identity
+(``prior = "identity"``, the paper's start: an untrained net then renders output == input). Full-resolution path: :class:`GuideNet` (see
 :mod:`.guide`), soft grid masks (:mod:`.softmask`), blending and slicing (:mod:`.render`).
 
 Where this departs from Table 4, and why:
@@ -25,7 +27,12 @@ Where this departs from Table 4, and why:
 * guide: 1×1 convs with a ReLU and a region-code input (see :mod:`.guide`: speed, N regions);
 * mask enhancer: residual in logit space with a zero last layer (identity until trained);
 * temporal state: the blended statistics μ̂, σ̂ are carried (a recursive filter), see
-  :class:`TemporalState`; convs use replicate padding and He initialisation.
+  :class:`TemporalState`; convs use replicate padding and He initialisation;
+* the grid is a residual on a closed-form colour prior (:mod:`.prior`), not on the identity: trained
+  here without pretrained networks, the network alone learnt looks far weaker than a classical
+  statistics transfer; with the prior it only has to learn corrections;
+* full-resolution blending: per pixel with the masks (config ``blend = "pixel"``, default) or in
+  grid space (eq. 7, ``blend = "grid"``); see :mod:`.render` for the measurements.
 
 Note for training: because the last layer starts at zero, the layers before it receive no
 gradient on the very first step (the usual zero-init residual behaviour); they do from then on.
@@ -42,6 +49,7 @@ from torch import nn
 
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
 from lookgrid.model import adain as A
+from lookgrid.model import prior as P
 from lookgrid.model.encoder import LookGridEncoder, VGG19Encoder, conv
 from lookgrid.model.grid import GRID_COEFFS, check_shape, identity_grid
 from lookgrid.model.guide import GuideNet
@@ -65,6 +73,16 @@ DEFAULT_CONFIG = {
     # Masks with less mass than this share of a layer's pixels (and < 1 pixel) use whole-frame stats.
     "min_mask_fraction": 0.002,
     "soft_mask": DEFAULT_SOFT_MASK_METHOD,
+    # How region grids are combined at full resolution: "pixel" slices every region's grid and
+    # blends the sliced affine transforms with the full-resolution masks (the look follows the roto
+    # exactly); "grid" is the paper's eq. 7 (blend in grid space with soft grid masks, slice once).
+    # Measured on the dev suite: see lookgrid.model.render.
+    "blend": "pixel",
+    # Base of every region's grid (the network predicts a residual on top of it): "mkl" is the
+    # closed-form colour prior of lookgrid.model.prior (the region's masked colour statistics moved
+    # to its reference's, gains capped at prior_max_gain); "identity" is the paper's zero start.
+    "prior": "mkl",
+    "prior_max_gain": 2.0,
 }
 
 
@@ -135,6 +153,12 @@ class LookGridNet(nn.Module):
             enc = list(cfg["encoder_channels"])
         else:
             raise InvalidInputError(f"unknown encoder {cfg['encoder']!r}; expected 'lookgrid' or 'vgg19'")
+        if cfg["prior"] not in P.PRIORS:
+            raise InvalidInputError(f"unknown prior {cfg['prior']!r}; expected one of {P.PRIORS}")
+        if not float(cfg["prior_max_gain"]) > 0:
+            raise InvalidInputError(f"prior_max_gain must be > 0, got {cfg['prior_max_gain']}")
+        if cfg["blend"] not in ("pixel", "grid"):
+            raise InvalidInputError(f"unknown blend {cfg['blend']!r}; expected 'pixel' or 'grid'")
         if cfg["grid_size"] != self.LOW_RES // 16:
             raise InvalidInputError(f"grid_size is fixed by the architecture at {self.LOW_RES // 16}, got {cfg['grid_size']}")
         sc = cfg["splat_channels"]
@@ -185,8 +209,13 @@ class LookGridNet(nn.Module):
             raise InvalidInputError(f"{name} contains NaN or Inf")
 
     # --- grid path ------------------------------------------------------------------------------
+    @property
+    def uses_prior(self) -> bool:
+        return self.config["prior"] != "identity"
+
     def encode_style(self, style: torch.Tensor) -> StyleFeatures:
-        """style ``(S,3,256,256)`` → :class:`StyleFeatures` (per-layer ``(S, C_l)`` statistics)."""
+        """style ``(S,3,256,256)`` → :class:`StyleFeatures` (per-layer ``(S, C_l)`` statistics, and
+        the colour mean ``(S,3)`` / covariance ``(S,3,3)`` when the model uses the colour prior)."""
         self._check_low("style", style, 3)
         feats = self.encoder(style)
         h, means, stds = feats[0], [], []
@@ -194,7 +223,30 @@ class LookGridNet(nn.Module):
             h, (m, s) = blk.style(h, feats[i + 1])
             means.append(m)
             stds.append(s)
-        return StyleFeatures(tuple(means), tuple(stds))
+        cm = cc = None
+        if self.uses_prior:
+            cm, cc, _ = P.colour_stats(style)
+        return StyleFeatures(tuple(means), tuple(stds), cm, cc)
+
+    def prior_grids(self, content, masks, styles: StyleFeatures, state: TemporalState | None, alpha: float):
+        """The colour-prior base grids (see :mod:`.prior`): content ``(B,3,256,256)``, masks
+        ``(B·N,1,256,256)`` (batch-major rows), styles with B·N rows. Returns ``(grids (B·N,12,D,16,16),
+        colour mean (B·N,3), colour cov (B·N,3,3), fallback (B·N,) bool)``."""
+        if styles.colour_mean is None or styles.colour_cov is None:
+            raise InvalidInputError("this model uses the colour prior: styles need colour statistics "
+                                    "(build them with encode_style)")
+        rows = masks.shape[0]
+        n = rows // content.shape[0]
+        min_mass = max(1.0, self.config["min_mask_fraction"] * masks.shape[2] * masks.shape[3])
+        mean, cov, fb = P.colour_stats(content.repeat_interleave(n, dim=0), masks, min_mass)
+        pm = pc = None
+        if state is not None and state.colour_mean is not None:
+            pm, pc = state.colour_mean.to(mean.dtype), state.colour_cov.to(cov.dtype)
+        mean, cov = P.temporal_blend_stats(mean, cov, pm, pc, alpha)
+        aff = P.prior_affine(mean, cov, styles.colour_mean.to(mean.dtype), styles.colour_cov.to(cov.dtype),
+                             max_gain=float(self.config["prior_max_gain"]))
+        g = self.grid_size
+        return P.affine_grid(aff, self.grid_depth, g, g), mean, cov, fb
 
     def predict_grids(self, content, masks, styles: StyleFeatures, state: TemporalState | None = None,
                       alpha: float | None = None):
@@ -246,15 +298,21 @@ class LookGridNet(nn.Module):
             means.append(mh)
             stds.append(sh)
             h = blk.content_post(out)
+        raw = self.to_grid(self.local(h))  # (rows, 12·D, 16, 16)
+        d = self.grid_depth
+        cm = cc = None
+        if self.uses_prior:
+            base, cm, cc, pfb = self.prior_grids(content, m, styles, state, alpha)
+            base = base.to(raw.dtype)
+            fallback |= pfb
+        else:
+            base = identity_grid(rows, d, raw.shape[2], raw.shape[3], dtype=raw.dtype, device=raw.device)
         fb_rows = tuple(int(r) for r in torch.nonzero(fallback).flatten().tolist())
         if fb_rows:
             log.warning("regions %s have empty or tiny masks; their grids use whole-frame statistics",
                         [r % n for r in fb_rows])
-        raw = self.to_grid(self.local(h))  # (rows, 12·D, 16, 16)
-        d = self.grid_depth
-        grids = identity_grid(rows, d, raw.shape[2], raw.shape[3], dtype=raw.dtype, device=raw.device)
-        grids = grids + raw.view(rows, GRID_COEFFS, d, raw.shape[2], raw.shape[3])
-        return grids, TemporalState(tuple(means), tuple(stds), fb_rows)
+        grids = base + raw.view(rows, GRID_COEFFS, d, raw.shape[2], raw.shape[3])
+        return grids, TemporalState(tuple(means), tuple(stds), fb_rows, cm, cc)
 
     def enhance_masks(self, masks: torch.Tensor) -> torch.Tensor:
         """Mask enhancement (paper §3.3) at low resolution: ``(B,N,256,256)`` → same, in (0, 1)."""

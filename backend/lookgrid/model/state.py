@@ -22,11 +22,17 @@ class TemporalState:
     with α the weight of the past, a change in the shot settles with time constant ~1/(1−α) frames.
     ``fallback_regions`` lists the rows whose masks were empty/tiny at some layer (whole-frame
     statistics used). ``None`` in place of a state means "first frame".
+
+    ``colour_mean (R, 3)`` and ``colour_cov (R, 3, 3)``: the blended colour statistics of each
+    region's content that the colour prior used (:mod:`lookgrid.model.prior`); None when the
+    model has no prior.
     """
 
     means: tuple[torch.Tensor, ...]
     stds: tuple[torch.Tensor, ...]
     fallback_regions: tuple[int, ...] = field(default=())
+    colour_mean: torch.Tensor | None = None
+    colour_cov: torch.Tensor | None = None
 
     @property
     def num_regions(self) -> int:
@@ -41,20 +47,28 @@ class TemporalState:
                 f"temporal state has per-layer shapes {got}, expected {want} "
                 f"(one row per region; the number of regions must not change within a clip)"
             )
+        if self.colour_mean is not None:
+            cm, cc = tuple(self.colour_mean.shape), tuple(self.colour_cov.shape)
+            if cm != (rows, 3) or cc != (rows, 3, 3):
+                raise ShapeMismatchError(f"temporal state has colour statistics {cm}, {cc}; expected "
+                                         f"({rows}, 3), ({rows}, 3, 3) (one row per region)")
+
+    def _map(self, fn, rows=None) -> "TemporalState":
+        opt = (lambda t: None if t is None else fn(t))  # noqa: E731
+        return TemporalState(tuple(fn(m) for m in self.means), tuple(fn(s) for s in self.stds),
+                             self.fallback_regions if rows is None else (), opt(self.colour_mean),
+                             opt(self.colour_cov))
 
     def detach(self) -> "TemporalState":
-        return TemporalState(tuple(m.detach() for m in self.means), tuple(s.detach() for s in self.stds),
-                             self.fallback_regions)
+        return self._map(lambda t: t.detach())
 
     def to(self, device) -> "TemporalState":
-        return TemporalState(tuple(m.to(device) for m in self.means), tuple(s.to(device) for s in self.stds),
-                             self.fallback_regions)
+        return self._map(lambda t: t.to(device))
 
     def select(self, rows) -> "TemporalState":
         """The state of some regions only (``rows``: list of row indices)."""
         idx = torch.as_tensor(list(rows), dtype=torch.long)
-        return TemporalState(tuple(m[idx.to(m.device)] for m in self.means),
-                             tuple(s[idx.to(s.device)] for s in self.stds))
+        return self._map(lambda t: t[idx.to(t.device)], rows=rows)
 
 
 @dataclass(frozen=True)
@@ -62,19 +76,26 @@ class StyleFeatures:
     """Per-layer statistics of S style images: ``means[l], stds[l]`` are ``(S, C_l)``.
 
     Cacheable per style image (``encode_style`` of one image, then :meth:`stack` to build the N
-    styles of a call; :meth:`select` picks rows).
+    styles of a call; :meth:`select` picks rows). ``colour_mean (S, 3)``, ``colour_cov (S, 3, 3)``:
+    the style images' colour statistics in working space, for the colour prior (None if unused).
     """
 
     means: tuple[torch.Tensor, ...]
     stds: tuple[torch.Tensor, ...]
+    colour_mean: torch.Tensor | None = None
+    colour_cov: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.means[0].shape[0])
 
+    def _map(self, fn) -> "StyleFeatures":
+        return StyleFeatures(tuple(fn(m) for m in self.means), tuple(fn(s) for s in self.stds),
+                             None if self.colour_mean is None else fn(self.colour_mean),
+                             None if self.colour_cov is None else fn(self.colour_cov))
+
     def select(self, rows) -> "StyleFeatures":
         idx = torch.as_tensor(list(rows), dtype=torch.long)
-        return StyleFeatures(tuple(m[idx.to(m.device)] for m in self.means),
-                             tuple(s[idx.to(s.device)] for s in self.stds))
+        return self._map(lambda t: t[idx.to(t.device)])
 
     @staticmethod
     def stack(items: "list[StyleFeatures]") -> "StyleFeatures":
@@ -82,16 +103,22 @@ class StyleFeatures:
         if not items:
             raise ShapeMismatchError("StyleFeatures.stack needs at least one item, got 0")
         layers = len(items[0].means)
+        colour = all(it.colour_mean is not None for it in items)
         return StyleFeatures(tuple(torch.cat([it.means[l] for it in items]) for l in range(layers)),
-                             tuple(torch.cat([it.stds[l] for it in items]) for l in range(layers)))
+                             tuple(torch.cat([it.stds[l] for it in items]) for l in range(layers)),
+                             torch.cat([it.colour_mean for it in items]) if colour else None,
+                             torch.cat([it.colour_cov for it in items]) if colour else None)
 
     def lerp(self, other: "StyleFeatures", t: float) -> "StyleFeatures":
-        """Blend statistics of two styles (a style mix in feature space)."""
+        """Blend statistics of two styles (a style mix in feature space; colour moments likewise)."""
+        colour = self.colour_mean is not None and other.colour_mean is not None
         return StyleFeatures(tuple(a + (b - a) * t for a, b in zip(self.means, other.means)),
-                             tuple(a + (b - a) * t for a, b in zip(self.stds, other.stds)))
+                             tuple(a + (b - a) * t for a, b in zip(self.stds, other.stds)),
+                             self.colour_mean + (other.colour_mean - self.colour_mean) * t if colour else None,
+                             self.colour_cov + (other.colour_cov - self.colour_cov) * t if colour else None)
 
     def to(self, device) -> "StyleFeatures":
-        return StyleFeatures(tuple(m.to(device) for m in self.means), tuple(s.to(device) for s in self.stds))
+        return self._map(lambda t: t.to(device))
 
     def detach(self) -> "StyleFeatures":
-        return StyleFeatures(tuple(m.detach() for m in self.means), tuple(s.detach() for s in self.stds))
+        return self._map(lambda t: t.detach())
