@@ -12,9 +12,14 @@ def _run(module, argv):
     return mod.run(p.parse_args(argv))
 
 
-def test_bench_render_prints_table(capsys):
-    assert _run("lookgrid.commands.bench_render", ["--sizes", "512", "--repeat", "1", "--reference-repeat", "1"]) == 0
+@pytest.mark.parametrize("blend", [None, "grid", "pixel"])
+def test_bench_render_prints_table(capsys, blend):
+    extra = [] if blend is None else ["--blend", blend]
+    assert _run("lookgrid.commands.bench_render",
+                ["--sizes", "512", "--repeat", "1", "--reference-repeat", "1", *extra]) == 0
     out = capsys.readouterr().out
+    head = out.splitlines()[0]  # names the blend mode timed: the model's own unless overridden
+    assert head.endswith(f"blend={blend}") if blend else ("blend=pixel" in head or "blend=grid" in head)
     row = next(line for line in out.splitlines() if line.startswith("512x512"))
     values = [float(v) for v in row.split()[1:]]
     assert len(values) == 10 and all(v > 0 for v in values)

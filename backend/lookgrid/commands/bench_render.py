@@ -2,7 +2,10 @@
 
 Prints, per size, medians of: the plain reference (``render_frame(fast=False)``), the fast path
 (``render_frame(fast=True)``: everything the engine calls per frame), the fused kernel alone
-(guide + slice + apply), and two yardsticks measured in the same run on the same float32 frame:
+(guide + slice + apply: the kernel ``render_frame`` uses for the net's blend mode —
+``guide_slice_blend_apply_cpu`` for "pixel", ``guide_slice_apply_cpu`` for "grid"; ``--blend``
+overrides the model's ``config["blend"]`` so both can be compared), and two yardsticks measured in
+the same run on the same float32 frame:
 ``copy`` = ``numpy.copy`` (allocates a new frame, as a render does; one thread) and ``copyto`` =
 copy into an existing buffer. The ratios are fast / copy and kernel / copy (the issue's target:
 fast path within 5x a plain copy at 3840x2160). numpy rather than torch for the yardstick: on a
@@ -30,6 +33,9 @@ def add_arguments(parser) -> None:
                              "much faster for torch ops: waiting on descheduled pool threads dominates")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--model", default=None, help="checkpoint (default: shipped or identity model)")
+    parser.add_argument("--blend", choices=["pixel", "grid"], default=None,
+                        help="override the model's config['blend'] (default: the model's own; pixel = slice "
+                             "every region and blend per pixel, grid = eq. 7 grid-space blend, one slice)")
 
 
 _CPU: dict = {}
@@ -93,13 +99,16 @@ def run(args) -> int:
 
     from lookgrid.errors import InvalidInputError
     from lookgrid.model.load import load_model, resolve_device
-    from lookgrid.model.render import blended_grid, render_frame
+    from lookgrid.model.render import _strength_np, blend_mode, blended_grid, render_frame
 
     if args.regions < 1:
         raise InvalidInputError(f"--regions must be >= 1, got {args.regions}")
     configure_threads(args.threads, args.device)
     dev = resolve_device(args.device)
     net = load_model(args.model, dev)
+    if args.blend is not None:
+        net.config["blend"] = args.blend
+    mode = blend_mode(net)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     gen = torch.Generator().manual_seed(0)
     n = args.regions
@@ -107,7 +116,8 @@ def run(args) -> int:
 
     grids = identity_grid(n, net.grid_depth, 16, 16) + 0.05 * torch.randn(n, 12, net.grid_depth, 16, 16, generator=gen)
     grids = grids.to(dev)
-    print(f"lookgrid bench render: device={dev}, threads={torch.get_num_threads()}, regions={n}, image={args.image}")
+    print(f"lookgrid bench render: device={dev}, threads={torch.get_num_threads()}, regions={n}, image={args.image}, "
+          f"blend={mode}")
     head = (f"{'size':>10} {'reference':>10} {'fast':>8} {'kernel':>8} {'copy':>7} {'copyto':>7} "
             f"{'fast/copy':>9} {'kernel/copy':>11} {'fast/copyto':>11} {'kernel cpu':>10} {'copy cpu':>8}")
     print(head)
@@ -128,13 +138,15 @@ def run(args) -> int:
             from lookgrid.model import _cpu_kernels as k
             from lookgrid.model.guide import region_codes
 
-            grid, _ = blended_grid(net, img, masks, grids, fast=True)
-            cells = k.grid_to_cells(grid)
+            if mode == "pixel":
+                kernel, cells = k.guide_slice_blend_apply_cpu, k.grids_to_cells(_strength_np(grids, None))
+            else:
+                grid, _ = blended_grid(net, img, masks, grids, fast=True)
+                kernel, cells = k.guide_slice_apply_cpu, k.grid_to_cells(grid)
             wts = net.guide_net.kernel_weights()
             im, ms, codes = img[0].numpy(), masks[0].numpy(), region_codes(n).numpy()
             out = np.empty_like(im)
-            kern = _median_ms(lambda: k.locked(k.guide_slice_apply_cpu, cells, im, ms, codes, *wts, out), args.repeat,
-                              sync, "kernel")
+            kern = _median_ms(lambda: k.locked(kernel, cells, im, ms, codes, *wts, out), args.repeat, sync, "kernel")
         if dev.type == "cpu":
             src = img.numpy()
             copy = _median_ms(lambda: src.copy(), args.repeat, sync, "copy")
@@ -150,6 +162,7 @@ def run(args) -> int:
         _CPU.clear()
         del img, masks
     print("times in ms, medians; reference = plain torch render_frame(fast=False); fast = render_frame(fast=True)"
-          " incl. soft masks and blending; kernel = fused guide+slice+apply only; copy = numpy copy (new array);"
+          " incl. strength (and, for blend=grid, soft masks and eq. 7); kernel = fused guide+slice+apply only"
+          " (per region + pixel blend for blend=pixel); copy = numpy copy (new array);"
           " '... cpu' = process CPU ms summed over threads (robust to other load on the machine)")
     return 0

@@ -19,6 +19,13 @@ straight loops over pixels that LLVM vectorises):
 The fused kernel also evaluates the pointwise guide per row (a vectorisable exp written out), so
 the guide map never goes through memory.
 
+:func:`guide_slice_blend_apply_cpu` is the pixel-space blend of N region grids (same maths as
+:func:`lookgrid.model.slicing.slice_blend_apply_reference`): per row the guide and the depth
+coordinates are computed once; each region present in the row gets its own y-interpolated table,
+and only the spans where its weight ``w_k = m_k / max(1, Σm)`` is non-zero somewhere are sliced
+(into zeroed scratch rows, which thereby hold ``A_k·[p,1] − p``) and accumulated as
+``out += w_k·scratch``. Most pixels belong to one region, so the cost stays near one slice.
+
 Small functions are compiled separately on purpose: inlined into the parallel loop, LLVM gave up
 vectorising them (too many possibly-aliasing arrays); called, each stays vectorised.
 """
@@ -44,6 +51,13 @@ _LN2 = np.float32(0.6931471805599453)
 def grid_to_cells(grid: torch.Tensor) -> np.ndarray:
     """``(12, D, Hg, Wg)`` torch grid → contiguous float32 ``(Hg, Wg, D, 12)`` numpy array."""
     return grid.detach().to("cpu", torch.float32).permute(2, 3, 1, 0).contiguous().numpy()
+
+
+def grids_to_cells(grids) -> np.ndarray:
+    """``(N, 12, D, Hg, Wg)`` torch or numpy grids → contiguous float32 ``(N, Hg, Wg, D, 12)`` numpy."""
+    if isinstance(grids, torch.Tensor):
+        grids = grids.detach().to("cpu", torch.float32).numpy()
+    return np.ascontiguousarray(np.asarray(grids, np.float32).transpose(0, 3, 4, 2, 1))
 
 
 @numba.njit(**_F)
@@ -301,6 +315,121 @@ def guide_slice_apply_cpu(cells, image, masks, codes, w1, b1, w2, b2, out):
             bad += 1
         _guide_row(r, g, b, masks, i, codes, w1, b1, w2, b2, s, cs, t, bits)
         _slice_row(row, t, spans, wx, d, r, g, b, out[0, i], out[1, i], out[2, i], gzc, fl)
+    return bad
+
+
+@numba.njit(**_F)
+def _region_weights(mk, s, wk):
+    """``wk = m_k / max(1, Σm)`` for one row (s holds Σm); returns how many are non-zero."""
+    one = np.float32(1.0)
+    nz = 0
+    for j in range(wk.shape[0]):
+        v = mk[j] / max(s[j], one)
+        wk[j] = v
+        nz += v != np.float32(0.0)
+    return nz
+
+
+@numba.njit(**_F)
+def _any_nonzero(a):
+    for j in range(a.shape[0]):
+        if a[j] != np.float32(0.0):
+            return True
+    return False
+
+
+@numba.njit(**_F)
+def _zero3(o0, o1, o2):
+    for j in range(o0.shape[0]):
+        o0[j] = np.float32(0.0)
+        o1[j] = np.float32(0.0)
+        o2[j] = np.float32(0.0)
+
+
+@numba.njit(**_F)
+def _accumulate3(wk, d0, d1, d2, o0, o1, o2):
+    """``o += wk·d`` per channel."""
+    for j in range(wk.shape[0]):
+        t = wk[j]
+        o0[j] += t * d0[j]
+        o1[j] += t * d1[j]
+        o2[j] += t * d2[j]
+
+
+@numba.njit(**_F)
+def _span_bins(fl, spans, d, bins):
+    """Depth bins used by each span (from the floored depth coordinates of the row)."""
+    for s in range(spans.shape[0]):
+        lo, hi = _bins_used(fl[spans[s, 0]:spans[s, 1]], d)
+        bins[s, 0] = lo
+        bins[s, 1] = hi
+
+
+@numba.njit(**_F)
+def _blend_region_row(row, wk, spans, bins, wx, r, g, b, d0, d1, d2, o0, o1, o2, gzc):
+    """Region k's contribution to one row: for every span where ``wk`` is non-zero somewhere,
+    d ← A_k·[p,1] − p (scratch, trilinear) and ``o += wk·d``."""
+    for s in range(spans.shape[0]):
+        js = spans[s, 0]
+        je = spans[s, 1]
+        if not _any_nonzero(wk[js:je]):
+            continue
+        xa = spans[s, 2]
+        xb = spans[s, 3]
+        _zero3(d0[js:je], d1[js:je], d2[js:je])
+        for di in range(bins[s, 0], bins[s, 1] + 1):
+            _span_depth(row[xa, di], row[xb, di], np.float32(di), r[js:je], g[js:je], b[js:je], wx[js:je],
+                        gzc[js:je], d0[js:je], d1[js:je], d2[js:je])
+        _accumulate3(wk[js:je], d0[js:je], d1[js:je], d2[js:je], o0[js:je], o1[js:je], o2[js:je])
+
+
+@numba.njit(**_P)
+def guide_slice_blend_apply_cpu(cells, image, masks, codes, w1, b1, w2, b2, out):
+    """Fused pointwise guide + per-region slice + apply + pixel-space blend.
+
+    cells ``(N,Hg,Wg,D,12)`` (one grid per region, strength already applied; see
+    :func:`grids_to_cells`); image/out ``(3,H,W)``; masks ``(N,H,W)``; codes ``(N,)``; guide weights
+    as in :func:`guide_slice_apply_cpu`. ``out = p + Σ_k w_k·(A_k·[p,1] − p)`` with
+    ``w_k = m_k / max(1, Σ_j m_j)``. Returns the number of image rows holding NaN/Inf.
+    """
+    n, hg, wg, d, c = cells.shape
+    h = image.shape[1]
+    w = image.shape[2]
+    spans, wx = _x_spans(w, wg)
+    ns = spans.shape[0]
+    bad = 0
+    for i in numba.prange(h):
+        row = np.empty((wg, d, c), np.float32)
+        s = np.empty(w, np.float32)
+        cs = np.empty(w, np.float32)
+        t = np.empty(w, np.float32)
+        bits = np.empty(w, np.int32)
+        gzc = np.empty(w, np.float32)
+        fl = np.empty(w, np.float32)
+        wk = np.empty(w, np.float32)
+        d0 = np.empty(w, np.float32)
+        d1 = np.empty(w, np.float32)
+        d2 = np.empty(w, np.float32)
+        bins = np.empty((ns, 2), np.int64)
+        r = image[0, i]
+        g = image[1, i]
+        b = image[2, i]
+        o0 = out[0, i]
+        o1 = out[1, i]
+        o2 = out[2, i]
+        if not _row_finite(r, g, b):
+            bad += 1
+        _guide_row(r, g, b, masks, i, codes, w1, b1, w2, b2, s, cs, t, bits)  # leaves s = Σ_k m_k
+        _z_row(t, d, gzc, fl)
+        _span_bins(fl, spans, d, bins)
+        _copy_row(r, o0)
+        _copy_row(g, o1)
+        _copy_row(b, o2)
+        for k in range(n):
+            if _region_weights(masks[k, i], s, wk) == 0:
+                continue
+            _row_table(cells[k], i, h, row)
+            _blend_region_row(row, wk, spans, bins, wx, r, g, b, d0, d1, d2, o0, o1, o2, gzc)
     return bad
 
 

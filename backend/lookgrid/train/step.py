@@ -48,12 +48,18 @@ class LossWeights:
 
 
 def render_batch(net, image: torch.Tensor, masks: torch.Tensor, grids: torch.Tensor) -> dict:
-    """Differentiable batched render.
+    """Differentiable batched render in the net's blend mode (``net.config["blend"]``, see
+    :mod:`lookgrid.model.render`: "pixel" slices every region's grid and blends per pixel with the
+    masks, "grid" slices the eq. 7 blended grid).
 
     ``image (B,3,H,W)``, ``masks (B,N,H,W)``, ``grids (B·N,12,D,Hg,Wg)`` batch-major.
-    Returns ``output (B,3,H,W)``, ``guide (B,H,W)``, ``grid (B,12,D,Hg,Wg)`` (blended, eq. 7) and
-    ``soft_masks (B,N,D,Hg,Wg)``.
+    Returns ``output (B,3,H,W)``, ``guide (B,H,W)``, ``grid (B,12,D,Hg,Wg)`` (blended, eq. 7; computed
+    in both modes) and ``soft_masks (B,N,D,Hg,Wg)``.
     """
+    from lookgrid.model.render import blend_mode
+    from lookgrid.model.slicing import blend_weights, slice_blend_apply_reference
+
+    mode = blend_mode(net)
     b, n = masks.shape[:2]
     if grids.shape[0] != b * n:
         raise ValueError(f"grids must be (B·N,12,D,Hg,Wg) = ({b * n},...), got {tuple(grids.shape)}")
@@ -61,7 +67,10 @@ def render_batch(net, image: torch.Tensor, masks: torch.Tensor, grids: torch.Ten
     soft = net.soft_masks(z, masks)  # (B,N,D,Hg,Wg)
     g = grids.view(b, n, *grids.shape[1:])
     grid = (g * soft.unsqueeze(2)).sum(dim=1)  # Σ_k M_k Γ_k
-    out = slice_apply_reference(grid, z, image)
+    if mode == "grid":
+        out = slice_apply_reference(grid, z, image)
+    else:
+        out = slice_blend_apply_reference(g, z, image, blend_weights(masks.to(grids.dtype)))
     return {"output": out, "guide": z, "grid": grid, "soft_masks": soft}
 
 
