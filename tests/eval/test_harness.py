@@ -115,3 +115,40 @@ def test_stride_renders_every_frame():
     run = harness.render_method(Engine(device="cpu"), clip, "lookgrid", stride=2)
     assert len(run.outputs) == 5
     assert all(o.shape == (32, 48, 3) and np.isfinite(o).all() for o in run.outputs)
+
+
+def test_frozen_diagnostic_applies_the_first_frames_grids_to_every_frame(tmp_path):
+    """'frozen' = lookgrid's first-frame look held fixed: frame 0 equals lookgrid's; later frames
+    are the first frame's grids applied to the new frame (a prior model's look does change with
+    the content, so lookgrid's later frames differ)."""
+    import torch
+
+    from lookgrid.engine.core import Engine
+    from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
+    from lookgrid.model.load import save_model
+    from lookgrid.model.network import LookGridNet
+    from lookgrid.model.render import render_frame
+
+    torch.manual_seed(0)
+    path = save_model(LookGridNet(), tmp_path / "prior.pt")  # untrained: the colour prior alone
+    engine = Engine(model_path=str(path), device="cpu")
+    clip = _clip(frames=4, h=48, w=64)
+    clip.frames[3] = np.clip(clip.frames[3] * 0.7 + 0.05, 0, None).astype(np.float32)  # a light change
+    live = harness.render_method(engine, clip, "lookgrid")
+    frozen = harness.render_method(engine, clip, "frozen")
+    np.testing.assert_allclose(frozen.outputs[0], live.outputs[0], atol=1e-6)
+    assert np.abs(frozen.outputs[3] - live.outputs[3]).max() > 1e-3
+    # what frozen should be: frame 0's grids (the engine's analysis) applied to frame 3
+    spec = ClipSpec(input="x.%05d.exr", output="y.%05d.exr", method="lookgrid",
+                    regions=[RegionSpec("fg", "fg.%05d.png", [StyleTrack("test:warm")]),
+                             RegionSpec("background", None, [StyleTrack("test:cool")])])
+    ec = engine.open_clip(spec, frames=clip.frame_numbers)
+    try:
+        ec.render(10, clip.frames[0], {"fg": clip.masks["fg"][0]})
+        grids = ec.grids_at(10)
+    finally:
+        engine.close_clip(ec.id)
+    img = torch.from_numpy(clip.frames[3]).permute(2, 0, 1)[None].contiguous()
+    masks = torch.from_numpy(clip.all_masks(3))[None].contiguous()
+    want = render_frame(engine.model, img, masks, grids, torch.ones(2))[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(frozen.outputs[3], want, atol=1e-5)

@@ -50,7 +50,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--name", help="clip name for reports (default: the input folder's name)")
     parser.add_argument("--input-colorspace", default="", help="colour space of the input (default by file type)")
     parser.add_argument("--methods", default="lookgrid,per-frame,pixel-blend,reinhard",
-                        help="comma-separated methods (default: all four)")
+                        help="comma-separated methods (default: all four); also 'frozen', a diagnostic row: "
+                             "the first frame's lookgrid grids on every frame (the warping error no "
+                             "temporal state in grid space can go below)")
     parser.add_argument("--max-frames", type=int, default=None,
                         help="use at most the first N frames (default: all; --suite dev: 24)")
     parser.add_argument("--max-height", type=int, default=None,
@@ -71,9 +73,10 @@ def _clip_jobs(args):
     from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in harness.METHODS]
+    known = harness.METHODS + harness.DIAGNOSTICS
+    bad = [m for m in methods if m not in known]
     if bad or not methods:
-        raise InvalidInputError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(harness.METHODS)}")
+        raise InvalidInputError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(known)}")
     if args.suite:
         if args.input or args.mask or args.style:
             raise InvalidInputError("--suite runs fixed clips; do not combine it with --input/--mask/--style")

@@ -495,6 +495,14 @@ class Clip:
         out = self.render_tensors(frame, image, masks)
         return out[0].permute(1, 2, 0).cpu().numpy()
 
+    def render_with_grids(self, image_working, region_masks, grids: torch.Tensor, strength: torch.Tensor) -> np.ndarray:
+        """Render a frame with given per-region grids ``(N,12,D,Hg,Wg)`` and strength ``(N,)`` (e.g.
+        another frame's :meth:`grids_at` / :meth:`strength_at`) instead of its own analysis.
+        Inputs as in :meth:`render`; returns ``(H,W,3)`` float32 working space."""
+        image, masks = self._full_inputs(image_working, region_masks)
+        out = self.engine.render_grids(image, masks, grids, strength)
+        return out[0].permute(1, 2, 0).cpu().numpy()
+
     def render_tensors(self, frame: int, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """image ``(1,3,H,W)``, masks ``(1,N,H,W)`` (background included) → ``(1,3,H,W)``."""
         with self.lock:

@@ -30,6 +30,11 @@ from lookgrid.eval import metrics as M
 from lookgrid.eval.color import working_to_lab
 
 METHODS: tuple[str, ...] = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
+# Diagnostic rows, not methods a user renders with. "frozen": the first frame's lookgrid grids
+# applied to every frame — a look that cannot change over time at all, so its warping error is all
+# the content's own. It is the lower bound of what any temporal state in grid space can reach:
+# if per-frame is already close to it, the grids do not flicker and a state has nothing to remove.
+DIAGNOSTICS: tuple[str, ...] = ("frozen",)
 INPUT_ROW = "input"
 BACKGROUND = "background"
 
@@ -172,15 +177,16 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
     from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
     from lookgrid.errors import InvalidInputError
 
-    if method not in METHODS:
-        raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if method not in METHODS + DIAGNOSTICS:
+        raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(METHODS + DIAGNOSTICS)}")
     for name, img in clip.styles.items():
         engine.register_style(clip.style_keys[name], img)
     regions = [RegionSpec(n, clip.mask_patterns.get(n) or f"{n}.%05d.png", [StyleTrack(clip.style_keys[n])])
                for n in clip.masks]
     regions.append(RegionSpec(BACKGROUND, None, [StyleTrack(clip.style_keys[BACKGROUND])]))
+    frozen = method == "frozen"
     spec = ClipSpec(input=f"{clip.name}.%05d.exr", output=f"{clip.name}.out.%05d.exr", regions=regions,
-                    stride=stride, method=method)
+                    stride=stride, method="lookgrid" if frozen else method)
     ec = engine.open_clip(spec, frames=clip.frame_numbers)
     outputs, seconds = [], []
     try:
@@ -188,9 +194,15 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
         if stride > 1 and method != "reinhard":
             for t, f in enumerate(clip.frame_numbers):
                 ec.provide(f, clip.frames[t], masks_at[t])
+        fixed = None
         for t, f in enumerate(clip.frame_numbers):
             t0 = time.perf_counter()
-            out = ec.render(f, clip.frames[t], masks_at[t])
+            if frozen and fixed is not None:
+                out = ec.render_with_grids(clip.frames[t], masks_at[t], *fixed)
+            else:
+                out = ec.render(f, clip.frames[t], masks_at[t])
+                if frozen:
+                    fixed = (ec.grids_at(f), ec.strength_at(f))
             seconds.append(time.perf_counter() - t0)
             outputs.append(np.asarray(out, np.float32))
             if progress is not None:
