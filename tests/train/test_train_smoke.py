@@ -47,6 +47,12 @@ def test_train_smoke_resume_and_repeat(tiny_data, tmp_path, capsys):
     assert "trained 1 steps" in capsys.readouterr().out
     for name in ("config.json", "checkpoint.pt", "losses.csv", "losses.png", "model.pt", "metrics.json"):
         assert (a / name).is_file(), name
+    # held-out rows, with the colour prior alone beside the trained network (the model's default base)
+    import json
+
+    rows = json.loads((a / "metrics.json").read_text())["methods"]
+    assert set(rows) == {"input", "reinhard", "lookgrid", "prior"}
+    assert rows["prior"]["l1"] != rows["lookgrid"]["l1"] and rows["input"]["warp_ratio"] == 1.0
     # a second start on the same folder without --resume is refused (exit 2, one line)
     assert main(_args(tiny_data, a, "--max-steps", "1")) == 2
     enh_after_1 = {k: v.clone() for k, v in load_model(a / "model.pt").mask_enhancer.state_dict().items()}

@@ -260,7 +260,7 @@ class LookGridServicer(pb_grpc.LookGridServicer):
             path = shipped_model_path()
         path = str(path or "")
         name = str(getattr(model, "name", "") or (os.path.splitext(os.path.basename(path))[0] if path
-                                                  else "lookgrid-v1"))
+                                                  else "lookgrid-untrained"))
         return [pb.ModelInfo(name=name, path=path, loaded=True, identity=bool(identity),
                              description=str(getattr(model, "description", "") or type(model).__name__))]
 

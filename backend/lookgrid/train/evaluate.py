@@ -11,6 +11,10 @@ Per method, averaged over pairs (frame t of each two-frame example):
   (:func:`lookgrid.eval.metrics.region_style_distance`, as ``lookgrid eval`` measures style);
 * ``warp_mse``: mean squared difference between output t and the flow-warped output t-1 on visible
   pixels (the temporal loss), and ``warp_ratio`` = that over the same for the input.
+
+For a model whose grids are a residual on the colour prior (:mod:`lookgrid.model.prior`), a
+``prior`` row renders the same network with the residual switched off (:func:`prior_only`), which
+says what training added on top of the closed-form transform.
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ from lookgrid.train.data import TrainingData
 from lookgrid.train.step import render_batch
 
 METHODS = ("input", "reinhard", "lookgrid")
+PRIOR_ROW = "prior"
+
+
+def prior_only(net):
+    """A copy of ``net`` whose residual head is zero: its grids are the colour prior alone."""
+    bare = copy.deepcopy(net)
+    with torch.no_grad():
+        bare.to_grid.weight.zero_()
+        bare.to_grid.bias.zero_()
+    return bare.eval()
 
 
 def _hwc(t: torch.Tensor) -> np.ndarray:
@@ -96,21 +110,25 @@ def heldout_metrics(net, cfg, *, progress: Callable[[str], None] | None = None) 
         return None
     rng = np.random.default_rng(cfg.eval.seed)
     net.eval()
-    rows: dict[str, list[dict]] = {m: [] for m in METHODS}
+    bare = prior_only(net) if getattr(net, "uses_prior", False) else None
+    methods = METHODS + ((PRIOR_ROW,) if bare is not None else ())
+    rows: dict[str, list[dict]] = {m: [] for m in methods}
     for i in range(cfg.eval.pairs):
         ex = data.example(rng)
         rows["input"].append(pair_metrics(ex["content"][0:1], ex["content"][1:2], ex))
         rows["reinhard"].append(pair_metrics(*run_reinhard(ex), ex))
         rows["lookgrid"].append(pair_metrics(*run_lookgrid(net, ex), ex))
+        if bare is not None:
+            rows[PRIOR_ROW].append(pair_metrics(*run_lookgrid(bare, ex), ex))
     out: dict = {"pairs": cfg.eval.pairs, "holdout": list(cfg.data.holdout), "methods": {}}
-    for m in METHODS:
+    for m in methods:
         keys = rows[m][0].keys()
         out["methods"][m] = {k: float(np.nanmean([r[k] for r in rows[m]])) for k in keys}
     base = out["methods"]["input"]["warp_mse"]
-    for m in METHODS:
+    for m in methods:
         out["methods"][m]["warp_ratio"] = out["methods"][m]["warp_mse"] / base if base > 0 else float("nan")
     if progress:
-        for m in METHODS:
+        for m in methods:
             r = out["methods"][m]
             progress(f"held-out {m:9s} l1 {r['l1']:.4f}  oklab {r['oklab_moments']:.4f}  swd {r['swd']:.3f}  warp ratio {r['warp_ratio']:.3f}")
     return out
