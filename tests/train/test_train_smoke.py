@@ -126,3 +126,35 @@ def test_mask_enhancer_metrics_identity_enhancer():
     res = mask_enhancer_metrics(LookGridNet(), m, seed=0)  # untrained enhancer = identity
     assert abs(res["enhanced"]["mae"] - res["degraded"]["mae"]) < 1e-3
     assert 0.3 < res["degraded"]["iou"] < 1.0
+
+
+def test_temporal_real_weights_real_clips_in_the_temporal_terms():
+    """``loss.temporal_real`` scales the temporal terms' visibility of real-clip examples only."""
+    from lookgrid.model.network import LookGridNet
+    from lookgrid.train.data import Batch
+    from lookgrid.train.step import LossWeights, compute_losses
+
+    torch.manual_seed(0)
+    net = LookGridNet()
+    g = torch.Generator().manual_seed(3)
+    b, s = 2, 256
+    content = 0.1 + 0.4 * torch.rand((b, 2, 3, s, s), generator=g)
+    obj = (torch.rand((b, 2, 1, s, s), generator=g) > 0.5).float()
+    batch = Batch(content=content, masks=torch.cat([obj, 1 - obj], dim=2), target=content.clone(),
+                  references=0.1 + 0.4 * torch.rand((b, 2, 3, s, s), generator=g),
+                  flow=torch.zeros(b, 2, s, s), visibility=torch.ones(b, 1, s, s), supervised=torch.ones(b),
+                  kinds=["clip", "clip"])
+
+    def temporal(weight, kinds):
+        batch.kinds = kinds
+        w = LossWeights(noise=0.0, temporal_real=weight)
+        with torch.no_grad():
+            _, parts = compute_losses(net, batch, w, torch.Generator().manual_seed(0))
+        return parts["temporal"], parts["luminance_temporal"]
+
+    full = temporal(1.0, ["clip", "clip"])
+    assert full[0] > 0 and full[1] > 0
+    assert temporal(0.0, ["clip", "clip"]) == (0.0, 0.0)
+    assert temporal(0.0, ["photo", "photo"]) == full  # synthetic clips (exact flow) keep weight 1
+    mixed = temporal(0.0, ["photo", "clip"])
+    assert 0 < mixed[0] and mixed != full
