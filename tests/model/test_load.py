@@ -70,3 +70,15 @@ def test_incompatible_state_dict(tmp_path):
     torch.save(ckpt, path)
     with pytest.raises(ModelNotAvailableError, match="does not fit"):
         L.load_model(path)
+
+
+def test_shipped_model_is_the_default(monkeypatch):
+    """models/lookgrid-v2.pt ships with the repository and is what render, the engine and the
+    service load when no model is named: the trained residual on the colour prior, pixel blending."""
+    monkeypatch.delenv("LOOKGRID_MODEL", raising=False)
+    path = L.shipped_model_path()
+    assert path is not None and path.name == "lookgrid-v2.pt" and path.parent.name == "models"
+    net = L.load_model()
+    assert net.config["prior"] == "mkl" and net.config["blend"] == "pixel"
+    assert net.meta["steps"] >= 1000 and net.mask_enhancer_trained
+    assert float(net.to_grid.weight.detach().abs().sum()) > 0  # a trained residual, not the bare prior

@@ -3,7 +3,7 @@
 Overrides are dotted config keys with TOML values, e.g. ``budget.max_steps=20 optim.lr=5e-4
 out=runs/try``. ``--resume`` continues the run in ``out`` from its last checkpoint. ``--max-steps`` and
 ``--minutes`` are shorthands for ``budget.max_steps`` and ``budget.minutes``. ``--export PATH`` also
-writes the final weights there (the shipped file is ``models/lookgrid-v1.pt``).
+writes the final weights there (the shipped file is ``models/lookgrid-v2.pt``).
 """
 
 from __future__ import annotations

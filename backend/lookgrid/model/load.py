@@ -3,7 +3,7 @@
 Format: ``torch.save`` of ``{"format": "lookgrid-net", "version": 1, "config": {...},
 "state_dict": {...}, "meta": {...}}``. ``meta`` is free-form (training record); its
 ``mask_enhancer_trained`` flag becomes ``net.mask_enhancer_trained`` on load. The shipped weights live at
-``models/lookgrid-v1.pt`` in the repository (or ``$LOOKGRID_MODEL``).
+``models/lookgrid-v2.pt`` in the repository (or ``$LOOKGRID_MODEL``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ log = logging.getLogger("lookgrid.model")
 
 FORMAT = "lookgrid-net"
 VERSION = 1
-SHIPPED_NAME = "lookgrid-v1.pt"
+SHIPPED_NAME = "lookgrid-v2.pt"
 
 
 def shipped_model_path() -> Path | None:
-    """``$LOOKGRID_MODEL`` if set, else ``<repo>/models/lookgrid-v1.pt`` if it exists, else None."""
+    """``$LOOKGRID_MODEL`` if set, else ``<repo>/models/lookgrid-v2.pt`` if it exists, else None."""
     env = os.environ.get("LOOKGRID_MODEL")
     if env:
         return Path(env)

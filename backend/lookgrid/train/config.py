@@ -67,7 +67,7 @@ class EvalConfig:
 @dataclass
 class TrainConfig:
     seed: int = 0
-    out: str = "runs/lookgrid-v1"
+    out: str = "runs/lookgrid-v2"
     threads: int = 2
     alpha: float | None = None  # TC-AdaIN weight used in training (None: the model's default)
     model: dict = field(default_factory=dict)  # LookGridNet config overrides

@@ -164,7 +164,7 @@ def train(
 ) -> TrainResult:
     """Run (or resume) a training run described by ``cfg``; see the module docstring for outputs.
 
-    ``export``: also write the trained network there (e.g. ``models/lookgrid-v1.pt``).
+    ``export``: also write the trained network there (e.g. ``models/lookgrid-v2.pt``).
     ``progress``: called with one-line status messages.
     """
     from lookgrid.model.load import save_model
