@@ -53,6 +53,7 @@ from lookgrid.model import prior as P
 from lookgrid.model.encoder import LookGridEncoder, VGG19Encoder, conv
 from lookgrid.model.grid import GRID_COEFFS, check_shape, identity_grid
 from lookgrid.model.guide import GuideNet
+from lookgrid.model.render import check_blend_mode
 from lookgrid.model.softmask import DEFAULT_SOFT_MASK_METHOD, soft_grid_masks
 from lookgrid.model.state import StyleFeatures, TemporalState
 
@@ -157,8 +158,7 @@ class LookGridNet(nn.Module):
             raise InvalidInputError(f"unknown prior {cfg['prior']!r}; expected one of {P.PRIORS}")
         if not float(cfg["prior_max_gain"]) > 0:
             raise InvalidInputError(f"prior_max_gain must be > 0, got {cfg['prior_max_gain']}")
-        if cfg["blend"] not in ("pixel", "grid"):
-            raise InvalidInputError(f"unknown blend {cfg['blend']!r}; expected 'pixel' or 'grid'")
+        check_blend_mode(cfg["blend"])
         if cfg["grid_size"] != self.LOW_RES // 16:
             raise InvalidInputError(f"grid_size is fixed by the architecture at {self.LOW_RES // 16}, got {cfg['grid_size']}")
         sc = cfg["splat_channels"]

@@ -47,12 +47,18 @@ SOFT_MASK_MAX_SIDE = 256
 BLEND_MODES = ("pixel", "grid")
 
 
-def blend_mode(net) -> str:
-    """``net.config["blend"]`` ("grid" when the key is missing, e.g. an old config), validated."""
-    mode = getattr(net, "config", {}).get("blend", "grid")
+def check_blend_mode(mode) -> str:
+    """Raise :class:`InvalidInputError` unless ``mode`` is one of :data:`BLEND_MODES`; return it."""
     if mode not in BLEND_MODES:
         raise InvalidInputError(f"net.config['blend'] must be one of {', '.join(map(repr, BLEND_MODES))}, got {mode!r}")
     return mode
+
+
+def blend_mode(net) -> str:
+    """``net.config["blend"]``, validated (the config may be changed after construction, e.g. by
+    ``bench render --blend``; checkpoints from before the key existed get "grid" in
+    :func:`lookgrid.model.load.load_model`)."""
+    return check_blend_mode(net.config["blend"])
 
 
 def _s(image: torch.Tensor, max_side: int = SOFT_MASK_MAX_SIDE) -> int:

@@ -53,22 +53,22 @@ class TemporalState:
                 raise ShapeMismatchError(f"temporal state has colour statistics {cm}, {cc}; expected "
                                          f"({rows}, 3), ({rows}, 3, 3) (one row per region)")
 
-    def _map(self, fn, rows=None) -> "TemporalState":
+    def _map(self, fn, fallback_regions: tuple[int, ...]) -> "TemporalState":
+        """``fn`` applied to every tensor; ``fallback_regions`` for the new state."""
         opt = (lambda t: None if t is None else fn(t))  # noqa: E731
         return TemporalState(tuple(fn(m) for m in self.means), tuple(fn(s) for s in self.stds),
-                             self.fallback_regions if rows is None else (), opt(self.colour_mean),
-                             opt(self.colour_cov))
+                             fallback_regions, opt(self.colour_mean), opt(self.colour_cov))
 
     def detach(self) -> "TemporalState":
-        return self._map(lambda t: t.detach())
+        return self._map(lambda t: t.detach(), self.fallback_regions)
 
     def to(self, device) -> "TemporalState":
-        return self._map(lambda t: t.to(device))
+        return self._map(lambda t: t.to(device), self.fallback_regions)
 
     def select(self, rows) -> "TemporalState":
         """The state of some regions only (``rows``: list of row indices)."""
         idx = torch.as_tensor(list(rows), dtype=torch.long)
-        return self._map(lambda t: t[idx.to(t.device)], rows=rows)
+        return self._map(lambda t: t[idx.to(t.device)], ())  # row numbers change: no fallback list
 
 
 @dataclass(frozen=True)
