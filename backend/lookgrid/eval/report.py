@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Sequence
 
 import numpy as np
 
 from lookgrid.eval.color import working_to_display
+from lookgrid.fsutil import atomic_write
 
 # Region tints for the mask panel (BGR order is handled at write time; these are RGB in [0, 1]).
 _TINTS = [(1.0, 0.35, 0.2), (0.2, 0.55, 1.0), (0.3, 0.9, 0.3), (0.9, 0.8, 0.2), (0.8, 0.3, 0.9)]
@@ -31,15 +31,8 @@ _TINTS = [(1.0, 0.35, 0.2), (0.2, 0.55, 1.0), (0.3, 0.9, 0.3), (0.9, 0.8, 0.2), 
 def _atomic_write_bytes(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def write_json(path: str, data: dict) -> None:

@@ -21,8 +21,6 @@ import csv
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ import numpy as np
 import torch
 
 from lookgrid.errors import InvalidInputError
+from lookgrid.fsutil import atomic_write
 from lookgrid.model.load import atomic_torch_save
 from lookgrid.train.config import TrainConfig
 from lookgrid.train.data import TrainingData
@@ -63,14 +62,8 @@ class TrainResult:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -143,14 +136,11 @@ def plot_losses(csv_path: Path, png_path: Path) -> Path:
     axes[1].set_title("main phase (unweighted terms, moving average)")
     axes[1].legend(fontsize=7, ncol=3)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=png_path.name + ".", suffix=".png", dir=png_path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=90)
-        os.replace(tmp, png_path)
+        with atomic_write(png_path) as tmp:
+            fig.savefig(tmp, dpi=90)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return png_path
 
 
