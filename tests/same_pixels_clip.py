@@ -140,8 +140,6 @@ def render_cases(folder: Path) -> dict[str, tuple[list[str], np.ndarray]]:
     """Render every case under ``folder``; ``{case: (frame hashes, thumbnails (F, H/8, W/8, 3))}``."""
     import torch
 
-    from lookgrid.engine import METHODS, Engine
-
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the same reduction order whatever the machine
     try:

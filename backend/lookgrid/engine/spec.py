@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lookgrid.engine.methods import METHOD_NAMES
 from lookgrid.errors import InvalidInputError
 from lookgrid.timeline import Track
 
-METHODS: tuple[str, ...] = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
+METHODS = METHOD_NAMES  # the name callers of this module knew it by
 BACKGROUND = "background"
 STYLE_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
