@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lookgrid.eval import harness, report
-from lookgrid.eval.baselines import reinhard_transfer
-from lookgrid.eval.color import display_to_working as W
+from lookgrid.model.reinhard import reinhard_transfer
+from lookgrid.model.colormath import display_to_working as W
 from lookgrid.eval.synthetic import shift_clip, smooth_image
 
 

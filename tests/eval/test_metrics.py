@@ -7,7 +7,7 @@ import pytest
 
 from lookgrid.errors import ShapeMismatchError
 from lookgrid.eval import metrics as M
-from lookgrid.eval import color as C
+from lookgrid.model import colormath as C
 from lookgrid.eval.synthetic import shift_clip, smooth_image
 
 

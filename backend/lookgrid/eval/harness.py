@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from lookgrid.eval import metrics as M
-from lookgrid.eval.color import working_to_lab
+from lookgrid.model.colormath import working_to_lab
 
 METHODS: tuple[str, ...] = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
 # Diagnostic rows, not methods a user renders with. "frozen": the first frame's lookgrid grids

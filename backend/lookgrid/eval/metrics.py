@@ -1,7 +1,7 @@
 """Quality metrics for rendered clips: temporal stability, style distance, structure, halos, speed.
 
 Every metric is a plain function of numpy arrays with its shapes in the docstring. Images are
-working-space RGB ``(H, W, 3)`` float (ACEScct, see :mod:`lookgrid.eval.color`); masks are ``(H, W)``
+working-space RGB ``(H, W, 3)`` float (ACEScct, see :mod:`lookgrid.model.colormath`); masks are ``(H, W)``
 in [0, 1]. Metrics about what a viewer sees (flow, warping error, structure, halos) use the display
 image (sRGB-encoded Rec.709 clipped to [0, 1]) and its Rec.709 luma; style distances use CIE Lab.
 
@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lookgrid.eval.color import LUMA_WEIGHTS, apply_weights, display_luma, working_to_display, working_to_lab
+from lookgrid.model.colormath import LUMA_WEIGHTS, apply_weights, display_luma, working_to_display, working_to_lab
 
 # Lai et al. 2018 occlusion thresholds (on squared magnitudes).
 FB_REL = 0.01

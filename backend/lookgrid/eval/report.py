@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lookgrid.eval.color import working_to_display
+from lookgrid.model.colormath import working_to_display
 from lookgrid.fsutil import atomic_write
 
 # Region tints for the mask panel (BGR order is handled at write time; these are RGB in [0, 1]).

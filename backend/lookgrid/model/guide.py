@@ -22,9 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lookgrid.model.colormath import LUMA_WEIGHTS
 from lookgrid.model.grid import check_shape
-
-LUMA = (0.2126, 0.7152, 0.0722)
 
 
 def region_codes(n: int, *, dtype=torch.float32, device="cpu") -> torch.Tensor:
@@ -63,7 +62,7 @@ class GuideNet(nn.Module):
         self.w2 = nn.Parameter(torch.randn(hidden) * 0.05)
         self.b2 = nn.Parameter(torch.tensor(-2.0))
         with torch.no_grad():
-            self.w1[0] = torch.tensor([*LUMA, 0.0])
+            self.w1[0] = torch.tensor([*LUMA_WEIGHTS, 0.0])
             self.w2[0] = 4.0
 
     def forward(self, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ How the N region grids are combined is ``net.config["blend"]``:
   ``out = p + Σ_k w_k·(A_k·[p,1] − p)``, ``w_k = m_k / max(1, Σ_j m_j)`` (the engine passes a
   background mask ``clip(1 − union, 0, 1)``, so Σm is normally 1; where it is less the rest keeps
   the input; overlaps are normalised). The same blend as the Reinhard baseline
-  (:mod:`lookgrid.eval.baselines`). See :func:`lookgrid.model.slicing.slice_blend_apply_reference`
+  (:mod:`lookgrid.model.reinhard`). See :func:`lookgrid.model.slicing.slice_blend_apply_reference`
   and the fused CPU kernel :func:`._cpu_kernels.guide_slice_blend_apply_cpu`, which slices a
   region only in the spans where its weight is non-zero, so the cost stays near one slice.
 * ``"grid"``: the paper's eq. 7 — the grids are blended in grid space with soft grid masks into one
@@ -40,8 +40,9 @@ import math
 import torch
 
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
-from lookgrid.model.grid import apply_strength, blend_grids, check_grids, check_shape, identity_grid
-from lookgrid.model.slicing import blend_weights, slice_apply_reference, slice_blend_apply_reference
+from lookgrid.model.blend import blend_grids, pixel_blend_weights
+from lookgrid.model.grid import apply_strength, check_grids, check_shape, identity_grid
+from lookgrid.model.slicing import slice_apply_reference, slice_blend_apply_reference
 
 SOFT_MASK_MAX_SIDE = 256
 BLEND_MODES = ("pixel", "grid")
@@ -154,19 +155,18 @@ def _blend_np(grids: torch.Tensor, soft: torch.Tensor, strength) -> torch.Tensor
     """:func:`apply_strength` + :func:`blend_grids` in numpy (same formulas). At ~50k elements torch
     would hand these to its thread pool, whose barriers cost ~10-40 ms per op on a busy machine."""
     g = _strength_np(grids, strength)
-    m = soft.detach().cpu().numpy().astype(g.dtype)[:, None]
-    return torch.from_numpy(g[0] + (m * (g - g[0:1])).sum(axis=0))
+    return torch.from_numpy(blend_grids(g, soft.detach().cpu().numpy().astype(g.dtype)))
 
 
 def _pixel_output(net, image, masks, grids, strength, z=None) -> torch.Tensor:
     """Pixel-space blend (reference): strength, guide ``z`` (computed unless given), slice each
-    region's grid and blend with :func:`blend_weights` of the full-resolution masks."""
+    region's grid and blend with :func:`pixel_blend_weights` of the full-resolution masks."""
     if strength is not None:
         grids = apply_strength(grids, torch.as_tensor(strength, dtype=grids.dtype, device=grids.device))
     img, msk = image.to(grids.dtype), masks.to(grids.dtype)
     if z is None:
         z = net.guide(img, msk)
-    return slice_blend_apply_reference(grids.unsqueeze(0), z, img, blend_weights(msk))
+    return slice_blend_apply_reference(grids.unsqueeze(0), z, img, pixel_blend_weights(msk))
 
 
 def render_parts(net, image, masks, grids, strength=None, soft_mask_method: str | None = None) -> dict:

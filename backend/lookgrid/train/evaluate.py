@@ -64,8 +64,8 @@ def run_lookgrid(net, ex: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def run_reinhard(ex: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-region Reinhard (lookgrid.eval.baselines) on both frames of one example."""
-    from lookgrid.eval.baselines import reinhard_transfer, style_stats
+    """Per-region Reinhard (lookgrid.model.reinhard) on both frames of one example."""
+    from lookgrid.model.reinhard import reinhard_transfer, style_stats
 
     stats = [style_stats(_hwc(r)) for r in ex["references"]]
     outs = []
@@ -77,7 +77,7 @@ def run_reinhard(ex: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 def pair_metrics(prev: torch.Tensor, cur: torch.Tensor, ex: dict) -> dict:
     """Metrics of one method's outputs ``prev, cur (1,3,S,S)`` on example ``ex``."""
-    from lookgrid.eval.color import working_to_lab
+    from lookgrid.model.colormath import working_to_lab
     from lookgrid.eval.metrics import region_style_distance, sample_pixels
 
     masks = ex["masks"][1:2]
