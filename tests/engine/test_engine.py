@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from lookgrid.engine import ClipSpec, RegionSpec, StyleTrack
-from lookgrid.engine.core import combine_styles, full_masks, pixel_blend
+from lookgrid.engine.clip import full_masks
+from lookgrid.engine.methods import combine_styles
+from lookgrid.model.blend import pixel_blend
 from lookgrid.errors import (ClipStateError, InvalidInputError, ShapeMismatchError,
                              UnknownClipError, UnknownStyleError)
 from lookgrid.model.grid import identity_grid
@@ -225,7 +227,7 @@ def test_other_methods_render(engine, method):
 
 
 def test_reinhard_matches_baseline_for_single_styles(engine):
-    from lookgrid.eval.baselines import reinhard_transfer
+    from lookgrid.model.reinhard import reinhard_transfer
 
     clip = engine.open_clip(fg_bg_spec(method="reinhard"), frames=FRAMES)
     img, m = make_frame(4)
