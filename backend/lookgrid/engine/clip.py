@@ -395,10 +395,13 @@ class Clip:
         return self.method.render(self, frame, image, masks)
 
     # --- updates and memory -------------------------------------------------------------------
-    def update(self, spec: ClipSpec, frames: Sequence[int] | None = None) -> int:
+    def update(self, spec: ClipSpec, frames: Sequence[int] | None = None, *,
+               validated: bool = False) -> int:
         """Replace the spec; drop only what the change affects (:mod:`lookgrid.engine.invalidation`).
-        Returns the number of frames whose cached grids (analysed or combined) were invalidated."""
-        spec.validate(need_paths=False)
+        Returns the number of frames whose cached grids (analysed or combined) were invalidated.
+        ``validated``: the caller has run ``spec.validate()``."""
+        if not validated:
+            spec.validate(need_paths=False)
         with self.lock:
             self.last_used = time.monotonic()
             old = self.spec

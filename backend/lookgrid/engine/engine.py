@@ -128,11 +128,14 @@ class Engine:
 
     # --- clips --------------------------------------------------------------------------------
     def open_clip(self, spec: ClipSpec, *, frames: Sequence[int] | None = None,
-                  loader: FrameLoader | None = None, clip_id: str | None = None) -> Clip:
-        """Open a clip (the spec is validated here, once). ``frames``: the clip's frame numbers
-        (needed for stride > 1 and for exact out-of-order analysis); ``loader``: reads a frame from
-        storage when analysis needs it."""
-        spec.validate(need_paths=False)
+                  loader: FrameLoader | None = None, clip_id: str | None = None,
+                  validated: bool = False) -> Clip:
+        """Open a clip. ``frames``: the clip's frame numbers (needed for stride > 1 and for exact
+        out-of-order analysis); ``loader``: reads a frame from storage when analysis needs it.
+        The spec is validated here unless the caller did (``validated=True``: a spec is checked
+        once, where it comes in)."""
+        if not validated:
+            spec.validate(need_paths=False)
         for r in spec.regions:
             for s in r.styles:
                 if s.style.startswith("sha256:") and s.style not in self.styles:
@@ -173,15 +176,16 @@ class Engine:
 
     # --- whole sequences ----------------------------------------------------------------------
     def analyze_clip(self, spec: ClipSpec, track_path, progress: Callable | None = None, *,
-                     cancel: Callable[[], bool] | None = None) -> int:
+                     cancel: Callable[[], bool] | None = None, validated: bool = False) -> int:
         """Analyse a clip on storage and save its grid track (:func:`lookgrid.engine.jobs.analyze_clip`).
         ``progress(done, total, frame, None, seconds)``."""
-        return jobs.analyze_clip(self, spec, track_path, progress, cancel=cancel)
+        return jobs.analyze_clip(self, spec, track_path, progress, cancel=cancel, validated=validated)
 
     def render_clip(self, spec: ClipSpec, progress: Callable | None = None, *,
-                    frames: Sequence[int] | None = None,
-                    cancel: Callable[[], bool] | None = None, track=None) -> jobs.RenderSummary:
+                    frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
+                    track=None, validated: bool = False) -> jobs.RenderSummary:
         """Read, render and write a sequence (:func:`lookgrid.engine.jobs.render_clip`).
         ``progress(done, total, frame, path, seconds)`` after each written frame; ``cancel()``
         returning true stops with :class:`CancelledError`."""
-        return jobs.render_clip(self, spec, progress, frames=frames, cancel=cancel, track=track)
+        return jobs.render_clip(self, spec, progress, frames=frames, cancel=cancel, track=track,
+                                validated=validated)

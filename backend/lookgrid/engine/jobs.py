@@ -42,12 +42,19 @@ class RenderSummary:
                 f"method {self.method}, stride {self.stride}, {self.analysed} analysed, {self.device})")
 
 
-def analyze_clip(engine: "Engine", spec: ClipSpec, track_path, progress: Progress | None = None, *,
-                 cancel: Callable[[], bool] | None = None) -> int:
-    """Analyse every analysed frame of a clip on storage (low resolution, sequential) and save the
-    grid track to ``track_path``; returns the number of analysed frames."""
+def _open_on_storage(engine: "Engine", spec: ClipSpec, validated: bool):
+    if not validated:
+        spec.validate(need_paths=True)
     io = SequenceIO(spec)
-    clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    return io, engine.open_clip(spec, frames=io.frames, loader=io.load, validated=True)
+
+
+def analyze_clip(engine: "Engine", spec: ClipSpec, track_path, progress: Progress | None = None, *,
+                 cancel: Callable[[], bool] | None = None, validated: bool = False) -> int:
+    """Analyse every analysed frame of a clip on storage (low resolution, sequential) and save the
+    grid track to ``track_path``; returns the number of analysed frames. ``validated``: the
+    caller has run ``spec.validate(need_paths=True)``."""
+    _, clip = _open_on_storage(engine, spec, validated)
     try:
         anchors = clip.anchors or []
         for n, frame in enumerate(anchors, 1):
@@ -63,14 +70,13 @@ def analyze_clip(engine: "Engine", spec: ClipSpec, track_path, progress: Progres
 
 def render_clip(engine: "Engine", spec: ClipSpec, progress: Progress | None = None, *,
                 frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
-                track=None) -> RenderSummary:
+                track=None, validated: bool = False) -> RenderSummary:
     """Read, render and write a whole sequence, or the ``frames`` of it (a farm chunk: analysis
     still follows the whole clip's chain, so chunks give the same pixels as one run). ``track``: a
     grid track (path or dict) used instead of analysing again."""
-    io = SequenceIO(spec)
+    io, clip = _open_on_storage(engine, spec, validated)
     todo = list(io.frames if frames is None else frames)
     missing = sorted(set(todo) - set(io.frames))
-    clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
     outputs = []
     try:
         if track is not None:
