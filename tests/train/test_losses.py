@@ -10,7 +10,7 @@ import torch
 
 from lookgrid.model import colormath as color
 from lookgrid.train import losses
-from lookgrid.eval.metrics import warp_reference
+from lookgrid.imaging.flow import warp_reference
 from lookgrid.train.flow import flow_visibility, random_smooth_flow, warp
 from lookgrid.train.grading import Grading, apply_grading, apply_region_gradings, hue_rotation_matrix, sample_grading
 

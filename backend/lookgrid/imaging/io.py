@@ -56,7 +56,8 @@ from lookgrid.errors import ImageReadError, ImageWriteError, InvalidInputError, 
 #: refuse to decode images larger than this many bytes as float32 (guards hostile headers)
 MAX_DECODED_BYTES = int(os.environ.get("LOOKGRID_MAX_IMAGE_BYTES", 8 << 30))
 
-_MAGIC = [
+#: leading bytes of the image formats LookGrid reads, and the extension OpenImageIO wants for each
+MAGIC_EXTENSIONS = [
     (b"\x76\x2f\x31\x01", ".exr"),
     (b"\x89PNG\r\n\x1a\n", ".png"),
     (b"\xff\xd8\xff", ".jpg"),
@@ -187,16 +188,18 @@ def _err_text(obj=None) -> str:
     return text[:400]
 
 
-def _sniff_extension(path: Path) -> str | None:
+def sniff_extension(head: bytes) -> str | None:
+    """The extension (".exr", ".png", ...) of the image format whose file starts with ``head``
+    (8 bytes are enough), or None for an unknown format."""
+    return next((ext for magic, ext in MAGIC_EXTENSIONS if head.startswith(magic)), None)
+
+
+def _sniff_file(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            return sniff_extension(f.read(8))
     except OSError:
         return None
-    for magic, ext in _MAGIC:
-        if head.startswith(magic):
-            return ext
-    return None
 
 
 @contextlib.contextmanager
@@ -210,7 +213,7 @@ def _opened(path: Path):
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
         first_error = _err_text()
-        ext = _sniff_extension(path)
+        ext = _sniff_file(path)
         if ext is not None and path.suffix.lower() != ext:
             # OpenImageIO picks readers by extension; give it one so its error names the problem
             tmpdir = tempfile.mkdtemp(prefix="lookgrid-read-")

@@ -185,6 +185,11 @@ def display_luma(rgb) -> np.ndarray:
     return apply_weights(disp, LUMA_WEIGHTS).astype(_out_dtype(rgb))
 
 
+def display_luma_u8(rgb) -> np.ndarray:
+    """:func:`display_luma` quantised to 8 bits ``(...)`` uint8 (what the flow estimator reads)."""
+    return np.clip(np.round(display_luma(rgb) * 255.0), 0, 255).astype(np.uint8)
+
+
 def _f(t):
     return np.where(t > _DELTA**3, np.cbrt(np.maximum(t, _DELTA**3)), t / (3 * _DELTA**2) + 4.0 / 29.0)
 

@@ -18,6 +18,7 @@ Paper (Table 4, G¹/G²): two convs, input RGB + mask, sigmoid output. Ours:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -75,6 +76,5 @@ class GuideNet(nn.Module):
     def kernel_weights(self):
         """float32 numpy ``(w1 (K,4), b1 (K,), w2 (K,), b2 float)`` for the fused CPU kernel."""
         f = lambda t: t.detach().to("cpu", torch.float32).contiguous().numpy()  # noqa: E731
-        import numpy as np
 
         return f(self.w1), f(self.b1), f(self.w2), np.float32(self.b2.detach().cpu().item())

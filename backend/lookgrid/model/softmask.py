@@ -23,6 +23,7 @@ import torch
 
 from lookgrid.errors import InvalidInputError
 from lookgrid.model.grid import check_shape
+from lookgrid.model.slicing import _axis_coords
 
 SOFT_MASK_METHODS = ("splat", "algorithm1")
 # Chosen by measurement: mask loss of eq. 12 (foreground soft mask sliced with the guide vs the true
@@ -64,7 +65,6 @@ def soft_grid_mask_algorithm1(guide, mask, depth: int, height: int, width: int) 
 
 def _splat(guide, values, depth, height, width):
     """Tent-splat ``values (B,C,H,W)`` (and pixel mass) at (x, y, z) → ``(B,C,D,Hg,Wg)``, ``(B,1,D,Hg,Wg)``."""
-    from lookgrid.model.slicing import _axis_coords
 
     b, c, h, w = values.shape
     dev, dt = values.device, values.dtype

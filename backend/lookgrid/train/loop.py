@@ -31,9 +31,11 @@ import torch
 
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import atomic_write
-from lookgrid.model.load import atomic_torch_save
+from lookgrid.model.load import atomic_torch_save, save_model
+from lookgrid.model.network import LookGridNet
 from lookgrid.train.config import TrainConfig
 from lookgrid.train.data import TrainingData
+from lookgrid.train.evaluate import heldout_metrics
 from lookgrid.train.step import compute_losses, pretrain_masks_step
 
 log = logging.getLogger("lookgrid.train")
@@ -109,10 +111,11 @@ def read_loss_csv(path: Path) -> list[dict]:
 
 def plot_losses(csv_path: Path, png_path: Path) -> Path:
     """Plot the loss curves of ``losses.csv`` to ``png_path`` (atomic). Returns the PNG path."""
+    # matplotlib costs ~0.7 s to import and only this plot needs it
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     rows = read_loss_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -157,8 +160,6 @@ def train(
     ``export``: also write the trained network there (e.g. ``models/lookgrid-v2.pt``).
     ``progress``: called with one-line status messages.
     """
-    from lookgrid.model.load import save_model
-    from lookgrid.model.network import LookGridNet
 
     say = progress or (lambda s: log.info(s))
     out = Path(cfg.out)
@@ -309,7 +310,6 @@ def train(
         say(f"exported weights to {export}")
     metrics = None
     if evaluate and cfg.eval.pairs > 0 and cfg.data.holdout:
-        from lookgrid.train.evaluate import heldout_metrics
 
         metrics = heldout_metrics(net, cfg, progress=say)
         if metrics is not None:

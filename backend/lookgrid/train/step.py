@@ -22,7 +22,7 @@ from lookgrid.model.blend import blend_grids, pixel_blend_weights
 from lookgrid.model.render import blend_mode
 from lookgrid.model.slicing import slice_apply_reference, slice_blend_apply_reference, slice_grid_reference
 from lookgrid.train import losses as L
-from lookgrid.train.data import Batch
+from lookgrid.train.data import Batch, degrade_masks
 
 
 @dataclass
@@ -168,7 +168,6 @@ def pretrain_masks_step(net, masks: torch.Tensor, generator: torch.Generator) ->
     entropy against the clean mask). Returns the scalar loss. The enhancer is three local convs, so
     it may be trained on crops smaller than the model's 256² (it is called directly, not through
     ``enhance_masks``, which checks for 256²)."""
-    from lookgrid.train.data import degrade_masks
 
     noisy = degrade_masks(masks, generator)
     pred = net.mask_enhancer(noisy)

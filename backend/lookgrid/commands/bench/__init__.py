@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 
 BENCHES: list[tuple[str, str, str]] = [
-    ("render", "lookgrid.commands.bench_render", "guide + slice + apply at several resolutions"),
-    ("analyze", "lookgrid.commands.bench_analyze", "low-resolution grid path per frame, 1/2/4 regions"),
-    ("convert", "lookgrid.commands.bench_convert", "colour conversion of a 1920x1080 frame"),
-    ("serve", "lookgrid.commands.bench_serve", "frames/s through gRPC vs in process"),
+    ("render", "lookgrid.commands.bench.render", "guide + slice + apply at several resolutions"),
+    ("analyze", "lookgrid.commands.bench.analyze", "low-resolution grid path per frame, 1/2/4 regions"),
+    ("convert", "lookgrid.commands.bench.convert", "colour conversion of a 1920x1080 frame"),
+    ("serve", "lookgrid.commands.bench.serve", "frames/s through gRPC vs in process"),
 ]
 
 
