@@ -24,7 +24,7 @@ from skimage import data
 from lookgrid.commands.options import parse_size
 from lookgrid.engine import Engine
 from lookgrid.errors import InvalidInputError
-from lookgrid.fsutil import atomic_write
+from lookgrid.fsutil import atomic_write, remove_stale_temps
 from lookgrid.imaging import write_image
 from lookgrid.service.server import start_in_process
 from lookgrid_client import FrameIn, LookGridClient
@@ -152,6 +152,7 @@ def run(args) -> int:
                      for i in range(args.frames))
             outputs = np.empty_like(frames)
             os.makedirs(args.output, exist_ok=True)
+            remove_stale_temps(args.output)  # what a killed earlier run left half-written
             for out in client.render_frames(clip.clip_id, items):
                 rgb = np.clip(out.pixels[..., :3].astype(np.float32), 0, 1)
                 outputs[out.frame - 1] = rgb

@@ -27,10 +27,11 @@ import time
 from pathlib import Path
 
 from lookgrid.commands.options import add_device_option, add_model_option
-from lookgrid.engine import Engine
+from lookgrid.engine import METHOD_NAMES, Engine
 from lookgrid.errors import InvalidInputError
 from lookgrid.eval import harness, report
 from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
+from lookgrid.fsutil import remove_stale_temps
 from lookgrid.model.load import shipped_model_path
 
 
@@ -56,7 +57,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--frames", help="frame range, e.g. 0-49")
     parser.add_argument("--name", help="clip name for reports (default: the input folder's name)")
     parser.add_argument("--input-colorspace", default="", help="colour space of the input (default by file type)")
-    parser.add_argument("--methods", default="lookgrid,per-frame,pixel-blend,reinhard",
+    parser.add_argument("--methods", default=",".join(METHOD_NAMES),
                         help="comma-separated methods (default: all four); also 'frozen', a diagnostic row: "
                              "the first frame's lookgrid grids on every frame (the warping error no "
                              "temporal state in grid space can go below)")
@@ -121,9 +122,9 @@ def run(args) -> int:
         print(f"lookgrid eval: skipped: {skip}")
         return 0
     if args.stride < 1:
-
         raise InvalidInputError(f"--stride must be >= 1, got {args.stride}")
     os.makedirs(args.out, exist_ok=True)
+    remove_stale_temps(args.out)  # what a killed earlier run left half-written
     engine = Engine(model_path=args.model, device=args.device)
     settings = harness.MetricSettings()
     t_start = time.perf_counter()

@@ -269,7 +269,6 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
     None if no region has an edge with room around it), ``ms_per_frame`` (None for the input row).
     """
     if len(outputs) != len(clip.frames):
-
         raise InvalidInputError(f"{len(outputs)} outputs for a clip of {len(clip.frames)} frames")
     disp = [M.display(o) for o in outputs]
     per_pair = np.array([M.warping_error_display(a, b, f) for a, b, f in zip(disp[:-1], disp[1:], ctx.flows)])

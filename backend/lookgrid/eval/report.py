@@ -48,7 +48,6 @@ def write_png(path: str, rgb_u8: np.ndarray) -> None:
 
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb_u8[..., ::-1]))
     if not ok:
-
         raise ImageWriteError(f"could not encode {path} as PNG")
     _atomic_write_bytes(path, buf.tobytes())
 

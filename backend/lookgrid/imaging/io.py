@@ -23,7 +23,8 @@ Reading (:func:`read_image`)
       server. It costs a process start (~0.5 s); use it for files from untrusted clients.
 
 Writing (:func:`write_image`)
-    * Atomic: written to a temporary file in the same folder, then ``os.replace``-d into place.
+    * Atomic (:func:`lookgrid.fsutil.atomic_write`): a temporary file in the same folder, then
+      ``os.replace``-d into place.
     * Format from the extension. ``like=`` an input :class:`Image` carries its windows (EXR
       outputs only), per-channel formats (half/float/uint), tiling, compression, pixel aspect,
       chromaticities, timecode, colour-space and custom attributes into the output (format-specific
@@ -52,6 +53,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from lookgrid.errors import ImageReadError, ImageWriteError, InvalidInputError, ShapeMismatchError
+from lookgrid.fsutil import atomic_write
 
 #: refuse to decode images larger than this many bytes as float32 (guards hostile headers)
 MAX_DECODED_BYTES = int(os.environ.get("LOOKGRID_MAX_IMAGE_BYTES", 8 << 30))
@@ -80,9 +82,6 @@ _SKIP_ATTRIBUTES = {"oiio:subimages", "oiio:subimagename", "oiio:BitsPerSample",
                     "planarconfig", "png:compressionLevel", "thumbnail_width",
                     "thumbnail_height", "thumbnail_nchannels", "thumbnail_image"}
 
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 Window = tuple[int, int, int, int]  # (x, y, width, height), y down, as OpenImageIO
 
@@ -549,22 +548,16 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *,
         _set_attribute(spec, name, value)
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + ext, dir=path.parent)
-    except OSError as err:
-        raise ImageWriteError(f"cannot write {path}: {err}") from None
-    os.close(fd)
-    try:
-        if not out.open(tmp, spec):
-            raise ImageWriteError(f"cannot write {path}: {_err_text(out)}")
-        ok = out.write_image(arr)
-        err = _err_text(out) if not ok or out.has_error else ""
-        closed = out.close()
-        if not ok or err or not closed:
-            raise ImageWriteError(f"cannot write {path}: {err or _err_text(out) or 'write failed'}")
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        with atomic_write(path) as tmp:
+            if not out.open(tmp, spec):
+                raise ImageWriteError(f"cannot write {path}: {_err_text(out)}")
+            ok = out.write_image(arr)
+            err = _err_text(out) if not ok or out.has_error else ""
+            closed = out.close()
+            if not ok or err or not closed:
+                raise ImageWriteError(f"cannot write {path}: {err or _err_text(out) or 'write failed'}")
+    except ImageWriteError:
         raise
+    except OSError as err:  # the folder cannot take the temporary, or the rename failed
+        raise ImageWriteError(f"cannot write {path}: {err}") from None
     return path

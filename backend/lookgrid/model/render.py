@@ -116,7 +116,6 @@ def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str 
     d, hg, wg = grids.shape[2:]
     method = soft_mask_method or net.config["soft_mask"]
     if fast and method == "splat" and image.device.type == "cpu":
-
         from lookgrid.model import _cpu_kernels as k  # numba: ~0.5 s to import, CPU fast path only
 
         # numpy, not torch, for the strided copies: single-threaded, no thread-pool barriers

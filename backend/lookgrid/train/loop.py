@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from lookgrid.errors import InvalidInputError
-from lookgrid.fsutil import atomic_write
+from lookgrid.fsutil import atomic_write, remove_stale_temps
 from lookgrid.model.load import atomic_torch_save, save_model
 from lookgrid.model.network import LookGridNet
 from lookgrid.train.config import TrainConfig
@@ -164,6 +164,7 @@ def train(
     say = progress or (lambda s: log.info(s))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what a killed earlier run left half-written
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
         raise InvalidInputError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another out=")
@@ -310,7 +311,6 @@ def train(
         say(f"exported weights to {export}")
     metrics = None
     if evaluate and cfg.eval.pairs > 0 and cfg.data.holdout:
-
         metrics = heldout_metrics(net, cfg, progress=say)
         if metrics is not None:
             _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))

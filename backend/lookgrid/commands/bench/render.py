@@ -111,7 +111,6 @@ def run(args) -> int:
         fast = time_call(lambda: render_frame(net, img, masks, grids, fast=True), args.repeat, sync).median_ms
         kern = kern_cpu = copy_cpu = float("nan")
         if dev.type == "cpu":
-
             if mode == "pixel":
                 kernel, cells = k.guide_slice_blend_apply_cpu, k.grids_to_cells(apply_strength_np(grids, None))
             else:
