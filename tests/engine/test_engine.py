@@ -280,7 +280,7 @@ def test_close_evict_and_clear_errors(engine):
     render_all(a, [1, 2])
     render_all(b, [1])
     # TTL: a is idle far longer than the TTL, b was used "now"
-    engine.ttl_s = 10.0
+    engine.clips.ttl_s = 10.0
     a.last_used -= 100.0
     assert engine.evict() == [a.id]
     with pytest.raises(UnknownClipError, match="evicted after"):
@@ -288,7 +288,7 @@ def test_close_evict_and_clear_errors(engine):
     assert engine.get_clip(b.id) is b
     # memory bound: b holds more than the bound, so it goes too
     assert b.cache_bytes() > 0
-    engine.max_cache_bytes = b.cache_bytes() - 1
+    engine.clips.max_cache_bytes = b.cache_bytes() - 1
     assert engine.evict() == [b.id]
     with pytest.raises(UnknownClipError, match="memory bound"):
         engine.get_clip(b.id)

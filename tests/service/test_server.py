@@ -247,11 +247,11 @@ def test_error_statuses(client, styles, server):
     with pytest.raises(ServerError) as err:
         client.open_clip(spec)
     assert _code(err) == "RESOURCE_EXHAUSTED" and "regions" in err.value.details
-    server.servicer.max_frame_pixels = 100
+    server.servicer.limits.max_frame_pixels = 100
     with pytest.raises(ServerError) as err:
         _render(client, clip.clip_id, [1])
     assert _code(err) == "RESOURCE_EXHAUSTED" and "48" in err.value.details
-    server.servicer.max_frame_pixels = 1 << 26
+    server.servicer.limits.max_frame_pixels = 1 << 26
     rgba, _ = frame_rgba(1)
     with pytest.raises(ServerError) as err:  # no mask for region fg
         next(client.render_frames(clip.clip_id, [FrameIn(1, rgba, list("RGBA"))]))
@@ -280,8 +280,8 @@ def test_eviction_by_ttl_and_memory(net, tmp_path):
         with pytest.raises(ServerError) as err:
             _render(c, idle, [1])
         assert _code(err) == "NOT_FOUND" and "evicted" in err.value.details and "idle" in err.value.details
-        engine.ttl_s = 600
-        engine.max_cache_bytes = 1  # any cached grid is too much: the least recently used clip goes
+        engine.clips.ttl_s = 600
+        engine.clips.max_cache_bytes = 1  # any cached grid is too much: the least recently used clip goes
         first = c.open_clip(two_region_spec(*keys)).clip_id
         _render(c, first, [1])
         second = c.open_clip(two_region_spec(*keys)).clip_id

@@ -45,7 +45,8 @@ class Engine:
 
     ``model``: a ``LookGridNet`` (or anything with its interface); ``None`` loads the shipped
     weights lazily on first use (``model_path`` to choose a checkpoint). ``ttl_s`` and
-    ``max_cache_bytes`` are the eviction policy (:class:`ClipRegistry`).
+    ``max_cache_bytes`` are the eviction policy, kept (and changeable) as ``engine.clips.ttl_s``
+    and ``engine.clips.max_cache_bytes`` (:class:`ClipRegistry`).
     """
 
     def __init__(self, model=None, device: str = "auto", *, model_path: str | None = None,
@@ -157,22 +158,6 @@ class Engine:
     def evict(self, now: float | None = None) -> list[str]:
         """See :meth:`ClipRegistry.evict`."""
         return self.clips.evict(now)
-
-    @property
-    def ttl_s(self) -> float:
-        return self.clips.ttl_s
-
-    @ttl_s.setter
-    def ttl_s(self, value: float) -> None:
-        self.clips.ttl_s = float(value)
-
-    @property
-    def max_cache_bytes(self) -> int:
-        return self.clips.max_cache_bytes
-
-    @max_cache_bytes.setter
-    def max_cache_bytes(self, value: int) -> None:
-        self.clips.max_cache_bytes = int(value)
 
     # --- whole sequences ----------------------------------------------------------------------
     def analyze_clip(self, spec: ClipSpec, track_path, progress: Callable | None = None, *,

@@ -67,9 +67,9 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                  clip_ttl: float | None = None, max_state_bytes: int | None = None) -> None:
         self.engine = engine
         if clip_ttl is not None:
-            engine.ttl_s = float(clip_ttl)
+            engine.clips.ttl_s = float(clip_ttl)
         if max_state_bytes is not None:
-            engine.max_cache_bytes = int(max_state_bytes)
+            engine.clips.max_cache_bytes = int(max_state_bytes)
         self.paths = PathPolicy(roots)
         self.limits = checks.Limits(int(max_frame_pixels), int(max_frame_bytes), int(max_style_bytes),
                                     int(max_regions), int(max_styles_per_region))
@@ -79,14 +79,6 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         self._lock = threading.Lock()
         self.active_streams = 0       # RenderFrames calls in progress (tests watch it drop to 0)
         self.stream_bytes = 0         # payload bytes held by those calls right now
-
-    @property
-    def max_frame_pixels(self) -> int:
-        return self.limits.max_frame_pixels
-
-    @max_frame_pixels.setter
-    def max_frame_pixels(self, value: int) -> None:
-        self.limits.max_frame_pixels = int(value)
 
     # -- life cycle ---------------------------------------------------------------------------------
     def start_background(self) -> None:
@@ -131,7 +123,7 @@ class LookGridServicer(pb_grpc.LookGridServicer):
 
     def _clip_info(self, clip, invalidated: int = 0) -> pb.ClipInfo:
         return pb.ClipInfo(clip_id=clip.id, spec=spec_to_message(clip.spec), frames=list(clip.frames or []),
-                           invalidated_frames=int(invalidated), ttl_seconds=float(self.engine.ttl_s))
+                           invalidated_frames=int(invalidated), ttl_seconds=float(self.engine.clips.ttl_s))
 
     def _style_info(self, key: str, dedup: bool = False) -> pb.StyleInfo:
         img = self.engine.style_image(key)
@@ -146,8 +138,8 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                            max_frame_pixels=lim.max_frame_pixels, max_regions=lim.max_regions,
                            max_styles_per_region=lim.max_styles_per_region,
                            max_style_bytes=lim.max_style_bytes, max_open_clips=0,
-                           clip_ttl_seconds=float(self.engine.ttl_s),
-                           max_state_bytes=int(self.engine.max_cache_bytes))
+                           clip_ttl_seconds=float(self.engine.clips.ttl_s),
+                           max_state_bytes=int(self.engine.clips.max_cache_bytes))
         model = pb.ModelInfo(name=m.name, path=m.path, loaded=True, identity=m.identity,
                              description=m.description)
         devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]

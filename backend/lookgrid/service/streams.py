@@ -56,26 +56,39 @@ def read_ahead(source: Iterable[T], *, stop: threading.Event, alive: Callable[[]
     """
     inbox: queue.Queue = queue.Queue(maxsize=ahead)
 
+    def drain() -> None:
+        while True:
+            try:
+                item = inbox.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _END and not isinstance(item, BaseException) and on_drop is not None:
+                on_drop(item)
+
+    def offer(item) -> bool:
+        """Queue ``item`` unless the stream stopped; False (item not queued) when it did."""
+        while not stop.is_set():
+            try:
+                inbox.put(item, timeout=0.2)
+            except queue.Full:
+                continue
+            if stop.is_set():  # stopped while we queued: the consumer's drain may have missed it
+                drain()
+            return True
+        return False
+
     def reader() -> None:
         try:
             for item in source:
                 if on_read is not None:
                     on_read(item)
-                while not stop.is_set():
-                    try:
-                        inbox.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                else:
+                if not offer(item):
                     if on_drop is not None:
                         on_drop(item)
                     return
-            inbox.put(_END)
+            offer(_END)
         except BaseException as err:  # noqa: BLE001 - forwarded
-            if stop.is_set():
-                return
-            inbox.put(err)
+            offer(err)
 
     thread = threading.Thread(target=reader, name=name, daemon=True)
     thread.start()
@@ -94,10 +107,4 @@ def read_ahead(source: Iterable[T], *, stop: threading.Event, alive: Callable[[]
             yield item
     finally:
         stop.set()
-        while True:  # free what the reader took but nobody got
-            try:
-                item = inbox.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _END and not isinstance(item, BaseException) and on_drop is not None:
-                on_drop(item)
+        drain()  # free what the reader took but nobody got
