@@ -2,11 +2,13 @@
 
 ``lookgrid render``, the service's RenderByPath and the farm run these. Each opens a one-off clip
 on the engine with the sequence's frames and loader (:class:`lookgrid.engine.io.SequenceIO`) and
-closes it when the job ends or fails.
+closes it when the job ends or fails. Temporaries that killed runs left in the output folders
+are removed first (:func:`lookgrid.fsutil.remove_stale_temps`).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -15,6 +17,7 @@ from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.engine.track import load_track
 from lookgrid.errors import CancelledError, InvalidInputError
+from lookgrid.fsutil import remove_stale_temps
 
 if TYPE_CHECKING:  # annotations only
     from lookgrid.engine.engine import Engine
@@ -49,6 +52,10 @@ def _open_on_storage(engine: "Engine", spec: ClipSpec, validated: bool):
     return io, engine.open_clip(spec, frames=io.frames, loader=io.load, validated=True)
 
 
+def _output_folders(io: SequenceIO) -> set[str]:
+    return {os.path.dirname(os.path.abspath(io.output.path(f))) for f in io.frames}
+
+
 def analyze_clip(engine: "Engine", spec: ClipSpec, track_path, progress: Progress | None = None, *,
                  cancel: Callable[[], bool] | None = None, validated: bool = False) -> int:
     """Analyse every analysed frame of a clip on storage (low resolution, sequential) and save the
@@ -56,6 +63,7 @@ def analyze_clip(engine: "Engine", spec: ClipSpec, track_path, progress: Progres
     caller has run ``spec.validate(need_paths=True)``."""
     _, clip = _open_on_storage(engine, spec, validated)
     try:
+        remove_stale_temps(os.path.dirname(os.path.abspath(os.fspath(track_path))))
         anchors = clip.anchors or []
         for n, frame in enumerate(anchors, 1):
             t1 = time.perf_counter()
@@ -79,6 +87,8 @@ def render_clip(engine: "Engine", spec: ClipSpec, progress: Progress | None = No
     missing = sorted(set(todo) - set(io.frames))
     outputs = []
     try:
+        for folder in _output_folders(io):  # what killed runs left behind
+            remove_stale_temps(folder)
         if track is not None:
             clip.import_track(track if isinstance(track, dict) else load_track(track))
         if missing:

@@ -4,7 +4,7 @@ Pure translation: channel bookkeeping and colour-space conversion through ``look
 the look itself is the engine's :meth:`Clip.render`.
 
 Inline frames are float (half or float32) pictures; their colour space is the clip's
-``input_colorspace`` (default ACEScg) and the result is sent back in ``output_colorspace``
+``input_colorspace`` (default :data:`lookgrid.imaging.SCENE_DEFAULT`, ACEScg) and the result is sent back in ``output_colorspace``
 (default: the input's). Alpha and any other non-mask channels travel back unchanged; mask channels
 are not echoed.
 """
@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookgrid.errors import InvalidInputError
-from lookgrid.imaging import FrameSequence, Image, get_pipeline, read_mask
+from lookgrid.imaging import SCENE_DEFAULT, FrameSequence, Image, get_pipeline, read_mask
 from lookgrid.imaging.decode import decode_exr
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.wire import Frame, dtype_for_encoding
 
-DEFAULT_INLINE_COLORSPACE = "ACEScg"
 INLINE = "inline"
 """RegionSpec.mask value meaning: the mask arrives with each frame (see the .proto)."""
 
@@ -111,7 +110,7 @@ def _mask_from_storage(region, frame: int) -> np.ndarray:
 
 def colorspaces(spec) -> tuple[str, str]:
     """(input, output) colour spaces of inline frames for a spec."""
-    src = spec.input_colorspace or DEFAULT_INLINE_COLORSPACE
+    src = spec.input_colorspace or SCENE_DEFAULT
     return src, spec.output_colorspace or src
 
 
