@@ -70,7 +70,7 @@ def _colour() -> dict:
                   "working_space": color.WORKING_SPACE,
                   "builtin_configs": [f"{uri}  {desc}" for uri, desc in color.builtin_configs()]}
     try:
-        pipe = color.ColorPipeline(None, src="ACEScg")
+        pipe = color.ColorPipeline(None, src=color.SCENE_DEFAULT)
         info["ACEScg_to_working_fast_path"] = pipe.fast_path
     except Exception as err:
         info["error"] = str(err)

@@ -1,8 +1,9 @@
 """``lookgrid bench WHAT``: benchmarks are commands, not timed tests.
 
-Each benchmark lives in its own module with ``add_arguments(parser)`` and ``run(args)``. Figures are
-medians of several runs, printed beside a reference measured in the same run (a plain copy of the
-same frame, or in-process throughput), because absolute times on shared machines mean little.
+Each benchmark lives in its own module of this package with ``add_arguments(parser)`` and
+``run(args)``; :mod:`.timing` times every call the same way. Figures are medians of several runs,
+printed beside a reference measured in the same run (a plain copy of the same frame, or in-process
+throughput), because absolute times on shared machines mean little.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def add_arguments(parser) -> None:
     for name, module, help_text in BENCHES:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_bench_module=module)
-        # Arguments are added eagerly: benchmark modules must keep heavy imports inside run().
+        # Every benchmark's arguments are added, so `lookgrid bench` imports all four modules
+        # (torch, numba, gRPC): benchmarks are not start-up sensitive, and their imports stay visible.
         importlib.import_module(module).add_arguments(p)
 
 

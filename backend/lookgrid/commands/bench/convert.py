@@ -22,13 +22,13 @@ import numpy as np
 from lookgrid.commands.bench.timing import time_call
 from lookgrid.commands.options import parse_size
 from lookgrid.errors import InvalidInputError
-from lookgrid.imaging import WORKING_SPACE, ColorPipeline, read_image
+from lookgrid.imaging import SCENE_DEFAULT, WORKING_SPACE, ColorPipeline, read_image
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT of the synthetic frame")
     parser.add_argument("--image", default=None, help="time a real frame instead (its RGB channels)")
-    parser.add_argument("--from", dest="src", default="ACEScg", help="source colour space")
+    parser.add_argument("--from", dest="src", default=SCENE_DEFAULT, help=f"source colour space ({SCENE_DEFAULT})")
     parser.add_argument("--to", dest="dst", default=None, help="target (default: working space)")
     parser.add_argument("--config", default=None, help="OpenColorIO config (default $OCIO/studio)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs per measurement")
