@@ -36,8 +36,9 @@ RANKS = {
 }
 
 #: packages that may be imported inside a function (each such import needs a comment saying why):
-#: matplotlib (~0.7 s; plots only), numba and the numba kernel modules (~0.5 s; CPU fast paths only)
-LAZY_ALLOWED = ("matplotlib", "numba", "lookgrid.model._cpu_kernels", "lookgrid.imaging._kernels")
+#: matplotlib (~0.7 s; plots only), numba and the model's numba kernels (~0.5 s; the CPU fast path
+#: only: the model layer stays importable without compiling or loading them)
+LAZY_ALLOWED = ("matplotlib", "numba", "lookgrid.model._cpu_kernels")
 
 #: imports between parts of the same rank that are allowed, with the reason
 PEER_EDGES = {
