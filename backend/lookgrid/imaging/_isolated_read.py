@@ -13,7 +13,6 @@ from lookgrid.imaging.io import read_image
 
 def main() -> int:
     path, kwargs = pickle.loads(sys.stdin.buffer.read())
-
     try:
         result = ("ok", read_image(path, **kwargs))
     except ImageReadError as err:

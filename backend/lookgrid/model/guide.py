@@ -76,5 +76,4 @@ class GuideNet(nn.Module):
     def kernel_weights(self):
         """float32 numpy ``(w1 (K,4), b1 (K,), w2 (K,), b2 float)`` for the fused CPU kernel."""
         f = lambda t: t.detach().to("cpu", torch.float32).contiguous().numpy()  # noqa: E731
-
         return f(self.w1), f(self.b1), f(self.w2), np.float32(self.b2.detach().cpu().item())

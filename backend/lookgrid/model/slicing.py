@@ -35,8 +35,10 @@ from lookgrid.model.blend import blend_outputs
 from lookgrid.model.grid import GRID_COEFFS, check_grids, check_shape
 
 
-def _axis_coords(n_pix: int, n_cells: int, device, dtype):
-    """Lower cell index, upper cell index (both clamped) and upper weight for each pixel of an axis."""
+def axis_coords(n_pix: int, n_cells: int, device, dtype):
+    """Where the pixels of one axis fall among grid cells (cell centres at half-integers): lower cell
+    index, upper cell index (both clamped) and upper weight, each ``(n_pix,)``. Shared by slicing and
+    splatting (:mod:`lookgrid.model.softmask`)."""
     g = (torch.arange(n_pix, device=device, dtype=torch.float64) + 0.5) * (n_cells / n_pix) - 0.5
     g0 = torch.floor(g)
     w = (g - g0).to(dtype)
@@ -56,8 +58,8 @@ def slice_grid_reference(grid: torch.Tensor, guide: torch.Tensor) -> torch.Tenso
     b, c, d, hg, wg = grid.shape
     _, h, w = guide.shape
     dev, dt = grid.device, grid.dtype
-    y0, y1, wy = _axis_coords(h, hg, dev, dt)
-    x0, x1, wx = _axis_coords(w, wg, dev, dt)
+    y0, y1, wy = axis_coords(h, hg, dev, dt)
+    x0, x1, wx = axis_coords(w, wg, dev, dt)
     gz = guide.to(dt) * d - 0.5
     gz = gz.clamp(-0.5, d - 0.5)  # same values as clamping indices; also tames inf
     z0f = torch.floor(gz).detach()
