@@ -149,6 +149,8 @@ METHODS: tuple[Method, ...] = (
                    description="classical per-region colour-statistics transfer (no network)"),
 )
 METHOD_NAMES: tuple[str, ...] = tuple(m.name for m in METHODS)
+#: the method of a spec that names none
+DEFAULT_METHOD = METHOD_NAMES[0]
 _BY_NAME = {m.name: m for m in METHODS}
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lookgrid.engine.methods import METHOD_NAMES
+from lookgrid.engine.methods import DEFAULT_METHOD, METHOD_NAMES
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import atomic_write
 from lookgrid.timeline import Track
@@ -142,7 +142,7 @@ class ClipSpec:
     output_colorspace: str = ""
     regions: list[RegionSpec] = field(default_factory=list)
     stride: int = 1
-    method: str = "lookgrid"
+    method: str = DEFAULT_METHOD
     model: str | None = None
     device: str = "auto"
     config: str | None = None
@@ -241,7 +241,7 @@ class ClipSpec:
             regions=[RegionSpec.from_dict(r, f"regions[{i}]")
                      for i, r in enumerate(data.get("regions", []) or [])],
             stride=max(stride, 1),
-            method=str(data.get("method") or "lookgrid"),
+            method=str(data.get("method") or DEFAULT_METHOD),
             model=(str(data["model"]) if data.get("model") else None),
             device=str(data.get("device") or "auto"),
             config=(str(data["config"]) if data.get("config") else None),
