@@ -31,11 +31,12 @@ import torch
 import torch.nn.functional as F
 
 from lookgrid.engine import track as tracks
-from lookgrid.engine.chain import Chains, GridKey, Pass
+from lookgrid.engine.chain import Chains, GridKey, Pass, StateKey
 from lookgrid.engine.invalidation import SpecChange, keyframe_changes
 from lookgrid.engine.methods import combine_styles, get_method
 from lookgrid.engine.spec import BACKGROUND, ClipSpec, RegionSpec
 from lookgrid.errors import ClipStateError, InvalidInputError, ShapeMismatchError
+from lookgrid.imaging.sequence import check_frame_count
 from lookgrid.model.grid import identity_grid
 from lookgrid.timeline import bracket, region_weights, subsample_frames
 
@@ -190,6 +191,7 @@ class Clip:
             self.frames = sorted(set(int(f) for f in frames))
             if not self.frames:
                 raise InvalidInputError("clip has no frames")
+            check_frame_count(len(self.frames), "clip")
         else:
             self.frames = None
         self._frame_set = set(self.frames) if self.frames else set()
@@ -212,12 +214,29 @@ class Clip:
                     f"{len(self.frames)} in all)")
             return self.anchors
         # Open-ended clip (inline frames, no range): every frame is analysed, the chain is the
-        # contiguous run of integers from the first frame it was given.
+        # contiguous run of integers from the first frame it was given (a range: no memory).
         if self.stride != 1:
             raise InvalidInputError("stride > 1 needs the clip's frame range (set 'frames')")
         start = self._lowres.first()
         start = frame if start is None else min(start, frame)
-        return list(range(start, frame + 1))
+        if self.method.temporal:
+            self._check_chain_inputs(start, frame)
+        return range(start, frame + 1)
+
+    def _check_chain_inputs(self, start: int, frame: int) -> None:
+        """An open-ended clip's chain up to ``frame`` replays from the nearest frame whose state is
+        kept; every frame after that must have been sent. Walks back only over frames the clip
+        holds, so a jump in frame numbers costs nothing (ClipStateError naming the first gap)."""
+        passes = self.method.passes(self)
+        f = frame - 1
+        while f >= start:
+            if all(StateKey(p, f) in self._chains.states for p in passes):
+                return
+            if f not in self._lowres:
+                raise ClipStateError(
+                    f"frame {f} is needed for the temporal state of frame {frame} but was never sent "
+                    f"to clip {self.id}; send the frames in order (or give the clip an input on storage)")
+            f -= 1
 
     def _bracket(self, frame: int) -> tuple[int, int, float]:
         return bracket(frame, self._anchor_list(frame)) if self.anchors else (frame, frame, 0.0)

@@ -232,6 +232,8 @@ class ClipSpec:
             stride = int(data.get("stride", 0) or 0)
         except (TypeError, ValueError):
             raise InvalidInputError(f"clip spec: stride must be an integer, got {data.get('stride')!r}") from None
+        if stride < 0:  # 0 (unset) means every frame; a negative stride is a mistake, not a default
+            raise InvalidInputError(f"clip spec: stride must be >= 1 (or 0 for every frame), got {stride}")
         return cls(
             input=str(data.get("input", "") or ""),
             frames=(str(data["frames"]) if data.get("frames") else None),

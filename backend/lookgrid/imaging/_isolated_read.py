@@ -1,5 +1,6 @@
 """Child side of ``read_image(..., isolated=True)``: reads a pickled ``(path, kwargs)`` request from
-stdin, writes a pickled ``("ok", Image)`` or ``("error", message)`` to stdout. If the decoder
+stdin, writes a pickled ``("ok", Image)``, ``("limit", message)`` (a size limit refused it) or
+``("error", message)`` to stdout. If the decoder
 crashes, this process dies alone and the parent reports it."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import pickle
 import sys
 
-from lookgrid.errors import ImageReadError
+from lookgrid.errors import ImageReadError, ResourceLimitError
 from lookgrid.imaging.io import read_image
 
 
@@ -15,6 +16,8 @@ def main() -> int:
     path, kwargs = pickle.loads(sys.stdin.buffer.read())
     try:
         result = ("ok", read_image(path, **kwargs))
+    except ResourceLimitError as err:
+        result = ("limit", str(err))
     except ImageReadError as err:
         result = ("error", str(err))
     except Exception as err:  # noqa: BLE001 - anything else is still a failed read

@@ -23,19 +23,20 @@ from lookgrid.imaging.style import read_style_image
 STYLE_FORMATS = {".exr": "EXR", ".png": "PNG", ".jpg": "JPEG", ".tif": "TIFF"}
 
 
-def _read_bytes(data: bytes, ext: str, *, isolated: bool) -> Image:
+def _read_bytes(data: bytes, ext: str, *, isolated: bool, **limits) -> Image:
     fd, path = tempfile.mkstemp(suffix=ext, prefix="lookgrid-bytes-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        return read_image(path, isolated=isolated)
+        return read_image(path, isolated=isolated, **limits)
     finally:
         os.unlink(path)
 
 
-def decode_exr(data: bytes) -> Image:
-    """An :class:`Image` from the bytes of an EXR file (an inline frame)."""
-    return _read_bytes(data, ".exr", isolated=False)
+def decode_exr(data: bytes, *, max_pixels: int | None = None) -> Image:
+    """An :class:`Image` from the bytes of an EXR file (an inline frame); ``max_pixels``: refuse
+    a header announcing more (:class:`ResourceLimitError`) before decoding."""
+    return _read_bytes(data, ".exr", isolated=False, max_pixels=max_pixels)
 
 
 def encode_exr(pixels: np.ndarray, channels: list[str], like: Image | None = None,
@@ -51,15 +52,18 @@ def encode_exr(pixels: np.ndarray, channels: list[str], like: Image | None = Non
             return f.read()
 
 
-def decode_style(data: bytes, *, filename: str = "", colorspace: str | None = None) -> np.ndarray:
+def decode_style(data: bytes, *, filename: str = "", colorspace: str | None = None,
+                 max_pixels: int | None = None, max_side: int | None = None) -> np.ndarray:
     """Working-space ``(H, W, 3)`` pixels of an uploaded style file (PNG, JPEG, EXR or TIFF,
-    recognised by content; decoded in a child process)."""
+    recognised by content; decoded in a child process). ``max_pixels``: refuse a header that
+    announces more (:class:`ResourceLimitError`, nothing decoded); ``max_side``: the child shrinks
+    the picture to at most this long side before sending it back."""
     sniffed = sniff_extension(data)
     if sniffed not in STYLE_FORMATS:
         raise InvalidInputError(f"style {filename or '(upload)'}: not a PNG, JPEG, EXR or TIFF file")
     ext = os.path.splitext(filename)[1].lower()
     ext = sniffed if ext not in (".jpeg", sniffed) else ext
-    img = _read_bytes(data, ext, isolated=True)
+    img = _read_bytes(data, ext, isolated=True, max_pixels=max_pixels, max_side=max_side)
     return read_style_image(img, colorspace=colorspace or None)
 
 

@@ -49,10 +49,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
 import OpenImageIO as oiio
 
-from lookgrid.errors import ImageReadError, ImageWriteError, InvalidInputError, ShapeMismatchError
+from lookgrid.errors import (ImageReadError, ImageWriteError, InvalidInputError, ResourceLimitError,
+                             ShapeMismatchError)
 from lookgrid.fsutil import atomic_write
 
 #: refuse to decode images larger than this many bytes as float32 (guards hostile headers)
@@ -292,7 +294,8 @@ def _attributes(spec) -> tuple[tuple[str, str, Any], ...]:
 # --------------------------------------------------------------------------------------------
 def read_image(path: str | os.PathLike, *, part: int | str | None = None,
                channels: Sequence[str] | None = None, window: str = "display",
-               isolated: bool = False, timeout: float | None = 120.0) -> Image:
+               isolated: bool = False, timeout: float | None = 120.0,
+               max_pixels: int | None = None, max_side: int | None = None) -> Image:
     """Read one frame completely or raise :class:`ImageReadError`.
 
     Args:
@@ -301,14 +304,19 @@ def read_image(path: str | os.PathLike, *, part: int | str | None = None,
         channels: channel names to keep, in this order (default: all, in file order).
         window: "display" (default), "data" or "union" of the two — the window ``pixels`` cover.
         isolated: decode in a child process (see module docstring); ``timeout`` seconds then apply.
+        max_pixels: refuse (:class:`ResourceLimitError`, before any pixel is decoded) a file whose
+            header announces a data or display window of more pixels (decompression bombs).
+        max_side: shrink the picture (area average) so its longer side is at most this many
+            pixels (e.g. a reference photo, which is analysed small; in the child process when
+            ``isolated``, so only the small copy comes back).
     Returns:
         :class:`Image` with ``pixels`` (H, W, C) float32.
     """
     if window not in ("display", "data", "union"):
         raise InvalidInputError(f"window must be 'display', 'data' or 'union', not {window!r}")
     if isolated:
-        return _read_isolated(Path(path), dict(part=part, channels=channels, window=window),
-                              timeout)
+        return _read_isolated(Path(path), dict(part=part, channels=channels, window=window,
+                                               max_pixels=max_pixels, max_side=max_side), timeout)
     path = Path(path)
     with _opened(path) as inp:
         names = _part_names(inp)
@@ -331,6 +339,12 @@ def read_image(path: str | os.PathLike, *, part: int | str | None = None,
         nch = spec.nchannels
         if nch < 1 or spec.width < 1 or spec.height < 1:
             raise ImageReadError(f"{path} has no pixels ({spec.width}x{spec.height}x{nch})")
+        if max_pixels is not None:
+            full = max(int(spec.full_width) * int(spec.full_height), 0)
+            if max(spec.width * spec.height, full) > max_pixels:
+                raise ResourceLimitError(
+                    f"{path}: {spec.width}x{spec.height} pixels (display window {spec.full_width}x"
+                    f"{spec.full_height}) exceed the limit of {max_pixels} pixels")
         if spec.width * spec.height * nch * 4 > MAX_DECODED_BYTES:
             raise ImageReadError(
                 f"{path} is too large to decode ({spec.width}x{spec.height}x{nch} channels)")
@@ -374,7 +388,20 @@ def read_image(path: str | os.PathLike, *, part: int | str | None = None,
         out = np.zeros((target[3], target[2], px.shape[2]), np.float32)
         _paste(out, target, px, data_win)
         px = out
+    if max_side is not None and max(px.shape[:2]) > max_side:
+        px = shrink_to_side(px, max_side)
     return Image(np.ascontiguousarray(px), names_out, replace(info, pixels_window=target))
+
+
+def shrink_to_side(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """(H, W, C) float32 → area-averaged copy whose longer side is ``max_side`` (aspect kept)."""
+    h, w = pixels.shape[:2]
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    big = float(np.finfo(np.float16).max)  # the NaN/Inf policy of lookgrid.imaging.color
+    out = cv2.resize(np.nan_to_num(pixels, nan=0.0, posinf=big, neginf=-big), size,
+                     interpolation=cv2.INTER_AREA)
+    return out.reshape(size[1], size[0], pixels.shape[2]).astype(np.float32, copy=False)
 
 
 def _read_isolated(path: Path, kwargs: dict, timeout: float | None) -> Image:
@@ -409,6 +436,8 @@ def _read_isolated(path: Path, kwargs: dict, timeout: float | None) -> Image:
         tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise ImageReadError(
             f"the reader process for {path} failed ({proc.returncode}): {tail[0]}") from None
+    if status == "limit":
+        raise ResourceLimitError(value)
     if status == "error":
         raise ImageReadError(value)
     return value

@@ -20,9 +20,20 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from lookgrid.errors import InvalidInputError, MissingFramesError
+from lookgrid.errors import InvalidInputError, MissingFramesError, ResourceLimitError
 
 _TOKEN = re.compile(r"%(0?)(\d*)d|#+|@+")
+#: the most frames one sequence (and so one clip) may have, whatever the syntax that names them:
+#: ~70 minutes at 24 frames/s; a clip's frame list then still fits one small message
+MAX_SEQUENCE_FRAMES = 100_000
+
+
+def check_frame_count(n: int, what: str = "frames") -> None:
+    """:class:`ResourceLimitError` when ``n`` frames are more than :data:`MAX_SEQUENCE_FRAMES`."""
+    if n > MAX_SEQUENCE_FRAMES:
+        raise ResourceLimitError(f"{what}: {n} frames; a sequence may have at most {MAX_SEQUENCE_FRAMES}")
+
+
 _RANGE_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:[x:]\s*(\d+))?)?\s*$")
 
 
@@ -33,7 +44,7 @@ def parse_frame_range(text: str) -> list[int]:
     :class:`InvalidInputError` naming the bad item."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError(f"empty frame range {text!r}")
-    frames: set[int] = set()
+    items = []
     for item in text.split(","):
         m = _RANGE_ITEM.match(item)
         if not m:
@@ -46,9 +57,11 @@ def parse_frame_range(text: str) -> list[int]:
             raise InvalidInputError(f"frame step must be at least 1 in {item.strip()!r}")
         if b < a:
             raise InvalidInputError(f"frame range {item.strip()!r} ends before it starts")
-        if (b - a) // step > 10_000_000:
-            raise InvalidInputError(f"frame range {item.strip()!r} is too long")
-        frames.update(range(a, b + 1, step))
+        items.append(range(a, b + 1, step))
+    check_frame_count(sum(len(r) for r in items), f"frame range {text!r}")  # before expanding
+    frames: set[int] = set()
+    for r in items:
+        frames.update(r)
     return sorted(frames)
 
 
@@ -98,6 +111,7 @@ class FrameSequence:
             frame_list = sorted({int(f) for f in frames})
             if not frame_list:
                 raise InvalidInputError("no frames given")
+            check_frame_count(len(frame_list), f"frames of {pattern!r}")
         else:
             frame_list = None
         if not tokens:
@@ -122,6 +136,7 @@ class FrameSequence:
             frame_list = seq.discover()
             if not frame_list:
                 raise MissingFramesError(f"no frames of {pattern!r} found on disk")
+            check_frame_count(len(frame_list), f"frames of {pattern!r} on disk")
         return cls(pattern, tuple(frame_list), padding, prefix, name[tok.end():])
 
     # -- mapping ---------------------------------------------------------------------------

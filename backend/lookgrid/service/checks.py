@@ -22,6 +22,8 @@ class Limits:
     max_style_bytes: int = 256 << 20
     max_regions: int = 16
     max_styles_per_region: int = 8
+    #: pixels a style file's header may announce (decompression bombs are refused before decoding)
+    max_style_pixels: int = 40_000_000
 
 
 def raw_payload_bytes(encoding: int, width: int, height: int, channels: int) -> int:
@@ -50,6 +52,9 @@ def check_style_header(h: pb.StyleHeader, limits: Limits) -> None:
         raise ResourceLimitError(f"header.payload_bytes: {h.payload_bytes} bytes exceeds the style limit "
                                  f"of {limits.max_style_bytes}")
     if h.encoding in RAW:
+        if h.width * h.height > limits.max_style_pixels:
+            raise ResourceLimitError(f"header: a raw style of {h.width}x{h.height} pixels exceeds the "
+                                     f"limit of {limits.max_style_pixels} pixels")
         need = raw_payload_bytes(h.encoding, h.width, h.height, h.channels)
         if h.channels not in (3, 4) or h.width <= 0 or h.height <= 0 or need != h.payload_bytes:
             raise InvalidInputError(f"header: a raw style of {h.width}x{h.height}x{h.channels} does not match "
@@ -59,6 +64,11 @@ def check_style_header(h: pb.StyleHeader, limits: Limits) -> None:
 
 
 def check_frame_header(h: pb.FrameHeader, limits: Limits) -> None:
+    if h.payload_bytes < 0:
+        raise InvalidInputError(f"frame {h.frame}: header.payload_bytes must not be negative")
+    if h.payload_bytes > limits.max_frame_bytes:
+        raise ResourceLimitError(f"frame {h.frame}: header.payload_bytes {h.payload_bytes} exceeds the "
+                                 f"server's limit of {limits.max_frame_bytes} bytes per frame")
     if h.width * h.height > limits.max_frame_pixels:
         raise ResourceLimitError(f"frame {h.frame}: {h.width}x{h.height} exceeds the server's limit of "
                                  f"{limits.max_frame_pixels} pixels")
@@ -78,16 +88,19 @@ def style_header(request_iterator) -> pb.StyleHeader:
     return first.header
 
 
-def collect_payload(h: pb.StyleHeader, request_iterator) -> bytes:
-    """The rest of an UploadStyle stream: chunks adding up to exactly ``h.payload_bytes``."""
+def collect_payload(h: pb.StyleHeader, request_iterator, take=None) -> bytes:
+    """The rest of an UploadStyle stream: chunks adding up to exactly ``h.payload_bytes``;
+    ``take(n)`` (the call's memory budget) before each chunk is kept."""
     buf = bytearray()
     for msg in request_iterator:
         if msg.WhichOneof("part") != "chunk":
             raise InvalidInputError("UploadStyle: only chunks may follow the header")
+        if take is not None:
+            take(len(msg.chunk))
         buf += msg.chunk
         if len(buf) > h.payload_bytes:
             raise InvalidInputError(f"header.payload_bytes: more than the {h.payload_bytes} bytes announced")
     if len(buf) != h.payload_bytes:
         raise InvalidInputError(f"header.payload_bytes: the upload ended after {len(buf)} of "
                                 f"{h.payload_bytes} bytes")
-    return bytes(buf)
+    return buf  # no second copy

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookgrid.errors import InvalidInputError
-from lookgrid.imaging import SCENE_DEFAULT, FrameSequence, Image, get_pipeline, read_mask
+from lookgrid.imaging import SCENE_DEFAULT, FrameSequence, Image, get_pipeline, read_mask, sanitize
 from lookgrid.imaging.decode import decode_exr
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.wire import Frame, dtype_for_encoding
@@ -56,16 +56,17 @@ def _channel_index(names: list[str], wanted: str) -> int | None:
     return None
 
 
-def decode(fr: Frame, clip) -> DecodedFrame:
+def decode(fr: Frame, clip, max_pixels: int | None = None) -> DecodedFrame:
     """Pixels, colour channels and region masks of one received frame for ``clip`` (an engine Clip).
 
     A region's mask is found, in order: ``header.mask_channels[region]``, a channel named like the
     region, the region's mask pattern on the server's storage (read for this frame number).
+    ``max_pixels``: an EXR payload whose header announces more is refused before decoding.
     """
     h = fr.header
     image = None
     if h.encoding == pb.ENCODED:
-        image = decode_exr(fr.payload)
+        image = decode_exr(fr.payload, max_pixels=max_pixels)
         pixels = np.asarray(image.pixels)
         if pixels.ndim == 2:
             pixels = pixels[..., None]
@@ -101,6 +102,10 @@ def decode(fr: Frame, clip) -> DecodedFrame:
             raise InvalidInputError(
                 f"frame {h.frame}: no mask for region {region.name!r}: send a channel named "
                 f"{region.name!r}, or name the channel in mask_channels / the region's mask_channel")
+    both = sorted(set(rgb) & used)
+    if both:
+        raise InvalidInputError(f"frame {h.frame}: channel {names[both[0]]!r} cannot be both a colour "
+                                f"channel and a mask; channels {names} need R, G and B besides the masks")
     return DecodedFrame(h.frame, pixels, names, rgb, masks, used, image)
 
 
@@ -130,4 +135,7 @@ def render(clip, dec: DecodedFrame) -> tuple[np.ndarray, list[str]]:
         out = dec.pixels[..., keep].copy()
     for j, i in enumerate(dec.rgb):
         out[..., keep.index(i)] = out_rgb[..., j]
+    others = [j for j, i in enumerate(keep) if i not in dec.rgb]  # alpha, AOVs: the NaN/Inf policy
+    if others:
+        out[..., others] = sanitize(out[..., others])[0]
     return out, [dec.channels[i] for i in keep]

@@ -23,11 +23,13 @@ from google.protobuf import json_format
 from lookgrid import __version__
 from lookgrid.engine import METHOD_NAMES, ClipSpec
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.styles import MAX_STYLE_SIDE
 from lookgrid.errors import CancelledError, ClipStateError, InvalidInputError, UnknownStyleError
 from lookgrid.imaging import WORKING_SPACE, parse_frame_range
 from lookgrid.imaging.decode import decode_style, encode_exr, raw_style_to_working
 from lookgrid.service import checks
 from lookgrid.service import frames as framing
+from lookgrid.service.budget import MemoryBudget
 from lookgrid.service.errors import cancel_check, streaming, unary
 from lookgrid.service.paths import PathPolicy
 from lookgrid.service.streams import emitted_by, read_ahead
@@ -55,6 +57,8 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         roots: storage roots for paths in specs (none: inline frames and uploaded styles only).
         max_frame_pixels, max_frame_bytes, max_style_bytes, max_regions, max_styles_per_region:
             the server's limits (:class:`lookgrid.service.checks.Limits`).
+        max_held_bytes: the memory budget for what all calls together hold of what clients sent
+            (:class:`lookgrid.service.budget.MemoryBudget`; one call may hold ``max_frame_bytes``).
         sweep_seconds: how often the engine's eviction sweeper runs (0: never).
         chunk_bytes: chunk size of frames the server sends.
         clip_ttl, max_state_bytes: the engine's eviction policy (when given).
@@ -64,7 +68,8 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                  max_frame_bytes: int = 2 << 30, max_style_bytes: int = 256 << 20,
                  max_regions: int = 16, max_styles_per_region: int = 8, sweep_seconds: float = 5.0,
                  chunk_bytes: int = wire.DEFAULT_CHUNK_BYTES, max_message_bytes: int = 8 << 20,
-                 clip_ttl: float | None = None, max_state_bytes: int | None = None) -> None:
+                 clip_ttl: float | None = None, max_state_bytes: int | None = None,
+                 max_held_bytes: int = 4 << 30) -> None:
         self.engine = engine
         if clip_ttl is not None:
             engine.clips.ttl_s = float(clip_ttl)
@@ -76,9 +81,9 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         self.sweep_seconds = float(sweep_seconds)
         self.chunk_bytes = int(chunk_bytes)
         self.max_message_bytes = int(max_message_bytes)
+        self.budget = MemoryBudget(int(max_held_bytes), max(int(max_frame_bytes), int(max_style_bytes)))
         self._lock = threading.Lock()
         self.active_streams = 0       # RenderFrames calls in progress (tests watch it drop to 0)
-        self.stream_bytes = 0         # payload bytes held by those calls right now
 
     # -- life cycle ---------------------------------------------------------------------------------
     def start_background(self) -> None:
@@ -88,9 +93,10 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         self.engine.clips.stop_sweeper()
         self.engine.clips.close_all("closed because the server shut down")
 
-    def _held(self, delta: int) -> None:
-        with self._lock:
-            self.stream_bytes += delta
+    @property
+    def stream_bytes(self) -> int:
+        """Bytes that calls hold of what clients sent, right now (:attr:`budget`)."""
+        return self.budget.used
 
     # -- helpers ------------------------------------------------------------------------------------
     def _spec(self, msg: pb.ClipSpec) -> ClipSpec:
@@ -160,7 +166,11 @@ class LookGridServicer(pb_grpc.LookGridServicer):
     def UploadStyle(self, request_iterator, context):
         h = checks.style_header(request_iterator)
         checks.check_style_header(h, self.limits)
-        data = checks.collect_payload(h, request_iterator)
+        with self.budget.account("UploadStyle") as account:
+            return self._store_style(h, checks.collect_payload(h, request_iterator, account.take), account)
+
+    def _store_style(self, h: pb.StyleHeader, data: bytes, account) -> pb.StyleInfo:
+        """Check, decode (at most :data:`MAX_STYLE_SIDE` long) and keep an uploaded style."""
         key = wire.style_hash(data, encoding=h.encoding, shape=(h.height, h.width, h.channels),
                               colorspace=h.colorspace)
         if key != h.sha256:
@@ -170,7 +180,10 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         except UnknownStyleError:
             pass
         if h.encoding == pb.ENCODED:
-            pixels = decode_style(data, filename=h.filename, colorspace=h.colorspace or None)
+            # the child decodes; what comes back is at most MAX_STYLE_SIDE² RGB(A) float32
+            account.take(MAX_STYLE_SIDE * MAX_STYLE_SIDE * 4 * 4)
+            pixels = decode_style(data, filename=h.filename, colorspace=h.colorspace or None,
+                                  max_pixels=self.limits.max_style_pixels, max_side=MAX_STYLE_SIDE)
         else:
             raw = np.frombuffer(data, dtype=wire.dtype_for_encoding(h.encoding))
             pixels = raw_style_to_working(raw.reshape(h.height, h.width, h.channels), h.colorspace or None)
@@ -182,8 +195,13 @@ class LookGridServicer(pb_grpc.LookGridServicer):
     @unary
     def OpenClip(self, request, context):
         clip = self._open(self._spec(request.spec))
+        try:
+            info = self._clip_info(clip)
+        except BaseException:
+            self.engine.close_clip(clip.id, "closed: opening it failed")  # a failed call leaves no state
+            raise
         log.info("opened clip %s %s", clip.id, request.label)
-        return self._clip_info(clip)
+        return info
 
     @unary
     def UpdateClip(self, request, context):
@@ -250,21 +268,22 @@ class LookGridServicer(pb_grpc.LookGridServicer):
 
     @streaming
     def RenderFrames(self, request_iterator, context):
-        """Frames in, frames out. A reader thread assembles the next frame while this one renders."""
+        """Frames in, frames out. A reader thread assembles the next frame while this one renders;
+        every byte received is held on the call's budget account until its frame is done."""
         stop = threading.Event()
         context.add_callback(stop.set)
+        account = self.budget.account("RenderFrames")
 
         def check_header(h: pb.FrameHeader) -> None:
             checks.check_frame_header(h, self.limits)
             self.engine.get_clip(h.clip_id)  # fail early on an unknown clip
+            account.wait_for_room(int(h.payload_bytes), stop.is_set)  # the frames read ahead go first
 
-        received = wire.assemble_frames(request_iterator, max_payload_bytes=self.limits.max_frame_bytes,
-                                        check_header=check_header)
+        received = wire.assemble_frames(request_iterator, check_header=check_header, take=account.take)
         with self._lock:
             self.active_streams += 1
         frames_in = read_ahead(received, stop=stop, alive=context.is_active, name="lookgrid-frames-in",
-                               on_read=lambda f: self._held(len(f.payload)),
-                               on_drop=lambda f: self._held(-len(f.payload)))
+                               on_drop=lambda f: account.give(len(f.payload)))
         try:
             for fr in frames_in:
                 size = len(fr.payload)
@@ -273,10 +292,11 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                         header, payload = self._render_one(fr)
                     yield from wire.frame_messages(header, payload, pb.RenderFramesResponse, self.chunk_bytes)
                 finally:
-                    self._held(-size)
                     fr.payload = b""
+                    account.give(size)
         finally:
             frames_in.close()  # stops the reader and frees what it read ahead, now
+            account.close()
             with self._lock:
                 self.active_streams -= 1
 
@@ -285,7 +305,7 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         t0 = time.perf_counter()
         h = fr.header
         clip = self.engine.get_clip(h.clip_id)
-        dec = framing.decode(fr, clip)
+        dec = framing.decode(fr, clip, self.limits.max_frame_pixels)
         out, names = framing.render(clip, dec)
         out_encoding = h.output_encoding or h.encoding
         header = pb.FrameHeader(clip_id=h.clip_id, frame=h.frame, encoding=out_encoding, width=out.shape[1],

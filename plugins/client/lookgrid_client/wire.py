@@ -159,15 +159,25 @@ def raw_frame_messages(clip_id: str, frame: int, pixels: np.ndarray, channels: l
 
 
 def assemble_frames(messages: Iterable, *, max_payload_bytes: int | None = None,
-                    check_header=None) -> Iterator[Frame]:
+                    check_header=None, take=None) -> Iterator[Frame]:
     """Group a stream of header/chunk messages into complete :class:`Frame` objects.
 
     Raises WireError on a chunk before any header, a header before the previous payload is complete,
     more bytes than announced, a payload over ``max_payload_bytes``, or a stream ending mid-frame.
-    ``check_header(header)`` is called before any memory is allocated for a frame (it may raise).
+    ``check_header(header)`` is called when a header arrives (it may raise). Memory follows the
+    bytes received, not the size a header announces: the payload grows chunk by chunk, and
+    ``take(n)`` (e.g. a memory budget; it may raise) is called before each chunk of ``n`` bytes
+    is kept. A partly received payload is dropped when the stream ends or fails.
     """
+    state: dict = {}
+    try:
+        yield from _assemble(messages, max_payload_bytes, check_header, take, state)
+    finally:
+        state.clear()  # a partial payload must not outlive the stream (e.g. held by a traceback)
+
+
+def _assemble(messages, max_payload_bytes, check_header, take, state: dict) -> Iterator[Frame]:
     header = None
-    buf = None
     filled = 0
     for msg in messages:
         part = msg.WhichOneof("part")
@@ -184,26 +194,31 @@ def assemble_frames(messages: Iterable, *, max_payload_bytes: int | None = None,
                                 f"{max_payload_bytes}", "payload_bytes")
             if check_header is not None:
                 check_header(header)
-            buf = bytearray(size)
+            state["buf"] = bytearray()
             filled = 0
             if size == 0:
-                yield Frame(header, buf)
-                header = None
+                frame, header = Frame(header, state.pop("buf")), None
+                yield frame
+                frame = None
         elif part == "chunk":
             if header is None:
                 raise WireError("a chunk arrived before any frame header", "header")
             piece = msg.chunk
+            size = int(header.payload_bytes)
             end = filled + len(piece)
-            if end > len(buf):
-                raise WireError(f"frame {header.frame}: more payload than the {len(buf)} bytes announced",
+            if end > size:
+                raise WireError(f"frame {header.frame}: more payload than the {size} bytes announced",
                                 "payload_bytes")
-            buf[filled:end] = piece
+            if take is not None:
+                take(len(piece))
+            state["buf"] += piece
             filled = end
-            if filled == len(buf):
-                yield Frame(header, buf)
-                header, buf = None, None
+            if filled == size:
+                frame, header = Frame(header, state.pop("buf")), None
+                yield frame
+                frame = None
         else:
             raise WireError("an empty message arrived (neither header nor chunk)", "part")
     if header is not None:
-        raise WireError(f"frame {header.frame}: the stream ended after {filled} of {len(buf)} payload bytes",
-                        "payload_bytes")
+        raise WireError(f"frame {header.frame}: the stream ended after {filled} of {header.payload_bytes} "
+                        "payload bytes", "payload_bytes")
