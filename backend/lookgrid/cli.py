@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from lookgrid import __version__
 from lookgrid.errors import LookGridError
@@ -46,6 +48,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _sigterm_interrupts() -> None:
+    """SIGTERM ends a command like Ctrl-C does (KeyboardInterrupt), so what it was writing is
+    cleaned up on the way out instead of left behind (``serve`` installs its own handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     names = {c[0] for c in COMMANDS}
@@ -55,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0 if not argv else 2
+    _sigterm_interrupts()
     try:
         return int(args._run(args) or 0)
     except LookGridError as err:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-__all__ = ["atomic_write", "remove_stale_temps", "is_temp_name"]
+__all__ = ["atomic_write", "StagedFiles", "remove_stale_temps", "is_temp_name"]
 
 _MARK = ".lgtmp-"
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:32] or "host"
@@ -49,19 +49,71 @@ def atomic_write(path: str | os.PathLike) -> Iterator[str]:
     temporary propagates unchanged (the caller words it for its users).
     """
     path = os.fspath(path)
+    tmp = _temp_beside(path)
+    try:
+        yield tmp
+        _move_into_place(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _temp_beside(path: str) -> str:
+    """A new empty temporary file named for ``path``, in its folder (the pattern above)."""
     folder, name = os.path.split(path)
     ext = os.path.splitext(name)[1]
     fd, tmp = tempfile.mkstemp(prefix=f".{name}{_MARK}{_HOST}-{os.getpid()}-", suffix=ext,
                                dir=folder or ".")
     os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    return tmp
+
+
+def _move_into_place(tmp: str, path: str) -> None:
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
+
+
+class StagedFiles:
+    """The outputs of one job, all or nothing: each is written complete under a temporary name
+    beside its target (:meth:`path_for`), and :meth:`commit` moves them all into place at the end.
+    Leaving the ``with`` block by an exception removes them and leaves earlier files as they were;
+    what a killed job leaves is removed by :func:`remove_stale_temps` on the next run.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, str]] = []
+
+    def path_for(self, path: str | os.PathLike) -> str:
+        """The temporary path to write ``path``'s content to (its folder is created if need be)."""
+        path = os.fspath(path)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        tmp = _temp_beside(path)
+        self._pending.append((tmp, path))
+        return tmp
+
+    def commit(self) -> list[str]:
+        """Move every staged file onto its target (in order); returns the targets."""
+        done = []
+        for tmp, path in self._pending:
+            _move_into_place(tmp, path)
+            done.append(path)
+        self._pending = []
+        return done
+
+    def discard(self) -> None:
+        for tmp, _ in self._pending:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self._pending = []
+
+    def __enter__(self) -> "StagedFiles":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        self.discard()
 
 
 def _alive(pid: int) -> bool:

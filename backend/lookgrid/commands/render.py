@@ -29,6 +29,7 @@ from tqdm import tqdm
 from lookgrid.commands.options import add_device_option, add_model_option
 from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, Engine, RegionSpec, StyleTrack
 from lookgrid.errors import InvalidInputError
+from lookgrid.imaging import format_frame_ranges
 from lookgrid.timeline import Key, Track
 
 
@@ -57,6 +58,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--spec", metavar="JSON", help="read the job from a ClipSpec JSON file")
     parser.add_argument("--write-spec", metavar="JSON", help="write the job as ClipSpec JSON and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="render a sequence found on disk although frames are missing inside it")
 
 
 def parse_keys(text: str, what: str):
@@ -176,7 +179,7 @@ def run(args) -> int:
 
     t0 = time.perf_counter()
     try:
-        summary = engine.render_clip(spec, progress=progress)
+        summary = engine.render_clip(spec, progress=progress, allow_missing=args.allow_missing)
     finally:
         if bar is not None:
             bar.close()
@@ -184,4 +187,9 @@ def run(args) -> int:
     print(f"{summary.frames} frames in {total:.2f} s ({summary.frames / total:.2f} frames/s), "
           f"method {summary.method}, stride {summary.stride}, {summary.analysed} analysed, "
           f"device {summary.device} -> {spec.output}")
+    if summary.missing:
+        print(f"lookgrid render: warning: frames {format_frame_ranges(summary.missing)} are missing from "
+              "the input and were skipped (--allow-missing)", file=sys.stderr)
+    if summary.replaced:
+        print(f"lookgrid render: {summary.replaced}")
     return 0

@@ -58,6 +58,9 @@ def run(args) -> int:
     token = os.environ.get("LOOKGRID_TOKEN") or None
     if args.token_file:
         token = (_read(args.token_file) or b"").decode().strip() or None
+        if token is None:  # never let a mistake turn authentication off
+            raise InvalidInputError(f"--token-file {args.token_file}: the file is empty; put the token in "
+                                    "it, or drop --token-file to run without one (loopback only)")
     engine = Engine(device=args.device, model_path=args.model, ttl_s=args.ttl,
                     max_cache_bytes=int(args.max_state_mb * 1024 * 1024))
     engine.model  # load now: a broken checkpoint fails at start, not on the first call

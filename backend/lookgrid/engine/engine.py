@@ -168,9 +168,9 @@ class Engine:
 
     def render_clip(self, spec: ClipSpec, progress: Callable | None = None, *,
                     frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
-                    track=None, validated: bool = False) -> jobs.RenderSummary:
+                    track=None, validated: bool = False, allow_missing: bool = False) -> jobs.RenderSummary:
         """Read, render and write a sequence (:func:`lookgrid.engine.jobs.render_clip`).
         ``progress(done, total, frame, path, seconds)`` after each written frame; ``cancel()``
-        returning true stops with :class:`CancelledError`."""
+        returning true stops with :class:`CancelledError`; the job is all or nothing."""
         return jobs.render_clip(self, spec, progress, frames=frames, cancel=cancel, track=track,
-                                validated=validated)
+                                validated=validated, allow_missing=allow_missing)

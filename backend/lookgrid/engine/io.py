@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookgrid.engine.spec import ClipSpec
-from lookgrid.errors import InvalidInputError, ShapeMismatchError
-from lookgrid.imaging import (SRGB_TEXTURE, FrameSequence, default_colorspace, get_pipeline,
-                              read_image, read_mask, write_image)
+from lookgrid.errors import InvalidInputError, MissingFramesError, ShapeMismatchError
+from lookgrid.imaging import (SRGB_TEXTURE, FrameSequence, SanitizeReport, default_colorspace,
+                              format_frame_ranges, get_pipeline, read_image, read_mask, sanitize,
+                              write_image)
 
 EIGHT_BIT_OUT = {".png", ".jpg", ".jpeg"}
 LINEAR_SRGB = "Linear Rec.709 (sRGB)"
@@ -57,16 +58,25 @@ class FrameIn:
 class SequenceIO:
     """The files of a :class:`ClipSpec`: input and mask sequences, colour pipelines, output paths.
 
-    Checks what it can up front: missing input or mask frames (named), output patterns that would
-    overwrite the input, unknown colour spaces (on the first frame read). The spec must have been
-    validated (``spec.validate(need_paths=True)``) by the caller.
+    Checks what it can up front: missing input or mask frames (named), a hole in a sequence found
+    on disk (:func:`missing_in_sequence`; accepted only with ``allow_missing``), output patterns
+    that would overwrite the input, unknown colour spaces (on the first frame read). The spec must
+    have been validated (``spec.validate(need_paths=True)``) by the caller. ``report`` counts the
+    non-finite values replaced in what was read and written (colour, alpha and other channels).
     """
 
-    def __init__(self, spec: ClipSpec):
+    def __init__(self, spec: ClipSpec, *, allow_missing: bool = False):
         self.spec = spec
         self.input = FrameSequence.parse(spec.input, spec.frames or None)
         self.input.check_exists()
         self.frames = sorted(int(f) for f in self.input.frames)
+        self.missing = missing_in_sequence(self.frames) if not spec.frames else []
+        if self.missing and not allow_missing:
+            raise MissingFramesError(
+                f"input {spec.input}: frames {format_frame_ranges(self.missing)} are missing from the "
+                f"sequence {self.frames[0]}-{self.frames[-1]} on disk; name the frames to render "
+                "(--frames) or accept the holes (--allow-missing)")
+        self.report = SanitizeReport()
         self.output = FrameSequence.parse(spec.output, self.frames)
         self.masks = []
         for r in spec.regions:
@@ -100,7 +110,8 @@ class SequenceIO:
         img = read_image(self.input.path(frame))
         to_working, _ = self._pipelines(img)
         rgb = list(img.rgb_indices())
-        working = to_working.to_working(img.rgb())
+        working, report = to_working.to_working(img.rgb(), return_report=True)
+        self.report = self.report + report
         h, w = img.pixels.shape[:2]
         masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}
         return FrameIn(working=np.asarray(working, np.float32), masks=masks, image=img, rgb=rgb)
@@ -121,10 +132,12 @@ class SequenceIO:
         return plane  # resized to the frame by the clip
 
     # --- writing ------------------------------------------------------------------------------
-    def write(self, frame: int, out_working: np.ndarray, frame_in: FrameIn) -> str:
-        """Write one rendered frame atomically; returns its path."""
+    def write(self, frame: int, out_working: np.ndarray, frame_in: FrameIn, to: str | None = None) -> str:
+        """Write one rendered frame atomically (to ``to`` when given, e.g. a staged temporary,
+        else to its output path); returns the path written. Channels besides colour (alpha,
+        AOVs) get the NaN/Inf policy too."""
         _, from_working = self._pipelines(frame_in.image)
-        path = self.output.path(frame)
+        path = self.output.path(frame) if to is None else to
         rgb = from_working.from_working(np.ascontiguousarray(out_working, dtype=np.float32))
         if self.eight_bit:
             write_image(path, np.clip(rgb, 0.0, 1.0), channel_names=["R", "G", "B"], dtype="uint8")
@@ -134,7 +147,8 @@ class SequenceIO:
         if len(set(frame_in.rgb)) == 3 and _ext(path) == ".exr":
             full = np.array(img.pixels, dtype=np.float32, copy=True)
             full[..., frame_in.rgb] = rgb
-            write_image(path, full, channel_names=names, like=img, colorspace=self.output_colorspace)
+            write_image(path, self._clean(full), channel_names=names, like=img,
+                        colorspace=self.output_colorspace)
         else:
             channels = ["R", "G", "B"]
             pixels = rgb
@@ -142,5 +156,26 @@ class SequenceIO:
             if a is not None:
                 pixels = np.concatenate([rgb, img.pixels[..., a:a + 1]], axis=-1)
                 channels.append("A")
-            write_image(path, pixels, channel_names=channels, colorspace=self.output_colorspace)
+            write_image(path, self._clean(pixels), channel_names=channels, colorspace=self.output_colorspace)
         return str(path)
+
+    def _clean(self, pixels: np.ndarray) -> np.ndarray:
+        out, report = sanitize(pixels, copy=False)
+        self.report = self.report + report
+        return out
+
+
+def missing_in_sequence(frames: list[int]) -> list[int]:
+    """Frame numbers missing inside a sorted sequence found on disk: holes wider than its
+    smallest step (a sequence on every 2nd frame has none). Costs nothing for wide numbers."""
+    steps = [b - a for a, b in zip(frames, frames[1:])]
+    if not steps:
+        return []
+    step = min(steps)
+    missing: list[int] = []
+    for a, d in zip(frames, steps):
+        if d > step:
+            missing.extend(range(a + step, a + d, step)[: 1000 - len(missing)])
+            if len(missing) >= 1000:
+                break
+    return missing

@@ -4,6 +4,11 @@
 on the engine with the sequence's frames and loader (:class:`lookgrid.engine.io.SequenceIO`) and
 closes it when the job ends or fails. Temporaries that killed runs left in the output folders
 are removed first (:func:`lookgrid.fsutil.remove_stale_temps`).
+
+A render is all or nothing per job (:class:`lookgrid.fsutil.StagedFiles`): every frame is
+written complete under a temporary name beside its output, and all are moved into place when the
+last one is done. A job that fails or is cancelled leaves the outputs as they were before it; one
+that is killed leaves only temporaries, which the next run removes. A rerun renders the job again.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.engine.track import load_track
 from lookgrid.errors import CancelledError, InvalidInputError
-from lookgrid.fsutil import remove_stale_temps
+from lookgrid.fsutil import StagedFiles, remove_stale_temps
 
 if TYPE_CHECKING:  # annotations only
     from lookgrid.engine.engine import Engine
@@ -35,6 +40,8 @@ class RenderSummary:
     device: str
     outputs: list[str] = field(default_factory=list)
     analysed: int = 0
+    replaced: str = ""        # the NaN/Inf values replaced, in words ("" when none)
+    missing: list[int] = field(default_factory=list)  # holes accepted with allow_missing
 
     @property
     def fps(self) -> float:
@@ -45,10 +52,10 @@ class RenderSummary:
                 f"method {self.method}, stride {self.stride}, {self.analysed} analysed, {self.device})")
 
 
-def _open_on_storage(engine: "Engine", spec: ClipSpec, validated: bool):
+def _open_on_storage(engine: "Engine", spec: ClipSpec, validated: bool, allow_missing: bool = False):
     if not validated:
         spec.validate(need_paths=True)
-    io = SequenceIO(spec)
+    io = SequenceIO(spec, allow_missing=allow_missing)
     return io, engine.open_clip(spec, frames=io.frames, loader=io.load, validated=True)
 
 
@@ -78,11 +85,12 @@ def analyze_clip(engine: "Engine", spec: ClipSpec, track_path, progress: Progres
 
 def render_clip(engine: "Engine", spec: ClipSpec, progress: Progress | None = None, *,
                 frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
-                track=None, validated: bool = False) -> RenderSummary:
+                track=None, validated: bool = False, allow_missing: bool = False) -> RenderSummary:
     """Read, render and write a whole sequence, or the ``frames`` of it (a farm chunk: analysis
-    still follows the whole clip's chain, so chunks give the same pixels as one run). ``track``: a
-    grid track (path or dict) used instead of analysing again."""
-    io, clip = _open_on_storage(engine, spec, validated)
+    still follows the whole clip's chain, so chunks give the same pixels as one run), all or
+    nothing (module docstring). ``track``: a grid track (path or dict) used instead of analysing
+    again. ``allow_missing``: render a sequence found on disk despite holes in it."""
+    io, clip = _open_on_storage(engine, spec, validated, allow_missing)
     todo = list(io.frames if frames is None else frames)
     missing = sorted(set(todo) - set(io.frames))
     outputs = []
@@ -94,20 +102,23 @@ def render_clip(engine: "Engine", spec: ClipSpec, progress: Progress | None = No
         if missing:
             raise InvalidInputError(f"frames {missing[:5]} are not in the clip's frame range")
         t0 = time.perf_counter()
-        for n, frame in enumerate(todo, 1):
-            if cancel is not None and cancel():
-                raise CancelledError("render cancelled")
-            t1 = time.perf_counter()
-            frame_in = io.read(frame)
-            image, masks = clip.inputs(frame_in.working, frame_in.masks)
-            out = clip.render_tensors(frame, image, masks)
-            path = io.write(frame, out[0].permute(1, 2, 0).cpu().numpy(), frame_in)
-            outputs.append(path)
-            if progress is not None:
-                progress(n, len(todo), frame, path, time.perf_counter() - t1)
+        with StagedFiles() as staged:
+            for n, frame in enumerate(todo, 1):
+                if cancel is not None and cancel():
+                    raise CancelledError("render cancelled")
+                t1 = time.perf_counter()
+                frame_in = io.read(frame)
+                image, masks = clip.inputs(frame_in.working, frame_in.masks)
+                out = clip.render_tensors(frame, image, masks)
+                path = str(io.output.path(frame))
+                io.write(frame, out[0].permute(1, 2, 0).cpu().numpy(), frame_in, to=staged.path_for(path))
+                outputs.append(path)
+                if progress is not None:  # the path the frame will have when the job is done
+                    progress(n, len(todo), frame, path, time.perf_counter() - t1)
     finally:
         analysed = clip.stats["analysed"]
         engine.close_clip(clip.id)
     return RenderSummary(frames=len(todo), seconds=time.perf_counter() - t0, method=spec.method,
                          stride=max(int(spec.stride), 1), device=str(engine.device),
-                         outputs=outputs, analysed=analysed)
+                         outputs=outputs, analysed=analysed, replaced=str(io.report) if io.report else "",
+                         missing=list(io.missing))
