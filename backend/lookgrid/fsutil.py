@@ -79,16 +79,38 @@ class StagedFiles:
     beside its target (:meth:`path_for`), and :meth:`commit` moves them all into place at the end.
     Leaving the ``with`` block by an exception removes them and leaves earlier files as they were;
     what a killed job leaves is removed by :func:`remove_stale_temps` on the next run.
+
+    Each output folder is opened once (:meth:`open_folders`, else on first use) and everything
+    after that goes through that open folder: a folder swapped for a symbolic link while the job
+    runs does not redirect its files, and the final name is replaced, never followed.
     """
 
     def __init__(self) -> None:
-        self._pending: list[tuple[str, str]] = []
+        self._pending: list[tuple[str, str]] = []  # (temporary path, target path)
+        self._dirs: dict[str, int] = {}             # folder -> open descriptor
+
+    def open_folders(self, folders) -> None:
+        """Create (if need be) and open the output ``folders`` now, at the start of the job."""
+        for folder in folders:
+            self._dir_fd(os.path.abspath(os.fspath(folder)))
+
+    def _dir_fd(self, folder: str) -> int:
+        fd = self._dirs.get(folder)
+        if fd is None:
+            os.makedirs(folder, exist_ok=True)
+            fd = self._dirs[folder] = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        return fd
+
+    def _via_fd(self, path: str) -> tuple[str, int, str]:
+        folder, name = os.path.split(os.path.abspath(path))
+        fd = self._dir_fd(folder)
+        return (f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else folder), fd, name
 
     def path_for(self, path: str | os.PathLike) -> str:
         """The temporary path to write ``path``'s content to (its folder is created if need be)."""
         path = os.fspath(path)
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        tmp = _temp_beside(path)
+        folder, _, name = self._via_fd(path)
+        tmp = _temp_beside(os.path.join(folder, name))
         self._pending.append((tmp, path))
         return tmp
 
@@ -96,7 +118,9 @@ class StagedFiles:
         """Move every staged file onto its target (in order); returns the targets."""
         done = []
         for tmp, path in self._pending:
-            _move_into_place(tmp, path)
+            _, fd, name = self._via_fd(path)
+            os.chmod(tmp, 0o666 & ~_UMASK)
+            os.replace(os.path.basename(tmp), name, src_dir_fd=fd, dst_dir_fd=fd)
             done.append(path)
         self._pending = []
         return done
@@ -106,6 +130,10 @@ class StagedFiles:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         self._pending = []
+        for fd in self._dirs.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._dirs = {}
 
     def __enter__(self) -> "StagedFiles":
         return self

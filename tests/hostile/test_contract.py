@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hostile_kit import header, status_of, two_region_spec
+from lookgrid.imaging.decode import encode_exr
 from lookgrid_client import FrameIn
 from lookgrid_client.proto import lookgrid_pb2 as pb
 
@@ -26,7 +27,6 @@ def test_non_finite_alpha_is_replaced_in_render_frames(client, styles, encoding)
     mask[6:18, 8:24] = 1
     frame = FrameIn(1, rgba.astype(np.float16) if encoding == pb.RAW_HALF else rgba, list("RGBA"), masks={"fg": mask})
     if encoding == pb.ENCODED:
-        from lookgrid.imaging.decode import encode_exr
         both = np.concatenate([rgba, mask[..., None]], -1)
         frame = FrameIn(1, exr=encode_exr(both, ["R", "G", "B", "A", "fg"]))
     out = next(client.render_frames(clip.clip_id, [frame], output_encoding=pb.RAW_FLOAT))

@@ -103,6 +103,7 @@ def render_clip(engine: "Engine", spec: ClipSpec, progress: Progress | None = No
             raise InvalidInputError(f"frames {missing[:5]} are not in the clip's frame range")
         t0 = time.perf_counter()
         with StagedFiles() as staged:
+            staged.open_folders(_output_folders(io))  # once: a folder swapped later is not followed
             for n, frame in enumerate(todo, 1):
                 if cancel is not None and cancel():
                     raise CancelledError("render cancelled")
