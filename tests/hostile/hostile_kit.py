@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import struct
 import threading
 import time
-import zlib
 
 import grpc
 import numpy as np
 
+from lookgrid.commands.bench.soak import mutate, png_bomb, rss_bytes  # noqa: F401 - one place for faults
 from lookgrid_client.proto import lookgrid_pb2 as pb
-
-
-def rss_bytes() -> int:
-    """This process's resident set size, from /proc."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def style_image(seed: int, tint) -> np.ndarray:
@@ -34,17 +24,6 @@ def two_region_spec(key_fg: str, key_bg: str, **extra) -> dict:
                         {"name": "background", "styles": [{"style": key_bg}]}]}
     spec.update(extra)
     return spec
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid grey 8-bit PNG of ``width × height`` zeros: a few hundred KB that decode to W·H bytes."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    comp = zlib.compressobj(9)
-    row = b"\x00" * (width + 1)
-    body = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
 def status_of(call) -> grpc.StatusCode:

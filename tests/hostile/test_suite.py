@@ -14,7 +14,7 @@ import grpc
 import numpy as np
 import pytest
 
-from hostile_kit import header, rss_bytes, status_of, style_image, two_region_spec, wait_until
+from hostile_kit import header, mutate, rss_bytes, status_of, style_image, two_region_spec, wait_until
 from lookgrid.imaging import write_image
 from lookgrid.imaging.decode import encode_exr
 from lookgrid_client import FrameIn, LookGridClient
@@ -24,24 +24,6 @@ DELIBERATE = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusC
               grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION}
 MUTATIONS = 10
 MiB = 1 << 20
-
-
-def mutate(data: bytes, rng: np.random.Generator) -> bytes:
-    """One seeded mutation: flipped bytes, a truncation, a duplicated block or a zeroed block."""
-    buf = bytearray(data)
-    kind = rng.integers(4)
-    if kind == 0:
-        for i in rng.integers(0, len(buf), size=int(rng.integers(1, 16))):
-            buf[i] ^= int(rng.integers(1, 256))
-    elif kind == 1:
-        buf = buf[: int(rng.integers(8, len(buf)))]
-    elif kind == 2:
-        a = int(rng.integers(0, len(buf) - 64))
-        buf[a:a] = buf[a:a + 64]
-    else:
-        a = int(rng.integers(8, len(buf) - 64))
-        buf[a:a + 64] = bytes(64)
-    return bytes(buf)
 
 
 def freed(server) -> bool:

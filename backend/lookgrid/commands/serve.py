@@ -35,6 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ttl", type=float, default=900.0, help="evict clips idle this many seconds (900)")
     parser.add_argument("--max-state-mb", type=float, default=2048.0,
                         help="memory bound over all clips' caches in MiB (2048)")
+    parser.add_argument("--max-held-mb", type=float, default=4096.0,
+                        help="memory budget for what all calls hold of what clients sent, in MiB (4096)")
     parser.add_argument("--workers", type=int, default=16, help="concurrent calls (16)")
     parser.add_argument("--ready-file", default=None,
                         help="write the bound port to this file once serving (for scripts)")
@@ -66,7 +68,8 @@ def run(args) -> int:
     engine.model  # load now: a broken checkpoint fails at start, not on the first call
     server, port = create_server(args.address, engine, roots=args.root, token=token,
                                  tls_cert=_read(args.tls_cert), tls_key=_read(args.tls_key),
-                                 insecure=args.insecure, max_workers=args.workers)
+                                 insecure=args.insecure, max_workers=args.workers,
+                                 max_held_bytes=int(args.max_held_mb * 1024 * 1024))
     host = args.address.rpartition(":")[0]
     print(f"lookgrid serve: listening on {host}:{port} (device {engine.device}, "
           f"{'roots ' + ', '.join(args.root) if args.root else 'no storage roots'}); Ctrl-C stops",
