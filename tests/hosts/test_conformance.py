@@ -64,7 +64,7 @@ def test_resolve_stub_signatures_are_read_with_their_overloads():
     assert not index.member("Fusion", "UIManager")
 
 
-def test_clip_info_dicts_the_plugin_sends_use_the_stub_typeddict_keys():
+def test_clip_info_dicts_the_plugin_sends_use_the_stub_typeddict_keys(resolve):
     """ImportMedia / AppendToTimeline dict keys are exactly those of the stubs' TypedDicts."""
     import ast
     import inspect

@@ -8,10 +8,11 @@ thread with ``nuke.executeInMainThread``, which points the node's internal Read 
 and makes it the node's output.
 
 Exchange files live in ``<exchange folder>/<node name>/``: ``run-<id>/`` holds one render's source
-frames and its staged results and is removed when the render ends, whatever the outcome (and any
-left by an earlier crash is removed before the next render starts); finished frames are moved
-into ``result-<id>/`` only when every frame has arrived, so a cancelled or failed render leaves
-nothing behind and the node keeps showing the previous result.
+frames (and, by path, what the server wrote) and is removed when the render ends, whatever the
+outcome (any left by an earlier crash goes before the next render starts). Results are written
+through the client's StagedOutput and appear as ``<node>.<id>.####.exr`` only when every frame has
+arrived, so a cancelled or failed render leaves nothing behind and the node keeps its previous
+output; the previous result's files go once the new one is shown.
 
 Frame numbers: ``####`` is 4 digits (Nuke's reading), the same as the server's.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -30,71 +31,49 @@ from lookgrid_nuke.node import (RESULT_READ, SOURCE_INPUT, NodeJob, NodeSetupErr
 
 PADDING = "####"
 CONNECT_TIMEOUT = 10.0
-_active: dict[str, "RenderJob"] = {}
-_active_lock = threading.Lock()
-
-
-def _frame_path(pattern: str, frame: int) -> str:
-    return pattern.replace(PADDING, f"{frame:04d}")
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.part-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+_active: dict[str, object] = {}     # node name -> its running HostJob (one render per node at a time)
 
 
 def _is_under(path: str, roots) -> bool:
     p = Path(path).resolve()
-    for root in roots:
-        r = Path(root).resolve()
-        if p == r or r in p.parents:
-            return True
-    return False
+    return any(p == Path(r).resolve() or Path(r).resolve() in p.parents for r in roots)
 
 
 class Exchange:
-    """The folders of one render of one node (see the module docstring)."""
+    """The files of one render of one node (see the module docstring)."""
 
     def __init__(self, storage: str, node_name: str) -> None:
+        self.node_name = node_name
         self.base = Path(storage or os.path.join(tempfile.gettempdir(), "lookgrid_nuke")) / node_name
         self.base.mkdir(parents=True, exist_ok=True)
         for stale in self.base.glob("run-*"):
             shutil.rmtree(stale, ignore_errors=True)
         self.id = uuid.uuid4().hex[:12]
         self.run = self.base / f"run-{self.id}"
-        (self.run / "out").mkdir(parents=True)
+        self.run.mkdir()
         self.source = str(self.run / f"source.{PADDING}.exr")
-        self.staged = str(self.run / "out" / f"graded.{PADDING}.exr")
-        self.result = str(self.base / f"result-{self.id}" / f"graded.{PADDING}.exr")
+        self.by_path_output = str(self.run / "out" / f"graded.{PADDING}.exr")
+        self.result = str(self.base / f"{node_name}.{self.id}.{PADDING}.exr")
 
-    def publish(self, frames: list[int]) -> str:
-        """Move every staged frame into the result folder (all present, or an error); its pattern."""
-        missing = [f for f in frames if not os.path.exists(_frame_path(self.staged, f))]
-        if missing:
-            raise OSError(f"the server did not write frame {missing[0]} ({len(missing)} missing)")
-        folder = Path(self.result).parent
-        folder.mkdir()
-        for f in frames:
-            os.replace(_frame_path(self.staged, f), _frame_path(self.result, f))
-        return self.result
+    def drop_other_results(self) -> None:
+        keep = Path(self.result).name.split(PADDING)[0]
+        for old in self.base.glob(f"{self.node_name}.*.exr"):
+            if not old.name.startswith(keep):
+                old.unlink()
 
-    def drop_other_results(self, keep: str | None) -> None:
-        for old in self.base.glob("result-*"):
-            if keep is None or Path(keep).parent != old:
-                shutil.rmtree(old, ignore_errors=True)
-
-    def remove_run(self) -> None:
+    def remove_run(self, settle_s: float = 0.0) -> None:
+        """Remove the run folder; by path after a cancel, once more after ``settle_s`` (the frame the
+        server was finishing lands within about one frame's time)."""
         shutil.rmtree(self.run, ignore_errors=True)
+        if settle_s > 0:
+            time.sleep(settle_s)
+            shutil.rmtree(self.run, ignore_errors=True)
+        if not any(self.base.iterdir()):
+            self.base.rmdir()
 
 
 def build_spec(job: NodeJob, exchange: Exchange, by_path: bool) -> dict:
-    """The ClipSpec JSON of the node's job; local reference paths stay paths (the client uploads them)."""
+    """The ClipSpec JSON of the node's job; reference paths stay paths (the client uploads them)."""
     from lookgrid_client import track_from_samples
 
     spec = {"frames": f"{job.first}-{job.last}", "stride": job.stride, "method": job.method, "regions": []}
@@ -102,7 +81,7 @@ def build_spec(job: NodeJob, exchange: Exchange, by_path: bool) -> dict:
         spec["inputColorspace"] = job.colorspace
     if by_path:
         spec["input"] = exchange.source
-        spec["output"] = exchange.staged
+        spec["output"] = exchange.by_path_output
     for region in job.regions:
         r = {"name": region.name,
              "styles": [{"style": ref.path, "weight": track_from_samples(ref.weight)} for ref in region.references],
@@ -142,17 +121,17 @@ def write_exchange(group, job: NodeJob, exchange: Exchange) -> None:
             nuke.delete(n)
 
 
-def _show_result(group, pattern: str, first: int, last: int, exchange: Exchange, message: str) -> None:
+def _show_result(group, exchange: Exchange, first: int, last: int, message: str) -> None:
     """Main thread: the internal Read shows the graded frames and becomes the node's output."""
     read = group.node(RESULT_READ)
-    read["file"].setValue(pattern)
+    read["file"].setValue(exchange.result)
     read["first"].setValue(first)
     read["last"].setValue(last)
     for n in group.nodes():
         if n.Class() == "Output":
             n.setInput(0, read)
     group["status"].setValue(message)
-    exchange.drop_other_results(pattern)
+    exchange.drop_other_results()
 
 
 def _report(group, message: str, alert: bool) -> None:
@@ -164,109 +143,124 @@ def _report(group, message: str, alert: bool) -> None:
         nuke.message(message)
 
 
-class RenderJob(threading.Thread):
-    """The worker-thread half of a render (never touches the node graph itself)."""
+def render_by_path(client, spec: dict, frames: list[int], progress, cancel, frame_seconds: list[float]):
+    """RenderByPath with reference files uploaded first and a cancel checked after every frame
+    (the stream is dropped, which cancels the call on the server)."""
+    from lookgrid_client import RenderCancelledError
+    from lookgrid_client.sequence import resolve_styles
 
-    def __init__(self, group, job: NodeJob, exchange: Exchange, preview: bool) -> None:
-        super().__init__(name=f"lookgrid-{group.name()}", daemon=True)
-        self.group, self.job, self.exchange, self.preview = group, job, exchange, preview
-        self.node_name = group.name()
-        self.outcome = ""          # "done" | "cancelled" | the error line
-        self.result = None         # the client's RenderResult
+    sent = resolve_styles(client, spec)
 
-    def run(self) -> None:
-        import nuke
+    def on_progress(p) -> None:
+        frame_seconds[0] = max(frame_seconds[0], p.seconds)
+        progress(p.done, p.total)
+        if cancel():
+            raise RenderCancelledError(f"render cancelled after {p.done} of {p.total} frames")
 
-        from lookgrid_client import LookGridError, RenderCancelledError, connect
-
-        task = nuke.ProgressTask(f"LookGrid {self.node_name}")
-        try:
-            with connect(self.job.server or None, launch=self.job.launch or None, timeout=CONNECT_TIMEOUT) as client:
-                self._render(client, task)
-            pattern = self.exchange.publish(self.job.frames)
-            frames = f"{self.job.first}-{self.job.last}" if not self.preview else f"frame {self.job.first}"
-            self.outcome = "done"
-            nuke.executeInMainThread(_show_result, args=(self.group, pattern, self.job.first, self.job.last,
-                                                         self.exchange, f"rendered {frames}"))
-        except RenderCancelledError:
-            self.outcome = "cancelled"
-            nuke.executeInMainThread(_report, args=(self.group, "render cancelled", False))
-        except (LookGridError, NodeSetupError, OSError) as err:
-            self.outcome = f"LookGrid: {err}"
-            nuke.executeInMainThread(_report, args=(self.group, self.outcome, True))
-        except Exception as err:  # a bug still reaches the artist as one line, not a traceback
-            self.outcome = f"LookGrid: {type(err).__name__}: {err}"
-            nuke.executeInMainThread(_report, args=(self.group, self.outcome, True))
-        finally:
-            self.exchange.remove_run()
-            del task
-            with _active_lock:
-                _active.pop(self.node_name, None)
-
-    def _render(self, client, task) -> None:
-        from lookgrid_client import FrameIn, RenderCancelledError
-
-        def progress(done: int, total: int) -> None:
-            task.setProgress(int(100 * done / max(total, 1)))
-            task.setMessage(f"frame {done} of {total}")
-
-        by_path = not self.preview and _is_under(str(self.exchange.run), client.server_info().roots)
-        spec = build_spec(self.job, self.exchange, by_path)
-        frames = self.job.frames
-        if by_path:
-            self.result = client.render_by_path(spec, frames=frames, progress=lambda p: progress(p.done, p.total),
-                                                cancel=task.isCancelled)
-            return
-
-        def read_frame(frame: int) -> FrameIn:
-            with open(_frame_path(self.exchange.source, frame), "rb") as f:
-                return FrameIn(frame, exr=f.read())
-
-        def write_frame(out) -> None:
-            _write_atomic(_frame_path(self.exchange.staged, out.frame), out.exr)
-
-        self.result = client.render_sequence(spec, frames, read_frame, write_frame, progress=progress,
-                                             cancel=task.isCancelled)
-        if task.isCancelled():
-            raise RenderCancelledError("render cancelled")
+    client.render_by_path(sent, frames=frames, progress=on_progress)
+    return sent
 
 
-def _start(group, first: int | None, last: int | None, preview: bool) -> RenderJob | None:
-    """Main thread: read the node, write the exchange frames, start the worker (None on a setup error)."""
+def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview: bool):
+    """The worker: connect, render, stage the results; returns the spec as sent."""
     import nuke
+
+    from lookgrid_client import FrameIn, connect
+    from lookgrid_client.output import StagedOutput, frame_path
+
+    task = nuke.ProgressTask(f"LookGrid {group_name}")
+    frames = node_job.frames
+
+    def progress(done: int, total: int) -> None:
+        job.set_progress(done, total)
+        task.setProgress(int(100 * done / max(total, 1)))
+        task.setMessage(f"frame {done} of {total}")
+
+    def cancel() -> bool:
+        return task.isCancelled() or job.cancelled()
+
+    frame_seconds = [0.0]
+    try:
+        with connect(node_job.server or None, launch=node_job.launch or None, timeout=CONNECT_TIMEOUT) as client, \
+                StagedOutput(exchange.result) as staged:
+            by_path = not preview and _is_under(str(exchange.run), client.server_info().roots)
+            spec = build_spec(node_job, exchange, by_path)
+            if by_path:
+                sent = render_by_path(client, spec, frames, progress, cancel, frame_seconds)
+                for f in frames:
+                    with open(frame_path(exchange.by_path_output, f), "rb") as fh:
+                        staged.write(f, fh.read())
+                return sent
+
+            def read_frame(frame: int) -> FrameIn:
+                with open(frame_path(exchange.source, frame), "rb") as fh:
+                    return FrameIn(frame, exr=fh.read())
+
+            result = client.render_sequence(spec, frames, read_frame, lambda out: staged.write(out.frame, out.exr),
+                                            progress=progress, cancel=cancel, label=f"nuke {group_name}")
+            return result.spec
+    finally:
+        exchange.remove_run(1.5 * frame_seconds[0] + 0.2 if cancel() and frame_seconds[0] else 0.0)
+        del task
+
+
+def _start(group, first: int | None, last: int | None, preview: bool):
+    """Main thread: read the node, write the exchange frames, start the worker (None on a setup
+    error, reported). Returns the client's HostJob; its result is the spec as sent."""
+    import nuke
+
+    from lookgrid_client.hostjob import HostJob
 
     if group is None:
         group = nuke.thisNode()
     name = group.name()
-    with _active_lock:
-        if name in _active:
-            nuke.message(f"LookGrid: {name} is already rendering")
-            return None
+    if name in _active and not _active[name].done:
+        nuke.message(f"LookGrid: {name} is already rendering")
+        return None
     exchange = None
     try:
-        job = read_node(group, first, last)
-        exchange = Exchange(job.storage, name)
-        write_exchange(group, job, exchange)
+        node_job = read_node(group, first, last)
+        exchange = Exchange(node_job.storage, name)
+        write_exchange(group, node_job, exchange)
     except (NodeSetupError, OSError, RuntimeError) as err:
         if exchange is not None:
             exchange.remove_run()
         _report(group, f"LookGrid: {err}", True)
         return None
-    worker = RenderJob(group, job, exchange, preview)
-    with _active_lock:
-        _active[name] = worker
+    what = f"frame {node_job.first}" if preview else f"{node_job.first}-{node_job.last}"
+
+    def work(job):
+        try:
+            return _render(job, name, node_job, exchange, preview)
+        finally:
+            nuke.executeInMainThread(_finish, args=(group, job, exchange, node_job, what))
+
+    job = HostJob(work, name=f"lookgrid-{name}")
+    _active[name] = job
     group["status"].setValue("rendering…")
-    worker.start()
-    return worker
+    return job.start()
 
 
-def render_range(group=None) -> RenderJob | None:
+def _finish(group, job, exchange: Exchange, node_job: NodeJob, what: str) -> None:
+    """Main thread, once the worker is done: show the result, or say why there is none."""
+    from lookgrid_client import RenderCancelledError
+
+    job.wait(10.0)   # the worker has queued this as its last act; it ends right after
+    if job.error is None:
+        _show_result(group, exchange, node_job.first, node_job.last, f"rendered {what}")
+    elif isinstance(job.error, RenderCancelledError):
+        _report(group, "render cancelled", False)
+    else:
+        _report(group, f"LookGrid: {job.error_line()}", True)
+
+
+def render_range(group=None):
     """The "Render range" button: the node's first..last frames, by path when the server shares the
     exchange folder (it lies under one of the server's roots), inline otherwise."""
     return _start(group, None, None, preview=False)
 
 
-def preview_frame(group=None) -> RenderJob | None:
+def preview_frame(group=None):
     """The "Preview frame" button: the current frame, sent inline (RenderFrames)."""
     import nuke
 
