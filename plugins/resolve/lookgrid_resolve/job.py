@@ -4,8 +4,8 @@
    strength, and typed ``record frame:value[:interpolation]`` keys of the mix from the first reference
    to the second).
 2. Render by path: the server reads the source and mask files and writes the graded EXR sequence
-   into a staging folder under the output folder; only when every frame is there are they moved
-   into ``<output folder>/<shot>_lookgrid_<id>/`` (a cancelled or failed render leaves nothing).
+   into a run folder under the output folder; only when every frame is there are they moved to
+   ``<output folder>/<shot>_lookgrid.<id>.<frame>.exr`` (a cancelled or failed render leaves nothing).
 3. Import the sequence (``MediaPool.ImportMedia`` with StartIndex/EndIndex) and append it to the
    video track above the shot at the shot's record frame (``AppendToTimeline`` with a list of
    clip-info dicts), then read the new item's record frame and track back; a placement that does
@@ -86,12 +86,12 @@ def parse_keys(text: str, shot: Shot, what: str) -> list[dict]:
     return keys
 
 
-def build_spec(shot: Shot, form: Form, output_pattern: str) -> dict:
-    """The ClipSpec JSON of the job (references stay local paths until uploaded)."""
+def build_spec(shot: Shot, form: Form) -> dict:
+    """The ClipSpec JSON of the job without its output (references stay local paths until uploaded)."""
     if not form.regions:
         raise FormError("add at least one region")
-    spec = {"input": shot.pattern, "frames": f"{shot.first_file}-{shot.last_file}", "output": output_pattern,
-            "stride": form.stride, "regions": []}
+    spec = {"input": shot.pattern, "frames": f"{shot.first_file}-{shot.last_file}", "stride": form.stride,
+            "regions": []}
     if form.method:
         spec["method"] = form.method
     if form.colorspace:
@@ -118,63 +118,83 @@ def build_spec(shot: Shot, form: Form, output_pattern: str) -> dict:
     return spec
 
 
-class _Output:
-    """Staging and final folders of one render."""
+class _Run:
+    """The files of one render: the server writes into ``.run-<id>/`` under the output folder
+    (removed at the end whatever happens; any left by a crash goes before the next render), and the
+    client's StagedOutput moves the complete set to ``<shot>_lookgrid.<id>.<frame>.exr``."""
 
     def __init__(self, shot: Shot, folder: str) -> None:
-        base = Path(folder or os.path.join(os.path.dirname(shot.pattern), "lookgrid"))
-        self.id = uuid.uuid4().hex[:8]
-        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in shot.name) or "shot"
-        self.stem = f"{name}_lookgrid"
-        base.mkdir(parents=True, exist_ok=True)
-        for stale in base.glob(".staging-*"):
+        self.base = Path(folder or os.path.join(os.path.dirname(shot.pattern), "lookgrid"))
+        self.base.mkdir(parents=True, exist_ok=True)
+        for stale in self.base.glob(".run-*"):
             shutil.rmtree(stale, ignore_errors=True)
-        self.staging = base / f".staging-{self.id}"
-        self.final = base / f"{self.stem}_{self.id}"
-        self.staging.mkdir()
+        self.id = uuid.uuid4().hex[:8]
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in shot.name) or "shot"
         fmt = f"%0{shot.padding}d"
-        self.staged_pattern = str(self.staging / f"{self.stem}.{fmt}.exr")
-        self.final_pattern = str(self.final / f"{self.stem}.{fmt}.exr")
+        self.run = self.base / f".run-{self.id}"
+        self.server_pattern = str(self.run / f"graded.{fmt}.exr")
+        self.final_pattern = str(self.base / f"{stem}_lookgrid.{self.id}.{fmt}.exr")
 
-    def publish(self, frames: list[int]) -> None:
-        missing = [f for f in frames if not os.path.exists(self.staged_pattern % f)]
-        if missing:
-            raise OSError(f"the server did not write frame {missing[0]} ({len(missing)} missing)")
-        self.staging.rename(self.final)
-
-    def discard(self, settle_s: float) -> None:
-        """Remove the staging folder; once more after ``settle_s`` (a frame the server was still
-        finishing when the render was cancelled lands within about one frame's time)."""
-        shutil.rmtree(self.staging, ignore_errors=True)
+    def remove(self, settle_s: float) -> None:
+        """Remove the run folder; after a cancel once more after ``settle_s`` (a frame the server was
+        still finishing lands within about one frame's time)."""
+        shutil.rmtree(self.run, ignore_errors=True)
         if settle_s > 0:
             time.sleep(settle_s)
-            shutil.rmtree(self.staging, ignore_errors=True)
+            shutil.rmtree(self.run, ignore_errors=True)
 
 
-def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None = None,
-           cancel: Callable[[], bool] | None = None) -> Placement:
-    """Grade the shot under the playhead and place it above; raises a one-line error on failure."""
-    from lookgrid_client import LookGridError, connect
+def render_by_path(client, spec: dict, frames: list[int], progress, cancel, frame_seconds: list[float]) -> dict:
+    """RenderByPath with local reference files uploaded first (the server reads only its roots) and
+    ``cancel()`` checked after every frame (dropping the stream cancels the call on the server)."""
+    from lookgrid_client import RenderCancelledError
+    from lookgrid_client.sequence import resolve_styles
 
-    _, media_pool, timeline = timeline_objects(resolve)
-    shot = read_shot(timeline)
-    out = _Output(shot, form.output)
-    frame_seconds = [0.0]
+    sent = resolve_styles(client, spec)
 
     def on_progress(p) -> None:
         frame_seconds[0] = max(frame_seconds[0], p.seconds)
         if progress:
             progress(p.done, p.total)
+        if cancel is not None and cancel():
+            raise RenderCancelledError(f"render cancelled after {p.done} of {p.total} frames")
 
+    client.render_by_path(sent, frames=frames, progress=on_progress)
+    return sent
+
+
+def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None = None,
+           cancel: Callable[[], bool] | None = None) -> Placement:
+    """Grade the shot under the playhead and place it above; raises a one-line error on failure."""
+    from lookgrid_client import RenderCancelledError, connect
+    from lookgrid_client.output import StagedOutput
+
+    _, media_pool, timeline = timeline_objects(resolve)
+    shot = read_shot(timeline)
+    spec = build_spec(shot, form)
+    run = _Run(shot, form.output)
+    spec["output"] = run.server_pattern
+    frame_seconds = [0.0]
+    cancelled = False
     try:
-        spec = build_spec(shot, form, out.staged_pattern)
-        with connect(form.server or None, launch=form.launch or None, timeout=CONNECT_TIMEOUT) as client:
-            client.render_by_path(spec, progress=on_progress, cancel=cancel)
-        out.publish(shot.frames)
-    except BaseException as err:
-        out.discard(1.5 * frame_seconds[0] + 0.2 if isinstance(err, LookGridError) else 0.0)
+        with connect(form.server or None, launch=form.launch or None, timeout=CONNECT_TIMEOUT) as client, \
+                StagedOutput(run.final_pattern) as staged:
+            render_by_path(client, spec, shot.frames, progress, cancel, frame_seconds)
+            for f in shot.frames:
+                with open(run.server_pattern % f, "rb") as fh:
+                    staged.write(f, fh.read())
+    except RenderCancelledError:
+        cancelled = True
         raise
-    return place(media_pool, timeline, shot, out.final_pattern)
+    finally:
+        run.remove(1.5 * frame_seconds[0] + 0.2 if cancelled else 0.0)
+    try:
+        return place(media_pool, timeline, shot, run.final_pattern)
+    except BaseException:
+        for f in shot.frames:   # not on the timeline: the graded files go too
+            if os.path.exists(run.final_pattern % f):
+                os.remove(run.final_pattern % f)
+        raise
 
 
 def place(media_pool, timeline, shot: Shot, pattern: str) -> Placement:
@@ -196,6 +216,8 @@ def place(media_pool, timeline, shot: Shot, pattern: str) -> Placement:
         if item:
             timeline.DeleteClips([item], False)
         media_pool.DeleteClips([clip])
-        raise ShotError(f"Resolve placed the graded clip at {got} (record frame, length, track) instead of "
-                        f"{want}; it was removed again")
+        where = "did not place it" if got is None else \
+            f"placed it at record frame {got[0]}, {got[1]} frames, video track {got[2]}"
+        raise ShotError(f"Resolve {where} instead of record frame {want[0]}, {want[1]} frames, video track "
+                        f"{want[2]} (is that place taken?); the graded clip was removed again")
     return Placement(pattern, shot.first_file, shot.last_file, shot.record_start, track, clip, item)
