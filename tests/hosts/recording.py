@@ -33,8 +33,10 @@ def _wrap(func, host: str, cls_name: str | None, name: str, method: bool):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if _from_plugin():
-            owner = stub_class_of(type(args[0])) if method else (cls_name or "")
-            CALLS.add((host, owner, name))
+            if name == "__init__":      # a constructor: the class being built, not where __init__ lives
+                CALLS.add((host, "", stub_class_of(type(args[0]))))
+            else:
+                CALLS.add((host, stub_class_of(type(args[0])) if method else (cls_name or ""), name))
         return func(*args, **kwargs)
 
     wrapper._recorded = True
@@ -53,7 +55,7 @@ def instrument(module, host: str) -> None:
                 if (mname.startswith("_") and mname not in _DUNDERS + ("__init__",)) or not inspect.isfunction(mvalue):
                     continue
                 if mname == "__init__":
-                    wrapped = _wrap(mvalue, host, "", value.__name__, method=False)
+                    wrapped = _wrap(mvalue, host, "", "__init__", method=True)
                 else:
                     wrapped = _wrap(mvalue, host, None, mname, method=True)
                 setattr(value, mname, wrapped)

@@ -58,15 +58,25 @@ class StubIndex:
         self.package_dir = package_dir
         self.functions: dict[str, list[StubDef]] = {}
         self.classes: dict[str, StubClass] = {}
-        for path in sorted(package_dir.glob("*.pyi")):
-            self._read(path)
+        # Only what the package's __init__.pyi brings into the module's namespace counts: its own
+        # definitions, ``from .x import *`` and ``from .x import a as a`` (nuke-stubs has a second
+        # ``Layer`` in _curveknob.pyi that ``nuke.Layer`` is not).
+        init = package_dir / "__init__.pyi"
+        self._read(init)
+        for node in ast.parse(init.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                names = None if any(a.name == "*" for a in node.names) else {a.name for a in node.names}
+                self._read(package_dir / f"{node.module}.pyi", names)
 
     def _where(self, path: Path, node: ast.AST) -> str:
         return f"{self.package_dir.name}/{path.name}:{node.lineno}"
 
-    def _read(self, path: Path) -> None:
+    def _read(self, path: Path, names: set[str] | None = None) -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in tree.body:
+            name = getattr(node, "name", None) or getattr(getattr(node, "target", None), "id", None)
+            if names is not None and name not in names:
+                continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions.setdefault(node.name, []).append(_function_def(node, self._where(path, node)))
             elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):

@@ -170,3 +170,16 @@ def test_launches_a_server_when_none_answers(nuke, shot, lookgrid_server, tmp_pa
     job = _run(nuke, lookgrid_nuke.render_range(lg))
     assert job.error is None, job.error_line()
     assert job.result()["frames"] == f"{FIRST}-{FIRST + 1}"
+
+
+def test_the_render_button_runs_on_this_node(nuke, shot, lookgrid_server, tmp_path):
+    """Pressing "Render range" runs the knob's command with nuke.thisNode() = the LookGrid node."""
+    from lookgrid_nuke import render
+
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
+    lg["last"].setValue(FIRST)
+    lg["render"]._press()
+    job = _run(nuke, render._active[lg.name()])
+    assert job.error is None, job.error_line()
+    assert lg["status"].value() == f"rendered {FIRST}-{FIRST}"
+    assert lg.node("LookGridResult")["file"].value().endswith(".####.exr")

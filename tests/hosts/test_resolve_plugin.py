@@ -8,7 +8,6 @@ must come back into the media pool and onto track 2 at record frame 86410.
 from __future__ import annotations
 
 import runpy
-import threading
 import time
 
 import numpy as np
@@ -132,3 +131,12 @@ def test_errors_are_one_clear_line_and_leave_nothing(resolve, shot, lookgrid_ser
     assert fake_resolve._state.placements == []
     if case == "place taken":     # the import was undone too
         assert resolve.GetProjectManager().GetCurrentProject().GetMediaPool()._clips == []
+
+
+def test_run_outside_resolve_uses_the_scripting_module(resolve, shot):
+    """Without Resolve's globals the script asks DaVinciResolveScript for the app and for bmd."""
+    _timeline(resolve, shot)
+    fake_resolve._state.ui_script = [lambda w: w._fire("LookGrid", "Close")]
+    runpy.run_path(str(RESOLVE_PLUGIN / "LookGrid.py"), run_name="__main__")
+    (win,) = fake_resolve._state.windows
+    assert not win._shown and win.Find("server").Text == "127.0.0.1:50051"
