@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -120,16 +121,19 @@ def test_channel_mask_and_preview_frame(nuke, shot, lookgrid_server, tmp_path):
     assert np.isfinite(_node_output(nuke, lg, 1003)).all()
 
 
-def test_cancel_leaves_nothing_behind_and_keeps_the_previous_output(nuke, shot, lookgrid_server, tmp_path):
+@pytest.mark.parametrize("by_path", [False, True], ids=["inline", "by-path"])
+def test_cancel_leaves_nothing_behind_and_keeps_the_previous_output(nuke, shot, lookgrid_server, tmp_path, by_path):
     import lookgrid_nuke
 
-    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
+    storage = (lookgrid_server.root / f"cancel-{tmp_path.name}") if by_path else tmp_path / "x"
+    lg = _script(nuke, shot, lookgrid_server.address, storage)
     out = [n for n in lg.nodes() if n.Class() == "Output"][0]
     before = out.input(0)
     nuke._state.cancel_at_progress = 1
     job = _run(nuke, lookgrid_nuke.render_range(lg))
     assert type(job.error).__name__ == "RenderCancelledError"
-    assert files_under(tmp_path / "x") == []
+    time.sleep(1.0)   # nothing may appear later either (a frame the server still had in flight)
+    assert not storage.exists() or files_under(storage) == []
     assert out.input(0) is before and lg["status"].value() == "render cancelled"
     assert nuke._state.messages == []
 
@@ -183,3 +187,10 @@ def test_the_render_button_runs_on_this_node(nuke, shot, lookgrid_server, tmp_pa
     assert job.error is None, job.error_line()
     assert lg["status"].value() == f"rendered {FIRST}-{FIRST}"
     assert lg.node("LookGridResult")["file"].value().endswith(".####.exr")
+
+
+def test_exr_channel_names_follow_nukes_writer(nuke):
+    from lookgrid_nuke.node import exr_channel
+
+    assert [exr_channel(c) for c in ("rgba.red", "rgba.alpha", "person.a", "lookgrid_mask1.alpha", "depth.Z")] == \
+        ["R", "A", "person.a", "lookgrid_mask1.A", "depth.Z"]

@@ -140,3 +140,21 @@ def test_run_outside_resolve_uses_the_scripting_module(resolve, shot):
     runpy.run_path(str(RESOLVE_PLUGIN / "LookGrid.py"), run_name="__main__")
     (win,) = fake_resolve._state.windows
     assert not win._shown and win.Find("server").Text == "127.0.0.1:50051"
+
+
+def test_sequence_paths_and_typed_keys_map_record_frames_to_file_frames(resolve):
+    from lookgrid_resolve.job import FormError, parse_keys
+    from lookgrid_resolve.shot import Shot, ShotError, sequence_pattern
+
+    # Resolve's own renders number frames with 8 digits
+    assert sequence_pattern("/r/A001.[00086400-00086523].exr") == ("/r/A001.%08d.exr", 8, 86400, 86523)
+    assert sequence_pattern("/r/plate_[1001-1100]_v2.exr") == ("/r/plate_%04d_v2.exr", 4, 1001, 1100)
+    with pytest.raises(ShotError):
+        sequence_pattern("/r/clip.mov")
+    shot = Shot("p", "/p.%04d.exr", 4, 1002, 1006, 86410, 86414, 1)
+    assert parse_keys("86410:0, 86414:1:smooth", shot, "mix") == [
+        {"frame": 1002, "value": 0.0, "interpolation": "LINEAR"},
+        {"frame": 1006, "value": 1.0, "interpolation": "SMOOTH"}]
+    for bad in ("86409:0", "86410:1:bouncy", "86410"):
+        with pytest.raises(FormError):
+            parse_keys(bad, shot, "mix")

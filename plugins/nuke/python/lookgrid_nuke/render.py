@@ -165,7 +165,7 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
     """The worker: connect, render, stage the results; returns the spec as sent."""
     import nuke
 
-    from lookgrid_client import FrameIn, connect
+    from lookgrid_client import FrameIn, connect, pb
     from lookgrid_client.output import StagedOutput, frame_path
 
     task = nuke.ProgressTask(f"LookGrid {group_name}")
@@ -197,7 +197,8 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
                     return FrameIn(frame, exr=fh.read())
 
             result = client.render_sequence(spec, frames, read_frame, lambda out: staged.write(out.frame, out.exr),
-                                            progress=progress, cancel=cancel, label=f"nuke {group_name}")
+                                            progress=progress, cancel=cancel, output_encoding=pb.ENCODED,
+                                            label=f"nuke {group_name}")
             return result.spec
     finally:
         exchange.remove_run(1.5 * frame_seconds[0] + 0.2 if cancel() and frame_seconds[0] else 0.0)
