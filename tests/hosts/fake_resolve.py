@@ -126,9 +126,6 @@ class Timeline:
         self._tracks[item._track].append(item)
         return True
 
-    def GetStartFrame(self) -> int:
-        return self._start
-
     def GetTrackCount(self, trackType) -> int:
         return len(self._tracks) if trackType == "video" else 0
 
