@@ -103,9 +103,11 @@ def test_cancel_leaves_nothing_behind(resolve, shot, lookgrid_server):
 
 @pytest.mark.parametrize("case", ["server down", "missing masks", "unknown colour space", "not a sequence",
                                   "bad mix key", "place taken"])
-def test_errors_are_one_clear_line_and_leave_nothing(resolve, shot, lookgrid_server, case):
+def test_errors_are_one_clear_line_and_leave_nothing(resolve, shot, lookgrid_server, case, monkeypatch):
     from lookgrid_client import LookGridError
-    from lookgrid_resolve import FormError, ShotError, render
+    from lookgrid_resolve import FormError, ShotError, job, render
+
+    monkeypatch.setattr(job, "CONNECT_TIMEOUT", 1.0)   # the script waits 10 s for a server to answer
 
     timeline = _timeline(resolve, shot, file_path="/media/plate.mov" if case == "not a sequence" else None)
     out = lookgrid_server.root / f"resolve-out-{case.replace(' ', '-')}"
