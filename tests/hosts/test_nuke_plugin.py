@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import FIRST, LAST, files_under, one_line, read_exr
+from hostkit import FIRST, LAST, files_under, one_line, read_exr
 
 
 def _script(nuke, shot, server_address, storage, *, mask_mode="input"):

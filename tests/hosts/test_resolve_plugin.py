@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fake_resolve
-from conftest import FIRST, LAST, RESOLVE_PLUGIN, files_under, one_line, read_exr
+from hostkit import FIRST, LAST, RESOLVE_PLUGIN, files_under, one_line, read_exr
 
 RECORD = 86410
 
