@@ -9,7 +9,8 @@ as such; anything else missing from the stubs fails the test. ``_`` names are th
 
 Behaviour that matters:
 - a timeline that starts at record frame 86400 with numbered video tracks; items have absolute
-  record frames, a duration and a source start counted from the clip's first file;
+  record frames, a duration and a source start counted from the clip's first file; markers sit at
+  frames counted from the timeline's start;
 - the media pool imports image sequences only when every file from StartIndex to EndIndex exists
   and opens as an image (OpenImageIO), and records each import; ``AppendToTimeline`` takes a list of
   clip-info dicts and places the clip at ``recordFrame`` on ``trackIndex`` (refusing a track that
@@ -116,6 +117,7 @@ class Timeline:
         self._name, self._start = name, start
         self._tracks: dict[int, list[TimelineItem]] = {1: []}
         self._playhead = start
+        self._markers: dict[float, dict] = {}
 
     def _add(self, item: TimelineItem) -> bool:
         if item._track not in self._tracks:
@@ -125,6 +127,19 @@ class Timeline:
                 return False
         self._tracks[item._track].append(item)
         return True
+
+    def GetStartFrame(self) -> int:
+        return self._start
+
+    def AddMarker(self, frameId, color, name, note, duration, customData):
+        if frameId in self._markers:
+            return False
+        self._markers[float(frameId)] = {"color": color, "duration": float(duration), "note": note, "name": name,
+                                         "customData": customData or ""}
+        return True
+
+    def GetMarkers(self):
+        return dict(self._markers)
 
     def GetTrackCount(self, trackType) -> int:
         return len(self._tracks) if trackType == "video" else 0

@@ -60,6 +60,25 @@ def test_render_imports_and_places_the_graded_sequence_at_the_record_frame(resol
     assert graded.shape == source.shape and np.abs(graded - source).mean() > 1e-3
 
 
+def test_the_mix_can_be_keyed_by_timeline_markers(resolve, shot, lookgrid_server):
+    from lookgrid_resolve import render
+    from lookgrid_resolve.job import marker_mix
+
+    timeline = _timeline(resolve, shot)
+    for offset, note in ((10, "0"), (14, "1:smooth"), (30, "0.5")):      # 30 is another region's
+        timeline.AddMarker(offset, "Blue", "LookGrid subject" if offset < 30 else "LookGrid sky", note, 1, "")
+    form = _form(shot, lookgrid_server.address, lookgrid_server.root / "resolve-out-m")
+    form.regions[0].mix = "markers"
+    seen = {}
+    placed = render(resolve, form, progress=lambda d, t: seen.setdefault("t", t))
+    assert placed.record_frame == RECORD and seen["t"] == LAST - FIRST
+    assert marker_mix(timeline, "subject") == f"{RECORD}:0, {RECORD + 4}:1:smooth"
+    assert form.regions[0].mix == "markers"         # the caller's form is left as it was
+    form.regions[0].name = "car"
+    with pytest.raises(Exception, match="no timeline marker is named 'LookGrid car'"):
+        render(resolve, form)
+
+
 def test_the_utility_script_dialog_renders_and_reports(resolve, shot, lookgrid_server):
     """LookGrid.py as Resolve runs it (resolve, fusion, bmd given), driven through its dialog."""
     _timeline(resolve, shot)

@@ -3,7 +3,8 @@
 Only this module touches the UI toolkit; it reads the fields into a :class:`~lookgrid_resolve.job.Form`
 and runs :func:`lookgrid_resolve.job.render` on a worker thread, so the dialog stays responsive and
 its Cancel button stops the render. Up to three regions; the last one with an empty mask is the
-background. Mix keys are record frames as the timeline shows them (e.g. ``86400:0, 86424:1:smooth``).
+background. Mix keys are record frames as the timeline shows them (e.g. ``86400:0, 86424:1:smooth``),
+or ``markers`` for the timeline markers named ``LookGrid <region>`` (their note is the value).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def show(resolve, fusion, bmd) -> None:
         rows += [row("name", f"r{i}_name", "background" if i == ROWS else ""),
                  row("mask files (empty: background)", f"r{i}_mask"),
                  row("references (comma separated)", f"r{i}_refs"), row("strength", f"r{i}_strength", "1"),
-                 row("mix keys (record:value)", f"r{i}_mix")]
+                 row("mix keys (record:value, or markers)", f"r{i}_mix")]
     rows.append(ui.Label({"ID": "status", "Text": ""}))
     rows.append(ui.HGroup([ui.Button({"ID": "render", "Text": "Render"}),
                            ui.Button({"ID": "cancel", "Text": "Cancel render"})]))

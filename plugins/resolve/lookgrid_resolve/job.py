@@ -1,8 +1,8 @@
 """Grade the shot under the playhead and put the result on the track above it.
 
 1. Read the shot (:mod:`lookgrid_resolve.shot`) and the form (regions: mask sequence, references,
-   strength, and typed ``record frame:value[:interpolation]`` keys of the mix from the first reference
-   to the second).
+   strength, and the mix from the first reference to the second: typed
+   ``record frame:value[:interpolation]`` keys, or keys from timeline markers).
 2. Render by path: the server reads the source and mask files and writes the graded EXR sequence
    into a run folder under the output folder; only when every frame is there are they moved to
    ``<output folder>/<shot>_lookgrid.<id>.<frame>.exr`` (a cancelled or failed render leaves nothing).
@@ -21,7 +21,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lookgrid_resolve.shot import Shot, ShotError, read_shot, timeline_objects
@@ -40,7 +40,8 @@ class RegionForm:
     mask: str = ""                 # mask file pattern (%0Nd / ####), empty: the background
     references: list[str] = field(default_factory=list)
     strength: float = 1.0
-    mix: str = ""                  # "86400:0, 86424:1:smooth": from the first reference (0) to the second (1)
+    mix: str = ""                  # "86400:0, 86424:1:smooth": from the first reference (0) to the second (1);
+    #                                "markers": from the timeline's markers named "LookGrid <region>" (see marker_mix)
 
 
 @dataclass
@@ -84,6 +85,23 @@ def parse_keys(text: str, shot: Shot, what: str) -> list[dict]:
                             f"({shot.record_start}-{shot.record_end})")
         keys.append({"frame": shot.file_frame(record), "value": value, "interpolation": INTERPOLATIONS[interp]})
     return keys
+
+
+MARKER_NAME = "LookGrid"
+
+
+def marker_mix(timeline, region: str) -> str:
+    """Mix keys from timeline markers: a marker named ``LookGrid <region>`` whose note is the value
+    (optionally ``value:interpolation``) keys the mix at the marker's record frame (GetMarkers gives
+    frames from the timeline's start)."""
+    start = int(timeline.GetStartFrame())
+    keys = []
+    for offset, marker in sorted(timeline.GetMarkers().items()):
+        if marker.get("name", "").strip() == f"{MARKER_NAME} {region}":
+            keys.append(f"{start + offset:g}:{marker.get('note', '').strip()}")
+    if not keys:
+        raise FormError(f"region {region}: no timeline marker is named {MARKER_NAME + ' ' + region!r}")
+    return ", ".join(keys)
 
 
 def build_spec(shot: Shot, form: Form) -> dict:
@@ -171,6 +189,8 @@ def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None =
 
     _, media_pool, timeline = timeline_objects(resolve)
     shot = read_shot(timeline)
+    form = replace(form, regions=[replace(r, mix=marker_mix(timeline, r.name)) if r.mix.strip().lower() == "markers"
+                                  else r for r in form.regions])
     spec = build_spec(shot, form)
     run = _Run(shot, form.output)
     spec["output"] = run.server_pattern
