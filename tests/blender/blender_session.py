@@ -107,7 +107,11 @@ def main() -> None:
         except RuntimeError as err:
             ok, error = False, str(err)
         seconds = time.perf_counter() - t0
-        print("LOOKGRID-CASE " + json.dumps({"case": case["name"], "ok": ok, "error": error,
+        from lookgrid_client import launch  # the extension's bundled client
+
+        launched = [[c.owned_process.address, c.owned_process.process.pid]
+                    for c in launch._session.values() if c.owned_process is not None]
+        print("LOOKGRID-CASE " + json.dumps({"case": case["name"], "ok": ok, "error": error, "launched": launched,
                                              "strips": strips_state(scene), "seconds": seconds,
                                              "last_output": scene.lookgrid.last_output,
                                              "last_spec": scene.lookgrid.last_spec}), flush=True)

@@ -168,7 +168,11 @@ def test_a_configured_backend_is_launched_when_none_answers(session):
     r = results["launch"]
     assert r["ok"], r["error"]
     assert len({s["name"]: s for s in r["strips"]}["plate.lookgrid"]["files"]) == COUNT
+    assert results["apply"]["launched"] == [], "a server that answers is used, not launched"
+    ((address, pid),) = r["launched"]
+    assert address != down and address.startswith("127.0.0.1:")
     from lookgrid_client import ServerUnavailableError, connect
 
     with pytest.raises(ServerUnavailableError):  # Blender exited: the server it launched is gone too
-        connect(down, timeout=0.5)
+        connect(address, timeout=0.5)
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()

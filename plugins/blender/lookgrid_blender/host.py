@@ -27,6 +27,17 @@ def abspath(path: str) -> str:
     return os.path.normpath(bpy.path.abspath(path))
 
 
+def check_online_access(address: str) -> None:
+    """Blender's "Allow Online Access" preference: a backend on another machine needs it."""
+    import bpy
+
+    from lookgrid_client.launch import is_local_address
+
+    if not is_local_address(address) and not bpy.app.online_access:
+        raise InvalidRequestError(f"the LookGrid server {address} is on another machine and Blender's online "
+                                  f"access is off: allow it in Preferences > System > Network")
+
+
 def strips(sed, all_: bool = False):
     """The sequencer's strips (top level, or ``all_`` including those inside meta strips):
     ``strips`` in Blender 4.4+, ``sequences`` before."""

@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from lookgrid_client import LookGridError
+from lookgrid_client import DEFAULT_ADDRESS, LookGridError
 from lookgrid_client.colorspaces import ocio_colorspace
 from lookgrid_client.hostjob import HostJob
 from lookgrid_client.hostrender import build_spec, render_to_files
@@ -67,8 +67,9 @@ def prepare(scene) -> ApplyJob:
     storage_masks = {name: host.sequence_pattern(files) for name, files in masks.items()}
     if any(p is None for p in storage_masks.values()):
         storage_input = None
-    return ApplyJob(strip.name, frames, plate, masks, spec, output, storage_input, storage_masks,
-                    settings.server.strip() or "127.0.0.1:50051",
+    address = settings.server.strip() or DEFAULT_ADDRESS
+    host.check_online_access(address)
+    return ApplyJob(strip.name, frames, plate, masks, spec, output, storage_input, storage_masks, address,
                     host.abspath(settings.backend_command) if settings.backend_command.strip() else None,
                     float(settings.timeout))
 
@@ -118,7 +119,7 @@ def _classes():
         active_reference: IntProperty()
 
     class LookGridSettings(bpy.types.PropertyGroup):
-        server: StringProperty(name="Server", default="127.0.0.1:50051", description="Address of the LookGrid backend")
+        server: StringProperty(name="Server", default=DEFAULT_ADDRESS, description="Address of the LookGrid backend")
         backend_command: StringProperty(name="Launch", subtype="FILE_PATH",
                                         description="Path of a 'lookgrid' executable, started when no server answers")
         timeout: FloatProperty(name="Timeout", default=10.0, min=0.5, description="Seconds to wait for the server")

@@ -15,6 +15,7 @@ never clashes with it when both are loaded.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import os
 import socket
 import subprocess
@@ -59,6 +60,18 @@ def health_status(channel: grpc.Channel, service: str = "", timeout: float = 2.0
                                 request_serializer=_HealthCheckRequest.SerializeToString,
                                 response_deserializer=_HealthCheckResponse.FromString)
     return int(check(_HealthCheckRequest(service=service), timeout=timeout).status)
+
+
+def is_local_address(address: str) -> bool:
+    """True when ``host:port`` (or ``[v6]:port``) names this machine (localhost or a loopback IP);
+    hosts that must ask before going online (Blender's "Allow Online Access") use it."""
+    host = address.rsplit(":", 1)[0].strip("[]") if ":" in address else address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -232,4 +245,4 @@ def check_api_version(server_version: str, address: str) -> None:
 
 
 __all__ = ["API_VERSION", "DEFAULT_ADDRESS", "ServerProcess", "check_api_version", "close_session_clients",
-           "connect", "free_port", "health_status", "session_client"]
+           "connect", "free_port", "health_status", "is_local_address", "session_client"]
