@@ -62,16 +62,20 @@ def health_status(channel: grpc.Channel, service: str = "", timeout: float = 2.0
     return int(check(_HealthCheckRequest(service=service), timeout=timeout).status)
 
 
-def is_local_address(address: str) -> bool:
-    """True when ``host:port`` (or ``[v6]:port``) names this machine (localhost or a loopback IP);
-    hosts that must ask before going online (Blender's "Allow Online Access") use it."""
-    host = address.rsplit(":", 1)[0].strip("[]") if ":" in address else address
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (the server's rule for needing no TLS)."""
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_local_address(address: str) -> bool:
+    """True when ``host:port`` (or ``[v6]:port``) names this machine; hosts that must ask before
+    going online (Blender's "Allow Online Access") use it."""
+    return is_loopback_host(address.rsplit(":", 1)[0].strip("[]") if ":" in address else address)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -245,4 +249,4 @@ def check_api_version(server_version: str, address: str) -> None:
 
 
 __all__ = ["API_VERSION", "DEFAULT_ADDRESS", "ServerProcess", "check_api_version", "close_session_clients",
-           "connect", "free_port", "health_status", "is_local_address", "session_client"]
+           "connect", "free_port", "health_status", "is_local_address", "is_loopback_host", "session_client"]
