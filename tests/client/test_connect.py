@@ -113,3 +113,10 @@ def test_the_client_modules_never_import_torch_or_the_backend():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert track_from_samples({1: 0.0, 2: 1.0})["keys"]
+
+
+def test_local_addresses():
+    from lookgrid_client.launch import is_local_address
+
+    assert all(is_local_address(a) for a in ("127.0.0.1:50051", "localhost:1", "[::1]:7", "127.8.0.1:2"))
+    assert not any(is_local_address(a) for a in ("10.0.0.5:50051", "render-farm:50051", "[2001:db8::1]:5"))

@@ -71,8 +71,9 @@ def test_pixels_equal_the_same_job_rendered_from_storage(client, shot, live_serv
 
     root = live_server[2]
     out = str(root / f"ref{stride}" / "graded.####.exr")
-    job = storage_spec(res.spec, input=shot["plate"], output=out, masks={"fg": shot["mask"]})
+    job = storage_spec(res.spec, input=shot["plate"], output=out, masks={"fg": shot["mask"]}, styles=res.styles)
     assert job["regions"][0]["mask"] == shot["mask"] and "input" not in res.spec
+    assert {s["style"] for r in job["regions"] for s in r["styles"]} == {shot["warm"], shot["cool"]}
     client.render_by_path(job)
     for o in rec.written:
         ref = read_exr(frame_path(out, o.frame))

@@ -80,3 +80,18 @@ def test_every_error_is_a_lookgrid_error_of_one_line():
     assert str(err) == "OpenClip: INVALID_ARGUMENT: regions[0].mask: bad pattern"
     assert err.code == grpc.StatusCode.INVALID_ARGUMENT
     assert str(LookGridError("a\nb" * 400)).count("\n") == 0 and len(str(LookGridError("x" * 900))) == 500
+
+
+def test_every_blender_colour_space_maps_to_a_name_the_backends_config_knows():
+    import PyOpenColorIO as ocio
+
+    from lookgrid_client.colorspaces import BLENDER, ocio_colorspace
+
+    config = ocio.Config.CreateFromFile("ocio://studio-config-latest")
+    for blender_name, name in BLENDER.items():
+        assert config.getColorSpace(name) is not None, (blender_name, name)
+    assert ocio_colorspace("blender", "Linear Rec.709") == "Linear Rec.709 (sRGB)"
+    with pytest.raises(InvalidRequestError, match="'Non-Color' is data, not a picture"):
+        ocio_colorspace("blender", "Non-Color")
+    with pytest.raises(InvalidRequestError, match="'AgX Log' has no exact counterpart.*Linear Rec.709"):
+        ocio_colorspace("blender", "AgX Log")

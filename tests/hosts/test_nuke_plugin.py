@@ -150,7 +150,8 @@ def test_cancel_leaves_nothing_behind_and_keeps_the_previous_output(nuke, shot, 
     assert nuke._state.messages == []
 
 
-@pytest.mark.parametrize("case", ["server down", "missing mask", "unknown colour space", "launch fails"])
+@pytest.mark.parametrize("case", ["server down", "missing mask", "unknown colour space", "launch fails",
+                                  "missing reference"])
 def test_errors_are_one_readable_line(nuke, shot, lookgrid_server, tmp_path, case, monkeypatch):
     import lookgrid_nuke
     from lookgrid_nuke import render
@@ -164,16 +165,18 @@ def test_errors_are_one_readable_line(nuke, shot, lookgrid_server, tmp_path, cas
         lg.setInput(1, None)
     elif case == "unknown colour space":
         lg["colorspace"].setValue("No Such Space")
-    else:
+    elif case == "launch fails":
         lg["server"].setValue("127.0.0.1:9")
         lg["launch"].setValue(str(tmp_path / "no-such-lookgrid"))
+    else:
+        lg["r1_ref2"].setValue(str(tmp_path / "no-such-photo.jpg"))
     job = lookgrid_nuke.render_range(lg)
     if job is not None:
         _run(nuke, job)
     (message,) = nuke._state.messages
     assert message.startswith("LookGrid: ") and one_line(message), message
     expect = {"server down": "127.0.0.1:9", "missing mask": "mask1", "unknown colour space": "No Such Space",
-              "launch fails": "no-such-lookgrid"}[case]
+              "launch fails": "no-such-lookgrid", "missing reference": "no-such-photo.jpg does not exist"}[case]
     assert expect in message
     assert files_under(tmp_path / "x") == []
     assert lg.node("LookGridResult")["file"].value() == ""

@@ -19,7 +19,6 @@ reflection.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import os
 import signal
@@ -31,6 +30,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from lookgrid.errors import InvalidInputError
+from lookgrid_client.launch import is_loopback_host
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
 
@@ -57,13 +57,7 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), port_n
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+is_loopback = is_loopback_host  # one rule for server and clients (lookgrid_client.launch)
 
 
 class TokenInterceptor(grpc.ServerInterceptor):

@@ -15,6 +15,7 @@ never clashes with it when both are loaded.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import os
 import socket
 import subprocess
@@ -59,6 +60,22 @@ def health_status(channel: grpc.Channel, service: str = "", timeout: float = 2.0
                                 request_serializer=_HealthCheckRequest.SerializeToString,
                                 response_deserializer=_HealthCheckResponse.FromString)
     return int(check(_HealthCheckRequest(service=service), timeout=timeout).status)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (the server's rule for needing no TLS)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local_address(address: str) -> bool:
+    """True when ``host:port`` (or ``[v6]:port``) names this machine; hosts that must ask before
+    going online (Blender's "Allow Online Access") use it."""
+    return is_loopback_host(address.rsplit(":", 1)[0].strip("[]") if ":" in address else address)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -189,6 +206,40 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
     return client
 
 
+_session: dict[tuple, object] = {}
+_session_lock = threading.Lock()
+
+
+def session_client(address: str | None = None, *, launch: str | list[str] | None = None, timeout: float = 10.0,
+                   token: str | None = None, **options):
+    """The client :func:`connect` gave for these settings earlier in this process, while its server
+    still answers; otherwise a new one (launching a server if so configured). A host keeps one
+    backend for its whole session this way instead of starting one per job; a launched server is
+    stopped at interpreter exit (or by :func:`close_session_clients`)."""
+    key = (address or DEFAULT_ADDRESS, tuple(launch) if isinstance(launch, list) else launch, token)
+    with _session_lock:
+        client = _session.get(key)
+        if client is not None:
+            try:
+                if health_status(client._channel, timeout=min(timeout, 2.0)) == SERVING:
+                    return client
+            except grpc.RpcError:
+                pass
+            client.close()
+            del _session[key]
+        client = connect(address, launch=launch, timeout=timeout, token=token, **options)
+        _session[key] = client
+        return client
+
+
+def close_session_clients() -> None:
+    """Close every client :func:`session_client` keeps (stopping the servers they launched)."""
+    with _session_lock:
+        for client in _session.values():
+            client.close()
+        _session.clear()
+
+
 def check_api_version(server_version: str, address: str) -> None:
     """IncompatibleServerError unless ``server_version`` is this client's :data:`API_VERSION`."""
     if server_version != API_VERSION:
@@ -197,5 +248,5 @@ def check_api_version(server_version: str, address: str) -> None:
             f"needs {API_VERSION!r}: install matching versions of the backend and the plugin")
 
 
-__all__ = ["API_VERSION", "DEFAULT_ADDRESS", "ServerProcess", "check_api_version", "connect", "free_port",
-           "health_status"]
+__all__ = ["API_VERSION", "DEFAULT_ADDRESS", "ServerProcess", "check_api_version", "close_session_clients",
+           "connect", "free_port", "health_status", "is_local_address", "is_loopback_host", "session_client"]

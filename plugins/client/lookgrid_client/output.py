@@ -53,6 +53,7 @@ class StagedOutput:
         self.pattern = str(pattern)
         frame_path(self.pattern, 0)  # checks the pattern
         self.folder = Path(self.pattern).parent
+        self._created = [d for d in [self.folder, *self.folder.parents] if not d.exists()]
         self.folder.mkdir(parents=True, exist_ok=True)
         self._sweep()
         self.staging = self.folder / f"{_PREFIX}{os.getpid()}-{next(_counter)}"
@@ -89,9 +90,15 @@ class StagedOutput:
         return out
 
     def abort(self) -> None:
-        """Remove everything staged; the destination is untouched."""
+        """Remove everything staged, and the folders this object created if they are empty; the
+        destination's files are untouched."""
         self.frames.clear()
         shutil.rmtree(self.staging, ignore_errors=True)
+        for d in self._created:  # deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                break
 
     def __enter__(self) -> "StagedOutput":
         return self

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -34,13 +34,15 @@ DEFAULT_IN_FLIGHT = 3
 
 @dataclass
 class RenderResult:
-    """What :func:`render_sequence` did: the frames written (in order), wall seconds, the clip's id
-    and the spec as sent (styles resolved to keys, ``frames`` filled in)."""
+    """What :func:`render_sequence` did: the frames written (in order), wall seconds, the clip's id,
+    the spec as sent (styles resolved to keys, ``frames`` filled in) and ``styles``: the local file
+    each uploaded key came from."""
 
     frames: list[int]
     seconds: float
     clip_id: str
     spec: dict
+    styles: dict[str, str] = field(default_factory=dict)
 
 
 def frames_text(frames: Sequence[int]) -> str:
@@ -102,9 +104,10 @@ def _frame_list(frames) -> list[int]:
     return sorted(fs)
 
 
-def resolve_styles(client, spec: dict) -> dict:
+def resolve_styles(client, spec: dict) -> tuple[dict, dict[str, str]]:
     """A copy of ``spec`` whose styles given as local files are uploaded (once each, by content
-    hash) and replaced by their ``sha256:`` keys; keys and other paths (server-side) are kept."""
+    hash) and replaced by their ``sha256:`` keys, and {key: local path}; keys and other paths
+    (server-side) are kept."""
     spec = copy.deepcopy(spec)
     keys: dict[str, str] = {}
     for region in spec.get("regions", []):
@@ -115,17 +118,22 @@ def resolve_styles(client, spec: dict) -> dict:
                 if real not in keys:
                     keys[real] = client.upload_style(real)
                 track["style"] = keys[real]
-    return spec
+    return spec, {key: path for path, key in keys.items()}
 
 
-def storage_spec(spec: dict, *, input: str, output: str, masks: dict[str, str] | None = None) -> dict:
-    """The same job with its frames on storage: ``input`` and ``output`` patterns set, and each
-    region's mask pattern from ``masks`` (region name -> pattern) in place of ``"inline"``.
+def storage_spec(spec: dict, *, input: str, output: str, masks: dict[str, str] | None = None,
+                 styles: dict[str, str] | None = None) -> dict:
+    """The same job with its frames on storage: ``input`` and ``output`` patterns set, each
+    region's mask pattern from ``masks`` (region name -> pattern) in place of ``"inline"``, and
+    uploaded style keys replaced by their files from ``styles`` (key -> path, RenderResult.styles).
 
     Hosts write this beside their output so that ``lookgrid render --spec`` or the farm reproduces
     exactly what was rendered through the stream."""
     out = copy.deepcopy(spec)
     out["input"], out["output"] = input, output
+    for region in out.get("regions", []):
+        for track in region.get("styles", []):
+            track["style"] = (styles or {}).get(track.get("style", ""), track.get("style", ""))
     masks = dict(masks or {})
     for region in out.get("regions", []):
         name = region.get("name", "")
@@ -250,7 +258,7 @@ def render_sequence(client, spec: dict, frames: Sequence[int], read_frame: Calla
     if not isinstance(spec, dict):
         raise InvalidRequestError(f"the clip spec must be a dict in ClipSpec JSON form, got {type(spec).__name__}")
     frames = _frame_list(frames)
-    sent_spec = resolve_styles(client, spec)
+    sent_spec, styles = resolve_styles(client, spec)
     wanted = frames_text(frames)
     given = sent_spec.get("frames")
     sent_spec["frames"] = given or wanted
@@ -278,7 +286,7 @@ def render_sequence(client, spec: dict, frames: Sequence[int], read_frame: Calla
             client.close_clip(clip_id)
         except LookGridError:
             pass  # the clip may already be gone (evicted, server stopped); the original error matters
-    return RenderResult(list(written), time.perf_counter() - t0, clip_id, sent_spec)
+    return RenderResult(list(written), time.perf_counter() - t0, clip_id, sent_spec, styles)
 
 
 __all__ = ["DEFAULT_IN_FLIGHT", "RenderResult", "analysed_frames", "frames_text", "render_sequence",

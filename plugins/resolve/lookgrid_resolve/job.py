@@ -168,7 +168,7 @@ def render_by_path(client, spec: dict, frames: list[int], progress, cancel, fram
     from lookgrid_client import RenderCancelledError
     from lookgrid_client.sequence import resolve_styles
 
-    sent = resolve_styles(client, spec)
+    sent, _ = resolve_styles(client, spec)
 
     def on_progress(p) -> None:
         frame_seconds[0] = max(frame_seconds[0], p.seconds)

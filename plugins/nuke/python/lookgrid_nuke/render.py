@@ -73,23 +73,25 @@ class Exchange:
 
 
 def build_spec(job: NodeJob, exchange: Exchange, by_path: bool) -> dict:
-    """The ClipSpec JSON of the node's job; reference paths stay paths (the client uploads them)."""
-    from lookgrid_client import track_from_samples
+    """The ClipSpec JSON of the node's job (the client's hostrender.build_spec over what the node
+    read; reference paths stay paths, the client uploads them). By path, the mattes are channels
+    of the exchange files; inline, channels of each frame sent."""
+    from lookgrid_client.hostrender import RegionLook
+    from lookgrid_client.hostrender import build_spec as client_spec
+    from lookgrid_client.sequence import storage_spec
 
-    spec = {"frames": f"{job.first}-{job.last}", "stride": job.stride, "method": job.method, "regions": []}
-    if job.colorspace:
-        spec["inputColorspace"] = job.colorspace
+    looks = [RegionLook(r.name, "" if r.mode == "background" else "inline",
+                        [(ref.path, dict(ref.weight)) for ref in r.references], dict(r.strength))
+             for r in job.regions]
+    spec = client_spec(looks, input_colorspace=job.colorspace, method=job.method, stride=job.stride)
+    spec["frames"] = f"{job.first}-{job.last}"
     if by_path:
-        spec["input"] = exchange.source
-        spec["output"] = exchange.by_path_output
-    for region in job.regions:
-        r = {"name": region.name,
-             "styles": [{"style": ref.path, "weight": track_from_samples(ref.weight)} for ref in region.references],
-             "strength": track_from_samples(region.strength)}
-        if region.mode != "background":
-            r["mask"] = exchange.source if by_path else "inline"
-            r["maskChannel"] = exr_channel(region.channel)
-        spec["regions"].append(r)
+        spec = storage_spec(spec, input=exchange.source, output=exchange.by_path_output,
+                            masks={r.name: exchange.source for r in job.regions if r.mode != "background"})
+    channels = {r.name: exr_channel(r.channel) for r in job.regions if r.mode != "background"}
+    for region in spec["regions"]:
+        if region["name"] in channels:
+            region["maskChannel"] = channels[region["name"]]
     return spec
 
 
@@ -149,7 +151,7 @@ def render_by_path(client, spec: dict, frames: list[int], progress, cancel, fram
     from lookgrid_client import RenderCancelledError
     from lookgrid_client.sequence import resolve_styles
 
-    sent = resolve_styles(client, spec)
+    sent, _ = resolve_styles(client, spec)
 
     def on_progress(p) -> None:
         frame_seconds[0] = max(frame_seconds[0], p.seconds)
@@ -165,7 +167,8 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
     """The worker: connect, render, stage the results; returns the spec as sent."""
     import nuke
 
-    from lookgrid_client import FrameIn, connect, pb
+    from lookgrid_client import FrameIn, connect
+    from lookgrid_client.hostrender import render_to_files
     from lookgrid_client.output import StagedOutput, frame_path
 
     task = nuke.ProgressTask(f"LookGrid {group_name}")
@@ -181,24 +184,23 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
 
     frame_seconds = [0.0]
     try:
-        with connect(node_job.server or None, launch=node_job.launch or None, timeout=CONNECT_TIMEOUT) as client, \
-                StagedOutput(exchange.result) as staged:
+        with connect(node_job.server or None, launch=node_job.launch or None, timeout=CONNECT_TIMEOUT) as client:
             by_path = not preview and _is_under(str(exchange.run), client.server_info().roots)
             spec = build_spec(node_job, exchange, by_path)
             if by_path:
-                sent = render_by_path(client, spec, frames, progress, cancel, frame_seconds)
-                for f in frames:
-                    with open(frame_path(exchange.by_path_output, f), "rb") as fh:
-                        staged.write(f, fh.read())
+                with StagedOutput(exchange.result) as staged:
+                    sent = render_by_path(client, spec, frames, progress, cancel, frame_seconds)
+                    for f in frames:
+                        with open(frame_path(exchange.by_path_output, f), "rb") as fh:
+                            staged.write(f, fh.read())
                 return sent
 
             def read_frame(frame: int) -> FrameIn:
                 with open(frame_path(exchange.source, frame), "rb") as fh:
                     return FrameIn(frame, exr=fh.read())
 
-            result = client.render_sequence(spec, frames, read_frame, lambda out: staged.write(out.frame, out.exr),
-                                            progress=progress, cancel=cancel, output_encoding=pb.ENCODED,
-                                            label=f"nuke {group_name}")
+            result, _, _ = render_to_files(client, spec, frames, read_frame, exchange.result, progress=progress,
+                                           cancel=cancel, label=f"nuke {group_name}")
             return result.spec
     finally:
         exchange.remove_run(1.5 * frame_seconds[0] + 0.2 if cancel() and frame_seconds[0] else 0.0)
