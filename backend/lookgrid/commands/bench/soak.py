@@ -228,7 +228,7 @@ def _plot(soak: Soak, path: str) -> None:
     # matplotlib costs ~0.7 s to import and only this plot needs it
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     fig, (a, b) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     a.plot([t / 60 for t, _ in soak.rss], [r / 2**20 for _, r in soak.rss])
