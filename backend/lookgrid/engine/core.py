@@ -987,19 +987,19 @@ class Engine:
             self.close_clip(clip.id)
             raise InvalidInputError(f"frames {missing[:5]} are not in the clip's frame range")
         t0 = time.perf_counter()
-        outputs = []
-        try:
-            for n, frame in enumerate(todo, 1):
-                if cancel is not None and cancel():
-                    raise CancelledError("render cancelled")
-                t1 = time.perf_counter()
-                frame_in = io.read(frame)
-                image, masks = clip._full_inputs(frame_in.working, frame_in.masks)
-                out = clip.render_tensors(frame, image, masks)
-                path = io.write(frame, out[0].permute(1, 2, 0).cpu().numpy(), frame_in)
-                outputs.append(path)
-                if progress is not None:
-                    progress(n, len(todo), frame, path, time.perf_counter() - t1)
+        from lookgrid.engine.pipeline import run_overlapped
+
+        def compute(frame, frame_in):
+            image, masks = clip._full_inputs(frame_in.working, frame_in.masks)
+            return clip.render_tensors(frame, image, masks)[0].permute(1, 2, 0).cpu().numpy()
+
+        def done(n, frame, path, seconds):
+            if progress is not None:
+                progress(n, len(todo), frame, path, seconds)
+
+        try:  # read, compute and write overlap (lookgrid.engine.pipeline)
+            outputs = run_overlapped(todo, io.read, compute, lambda f, fin, out: io.write(f, out, fin),
+                                     cancel=cancel, on_done=done, cancel_message="render cancelled")
         finally:
             analysed = clip.stats["analysed"]
             self.close_clip(clip.id)
