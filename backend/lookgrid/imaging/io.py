@@ -80,9 +80,6 @@ _SKIP_ATTRIBUTES = {"oiio:subimages", "oiio:subimagename", "oiio:BitsPerSample",
                     "thumbnail_height", "thumbnail_nchannels", "thumbnail_image"}
 
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
 Window = tuple[int, int, int, int]  # (x, y, width, height), y down, as OpenImageIO
 
 
@@ -545,23 +542,19 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *,
     for name, value in (attributes or {}).items():
         _set_attribute(spec, name, value)
 
+    from lookgrid.fsutil import atomic_write
+
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + ext, dir=path.parent)
+        with atomic_write(path) as tmp:  # a killed write leaves a temp that remove_stale_temps finds
+            if not out.open(tmp, spec):
+                raise ImageWriteError(f"cannot write {path}: {_err_text(out)}")
+            ok = out.write_image(arr)
+            err = _err_text(out) if not ok or out.has_error else ""
+            closed = out.close()
+            if not ok or err or not closed:
+                raise ImageWriteError(f"cannot write {path}: {err or _err_text(out) or 'write failed'}")
     except OSError as err:
+        if isinstance(err, ImageWriteError):
+            raise
         raise ImageWriteError(f"cannot write {path}: {err}") from None
-    os.close(fd)
-    try:
-        if not out.open(tmp, spec):
-            raise ImageWriteError(f"cannot write {path}: {_err_text(out)}")
-        ok = out.write_image(arr)
-        err = _err_text(out) if not ok or out.has_error else ""
-        closed = out.close()
-        if not ok or err or not closed:
-            raise ImageWriteError(f"cannot write {path}: {err or _err_text(out) or 'write failed'}")
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return path
