@@ -19,6 +19,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("render", "lookgrid.commands.render", "render a clip with per-region looks"),
     ("eval", "lookgrid.commands.eval", "measure quality of methods on clips"),
     ("bench", "lookgrid.commands.bench", "benchmarks: render, analyze, serve, convert"),
+    ("farm", "lookgrid.commands.farm", "render on a farm: Ray, or an Open Job Description bundle"),
     ("serve", "lookgrid.commands.serve", "run the gRPC backend"),
     ("demo", "lookgrid.commands.demo", "render the built-in demo clip through the service"),
     ("train", "lookgrid.commands.train", "train the model"),
