@@ -192,15 +192,18 @@ def analyze_task(spec: ClipSpec, *, threads: int | None = None, progress=None) -
             "seconds": time.perf_counter() - t0, "reason": reason}
 
 
-def render_task(spec: ClipSpec, frames: list[int], *, threads: int | None = None, progress=None) -> dict:
+def render_task(spec: ClipSpec, frames: list[int], *, threads: int | None = None, progress=None,
+                note_attempt: bool = False) -> dict:
     """Render one chunk from the track (refused when the track does not fit the spec). Returns
-    ``{"frames", "seconds", "host", "pid"}``."""
+    ``{"frames", "seconds", "host", "pid"}``. ``note_attempt``: leave an attempt mark (the Ray
+    driver counts retries with them; an Open Job Description farm counts its own)."""
     job = Job(spec)
     missing = sorted(set(frames) - set(job.frames))
     if missing:
         raise InvalidInputError(f"frames {missing[:5]} are not in the clip")
     track_path = tracks.check_track(spec, job.io)
-    job.note_attempt(frames)
+    if note_attempt:
+        job.note_attempt(frames)
     job.clean()
     t0 = time.perf_counter()
     worker_engine(spec, threads).render_clip(spec, progress, frames=list(frames), track=track_path)

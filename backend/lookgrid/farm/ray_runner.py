@@ -68,7 +68,8 @@ def _analyze_remote(spec_dict: dict) -> dict:
 
 
 def _render_remote(spec_dict: dict, frames: list[int]) -> dict:
-    return jobs.render_task(ClipSpec.from_dict(spec_dict), frames, threads=_threads())
+    return jobs.render_task(ClipSpec.from_dict(spec_dict), frames, threads=_threads(),
+                            note_attempt=True)
 
 
 def start_ray(address: str | None, workers: int, temp_dir: str | None = None) -> bool:

@@ -101,10 +101,9 @@ class Fingerprint:
 
     def changes(self, old: "Fingerprint") -> list[str]:
         """What differs from ``old``, in words (empty when the keys agree)."""
-        out = []
-        for name in sorted(set(self.analysis) | set(old.analysis)):
-            if self.analysis.get(name) != old.analysis.get(name):
-                out.append(f"the spec's {name!r}")
+        fields = [repr(name) for name in sorted(set(self.analysis) | set(old.analysis))
+                  if self.analysis.get(name) != old.analysis.get(name)]
+        out = [f"the spec's {' and '.join(fields)}"] if fields else []
         if self.frames != old.frames:
             out.append("the clip's frames")
         mine = {p: v[2] for p, v in self.files.items()}
