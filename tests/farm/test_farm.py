@@ -177,3 +177,31 @@ def test_bad_input_gets_one_clear_line(case, args, message, tmp_path, clip, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lookgrid farm: error:") and message in err[0], err
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("o.*"))
+
+
+def test_the_command_joins_a_cluster_by_address_and_resumes_after_an_interrupt(
+        ray_session, reference, job_spec):
+    """``lookgrid farm render --address`` (a second driver on the session's cluster), stopped with
+    SIGINT once it has written frames, then run again: it renders only what is missing."""
+    import subprocess
+    import sys
+
+    path = job_spec("cli")
+    out = path.parent / "cli"
+    address = ray_session.get_runtime_context().gcs_address
+    cmd = [str(Path(sys.executable).parent / "lookgrid"), "farm", "render", "--spec", str(path),
+           "--address", address, "--chunk", "2", "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None and not (out / "o.1003.exr").exists():
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in stderr, stderr[-2000:]
+    done = len([f for f in FRAMES if (out / f"o.{f}.exr").exists()])
+    assert 2 <= done < 12
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{12 - done} frames rendered, {done} already done" in again.stdout, again.stdout
+    assert "track reused" in again.stdout
+    assert_same_as_reference(out, reference)
