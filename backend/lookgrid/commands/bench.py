@@ -14,6 +14,7 @@ BENCHES: list[tuple[str, str, str]] = [
     ("analyze", "lookgrid.commands.bench_analyze", "low-resolution grid path per frame, 1/2/4 regions"),
     ("convert", "lookgrid.commands.bench_convert", "colour conversion of a 1920x1080 frame"),
     ("serve", "lookgrid.commands.bench_serve", "frames/s through gRPC vs in process"),
+    ("farm", "lookgrid.commands.bench_farm", "farm throughput: I/O floor, 1 vs 2 workers, N-worker model"),
 ]
 
 
