@@ -1,7 +1,7 @@
 """``lookgrid farm``: render a clip on many workers with the same pixels as one ``lookgrid render``.
 
     lookgrid farm render --spec clip.json [--chunk N] [--workers K] [--address auto|ray://host:port]
-                         [--order forward|reverse|shuffled] [--no-progress]
+                         [--gpus-per-worker G] [--order forward|reverse|shuffled] [--no-progress]
     lookgrid farm export --spec clip.json --out job/ [--chunk N] [--name NAME]
     lookgrid farm task analyze --spec clip.json
     lookgrid farm task render --spec clip.json --frames A-B
@@ -29,6 +29,8 @@ def add_arguments(parser) -> None:
     render.add_argument("--address", metavar="ADDR",
                         help="join a running Ray cluster: auto, ray://host:port or host:port "
                              "(default: start a local Ray for the job)")
+    render.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
+                        help="GPUs each task asks Ray for (e.g. 1 or 0.5 on a GPU cluster; default 0)")
     render.add_argument("--order", choices=("forward", "reverse", "shuffled"), default="forward",
                         help="order in which chunks are handed out (the pixels do not depend on it)")
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -84,12 +86,13 @@ def _render(args, spec) -> int:
 
     try:
         summary = run_job(spec, chunk=args.chunk or None, workers=args.workers,
-                          address=args.address, order=args.order, progress=progress)
+                          address=args.address, order=args.order, progress=progress,
+                          gpus=args.gpus_per_worker)
     finally:
         if bar is not None:
             bar.close()
     if summary.reanalysed_because:
-        print(f"analysed again: {summary.reanalysed_because}")
+        print(f"analysed: {summary.reanalysed_because}")
     print(summary.line())
     return 0
 

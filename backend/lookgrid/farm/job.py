@@ -6,9 +6,10 @@ Description task (``lookgrid farm task ...``, :mod:`lookgrid.farm.openjd`).
 Resuming: ``.lookgrid/job.json`` records the hash of the whole spec (weights, strengths and output
 settings included) of the job that writes into the output folder. When a job starts with another
 hash the file is rewritten, so every output from before it counts as not done. A frame is *done*
-when its output exists, is not empty, its header reads with the input's resolution, and it was
-written after ``job.json`` (compared as modification times on the same file system). A done frame
-is never rendered again by the same job.
+when the track is current, and its output exists, is not empty, its header reads with the input's
+resolution, and it was written after ``job.json``, the track and the frame's own input and mask
+files (modification times on the same file system, as ``make`` compares them). A done frame is
+not rendered again.
 """
 
 from __future__ import annotations
@@ -95,32 +96,42 @@ class Job:
         return False
 
     def done_frames(self) -> list[int]:
-        """Frames whose output is already written by this job and verified (module docstring)."""
+        """Frames whose output is already written by this job and verified (module docstring):
+        none when the track must be analysed again; otherwise the outputs newer than ``job.json``,
+        the track and the frame's own input and mask files, not empty, whose header reads with
+        the input's resolution."""
         from lookgrid.imaging import read_header
 
+        if tracks.stale_reason(self.spec, self.io) is not None:
+            return []
         try:
-            since = os.stat(self.folder / JOB_FILE).st_mtime_ns
+            since = max(os.stat(self.folder / JOB_FILE).st_mtime_ns,
+                        os.stat(self.folder / tracks.TRACK_FILE).st_mtime_ns)
         except OSError:
             return []
         want = None
         done = []
         for f in self.frames:
-            path = self.output(f)
             try:
-                st = os.stat(path)
+                st = os.stat(self.output(f))
+                newest_input = max(os.stat(p).st_mtime_ns for p in self.inputs(f))
             except OSError:
                 continue
-            if st.st_size == 0 or st.st_mtime_ns < since:
+            if st.st_size == 0 or st.st_mtime_ns < max(since, newest_input):
                 continue
             try:
                 if want is None:
                     want = read_header(self.io.input.path(self.frames[0]))[:2]
-                if read_header(path)[:2] != want:
+                if read_header(self.output(f))[:2] != want:
                     continue
             except OSError:  # ImageReadError: unreadable header
                 continue
             done.append(f)
         return done
+
+    def inputs(self, frame: int) -> list[str]:
+        """The files frame ``frame`` is rendered from: its input and mask frames."""
+        return [self.io.input.path(frame)] + [seq.path(frame) for _, seq in self.io.masks]
 
     def clean(self) -> list[str]:
         """Remove what killed writers left in the output folder (their processes are gone)."""

@@ -19,8 +19,11 @@ Progress counts frames: finished chunks, plus the outputs that appear for chunks
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -101,20 +104,22 @@ def _unwrap(err, chunk: str) -> BaseException:
 
 def run_job(spec: ClipSpec, *, chunk: int | None = 10, workers: int = 2, address: str | None = None,
             order: str = "forward", progress=None, max_retries: int = MAX_RETRIES,
-            temp_dir: str | None = None) -> FarmSummary:
-    """Render ``spec`` on Ray (module docstring). ``progress(done, total)`` counts frames."""
+            temp_dir: str | None = None, gpus: float = 0.0) -> FarmSummary:
+    """Render ``spec`` on Ray (module docstring). ``progress(done, total)`` counts frames.
+    ``gpus``: GPUs each task asks Ray for (Ray hides the GPUs from tasks that ask for none)."""
     import ray
 
     from lookgrid import errors
 
+    if gpus < 0:
+        raise InvalidInputError(f"--gpus-per-worker must be >= 0, got {gpus}")
     if workers < 1:
         raise InvalidInputError(f"--workers must be >= 1, got {workers}")
     if chunk is not None and chunk < 0:
         raise InvalidInputError(f"--chunk must be >= 1, got {chunk}")
     job = jobs.Job(spec)  # checks the spec and finds the frames before Ray starts
     t_start = time.perf_counter()
-    resumed = job.start()
-    done = set(job.done_frames()) if resumed else set()
+    done = set(job.done_frames()) if job.start() else set()
     job.clean()
     job.clear_attempts()
     todo = [f for f in job.frames if f not in done]
@@ -125,67 +130,92 @@ def run_job(spec: ClipSpec, *, chunk: int | None = 10, workers: int = 2, address
     spec_dict = spec.to_dict()
     summary = FarmSummary(frames=len(job.frames), rendered=0, skipped=len(done), chunks=len(chunks),
                           retries=0, workers=workers, seconds=0.0, startup_seconds=startup)
-    try:
+    with contextlib.ExitStack() as stack:
+        interrupted = stack.enter_context(_interrupt_between_calls())
+        stack.callback(_finish, ray, job, summary, started)
         if chunks:
             cpus = max(1, min(workers, int(ray.cluster_resources().get("CPU", 1))))
             analyze = ray.remote(_analyze_remote).options(
-                num_cpus=cpus, max_retries=max_retries, retry_exceptions=retry_on)
+                num_cpus=cpus, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on)
             t0 = time.perf_counter()
-            try:
-                result = ray.get(analyze.remote(spec_dict))
-            except ray.exceptions.RayError as err:
-                raise _unwrap(err, "analyze") from None
+            result = _result(ray, analyze.remote(spec_dict), "analyze", interrupted)
             summary.analysed = result["analysed"]
             summary.analyse_seconds = time.perf_counter() - t0
             summary.reanalysed_because = result["reason"]
-            _render_chunks(ray, job, chunks, spec_dict, workers, max_retries, retry_on, progress,
-                           len(done), summary)
-    finally:
-        summary.retries = sum(max(0, len(v) - 1) for v in job.attempts().values())
-        job.clean()
-        job.clear_attempts()
-        if started:
-            ray.shutdown()
+            render = ray.remote(_render_remote).options(
+                num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on)
+            _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, len(done), summary,
+                           interrupted)
     summary.seconds = time.perf_counter() - t_start
     return summary
 
 
-def _render_chunks(ray, job, chunks, spec_dict, workers, max_retries, retry_on, progress, already,
-                   summary) -> None:
-    render = ray.remote(_render_remote).options(num_cpus=1, max_retries=max_retries,
-                                                retry_exceptions=retry_on)
-    since = time.time_ns() - 1_000_000_000
-    queue = list(chunks)
-    running: dict = {}
-    finished = already
-    total = len(job.frames)
+def _finish(ray, job, summary, started: bool) -> None:
+    """After the job, done or failed: count retries, clear what attempts left, leave Ray."""
+    summary.retries = sum(max(0, len(v) - 1) for v in job.attempts().values())
+    job.clean()
+    job.clear_attempts()
+    if started:
+        ray.shutdown()
 
-    def written(frames) -> int:
+
+@contextlib.contextmanager
+def _interrupt_between_calls():
+    """While Ray runs, Ctrl-C (SIGINT) only sets a flag; the driver's loop raises
+    ``KeyboardInterrupt`` between Ray calls (an interrupt inside one can abort Ray's core worker).
+    Only the main thread can take signals; elsewhere this does nothing."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _result(ray, ref, chunk: str, interrupted: threading.Event):
+    """``ray.get(ref)``, waiting in short steps so an interrupt is seen; a failure as the job's error."""
+    while not ray.wait([ref], timeout=0.5)[0]:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as err:
+        raise _unwrap(err, chunk) from None
+
+
+def _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, already, summary,
+                   interrupted) -> None:
+    """Keep at most ``workers`` chunks running until all are rendered; report frames."""
+    since = time.time_ns() - 1_000_000_000
+    queue, running = list(chunks), {}
+
+    def written(frames) -> int:  # outputs of running chunks that have appeared (for progress)
         n = 0
         for f in frames:
-            try:
+            with contextlib.suppress(OSError):
                 n += os.stat(job.output(f)).st_mtime_ns >= since
-            except OSError:
-                pass
         return n
 
     try:
         while queue or running:
+            if interrupted.is_set():
+                raise KeyboardInterrupt
             while queue and len(running) < workers:
                 c = queue.pop(0)
                 running[render.remote(spec_dict, c)] = c
             ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
             for ref in ready:
                 c = running.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayError as err:
-                    raise _unwrap(err, chunk_name(c)) from None
-                finished += len(c)
+                summary.chunk_seconds.append(_result(ray, ref, chunk_name(c), interrupted)["seconds"])
                 summary.rendered += len(c)
-                summary.chunk_seconds.append(result["seconds"])
             if progress is not None:
-                progress(finished + sum(written(c) for c in running.values()), total)
+                progress(already + summary.rendered + sum(written(c) for c in running.values()),
+                         len(job.frames))
     finally:
         for ref in running:
             ray.cancel(ref, force=True)
+        if running:  # let the cancellations land before the driver disconnects
+            ray.wait(list(running), num_returns=len(running), timeout=10)

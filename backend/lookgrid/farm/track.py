@@ -176,7 +176,7 @@ def stale_reason(spec: ClipSpec, io=None) -> str | None:
     """Why the track beside ``spec``'s output cannot be used for it (None: it can)."""
     state = read_state(spec)
     if state is None:
-        return f"no grid track in {state_dir(spec)} (analyse first)"
+        return f"there is no grid track in {state_dir(spec)} yet"
     if not state.track_path.is_file():
         return f"the grid track {state.track_path} is missing"
     now = fingerprint(spec, io, known=state.fingerprint.files)
