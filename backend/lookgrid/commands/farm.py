@@ -17,6 +17,13 @@ from __future__ import annotations
 
 import sys
 
+from tqdm import tqdm
+
+from lookgrid.farm import job as jobs
+from lookgrid.farm.chunks import frames_in_range
+from lookgrid.farm.openjd import write_bundle
+from lookgrid.farm.ray_runner import run_job
+
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="farm", metavar="WHAT", required=True)
@@ -54,13 +61,9 @@ def _spec(p) -> None:
 
 
 def run(args) -> int:
-    from lookgrid.farm.job import Job, load_spec
-
-    spec = load_spec(args.spec)
+    spec = jobs.load_spec(args.spec)
     if args.farm == "export":
-        from lookgrid.farm.openjd import write_bundle
-
-        path = write_bundle(spec, Job(spec).frames, args.out, chunk=args.chunk, name=args.name)
+        path = write_bundle(spec, jobs.Job(spec).frames, args.out, chunk=args.chunk, name=args.name)
         print(f"wrote {path.parent} (template.yaml, clip.json, parameter_values.yaml)")
         return 0
     if args.farm == "task":
@@ -69,10 +72,6 @@ def run(args) -> int:
 
 
 def _render(args, spec) -> int:
-    from tqdm import tqdm
-
-    from lookgrid.farm.ray_runner import run_job
-
     bar = None
 
     def progress(done, total):
@@ -98,8 +97,6 @@ def _render(args, spec) -> int:
 
 
 def _task(args, spec) -> int:
-    from lookgrid.farm import job as jobs
-
     if args.task == "analyze":
         result = jobs.analyze_task(spec)
         if result["reused"]:
@@ -108,7 +105,6 @@ def _task(args, spec) -> int:
             print(f"analyze: {result['analysed']} frames in {result['seconds']:.1f} s "
                   f"({result['reason']})")
         return 0
-    from lookgrid.farm.chunks import frames_in_range
 
     job = jobs.Job(spec)
     frames = frames_in_range(args.frames, job.frames)

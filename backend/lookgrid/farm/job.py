@@ -23,9 +23,18 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
+import torch
+
+import lookgrid._numba  # noqa: F401  (picks numba's threading layer before any kernel runs)
+from lookgrid.engine import Engine
+from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError
 from lookgrid.farm import track as tracks
+from lookgrid.farm.chunks import chunk_name
+from lookgrid.fsutil import atomic_write, remove_stale_temps
+from lookgrid.imaging import read_header
 
 JOB_FILE = "job.json"
 ATTEMPTS = "attempts"
@@ -64,8 +73,6 @@ class Job:
     frames: list[int] = field(default_factory=list)
 
     def __post_init__(self):
-        from lookgrid.engine.io import SequenceIO
-
         check_farm_spec(self.spec)
         self.io = SequenceIO(self.spec)
         self.frames = list(self.io.frames)
@@ -81,8 +88,6 @@ class Job:
     # --- resume -------------------------------------------------------------------------------
     def start(self) -> bool:
         """Claim the output folder for this spec; True when it already was (a resumed job)."""
-        from lookgrid.fsutil import atomic_write
-
         path = self.folder / JOB_FILE
         mine = spec_hash(self.spec)
         try:
@@ -100,8 +105,6 @@ class Job:
         none when the track must be analysed again; otherwise the outputs newer than ``job.json``,
         the track and the frame's own input and mask files, not empty, whose header reads with
         the input's resolution."""
-        from lookgrid.imaging import read_header
-
         if tracks.stale_reason(self.spec, self.io) is not None:
             return []
         try:
@@ -135,15 +138,11 @@ class Job:
 
     def clean(self) -> list[str]:
         """Remove what killed writers left in the output folder (their processes are gone)."""
-        from lookgrid.fsutil import remove_stale_temps
-
         return remove_stale_temps(self.output_dir)
 
     # --- attempts (retries are counted by the files the attempts leave) ------------------------
     def note_attempt(self, chunk: list[int]) -> Path:
         """Mark that an attempt at ``chunk`` started here (an empty file naming host and pid)."""
-        from lookgrid.farm.chunks import chunk_name
-
         folder = self.folder / ATTEMPTS
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{chunk_name(chunk)}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
@@ -174,14 +173,7 @@ _ENGINES: dict = {}
 
 def worker_engine(spec: ClipSpec, threads: int | None = None):
     """One engine per process and (device, model), kept between the chunks a worker renders."""
-    from lookgrid.engine import Engine
-
     if threads:
-        import numba
-        import torch
-
-        import lookgrid._numba  # noqa: F401  (picks numba's threading layer first)
-
         torch.set_num_threads(int(threads))
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
     key = (spec.device or "auto", spec.model or "")
@@ -212,7 +204,7 @@ def render_task(spec: ClipSpec, frames: list[int], *, threads: int | None = None
     missing = sorted(set(frames) - set(job.frames))
     if missing:
         raise InvalidInputError(f"frames {missing[:5]} are not in the clip")
-    track_path = tracks.check_track(spec, job.io)
+    track_path = tracks.require_track(spec, job.io)
     if note_attempt:
         job.note_attempt(frames)
     job.clean()

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError
 from lookgrid.farm.chunks import openjd_range
+from lookgrid.fsutil import atomic_write
 
 SPEC_NAME = "clip.json"
 TEMPLATE_NAME = "template.yaml"
@@ -71,10 +74,6 @@ def write_bundle(spec: ClipSpec, frames: list[int], out: str | Path, *, chunk: i
                  name: str | None = None) -> Path:
     """Write the bundle folder ``out`` (module docstring); returns the template's path. Each file
     is written atomically; a bundle already there is replaced file by file."""
-    import yaml
-
-    from lookgrid.fsutil import atomic_write
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frames_expr = openjd_range(frames)

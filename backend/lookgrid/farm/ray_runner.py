@@ -27,6 +27,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import ray
+
+from lookgrid import errors
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import FarmTaskError, InvalidInputError, LookGridError
 from lookgrid.farm import job as jobs
@@ -61,8 +64,6 @@ class FarmSummary:
 
 
 def _threads() -> int:
-    import ray
-
     return max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
 
 
@@ -77,8 +78,6 @@ def _render_remote(spec_dict: dict, frames: list[int]) -> dict:
 
 def start_ray(address: str | None, workers: int, temp_dir: str | None = None) -> bool:
     """Start or join Ray; True when this call started it (and the caller should shut it down)."""
-    import ray
-
     if ray.is_initialized():
         return False
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
@@ -107,10 +106,6 @@ def run_job(spec: ClipSpec, *, chunk: int | None = 10, workers: int = 2, address
             temp_dir: str | None = None, gpus: float = 0.0) -> FarmSummary:
     """Render ``spec`` on Ray (module docstring). ``progress(done, total)`` counts frames.
     ``gpus``: GPUs each task asks Ray for (Ray hides the GPUs from tasks that ask for none)."""
-    import ray
-
-    from lookgrid import errors
-
     if gpus < 0:
         raise InvalidInputError(f"--gpus-per-worker must be >= 0, got {gpus}")
     if workers < 1:

@@ -9,7 +9,7 @@ A farm job keeps its state in ``<output dir>/.lookgrid/``:
   (:mod:`lookgrid.farm.job`).
 
 The analysis hash covers everything the grids depend on and nothing else: the spec's analysis
-fields (:func:`lookgrid.engine.core.analysis_key`: input pattern, frames, colour settings, method,
+fields (:func:`lookgrid.engine.track.analysis_key`: input pattern, frames, colour settings, method,
 stride, model, masks, styles — not weights, strength or output), the analysed frames, and the
 *content* (sha256) of every file analysis reads: the input and mask frames at the analysed frames,
 the style images, the model checkpoint and a local OpenColorIO config. Rendering checks it before
@@ -27,8 +27,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
+from lookgrid.engine.track import analysis_key
 from lookgrid.errors import ClipStateError, InvalidInputError
+from lookgrid.fsutil import atomic_write
+from lookgrid.model.load import shipped_model_path
+from lookgrid.timeline import subsample_frames
 
 FOLDER = ".lookgrid"
 TRACK_FILE, SPEC_FILE, MANIFEST_FILE = "track.pt", "spec.json", "track.json"
@@ -57,16 +62,12 @@ def _canonical(data) -> bytes:
 
 def analysed_frames(spec: ClipSpec, frames) -> list[int]:
     """The frames whose pixels the analysis reads (none for ``reinhard``)."""
-    from lookgrid.timeline import subsample_frames
-
     return [] if spec.method == "reinhard" else subsample_frames(frames, max(int(spec.stride), 1))
 
 
 def analysed_files(spec: ClipSpec, io) -> list[str]:
     """Every file the analysis of ``spec`` reads: input and mask frames at the analysed frames,
     style images, the model checkpoint, a local OpenColorIO config. ``io``: its ``SequenceIO``."""
-    from lookgrid.model.load import shipped_model_path
-
     anchors = analysed_frames(spec, io.frames)
     files = [io.input.path(f) for f in anchors]
     for _, seq in io.masks:
@@ -125,9 +126,6 @@ def _list(paths: list[str], most: int = 3) -> str:
 def fingerprint(spec: ClipSpec, io=None, known: dict | None = None) -> Fingerprint:
     """Hash what the analysis of ``spec`` depends on. ``known``: a previous fingerprint's
     ``files``; a file whose size and mtime are unchanged keeps its recorded sha256."""
-    from lookgrid.engine.core import analysis_key
-    from lookgrid.engine.io import SequenceIO
-
     io = io or SequenceIO(spec)
     files = {}
     for path in analysed_files(spec, io):
@@ -189,7 +187,7 @@ def stale_reason(spec: ClipSpec, io=None) -> str | None:
     return None
 
 
-def check_track(spec: ClipSpec, io=None) -> Path:
+def require_track(spec: ClipSpec, io=None) -> Path:
     """The track file to render ``spec`` with; :class:`ClipStateError` saying why when the track
     is missing or out of date (a changed spec or input is refused, never silently reused)."""
     reason = stale_reason(spec, io)
@@ -203,9 +201,6 @@ def analyze(spec: ClipSpec, engine, *, progress=None, cancel=None) -> dict:
     """Analyse ``spec`` into its state folder: track, spec, manifest (in that order, each written
     atomically, so an interrupted analysis leaves the old manifest — which no longer matches — or
     none). Returns the manifest."""
-    from lookgrid.engine.io import SequenceIO
-    from lookgrid.fsutil import atomic_write
-
     io = SequenceIO(spec)
     before = fingerprint(spec, io)
     folder = state_dir(spec)

@@ -18,6 +18,28 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import ray
+import skimage.data
+
+from lookgrid.engine import Engine
+from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
+from lookgrid.engine.track import load_track
+from lookgrid.errors import InvalidInputError
+from lookgrid.farm import job as jobs
+from lookgrid.farm.job import load_spec
+from lookgrid.farm.ray_runner import run_job, start_ray
+from lookgrid.farm.track import FOLDER
+from lookgrid.imaging import read_image, write_image
+
 SIZES = {"960x540": (540, 960), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
 
 
@@ -38,12 +60,6 @@ def add_arguments(parser) -> None:
 def write_plates(folder, frames, h: int, w: int) -> str:
     """Synthetic scene-linear plates (smooth light, a moving object, grain) as half ZIP EXRs,
     masks of the object as 8-bit PNGs, two reference photos; returns the spec path."""
-    import numpy as np
-    import skimage.data
-
-    from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
-    from lookgrid.imaging import write_image
-
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -66,16 +82,6 @@ def write_plates(folder, frames, h: int, w: int) -> str:
 
 
 def _floor(args, root) -> dict:
-    import statistics
-    import time
-
-    import torch
-
-    from lookgrid.engine import Engine
-    from lookgrid.engine.io import SequenceIO
-    from lookgrid.farm.job import load_spec
-    from lookgrid.imaging import read_image, write_image
-
     h, w = SIZES[args.size]
     frames = list(range(1, max(2, args.frames) + 1))
     spec = load_spec(write_plates(root / "floor", frames, h, w))
@@ -93,7 +99,7 @@ def _floor(args, root) -> dict:
     analyze_s = (time.perf_counter() - t0) / n
     io = SequenceIO(spec)
     clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
-    clip.import_track(torch.load(track, map_location="cpu", weights_only=True))
+    clip.import_track(load_track(track))
     compute, eng_io = [], []
     for f in frames:
         t0 = time.perf_counter()
@@ -125,15 +131,6 @@ def _floor(args, root) -> dict:
 
 
 def _workers(args, root) -> dict:
-    import shutil
-
-    from lookgrid.farm import job as jobs
-    from lookgrid.farm.job import load_spec
-    from lookgrid.farm.ray_runner import run_job, start_ray
-    from lookgrid.farm.track import FOLDER
-
-    import ray
-
     h, w = SIZES[args.farm_size]
     frames = list(range(1, max(2, args.farm_frames) + 1))
     path = write_plates(root / "farm", frames, h, w)
@@ -141,9 +138,9 @@ def _workers(args, root) -> dict:
     res = jobs.analyze_task(spec)
     analyze_s = res["seconds"] / max(1, res["analysed"])
     state = root / "farm" / "out" / FOLDER
-    t0 = __import__("time").perf_counter()
+    t0 = time.perf_counter()
     start_ray(None, max(args.workers))
-    startup = __import__("time").perf_counter() - t0
+    startup = time.perf_counter() - t0
     rows = []
     try:
         for k in args.workers:
@@ -182,12 +179,6 @@ def model_table(analyze_s: float, render_s: float, frames: int, startup: float =
 
 
 def run(args) -> int:
-    import os
-    import tempfile
-    from pathlib import Path
-
-    from lookgrid.errors import InvalidInputError
-
     if args.chunk < 1 or any(k < 1 for k in args.workers):
         raise InvalidInputError("--chunk and --workers must be >= 1")
     load = os.getloadavg()
