@@ -19,9 +19,11 @@ from lookgrid.farm.track import FOLDER
 @pytest.fixture(scope="session")
 def ray_session(tmp_path_factory):
     import logging
+    import os
 
     import ray
 
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
              object_store_memory=128 << 20, _temp_dir=str(tmp_path_factory.mktemp("ray")))
     yield ray

@@ -33,7 +33,7 @@ from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError
 from lookgrid.farm import track as tracks
 from lookgrid.farm.chunks import chunk_name
-from lookgrid.fsutil import atomic_write, remove_stale_temps
+from lookgrid.fsutil import atomic_write
 from lookgrid.imaging import read_header
 
 JOB_FILE = "job.json"
@@ -136,10 +136,6 @@ class Job:
         """The files frame ``frame`` is rendered from: its input and mask frames."""
         return [self.io.input.path(frame)] + [seq.path(frame) for _, seq in self.io.masks]
 
-    def clean(self) -> list[str]:
-        """Remove what killed writers left in the output folder (their processes are gone)."""
-        return remove_stale_temps(self.output_dir)
-
     # --- attempts (retries are counted by the files the attempts leave) ------------------------
     def note_attempt(self, chunk: list[int]) -> Path:
         """Mark that an attempt at ``chunk`` started here (an empty file naming host and pid)."""
@@ -207,7 +203,6 @@ def render_task(spec: ClipSpec, frames: list[int], *, threads: int | None = None
     track_path = tracks.require_track(spec, job.io)
     if note_attempt:
         job.note_attempt(frames)
-    job.clean()
     t0 = time.perf_counter()
     worker_engine(spec, threads).render_clip(spec, progress, frames=list(frames), track=track_path)
     return {"frames": list(frames), "seconds": time.perf_counter() - t0,

@@ -8,8 +8,8 @@
 * **Chunks** (:func:`lookgrid.farm.chunks.chunk_frames` over the frames not yet done) run as tasks
   of one CPU each, at most ``workers`` at a time. Ray retries a chunk whose worker died (a
   ``kill -9`` included) or that failed to read or write a file, up to ``max_retries`` times; every
-  frame is written atomically, and what a killed writer left is removed before the retry renders
-  the chunk again and once more when the job ends. Any other error is the job's error: the other
+  frame is written atomically, and what a killed writer left is removed when the retry starts
+  (``Engine.render_clip`` clears the temporaries of dead processes from the output folder). Any other error is the job's error: the other
   chunks are cancelled and it is raised as it was raised on the worker.
 * **Resume**: frames a previous run of the same job wrote and that verify are skipped
   (:meth:`lookgrid.farm.job.Job.done_frames`).
@@ -80,6 +80,7 @@ def start_ray(address: str | None, workers: int, temp_dir: str | None = None) ->
     """Start or join Ray; True when this call started it (and the caller should shut it down)."""
     if ray.is_initialized():
         return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a render job reports nothing anywhere
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if address:
         ray.init(address=address, **kwargs)
@@ -115,7 +116,6 @@ def run_job(spec: ClipSpec, *, chunk: int | None = 10, workers: int = 2, address
     job = jobs.Job(spec)  # checks the spec and finds the frames before Ray starts
     t_start = time.perf_counter()
     done = set(job.done_frames()) if job.start() else set()
-    job.clean()
     job.clear_attempts()
     todo = [f for f in job.frames if f not in done]
     chunks = order_chunks(chunk_frames(job.frames, chunk, wanted=todo), order)
@@ -148,7 +148,6 @@ def run_job(spec: ClipSpec, *, chunk: int | None = 10, workers: int = 2, address
 def _finish(ray, job, summary, started: bool) -> None:
     """After the job, done or failed: count retries, clear what attempts left, leave Ray."""
     summary.retries = sum(max(0, len(v) - 1) for v in job.attempts().values())
-    job.clean()
     job.clear_attempts()
     if started:
         ray.shutdown()
