@@ -126,7 +126,7 @@ def _floor(args, root) -> dict:
     print(f"  Engine.render_clip (lookgrid render from a track), overlapped: {render_s:.3f} s/frame "
           f"= {render_s / floor:.2f} x floor (target <= 1.15), {render_s / (eio + comp):.2f} x "
           f"the plain sequence ({summary.frames} frames)")
-    print(f"  analysis: {analyze_s:.3f} s per analysed frame (network at low resolution)")
+    print(f"  analysis: {analyze_s:.3f} s per analysed frame (read at full size, downscale, network)")
     return {"analyze_s": analyze_s}
 
 
