@@ -254,12 +254,15 @@ CDL_LUMA = (0.2126, 0.7152, 0.0722)
 
 
 def cdl_apply(rgb: torch.Tensor, slope, offset, power, sat) -> torch.Tensor:
-    """ASC CDL v1.2 with its clamps: ``clamp01(c·slope + offset) ** power``, then saturation about
-    Rec.709 luma, clamped to [0, 1]. rgb ``(M, 3)``; slope/offset/power ``(3,)``; sat scalar."""
-    v = (rgb * slope + offset).clamp(0.0, 1.0)
-    v = v.clamp_min(1e-12) ** power * (v > 0)
+    """ASC CDL as OpenColorIO applies a ``.cc`` file (its ``CDL_NO_CLAMP`` style): ``v = c·slope +
+    offset``, ``v ** power`` where ``v > 0`` (other values pass unchanged), then saturation about
+    Rec.709 luma; no clamping, so values above 1 (ACEScct highlights) survive. rgb ``(M, 3)``;
+    slope/offset/power ``(3,)``; sat scalar."""
+    v = rgb * slope + offset
+    pos = v > 0
+    v = torch.where(pos, v.clamp_min(1e-12) ** power, v)
     luma = (v * torch.tensor(CDL_LUMA, dtype=v.dtype)).sum(dim=1, keepdim=True)
-    return (luma + sat * (v - luma)).clamp(0.0, 1.0)
+    return luma + sat * (v - luma)
 
 
 @dataclass(frozen=True)
@@ -277,14 +280,11 @@ class CDLFit:
 def fit_cdl(rgb: torch.Tensor, target: torch.Tensor, *, steps: int = 60) -> CDLFit:
     """Least-squares ASC CDL mapping ``rgb (M, 3)`` to ``target (M, 3)`` (the look at those colours).
 
-    L-BFGS on slope (log), offset, power (log) and saturation (log), starting at the identity; the
-    target is clamped to [0, 1] (the CDL's range) before fitting, the error is measured against the
-    unclamped target."""
+    L-BFGS on slope (log), offset, power (log) and saturation (log), starting at the identity."""
     check_shape("rgb", rgb, "(M,3)", 2, d1=3)
     check_shape("target", target, f"({rgb.shape[0]},3)", 2, d0=rgb.shape[0], d1=3)
     x = rgb.detach().to(torch.float64)
     y = target.detach().to(torch.float64)
-    yc = y.clamp(0.0, 1.0)
     params = torch.zeros(10, dtype=torch.float64, requires_grad=True)
 
     def unpack(p):
@@ -294,7 +294,7 @@ def fit_cdl(rgb: torch.Tensor, target: torch.Tensor, *, steps: int = 60) -> CDLF
 
     def closure():
         opt.zero_grad()
-        loss = ((cdl_apply(x, *unpack(params)) - yc) ** 2).mean()
+        loss = ((cdl_apply(x, *unpack(params)) - y) ** 2).mean()
         loss.backward()
         return loss
 
