@@ -44,7 +44,7 @@ FORMATS = ("clf", "cube", "cdl", "ocio")
 STAGING_PREFIX = ".lookgrid-export-"
 #: pixels sampled per region (over all frames) for the fidelity measurement and the CDL fit
 SAMPLES = 40000
-MATTE_PATTERN = "{region}.matte.{frame:04d}.exr"
+MATTE_PATTERN = "{region}.matte.%04d.exr"  # region names hold no "%" (ClipSpec.validate)
 
 
 @dataclass
@@ -100,6 +100,11 @@ class LookExport:
 
     def clf_path(self, region: str) -> str:
         return os.path.join(self.out, f"{region}.clf")
+
+
+def matte_pattern(out: str | os.PathLike, region: str) -> str:
+    """The ``%04d`` pattern of a region's matte frames in ``out`` (Nuke, OIIO and ffmpeg read it)."""
+    return os.path.join(os.fspath(out), MATTE_PATTERN.format(region=region))
 
 
 def _check_request(spec: ClipSpec, size: int, formats: Sequence[str], regions: Sequence[str] | None):
@@ -267,7 +272,7 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
             for k, name in enumerate(names):
                 if name in want:
                     m = weights[k][..., None].repeat(4, axis=2)
-                    write_image(stage / MATTE_PATTERN.format(region=name, frame=frame), m,
+                    write_image(stage / (MATTE_PATTERN.format(region=name) % frame), m,
                                 channel_names=["R", "G", "B", "A"], dtype="half")
 
         col = collect_looks(engine, spec, frames, on_frame=write_mattes, progress=progress, cancel=cancel)
