@@ -97,6 +97,7 @@ class LookExport:
     global_lut: np.ndarray
     files: list[str]
     out: str
+    exported: list[str] = field(default_factory=list)  # the regions whose files were written
 
     def clf_path(self, region: str) -> str:
         return os.path.join(self.out, f"{region}.clf")
@@ -261,7 +262,7 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
     from lookgrid.imaging.looks import cdl_text, clf_text, cube_text, look_config_text, write_text
     from lookgrid.model.look import fit_cdl, lut_apply_reference
 
-    formats = list(dict.fromkeys(formats))
+    formats = list(dict.fromkeys(formats or FORMATS))
     _check_request(spec, size, formats, regions)
     want = set(regions or [r.name for r in spec.regions] + ["background"])
     out = Path(out)
@@ -311,7 +312,8 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
             os.replace(p, out / p.name)
             files.append(str(out / p.name))
         done = True
-        return LookExport(collection=col, size=size, global_lut=glob.numpy(), files=files, out=str(out))
+        return LookExport(collection=col, size=size, global_lut=glob.numpy(), files=files, out=str(out),
+                          exported=[r.name for r in col.regions if r.name in want])
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if created and not done:

@@ -99,6 +99,53 @@ def _checker(context):
     return cancel
 
 
+def _pump(work, name: str):
+    """Run ``work(emit)`` on a thread and yield what it emits, in order; re-raise what it raises.
+    (gRPC's streaming handler must yield while the engine works.)"""
+    events: queue.Queue = queue.Queue()
+    done = object()
+
+    def run():
+        try:
+            work(events.put)
+            events.put(done)
+        except BaseException as err:  # noqa: BLE001 - forwarded to the RPC thread
+            events.put(err)
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    while True:
+        item = events.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    worker.join()
+
+
+def _look_result(res, seconds: float) -> pb.ExportLookResult:
+    """An :class:`lookgrid.engine.look.LookExport` as its message."""
+    from lookgrid.engine.look import matte_pattern
+
+    files = set(res.files)
+    path = lambda p: p if p in files else ""  # noqa: E731
+    regions = []
+    for look in res.collection.regions:
+        if look.name not in res.exported:
+            continue
+        j = lambda ext: os.path.join(res.out, look.name + ext)  # noqa: E731
+        regions.append(pb.RegionLookInfo(
+            name=look.name, look_name=f"lookgrid-{look.name}" if path(j(".acescct.clf")) else "",
+            clf_path=path(j(".clf")), cube_path=path(j(".cube")), cdl_path=path(j(".cc")),
+            cdl_rms_error=look.cdl.rms if look.cdl is not None else 0.0,
+            matte_pattern=matte_pattern(res.out, look.name),
+            matte_area=look.total().total))
+    return pb.ExportLookResult(files=res.files, regions=regions, lut_size=res.size,
+                               shot_colorspace=res.collection.shot_space,
+                               config_path=path(os.path.join(res.out, "config.ocio")), seconds=seconds)
+
+
 class LookGridServicer(pb_grpc.LookGridServicer):
     """Implements ``lookgrid.v1.LookGrid`` over one :class:`lookgrid.engine.Engine`.
 
@@ -211,6 +258,14 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         if spec.model:
             self._check_model(spec.model)
         return self.paths.check_spec(spec)
+
+    def _request_spec(self, request):
+        """The spec of a request naming an open clip (``clip_id``) or carrying a ``spec``."""
+        if request.clip_id:
+            return self.engine.get_clip(request.clip_id).spec
+        if request.HasField("spec"):
+            return self._spec(request.spec)
+        raise InvalidInputError("give clip_id or spec")
 
     def _check_model(self, model: str) -> None:
         names = {m.name for m in self._models()} | {m.path for m in self._models() if m.path}
@@ -416,42 +471,48 @@ class LookGridServicer(pb_grpc.LookGridServicer):
 
     @streaming
     def RenderByPath(self, request, context):
-        if request.clip_id:
-            spec = self.engine.get_clip(request.clip_id).spec
-        elif request.HasField("spec"):
-            spec = self._spec(request.spec)
-        else:
-            raise InvalidInputError("give clip_id or spec")
+        spec = self._request_spec(request)
         if not spec.input or not spec.output:
             raise InvalidInputError("spec.input and spec.output must both be set to render by path")
-        events: queue.Queue = queue.Queue()
         cancel = _checker(context)
-        done = object()
 
-        def progress(n, total, frame, path, seconds):
-            events.put(pb.Progress(frame=int(frame), done=int(n), total=int(total), output_path=str(path),
-                                   seconds=float(seconds)))
+        def work(emit):
+            def progress(n, total, frame, path, seconds):
+                emit(pb.Progress(frame=int(frame), done=int(n), total=int(total), output_path=str(path),
+                                 seconds=float(seconds)))
 
-        def work():
-            try:
-                # A one-off engine clip, closed by render_clip itself when it ends or fails.
-                with self.working():
-                    self.engine.render_clip(spec, progress, frames=list(request.frames) or None,
-                                            cancel=cancel)
-                events.put(done)
-            except BaseException as err:  # noqa: BLE001 - forwarded to the RPC thread
-                events.put(err)
+            # A one-off engine clip, closed by render_clip itself when it ends or fails.
+            with self.working():
+                self.engine.render_clip(spec, progress, frames=list(request.frames) or None, cancel=cancel)
 
-        worker = threading.Thread(target=work, name="lookgrid-render", daemon=True)
-        worker.start()
-        while True:
-            item = events.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        worker.join()
+        yield from _pump(work, "lookgrid-render")
+
+    @streaming
+    def ExportLook(self, request, context):
+        """Per-region look files on storage (:func:`lookgrid.engine.look.export_look`)."""
+        from lookgrid.engine.look import export_look
+
+        spec = self._request_spec(request)
+        if not spec.input:
+            raise InvalidInputError("spec.input must be set: the export reads the clip's frames from storage")
+        if not request.output_dir:
+            raise InvalidInputError("output_dir is empty")
+        out = self.paths.check_file(request.output_dir, "output_dir")
+        cancel = _checker(context)
+        t0 = time.perf_counter()
+
+        def work(emit):
+            def progress(n, total, frame):
+                emit(pb.ExportLookResponse(progress=pb.Progress(
+                    frame=int(frame), done=int(n), total=int(total), seconds=time.perf_counter() - t0)))
+
+            with self.working():
+                res = export_look(self.engine, spec, out, list(request.frames) or None,
+                                  size=request.lut_size or 33, formats=list(request.formats) or None,
+                                  regions=list(request.regions) or None, progress=progress, cancel=cancel)
+            emit(pb.ExportLookResponse(result=_look_result(res, time.perf_counter() - t0)))
+
+        yield from _pump(work, "lookgrid-look")
 
     @streaming
     def RenderFrames(self, request_iterator, context):
