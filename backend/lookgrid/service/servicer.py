@@ -502,9 +502,13 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         t0 = time.perf_counter()
 
         def work(emit):
+            last = [t0]
+
             def progress(n, total, frame):
+                now = time.perf_counter()
                 emit(pb.ExportLookResponse(progress=pb.Progress(
-                    frame=int(frame), done=int(n), total=int(total), seconds=time.perf_counter() - t0)))
+                    frame=int(frame), done=int(n), total=int(total), seconds=now - last[0])))
+                last[0] = now
 
             with self.working():
                 res = export_look(self.engine, spec, out, list(request.frames) or None,
