@@ -87,8 +87,10 @@ def test_strength_zero_exports_an_exact_identity(engine, clip, tmp_path):
     assert not (tmp_path / "looks" / "background.clf").exists()
 
 
-def test_a_model_with_constant_affine_grids_exports_that_affine(random_net, clip, tmp_path):
+@pytest.mark.parametrize("blend", ["pixel", "grid"])
+def test_a_model_with_constant_affine_grids_exports_that_affine(random_net, clip, tmp_path, blend):
     net = random_net(7)
+    net.config["blend"] = blend
     with torch.no_grad():
         net.to_grid.weight.zero_()
         dev = (AFFINE.reshape(12) - torch.eye(3, 4).reshape(12)).repeat_interleave(net.grid_depth)
