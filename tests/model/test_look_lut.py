@@ -12,7 +12,8 @@ from lookgrid.model.grid import apply_strength, identity_grid
 from lookgrid.model.guide import GuideNet, region_code_map
 from lookgrid.model.look import (LookStats, cdl_apply, fit_cdl, global_lut, guide_of, look_apply, look_lut,
                                  look_stats, lut_apply_reference, lut_lattice, region_lut_reference)
-from lookgrid.model.slicing import blend_weights, slice_blend_apply_reference
+from lookgrid.model.blend import pixel_blend_weights as blend_weights
+from lookgrid.model.slicing import slice_blend_apply_reference
 
 
 def _guide(seed=0) -> GuideNet:

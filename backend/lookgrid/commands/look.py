@@ -15,8 +15,16 @@ the same on the dev clips for each LUT size, for a one-frame look (the first fra
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from lookgrid.commands.options import add_device_option, add_model_option
+from lookgrid.engine import ClipSpec, Engine
+from lookgrid.engine.look import collect_looks, export_look, region_luts
 from lookgrid.errors import InvalidInputError
+from lookgrid.eval import harness
+from lookgrid.eval.looks import fidelity, fidelity_rows, lut_fidelity, pooled
+from lookgrid.eval.suites import SUITES, missing_files, shared_data_dir
+from lookgrid.imaging import format_frame_ranges, parse_frame_range
 
 
 def add_arguments(parser) -> None:
@@ -30,8 +38,8 @@ def add_arguments(parser) -> None:
     e.add_argument("--size", type=int, default=33, help="LUT size per axis: 17, 33 (default) or 65")
     e.add_argument("--formats", default="clf,cube,cdl,ocio", help="comma list of clf, cube, cdl, ocio")
     e.add_argument("--regions", help="comma list of regions (default: all, background included)")
-    e.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda")
-    e.add_argument("--model", metavar="PATH", help="model checkpoint (default: the spec's, else shipped)")
+    add_device_option(e)
+    add_model_option(e)
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(_look=run_export)
     t = sub.add_parser("table", help="fidelity of exported looks on the dev clips",
@@ -41,8 +49,8 @@ def add_arguments(parser) -> None:
     t.add_argument("--frames-per-clip", type=int, default=4, help="first N frames of each clip (default 4)")
     t.add_argument("--clips", help="comma list of clip names (default: all of the suite)")
     t.add_argument("--sizes", default="33,65", help="LUT sizes (default 33,65)")
-    t.add_argument("--device", metavar="DEVICE")
-    t.add_argument("--model", metavar="PATH")
+    add_device_option(t)
+    add_model_option(t)
     t.set_defaults(_look=run_table)
 
 
@@ -71,12 +79,6 @@ def _fmt(f) -> str:
 
 
 def run_export(args) -> int:
-    from lookgrid.engine import Engine
-    from lookgrid.engine.look import export_look
-    from lookgrid.engine.spec import ClipSpec
-    from lookgrid.eval.looks import fidelity_rows
-    from lookgrid.imaging import format_frame_ranges, parse_frame_range
-
     spec = ClipSpec.load(args.spec)
     frames = parse_frame_range(args.frames) if args.frames else None
     engine = Engine(device=args.device or spec.device, model_path=args.model or spec.model)
@@ -105,14 +107,6 @@ def run_export(args) -> int:
 
 
 def run_table(args) -> int:
-    from lookgrid.engine import Engine
-    from lookgrid.engine.look import collect_looks, region_luts
-    from lookgrid.eval import harness
-    from lookgrid.eval.looks import fidelity, lut_fidelity, pooled
-    from lookgrid.eval.suites import SUITES, missing_files, shared_data_dir
-
-    from pathlib import Path
-
     data = Path(args.data) if args.data else shared_data_dir()
     suite = SUITES[args.suite]
     if args.clips:

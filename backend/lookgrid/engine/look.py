@@ -37,8 +37,17 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
-from lookgrid.errors import ImageWriteError, InvalidInputError
+from lookgrid.errors import CancelledError, ImageWriteError, InvalidInputError
+from lookgrid.imaging import format_frame_ranges, write_image
+from lookgrid.imaging.looks import cdl_text, clf_text, cube_text, look_config_text, write_text
+from lookgrid.model.blend import pixel_blend_weights
+from lookgrid.model.grid import apply_strength
+from lookgrid.model.guide import region_code_map
+from lookgrid.model.look import (LUT_SIZES, fit_cdl, global_lut, guide_of, look_lut, look_stats,
+                                 lut_apply_reference, lut_lattice)
+from lookgrid.model.render import blend_mode, blended_grid
 
 FORMATS = ("clf", "cube", "cdl", "ocio")
 STAGING_PREFIX = ".lookgrid-export-"
@@ -109,8 +118,6 @@ def matte_pattern(out: str | os.PathLike, region: str) -> str:
 
 
 def _check_request(spec: ClipSpec, size: int, formats: Sequence[str], regions: Sequence[str] | None):
-    from lookgrid.model.look import LUT_SIZES
-
     if spec.method not in ("lookgrid", "per-frame"):
         raise InvalidInputError(f"method {spec.method!r} has no per-region grids to export as a look "
                                 "(use lookgrid or per-frame)")
@@ -141,14 +148,6 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
     ``frames``: frame numbers of the clip (default: all). ``on_frame(frame, names, weights (N,H,W))``
     is called per frame with the mattes (the export writes them); ``progress(done, total, frame)``.
     """
-    from lookgrid.engine.io import SequenceIO
-    from lookgrid.errors import CancelledError
-    from lookgrid.model.grid import apply_strength
-    from lookgrid.model.guide import region_code_map
-    from lookgrid.model.look import guide_of, look_stats
-    from lookgrid.model.render import blend_mode, blended_grid
-    from lookgrid.model.slicing import blend_weights
-
     t0 = time.perf_counter()
     if not spec.output:  # the export writes no frames; SequenceIO wants an output pattern
         spec = replace(spec, output=os.path.join(tempfile.gettempdir(), "lookgrid-look-unused.%04d.exr"))
@@ -172,7 +171,7 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
             if cancel is not None and cancel():
                 raise CancelledError("look export cancelled")
             frame_in = io.read(frame)
-            image, masks = clip._full_inputs(frame_in.working, frame_in.masks)
+            image, masks = clip.inputs(frame_in.working, frame_in.masks)
             grids = clip.grids_at(frame)
             strength = clip.strength_at(frame)
             rendered = clip.render_tensors(frame, image, masks)
@@ -182,7 +181,7 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
                     region_grids = g.unsqueeze(0).expand(len(names), *g.shape)
                 else:
                     region_grids = apply_strength(grids, strength)
-            weights = blend_weights(masks)[0].cpu()          # (N,H,W)
+            weights = pixel_blend_weights(masks)[0].cpu()    # (N,H,W)
             code = region_code_map(masks)[0, 0].cpu()        # (H,W)
             h, w = code.shape
             area += float(h * w)
@@ -209,8 +208,6 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
 def region_luts(collection: LookCollection, size: int, frames: slice | None = None):
     """Per-region LUTs ``(K,S,S,S,3)`` and the global LUT ``(S,S,S,3)`` (float64 tensors) from the
     collection's statistics over ``frames`` (a slice of its frame list; default all)."""
-    from lookgrid.model.look import global_lut, look_lut
-
     totals = [r.total(frames) for r in collection.regions]
     luts = torch.stack([look_lut(t, collection.guide, size) for t in totals])
     n_frames = len(collection.frames[frames] if frames is not None else collection.frames)
@@ -246,8 +243,6 @@ def _staging(out: Path) -> tuple[Path, bool]:
 
 
 def _describe(region: str, collection: LookCollection, size: int) -> str:
-    from lookgrid.imaging import format_frame_ranges
-
     return (f"LookGrid look of region '{region}', frames {format_frame_ranges(collection.frames)}: "
             f"the matte-weighted mean of the region's local colour transforms, as a {size}^3 LUT "
             "on ACEScct [0, 1]")
@@ -258,10 +253,6 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
                 progress: Callable | None = None, cancel: Callable[[], bool] | None = None) -> LookExport:
     """Run the export (see the module docstring). ``regions``: names to export (default all, the
     background included); mattes are written for those regions, every frame."""
-    from lookgrid.imaging import write_image
-    from lookgrid.imaging.looks import cdl_text, clf_text, cube_text, look_config_text, write_text
-    from lookgrid.model.look import fit_cdl, lut_apply_reference
-
     formats = list(dict.fromkeys(formats or FORMATS))
     _check_request(spec, size, formats, regions)
     want = set(regions or [r.name for r in spec.regions] + ["background"])
@@ -323,6 +314,4 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
 
 def lut_lattice_sample(size: int) -> torch.Tensor:
     """``(S³, 3)`` lattice colours (the CDL is fitted on these when a region has no pixels)."""
-    from lookgrid.model.look import lut_lattice
-
     return lut_lattice(size).reshape(-1, 3)

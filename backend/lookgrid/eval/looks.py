@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookgrid.eval.metrics import delta_e2000, display_lab
+from lookgrid.imaging import get_pipeline
+from lookgrid.imaging.looks import apply_file, clf_text, write_text
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,12 @@ def pooled(items: list[tuple[np.ndarray, np.ndarray]]) -> Fidelity:
 
 def _file_result(path, shot: np.ndarray, shot_space: str, config) -> np.ndarray:
     """The CLF at ``path`` applied by OpenColorIO to shot pixels, converted to working space."""
-    from lookgrid.imaging import get_pipeline
-    from lookgrid.imaging.looks import apply_file
-
     out = apply_file(path, shot, config=config)
     return get_pipeline(config, shot_space).to_working(out.reshape(-1, 1, 3)).reshape(-1, 3)
 
 
 def lut_result(lut: np.ndarray, shot: np.ndarray, shot_space: str, config) -> np.ndarray:
     """A LUT written as a CLF (shot space in/out) and applied through OpenColorIO → working ``(P,3)``."""
-    from lookgrid.imaging.looks import clf_text, write_text
-
     with tempfile.TemporaryDirectory(prefix="lookgrid-fidelity-") as tmp:
         path = os.path.join(tmp, "look.clf")
         write_text(path, clf_text(lut, config=config, shot_space=shot_space))

@@ -15,20 +15,19 @@ ACEScct) colours in [0, 1], indexed ``[r, g, b]`` (see :mod:`lookgrid.model.look
 
 A LUT3D clamps its input to [0, 1]: in ACEScct that is scene-linear AP1 from about −0.0069 to 222,
 so only extreme highlights and clearly negative values are clipped. :func:`write_text` writes
-atomically; mattes are EXR frames written with :func:`lookgrid.imaging.io.write_image` (atomic too).
+atomically (:func:`lookgrid.fsutil.atomic_write`); mattes are EXR frames written with :func:`lookgrid.imaging.io.write_image` (atomic too).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import PyOpenColorIO as ocio
 
 from lookgrid.errors import ColorSpaceError, ImageWriteError, InvalidInputError, LookGridError, ShapeMismatchError
+from lookgrid.fsutil import atomic_write
 from lookgrid.imaging.color import WORKING_SPACE, load_config, resolve_colorspace
 
 CLF_FORMAT = "Academy/ASC Common LUT Format"
@@ -156,23 +155,13 @@ def look_config_text(looks: dict[str, tuple[str, str]], *, config=None, folder: 
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` atomically (a temp file of the same extension in the folder, then replace)."""
+    """Write ``text`` atomically (:func:`lookgrid.fsutil.atomic_write`)."""
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    except OSError as err:
-        raise ImageWriteError(f"cannot write {path}: {err}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise ImageWriteError(f"cannot write {path}: {err}") from None
-        raise
+    except OSError as err:
+        raise ImageWriteError(f"cannot write {path}: {err.strerror or err}") from None
     return path
 
 

@@ -39,7 +39,7 @@ import torch
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
 from lookgrid.model.grid import GRID_COEFFS, check_shape, identity_grid
 from lookgrid.model.guide import pointwise_guide
-from lookgrid.model.slicing import _axis_coords, apply_affine, slice_grid_reference
+from lookgrid.model.slicing import apply_affine, axis_coords, slice_grid_reference
 
 CODE_BINS = 65
 LUT_SIZES = (17, 33, 65)
@@ -91,7 +91,7 @@ class LookStats:
 
 def _tent_matrix(n_pix: int, n_cells: int) -> torch.Tensor:
     """``(n_pix, n_cells)`` float64: the slicing tent weight of each pixel row/column per cell."""
-    i0, i1, w = _axis_coords(n_pix, n_cells, "cpu", torch.float64)
+    i0, i1, w = axis_coords(n_pix, n_cells, "cpu", torch.float64)
     t = torch.zeros(n_pix, n_cells, dtype=torch.float64)
     rows = torch.arange(n_pix)
     t.index_put_((rows, i0), 1.0 - w, accumulate=True)
@@ -125,7 +125,7 @@ def look_stats(grid: torch.Tensor, code_map: torch.Tensor, weight: torch.Tensor,
     bins = code_bin(code_map.detach().cpu(), n_bins)
     code = code_map.detach().to("cpu", torch.float64)
     # columns: each pixel adds w·tent to two column cells of its row, in its code bin's slot
-    i0, i1, fx = _axis_coords(w, wg, "cpu", torch.float64)
+    i0, i1, fx = axis_coords(w, wg, "cpu", torch.float64)
     per_row = torch.zeros(h, n_bins * wg, dtype=torch.float64)
     base = bins * wg
     per_row.scatter_add_(1, base + i0.view(1, w), wt * (1.0 - fx).view(1, w))
