@@ -20,6 +20,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("info", "lookgrid.commands.info", "versions, devices, OpenColorIO configs, models"),
     ("convert", "lookgrid.commands.convert", "convert a frame sequence between colour spaces"),
     ("render", "lookgrid.commands.render", "render a clip with per-region looks"),
+    ("look", "lookgrid.commands.look", "export per-region looks as LUT/CLF/CDL/OCIO files, with mattes"),
     ("eval", "lookgrid.commands.eval", "measure quality of methods on clips"),
     ("bench", "lookgrid.commands.bench", "benchmarks: render, analyze, serve, convert"),
     ("farm", "lookgrid.commands.farm", "render on a farm: Ray, or an Open Job Description bundle"),
