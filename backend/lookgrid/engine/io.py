@@ -16,6 +16,7 @@ Colour rules (issue 4):
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,7 @@ class SequenceIO:
                 f"sequence {self.frames[0]}-{self.frames[-1]} on disk; name the frames to render "
                 "(--frames) or accept the holes (--allow-missing)")
         self.report = SanitizeReport()
+        self._report_lock = threading.Lock()  # reads and writes may run on different threads
         self.output = FrameSequence.parse(spec.output, self.frames)
         self.masks = []
         for r in spec.regions:
@@ -111,7 +113,7 @@ class SequenceIO:
         to_working, _ = self._pipelines(img)
         rgb = list(img.rgb_indices())
         working, report = to_working.to_working(img.rgb(), return_report=True)
-        self.report = self.report + report
+        self._count(report)
         h, w = img.pixels.shape[:2]
         masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}
         return FrameIn(working=np.asarray(working, np.float32), masks=masks, image=img, rgb=rgb)
@@ -161,8 +163,12 @@ class SequenceIO:
 
     def _clean(self, pixels: np.ndarray) -> np.ndarray:
         out, report = sanitize(pixels, copy=False)
-        self.report = self.report + report
+        self._count(report)
         return out
+
+    def _count(self, report: SanitizeReport) -> None:
+        with self._report_lock:
+            self.report = self.report + report
 
 
 def missing_in_sequence(frames: list[int]) -> list[int]:

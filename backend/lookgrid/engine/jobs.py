@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.pipeline import run_overlapped
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.engine.track import load_track
-from lookgrid.errors import CancelledError, InvalidInputError
+from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import StagedFiles, remove_stale_temps
 
 if TYPE_CHECKING:  # annotations only
@@ -102,20 +103,25 @@ def render_clip(engine: "Engine", spec: ClipSpec, progress: Progress | None = No
         if missing:
             raise InvalidInputError(f"frames {missing[:5]} are not in the clip's frame range")
         t0 = time.perf_counter()
+        def compute(frame, frame_in):
+            image, masks = clip.inputs(frame_in.working, frame_in.masks)
+            return clip.render_tensors(frame, image, masks)[0].permute(1, 2, 0).cpu().numpy()
+
+        def done(n, frame, path, seconds):
+            if progress is not None:  # the path the frame will have when the job is done
+                progress(n, len(todo), frame, path, seconds)
+
         with StagedFiles() as staged:
             staged.open_folders(_output_folders(io))  # once: a folder swapped later is not followed
-            for n, frame in enumerate(todo, 1):
-                if cancel is not None and cancel():
-                    raise CancelledError("render cancelled")
-                t1 = time.perf_counter()
-                frame_in = io.read(frame)
-                image, masks = clip.inputs(frame_in.working, frame_in.masks)
-                out = clip.render_tensors(frame, image, masks)
+
+            def write(frame, frame_in, out):
                 path = str(io.output.path(frame))
-                io.write(frame, out[0].permute(1, 2, 0).cpu().numpy(), frame_in, to=staged.path_for(path))
-                outputs.append(path)
-                if progress is not None:  # the path the frame will have when the job is done
-                    progress(n, len(todo), frame, path, time.perf_counter() - t1)
+                io.write(frame, out, frame_in, to=staged.path_for(path))
+                return path
+
+            # read, compute and write overlap (lookgrid.engine.pipeline); all moved into place at the end
+            outputs = run_overlapped(todo, io.read, compute, write, cancel=cancel, on_done=done,
+                                     cancel_message="render cancelled")
     finally:
         analysed = clip.stats["analysed"]
         engine.close_clip(clip.id)

@@ -403,6 +403,16 @@ def shrink_to_side(pixels: np.ndarray, max_side: int) -> np.ndarray:
                      interpolation=cv2.INTER_AREA)
     return out.reshape(size[1], size[0], pixels.shape[2]).astype(np.float32, copy=False)
 
+def read_header(path: str | os.PathLike) -> tuple[int, int, int]:
+    """``(width, height, channels)`` of the display window of a file's first part, reading only its
+    header; :class:`ImageReadError` when the file cannot be opened (e.g. to check that a frame
+    written earlier is still a readable image without decoding it)."""
+    with _opened(Path(path)) as inp:
+        spec = inp.spec()
+        if inp.has_error:
+            raise ImageReadError(f"cannot read the header of {path}: {_err_text(inp)}")
+        return int(spec.full_width), int(spec.full_height), int(spec.nchannels)
+
 
 def _read_isolated(path: Path, kwargs: dict, timeout: float | None) -> Image:
     """Run :func:`read_image` in ``python -m lookgrid.imaging._isolated_read`` and unpickle the

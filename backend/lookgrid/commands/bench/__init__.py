@@ -16,6 +16,7 @@ BENCHES: list[tuple[str, str, str]] = [
     ("convert", "lookgrid.commands.bench.convert", "colour conversion of a 1920x1080 frame"),
     ("serve", "lookgrid.commands.bench.serve", "frames/s through gRPC vs in process"),
     ("soak", "lookgrid.commands.bench.soak", "concurrent clients and injected faults: memory, latency"),
+    ("farm", "lookgrid.commands.bench.farm", "farm throughput: I/O floor, 1 vs 2 workers, N-worker model"),
 ]
 
 
