@@ -81,7 +81,8 @@ def test_a_worker_killed_mid_chunk_is_retried_and_leaves_no_partial_file(ray_ses
     deadline = time.monotonic() + 120
     while killed is None and time.monotonic() < deadline and t.is_alive():
         marks = os.listdir(out / FOLDER / ATTEMPTS) if (out / FOLDER / ATTEMPTS).is_dir() else []
-        if marks and (out / "o.1001.exr").exists():  # the chunk has started writing its frames
+        # the chunk has started writing its frames (staged beside their outputs until the chunk ends)
+        if marks and any(n.startswith(".o.1001.exr.lgtmp-") for n in os.listdir(out)):
             killed = int(marks[0].split(".")[-2])
             os.kill(killed, signal.SIGKILL)
         time.sleep(0.005)
