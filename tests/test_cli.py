@@ -99,7 +99,7 @@ def test_convert_damaged_input_and_many_frames_into_one_file(tmp_path: Path, cap
 
 
 def test_bench_convert_module_runs_small(capsys):
-    from lookgrid.commands import bench_convert
+    from lookgrid.commands.bench import convert as bench_convert
 
     parser = argparse.ArgumentParser()
     bench_convert.add_arguments(parser)

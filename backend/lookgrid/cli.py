@@ -12,6 +12,9 @@ import argparse
 import importlib
 import sys
 
+from lookgrid import __version__
+from lookgrid.errors import LookGridError
+
 # (name, module, one-line help). Order is the order shown in --help.
 COMMANDS: list[tuple[str, str, str]] = [
     ("info", "lookgrid.commands.info", "versions, devices, OpenColorIO configs, models"),
@@ -27,7 +30,6 @@ COMMANDS: list[tuple[str, str, str]] = [
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Build the parser; with ``only`` set, import and fill in just that command's arguments."""
-    from lookgrid import __version__
 
     parser = argparse.ArgumentParser(
         prog="lookgrid",
@@ -45,8 +47,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lookgrid.errors import LookGridError
-
     argv = list(sys.argv[1:] if argv is None else argv)
     names = {c[0] for c in COMMANDS}
     only = next((a for a in argv if not a.startswith("-")), None)

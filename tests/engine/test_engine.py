@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from lookgrid.engine import ClipSpec, RegionSpec, StyleTrack
-from lookgrid.engine.core import combine_styles, full_masks, pixel_blend
+from lookgrid.engine.clip import full_masks
+from lookgrid.engine.methods import combine_styles
+from lookgrid.model.blend import pixel_blend
 from lookgrid.errors import (ClipStateError, InvalidInputError, ShapeMismatchError,
                              UnknownClipError, UnknownStyleError)
 from lookgrid.model.grid import identity_grid
@@ -225,7 +227,7 @@ def test_other_methods_render(engine, method):
 
 
 def test_reinhard_matches_baseline_for_single_styles(engine):
-    from lookgrid.eval.baselines import reinhard_transfer
+    from lookgrid.model.reinhard import reinhard_transfer
 
     clip = engine.open_clip(fg_bg_spec(method="reinhard"), frames=FRAMES)
     img, m = make_frame(4)
@@ -278,7 +280,7 @@ def test_close_evict_and_clear_errors(engine):
     render_all(a, [1, 2])
     render_all(b, [1])
     # TTL: a is idle far longer than the TTL, b was used "now"
-    engine.ttl_s = 10.0
+    engine.clips.ttl_s = 10.0
     a.last_used -= 100.0
     assert engine.evict() == [a.id]
     with pytest.raises(UnknownClipError, match="evicted after"):
@@ -286,7 +288,7 @@ def test_close_evict_and_clear_errors(engine):
     assert engine.get_clip(b.id) is b
     # memory bound: b holds more than the bound, so it goes too
     assert b.cache_bytes() > 0
-    engine.max_cache_bytes = b.cache_bytes() - 1
+    engine.clips.max_cache_bytes = b.cache_bytes() - 1
     assert engine.evict() == [b.id]
     with pytest.raises(UnknownClipError, match="memory bound"):
         engine.get_clip(b.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,24 @@ def test_analyse_once_then_render_chunks_from_the_track(engine, tmp_path):
         engine.render_clip(other, frames=[5], track=track)
     with pytest.raises(InvalidInputError, match="does not exist"):
         engine.render_clip(spec_b, frames=[5], track=tmp_path / "nope.track")
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_none_are_made(engine, tmp_path):
+    import subprocess
+    import sys
+
+    from lookgrid import fsutil
+
+    inp, mask = write_clip(tmp_path, range(1, 3))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    # a temporary as atomic_write names it, written by a process that is gone
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with fsutil.atomic_write(out_dir / "o.0001.exr") as tmp:
+        stale = out_dir / os.path.basename(tmp).replace(f"-{os.getpid()}-", f"-{dead}-")
+        open(tmp, "wb").close()
+    stale.write_bytes(b"half a frame")
+    assert fsutil.is_temp_name(stale.name)
+    engine.render_clip(spec_for(inp, mask, str(out_dir / "o.####.exr")))
+    assert sorted(p.name for p in out_dir.iterdir()) == ["o.0001.exr", "o.0002.exr"]

@@ -15,7 +15,7 @@ def _write_clip(root, frames=3, h=48, w=72):
     import cv2
 
     images, masks = shift_clip(frames, h, w, shift=(2, 0))
-    from lookgrid.eval.color import working_to_display
+    from lookgrid.model.colormath import working_to_display
 
     (root / "frames").mkdir()
     (root / "masks").mkdir()
@@ -75,7 +75,7 @@ def test_dev_suite_data_is_complete(shared_data):
     assert len(DEV_SUITE) == 5
     assert missing_files(DEV_SUITE, shared_data) == []
     # the fg and background looks of every clip are clearly different colour distributions
-    from lookgrid.eval.baselines import style_stats
+    from lookgrid.model.reinhard import style_stats
     from lookgrid.imaging import read_style_image
 
     for c in DEV_SUITE:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lookgrid.eval import harness, report
-from lookgrid.eval.baselines import reinhard_transfer
-from lookgrid.eval.color import display_to_working as W
+from lookgrid.model.reinhard import reinhard_transfer
+from lookgrid.model.colormath import display_to_working as W
 from lookgrid.eval.synthetic import shift_clip, smooth_image
 
 
@@ -63,7 +63,7 @@ def test_measure_known_rows():
 
 
 def test_render_method_goes_through_the_engine():
-    from lookgrid.engine.core import Engine
+    from lookgrid.engine import Engine
 
     clip = _clip(frames=3)
     engine = Engine(device="cpu")
@@ -77,7 +77,7 @@ def test_render_method_goes_through_the_engine():
 
 
 def test_evaluate_and_reports(tmp_path):
-    from lookgrid.engine.core import Engine
+    from lookgrid.engine import Engine
 
     clip = _clip(frames=3)
     settings = harness.MetricSettings(style_pixels=2000, swd_projections=16)
@@ -109,7 +109,7 @@ def test_pick_frames():
 
 
 def test_stride_renders_every_frame():
-    from lookgrid.engine.core import Engine
+    from lookgrid.engine import Engine
 
     clip = _clip(frames=5, h=32, w=48)
     run = harness.render_method(Engine(device="cpu"), clip, "lookgrid", stride=2)
@@ -123,7 +123,7 @@ def test_frozen_diagnostic_applies_the_first_frames_grids_to_every_frame(tmp_pat
     the content, so lookgrid's later frames differ)."""
     import torch
 
-    from lookgrid.engine.core import Engine
+    from lookgrid.engine import Engine
     from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
     from lookgrid.model.load import save_model
     from lookgrid.model.network import LookGridNet

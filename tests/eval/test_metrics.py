@@ -7,7 +7,7 @@ import pytest
 
 from lookgrid.errors import ShapeMismatchError
 from lookgrid.eval import metrics as M
-from lookgrid.eval import color as C
+from lookgrid.model import colormath as C
 from lookgrid.eval.synthetic import shift_clip, smooth_image
 
 
@@ -44,45 +44,7 @@ def test_rec709_to_ap1_matches_imaging():
     np.testing.assert_allclose(np.asarray(pipe.to_working(disp)), W(disp), atol=2e-5)
 
 
-# ---- flow and warping ---------------------------------------------------------------------------
-def test_warp_matches_reference():
-    rng = np.random.default_rng(0)
-    img = rng.random((20, 30, 3)).astype(np.float32)
-    flow = rng.uniform(-3, 3, size=(20, 30, 2)).astype(np.float32)
-    np.testing.assert_allclose(M.warp(img, flow), M.warp_reference(img, flow), atol=2e-3)
-    # integer shift: exact sampling
-    flow = np.zeros((20, 30, 2), np.float32)
-    flow[..., 0] = 2
-    np.testing.assert_array_equal(M.warp(img, flow)[:, :-2], img[:, 2:])
-
-
-def test_dis_recovers_known_shift():
-    a = W(smooth_image(96, 128, seed=3))
-    b = W(smooth_image(96, 128, seed=3, offset=(3, -2)))
-    f = M.dis_flow(a, b)
-    inner = f[16:-16, 16:-16]
-    assert np.median(inner[..., 0]) == pytest.approx(3, abs=0.1)
-    assert np.median(inner[..., 1]) == pytest.approx(-2, abs=0.1)
-
-
-def test_occlusion_consistent_and_inconsistent():
-    h, w = 40, 50
-    fwd = np.zeros((h, w, 2), np.float32)
-    fwd[..., 0] = 2.0
-    bwd = -fwd
-    occ = M.occlusion_mask(fwd, bwd)
-    assert not occ[:, : w - 3].any()  # consistent and inside the frame
-    assert occ[:, w - 2 :].all()  # x + 2 leaves the frame
-    occ_bad = M.occlusion_mask(fwd, fwd.copy())  # backward should be -2, is +2: |F+B|^2 = 16 > 0.5+
-    assert occ_bad.all()
-    # motion boundary: a sharp step in the flow field
-    step = np.zeros((h, w, 2), np.float32)
-    step[:, 25:, 0] = 3.0
-    assert M.occlusion_mask(step, -step)[:, 24:26].all()
-    with pytest.raises(ShapeMismatchError):
-        M.occlusion_mask(fwd, fwd[:, :10])
-
-
+# ---- warping error (flow, warps and occlusion: tests/imaging/test_flow.py) --------------------
 def test_warping_error_known_cases():
     images, _ = shift_clip(frames=4, height=64, width=96, shift=(2, 1))
     flows = M.input_flows(images)

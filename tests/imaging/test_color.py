@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from lookgrid.errors import ColorSpaceError, ShapeMismatchError
-from lookgrid.imaging import (HALF_MAX, WORKING_SPACE, ColorPipeline, SpecInfo, builtin_configs,
-                              config_source, declared_colorspace, get_pipeline, read_image,
-                              sanitize, write_image)
+from lookgrid.imaging import (HALF_MAX, SCENE_DEFAULT, SRGB_TEXTURE, WORKING_SPACE, ColorPipeline, SpecInfo,
+                              builtin_configs, config_source, declared_colorspace, default_colorspace,
+                              get_pipeline, read_image, sanitize, write_image)
 
 
 def _scene_values() -> np.ndarray:
@@ -189,3 +189,15 @@ def test_declared_colour_space_is_mapped_to_config_names(tmp_path: Path):
                     display_window=(0, 0, 1, 1), pixels_window=(0, 0, 1, 1),
                     channel_formats=("half",), attributes=(("oiio:ColorSpace", "string", "bogus"),))
     assert declared_colorspace(info) is None
+
+
+def test_default_colorspace_is_one_rule(tmp_path: Path):
+    """8/16-bit files are sRGB pictures whatever they declare; float files: declared, else ACEScg."""
+    px = np.full((2, 2, 3), 0.5, np.float32)
+    write_image(tmp_path / "a.png", px, dtype="uint8", colorspace="ACEScg")
+    assert default_colorspace(read_image(tmp_path / "a.png").spec_info) == SRGB_TEXTURE
+    write_image(tmp_path / "b.exr", px, colorspace="ACEScct")
+    assert default_colorspace(read_image(tmp_path / "b.exr").spec_info) == "ACEScct"
+    write_image(tmp_path / "c.exr", px)
+    assert default_colorspace(read_image(tmp_path / "c.exr").spec_info) == SCENE_DEFAULT == "ACEScg"
+    assert default_colorspace(None) == SCENE_DEFAULT

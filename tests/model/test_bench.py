@@ -15,7 +15,7 @@ def _run(module, argv):
 @pytest.mark.parametrize("blend", [None, "grid", "pixel"])
 def test_bench_render_prints_table(capsys, blend):
     extra = [] if blend is None else ["--blend", blend]
-    assert _run("lookgrid.commands.bench_render",
+    assert _run("lookgrid.commands.bench.render",
                 ["--sizes", "512", "--repeat", "1", "--reference-repeat", "1", *extra]) == 0
     out = capsys.readouterr().out
     head = out.splitlines()[0]  # names the blend mode timed: the model's own unless overridden
@@ -26,7 +26,7 @@ def test_bench_render_prints_table(capsys, blend):
 
 
 def test_bench_analyze_prints_table(capsys):
-    assert _run("lookgrid.commands.bench_analyze", ["--regions", "1", "--repeat", "1"]) == 0
+    assert _run("lookgrid.commands.bench.analyze", ["--regions", "1", "--repeat", "1"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["1"] and all(float(v) > 0 for r in rows for v in r[1:])
 
@@ -35,4 +35,4 @@ def test_bench_rejects_bad_arguments():
     from lookgrid.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError):
-        _run("lookgrid.commands.bench_analyze", ["--regions", "0"])
+        _run("lookgrid.commands.bench.analyze", ["--regions", "0"])

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from lookgrid.errors import ShapeMismatchError
-from lookgrid.model.grid import (DIAGONAL_CHANNELS, GRID_COEFFS, OFFSET_CHANNELS, apply_strength, blend_grids,
-                                 identity_grid, lerp_grids)
+from lookgrid.model.blend import blend_grids
+from lookgrid.model.grid import (DIAGONAL_CHANNELS, GRID_COEFFS, OFFSET_CHANNELS, apply_strength, identity_grid,
+                                 lerp_grids)
 
 
 def test_layout_constants():

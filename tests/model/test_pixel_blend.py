@@ -8,7 +8,8 @@ from lookgrid.errors import ShapeMismatchError
 from lookgrid.model import _cpu_kernels as k
 from lookgrid.model.grid import identity_grid
 from lookgrid.model.guide import GuideNet, region_codes
-from lookgrid.model.slicing import blend_weights, slice_apply_reference, slice_blend_apply_reference
+from lookgrid.model.blend import pixel_blend_weights
+from lookgrid.model.slicing import slice_apply_reference, slice_blend_apply_reference
 
 
 def _guide_net(gen):
@@ -54,16 +55,16 @@ def _kernel(grids, image, masks, guide_net):
 def _reference(grids, image, masks, guide_net):
     with torch.no_grad():
         z = guide_net(image, masks)
-        return slice_blend_apply_reference(grids[None], z, image, blend_weights(masks))
+        return slice_blend_apply_reference(grids[None], z, image, pixel_blend_weights(masks))
 
 
 def test_blend_weights_formula():
     m = torch.tensor([[0.2, 0.7, 0.0], [0.3, 0.6, 0.0]]).view(1, 2, 1, 3)
-    w = blend_weights(m)
+    w = pixel_blend_weights(m)
     # column 0: Σ = 0.5 < 1, kept as is; column 1: Σ = 1.3, normalised; column 2: nothing
     assert torch.allclose(w[0, :, 0], torch.tensor([[0.2, 0.7 / 1.3, 0.0], [0.3, 0.6 / 1.3, 0.0]]))
     with pytest.raises(ShapeMismatchError, match=r"masks must have shape \(B,N,H,W\), got \(2, 1, 3\)"):
-        blend_weights(m[0])
+        pixel_blend_weights(m[0])
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -134,7 +135,7 @@ def test_weight_one_equals_single_grid_kernel(gen, region):
     assert (fast[0] - torch.from_numpy(single)).abs().max().item() <= 1e-6
     with torch.no_grad():
         z = guide_net(image, masks)
-        ref = slice_blend_apply_reference(grids[None], z, image, blend_weights(masks))
+        ref = slice_blend_apply_reference(grids[None], z, image, pixel_blend_weights(masks))
         one = slice_apply_reference(grids[region : region + 1], z, image)
     assert (ref - one).abs().max().item() <= 1e-6
 
@@ -158,7 +159,7 @@ def test_reference_gradcheck():
     guide = (torch.rand(1, 4, 5, generator=gen, dtype=torch.float64) * 0.8 + 0.1).requires_grad_()
     image = torch.rand(1, 3, 4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
     masks = (torch.rand(1, 2, 4, 5, generator=gen, dtype=torch.float64) * 0.8 + 0.1).requires_grad_()
-    assert torch.autograd.gradcheck(lambda g, z, i, m: slice_blend_apply_reference(g, z, i, blend_weights(m)),
+    assert torch.autograd.gradcheck(lambda g, z, i, m: slice_blend_apply_reference(g, z, i, pixel_blend_weights(m)),
                                     (grids, guide, image, masks))
 
 

@@ -49,7 +49,8 @@ def test_fast_render_equals_reference(blend_net, gen, h, w, n):
 def test_blend_modes_differ_and_grid_mode_is_eq7(identity_net, gen):
     """"grid" slices the eq. 7 blended grid of render_parts; "pixel" blends the per-region slices.
     Both expose the same guide, blended grid and soft masks."""
-    from lookgrid.model.slicing import blend_weights, slice_apply_reference
+    from lookgrid.model.blend import pixel_blend_weights
+    from lookgrid.model.slicing import slice_apply_reference
 
     img = torch.rand(1, 3, 40, 64, generator=gen)
     grids = identity_grid(2) + 0.3 * torch.randn(2, 12, 8, 16, 16, generator=gen)
@@ -67,7 +68,7 @@ def test_blend_modes_differ_and_grid_mode_is_eq7(identity_net, gen):
         assert torch.equal(parts["grid"][key], parts["pixel"][key])
     g, z = parts["grid"]["grid"], parts["grid"]["guide"]
     assert (outs["grid"] - slice_apply_reference(g, z, img)).abs().max().item() <= 1e-5
-    wts = blend_weights(masks)
+    wts = pixel_blend_weights(masks)
     pixel = img + sum(wts[:, k : k + 1] * (slice_apply_reference(grids[k : k + 1], z, img) - img) for k in range(2))
     assert (outs["pixel"] - pixel).abs().max().item() <= 1e-5
     assert (outs["grid"] - outs["pixel"]).abs().max().item() > 1e-2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from lookgrid.engine import Engine
-from lookgrid.service.server import create_server, stop_server
+from lookgrid.service.server import start_in_process
 from lookgrid_client import LookGridClient
 from service_clips import style_image
 
@@ -27,10 +27,8 @@ def engine(net):
 
 @pytest.fixture()
 def server(engine, tmp_path):
-    srv, port = create_server("127.0.0.1:0", engine, roots=[tmp_path], sweep_seconds=0.1)
-    srv.address = f"127.0.0.1:{port}"
-    yield srv
-    stop_server(srv, grace=0.5)
+    with start_in_process(engine, roots=[tmp_path], sweep_seconds=0.1, grace=0.5) as (srv, _):
+        yield srv
 
 
 @pytest.fixture()

@@ -36,7 +36,7 @@ def test_demo_through_an_in_process_server(tmp_path, monkeypatch, net):
 
 
 def test_bench_synthetic_frame():
-    from lookgrid.commands.bench_serve import CHANNELS, synthetic_frame
+    from lookgrid.commands.bench.serve import CHANNELS, synthetic_frame
 
     f = synthetic_frame(64, 32, 1)
     assert f.shape == (32, 64, len(CHANNELS)) and f.dtype == np.float16

@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from service_clips import frame_rgba, style_image, two_region_spec
 from lookgrid.engine import Engine
-from lookgrid.service.server import create_server, stop_server
+from lookgrid.service.server import create_server, start_in_process
 from lookgrid_client import FrameIn, LookGridClient, ServerError, pb, wire
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
 
@@ -247,11 +247,11 @@ def test_error_statuses(client, styles, server):
     with pytest.raises(ServerError) as err:
         client.open_clip(spec)
     assert _code(err) == "RESOURCE_EXHAUSTED" and "regions" in err.value.details
-    server.servicer.max_frame_pixels = 100
+    server.servicer.limits.max_frame_pixels = 100
     with pytest.raises(ServerError) as err:
         _render(client, clip.clip_id, [1])
     assert _code(err) == "RESOURCE_EXHAUSTED" and "48" in err.value.details
-    server.servicer.max_frame_pixels = 1 << 26
+    server.servicer.limits.max_frame_pixels = 1 << 26
     rgba, _ = frame_rgba(1)
     with pytest.raises(ServerError) as err:  # no mask for region fg
         next(client.render_frames(clip.clip_id, [FrameIn(1, rgba, list("RGBA"))]))
@@ -272,29 +272,26 @@ def test_error_statuses(client, styles, server):
 
 def test_eviction_by_ttl_and_memory(net, tmp_path):
     engine = Engine(net, device="cpu")
-    srv, port = create_server("127.0.0.1:0", engine, sweep_seconds=0.05, clip_ttl=0.3)
-    try:
-        with LookGridClient(f"127.0.0.1:{port}") as c:
-            keys = (c.upload_style(style_image(1, (0.5, 0.2, 0.1))), c.upload_style(style_image(2, (0.1, 0.2, 0.5))))
-            idle = c.open_clip(two_region_spec(*keys)).clip_id
-            time.sleep(0.8)
-            with pytest.raises(ServerError) as err:
-                _render(c, idle, [1])
-            assert _code(err) == "NOT_FOUND" and "evicted" in err.value.details and "idle" in err.value.details
-            engine.ttl_s = 600
-            engine.max_cache_bytes = 1  # any cached grid is too much: the least recently used clip goes
-            first = c.open_clip(two_region_spec(*keys)).clip_id
-            _render(c, first, [1])
-            second = c.open_clip(two_region_spec(*keys)).clip_id
-            _render(c, second, [1])
-            deadline = time.time() + 5
-            while first in engine.clip_ids() and time.time() < deadline:
-                time.sleep(0.05)
-            with pytest.raises(ServerError) as err:
-                c.update_clip(first, two_region_spec(*keys))
-            assert _code(err) == "NOT_FOUND" and "memory" in err.value.details
-    finally:
-        stop_server(srv, grace=0.2)
+    with start_in_process(engine, sweep_seconds=0.05, clip_ttl=0.3, grace=0.2) as (_, address), \
+            LookGridClient(address) as c:
+        keys = (c.upload_style(style_image(1, (0.5, 0.2, 0.1))), c.upload_style(style_image(2, (0.1, 0.2, 0.5))))
+        idle = c.open_clip(two_region_spec(*keys)).clip_id
+        time.sleep(0.8)
+        with pytest.raises(ServerError) as err:
+            _render(c, idle, [1])
+        assert _code(err) == "NOT_FOUND" and "evicted" in err.value.details and "idle" in err.value.details
+        engine.clips.ttl_s = 600
+        engine.clips.max_cache_bytes = 1  # any cached grid is too much: the least recently used clip goes
+        first = c.open_clip(two_region_spec(*keys)).clip_id
+        _render(c, first, [1])
+        second = c.open_clip(two_region_spec(*keys)).clip_id
+        _render(c, second, [1])
+        deadline = time.time() + 5
+        while first in engine.clip_ids() and time.time() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(ServerError) as err:
+            c.update_clip(first, two_region_spec(*keys))
+        assert _code(err) == "NOT_FOUND" and "memory" in err.value.details
 
 
 def test_client_disconnect_frees_the_stream(client, styles, server):
@@ -331,30 +328,25 @@ def test_token_and_tls(net, tmp_path):
     engine = Engine(net, device="cpu")
     with pytest.raises(InvalidInputError, match="TLS"):
         create_server("0.0.0.0:0", engine)
-    srv, port = create_server("127.0.0.1:0", engine, token="s3cret")
-    try:
-        with LookGridClient(f"127.0.0.1:{port}") as c:
+    with start_in_process(engine, token="s3cret", grace=0.2) as (_, address):
+        with LookGridClient(address) as c:
             with pytest.raises(ServerError) as err:
                 c.server_info()
             assert _code(err) == "UNAUTHENTICATED"
-        with LookGridClient(f"127.0.0.1:{port}", token="wrong") as c:
+        with LookGridClient(address, token="wrong") as c:
             with pytest.raises(ServerError) as err:
                 c.server_info()
             assert _code(err) == "UNAUTHENTICATED"
-        with LookGridClient(f"127.0.0.1:{port}", token="s3cret") as c:
+        with LookGridClient(address, token="s3cret") as c:
             assert c.server_info().api_version == "lookgrid.v1"
-    finally:
-        stop_server(srv, grace=0.2)
     if shutil.which("openssl") is None:
         pytest.skip("openssl not available to make a test certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
                     str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
                    check=True, capture_output=True, timeout=60)
-    srv, port = create_server("0.0.0.0:0", engine, token="s3cret", tls_cert=cert.read_bytes(),
-                              tls_key=key.read_bytes())
-    try:
+    with start_in_process(engine, "0.0.0.0:0", token="s3cret", tls_cert=cert.read_bytes(),
+                          tls_key=key.read_bytes(), grace=0.2) as (_, address):
+        port = address.rpartition(":")[2]
         with LookGridClient(f"localhost:{port}", token="s3cret", root_certificates=cert) as c:
             assert c.server_info().api_version == "lookgrid.v1"
-    finally:
-        stop_server(srv, grace=0.2)

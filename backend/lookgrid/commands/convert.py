@@ -5,9 +5,9 @@ Examples::
     lookgrid convert shot.####.exr shot_cct.####.exr --frames 1001-1100 --from ACEScg --to ACEScct
     lookgrid convert plate.exr plate.png --to "sRGB - Texture"
 
-A plain file path is a one-frame sequence. Without ``--from`` the input's colour space is the one
-the file declares (``oiio:ColorSpace``) when the config knows it, else ACEScg for float files and
-"sRGB - Texture" for 8/16-bit ones. The colour channels (R, G, B) are converted; alpha and
+A plain file path is a one-frame sequence. Without ``--from`` the input's colour space follows
+:func:`lookgrid.imaging.default_colorspace`: "sRGB - Texture" for 8/16-bit files; for float files the
+one the file declares (``oiio:ColorSpace``) when the config knows it, else ACEScg. The colour channels (R, G, B) are converted; alpha and
 other channels pass through; windows, per-channel formats and metadata are carried to the output,
 whose ``oiio:ColorSpace`` names the target space. NaN/Inf become finite (see
 ``lookgrid.imaging.color``) and are counted in the summary.
@@ -17,6 +17,13 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+from tqdm import tqdm
+
+from lookgrid.errors import InvalidInputError
+from lookgrid.imaging import (WORKING_SPACE, FrameSequence, SanitizeReport, default_colorspace, get_pipeline,
+                              read_image, write_image)
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("input", help="input pattern (shot.####.exr, shot.%%04d.exr, @) or file")
@@ -24,9 +31,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1100x2 "
                                          "(default: every frame found on disk)")
     parser.add_argument("--from", dest="src", default=None,
-                        help="input colour space (default: what the file declares in "
-                             "oiio:ColorSpace if the config knows it, else ACEScg for float "
-                             "files and 'sRGB - Texture' for 8/16-bit files)")
+                        help="input colour space (default: 'sRGB - Texture' for 8/16-bit files; "
+                             "for float files what the file declares in oiio:ColorSpace if the "
+                             "config knows it, else ACEScg)")
     parser.add_argument("--to", dest="dst", default=None,
                         help="output colour space (default: the model's working space, ACEScct)")
     parser.add_argument("--config", default=None,
@@ -41,13 +48,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import numpy as np
-    from tqdm import tqdm
-
-    from lookgrid.errors import InvalidInputError
-    from lookgrid.imaging import (SRGB_TEXTURE, WORKING_SPACE, FrameSequence, SanitizeReport,
-                                  declared_colorspace, get_pipeline, read_image, write_image)
-
     src_seq = FrameSequence.parse(args.input, args.frames)
     src_seq.check_exists()
     # the output names the same frames (a plain output file only takes a one-frame input)
@@ -60,8 +60,7 @@ def run(args) -> int:
     for frame in bar:
         in_path, out_path = src_seq.path(frame), out_seq.path(frame)
         img = read_image(in_path, part=part, isolated=args.isolated)
-        src = (args.src or declared_colorspace(img.spec_info, args.config)
-               or ("ACEScg" if img.spec_info.is_float else SRGB_TEXTURE))
+        src = args.src or default_colorspace(img.spec_info, args.config)
         pipe = get_pipeline(args.config, src, dst)
         idx = img.rgb_indices()
         if len(set(idx)) != 3:

@@ -12,7 +12,22 @@ Without ``--server`` the demo starts its own server on 127.0.0.1 (a free port) i
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import time
+
+import cv2
+import numpy as np
+from skimage import data
+
+from lookgrid.commands.options import parse_size
+from lookgrid.engine import Engine
+from lookgrid.errors import InvalidInputError
+from lookgrid.fsutil import atomic_write, remove_stale_temps
+from lookgrid.imaging import write_image
+from lookgrid.service.server import start_in_process
+from lookgrid_client import FrameIn, LookGridClient
 
 
 def add_arguments(parser) -> None:
@@ -27,21 +42,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tls-ca", default=None, help="PEM file of the server's CA (for TLS)")
 
 
-def _size(text: str) -> tuple[int, int]:
-    from lookgrid.errors import InvalidInputError
-
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InvalidInputError(f"--size must be WxH like 480x320, got {text!r}") from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise InvalidInputError(f"--size {text}: width and height must be between 16 and 8192")
-    return w, h
-
-
 def camera(n_frames: int, width: int, height: int, src_size: int = 512):
     """Affine crops of the source for a pan + zoom: one 2x3 matrix (output -> source) per frame."""
-    import numpy as np
 
     mats = []
     aspect = width / height
@@ -59,9 +61,6 @@ def camera(n_frames: int, width: int, height: int, src_size: int = 512):
 
 def build_clip(n_frames: int, width: int, height: int):
     """(frames (N,H,W,3) float32 sRGB in [0,1], mattes (N,H,W) float32) of the demo clip."""
-    import cv2
-    import numpy as np
-    from skimage import data
 
     src = data.astronaut().astype(np.float32) / 255.0
     yy, xx = np.mgrid[0:512, 0:512].astype(np.float32)
@@ -80,8 +79,6 @@ def build_clip(n_frames: int, width: int, height: int):
 
 def looks():
     """The three reference photos as (H, W, 3) float32 sRGB: chelsea, coffee, rocket."""
-    import numpy as np
-    from skimage import data
 
     return {name: getattr(data, name)()[..., :3].astype(np.float32) / 255.0
             for name in ("chelsea", "coffee", "rocket")}
@@ -105,8 +102,6 @@ def demo_spec(keys: dict, n_frames: int, stride: int) -> dict:
 
 def contact_sheet(frames, mattes, outputs, refs, picks: int = 6):
     """One picture: the references on top, then input / matte / output rows for ``picks`` frames."""
-    import cv2
-    import numpy as np
 
     n, h, w = frames.shape[:3]
     idx = np.linspace(0, n - 1, min(picks, n)).round().astype(int)
@@ -133,28 +128,14 @@ def contact_sheet(frames, mattes, outputs, refs, picks: int = 6):
 
 
 def run(args) -> int:
-    import json
-    import time
-
-    import numpy as np
-
-    from lookgrid.errors import InvalidInputError
-    from lookgrid.imaging import write_image
-    from lookgrid_client import FrameIn, LookGridClient
-
-    width, height = _size(args.size)
+    width, height = parse_size(args.size, lo=16, hi=8192)
     if args.frames < 2:
         raise InvalidInputError("--frames must be at least 2 (the demo shows a transition)")
-    server = None
-    address = args.server
-    if address is None:
-        from lookgrid.engine import Engine
-        from lookgrid.service.server import create_server
-
-        server, port = create_server("127.0.0.1:0", Engine())
-        address = f"127.0.0.1:{port}"
-        print(f"lookgrid demo: started a server on {address}", flush=True)
-    try:
+    with contextlib.ExitStack() as stack:
+        address = args.server
+        if address is None:
+            _, address = stack.enter_context(start_in_process(Engine()))
+            print(f"lookgrid demo: started a server on {address}", flush=True)
         with LookGridClient(address, token=args.token, root_certificates=args.tls_ca, timeout=120) as client:
             client.wait_ready(30)
             info = client.server_info()
@@ -171,6 +152,7 @@ def run(args) -> int:
                      for i in range(args.frames))
             outputs = np.empty_like(frames)
             os.makedirs(args.output, exist_ok=True)
+            remove_stale_temps(args.output)  # what a killed earlier run left half-written
             for out in client.render_frames(clip.clip_id, items):
                 rgb = np.clip(out.pixels[..., :3].astype(np.float32), 0, 1)
                 outputs[out.frame - 1] = rgb
@@ -178,19 +160,12 @@ def run(args) -> int:
                             channel_names=["R", "G", "B"], dtype="uint8")
             seconds = time.perf_counter() - t0
             client.close_clip(clip.clip_id)
-    finally:
-        if server is not None:
-            from lookgrid.service.server import stop_server
-
-            stop_server(server, grace=1.0)
     sheet = contact_sheet(frames, mattes, outputs, refs)
     sheet_path = os.path.join(args.output, "contact_sheet.png")
     write_image(sheet_path, sheet, channel_names=["R", "G", "B"], dtype="uint8")
     spec_path = os.path.join(args.output, "demo_spec.json")
-    tmp = spec_path + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_write(spec_path) as tmp, open(tmp, "w") as f:
         json.dump(spec, f, indent=2)
-    os.replace(tmp, spec_path)
     change = float(np.abs(outputs - frames).mean())
     print(f"lookgrid demo: {args.frames} frames of {width}x{height} in {seconds:.1f} s "
           f"({args.frames / seconds:.2f} frames/s) through {address}; mean change {change:.4f}")

@@ -5,7 +5,7 @@ One clip::
     lookgrid eval --input 'clip/frames/%05d.jpg' --mask fg='clip/masks/%05d.png' \\
         --style fg=ref_a.png --style background=ref_b.png [--frames 0-49] \\
         [--methods lookgrid,per-frame,pixel-blend,reinhard] [--max-frames N] [--max-height 480] \\
-        [--stride R] [--model PATH] [--device auto|cpu|cuda] --out eval_out/
+        [--stride R] [--model PATH] [--device auto|cpu|cuda[:N]] --out eval_out/
 
 The dev suite (5 DAVIS clips with fixed references; skipped with a message when the data is absent)::
 
@@ -21,13 +21,21 @@ after an untimed warm-up.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
+
+from lookgrid.commands.options import add_device_option, add_model_option
+from lookgrid.engine import METHOD_NAMES, Engine
+from lookgrid.errors import InvalidInputError
+from lookgrid.eval import harness, report
+from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
+from lookgrid.fsutil import remove_stale_temps
+from lookgrid.model.load import shipped_model_path
 
 
 def _pairs(values, what: str) -> dict[str, str]:
-    from lookgrid.errors import InvalidInputError
-
     out: dict[str, str] = {}
     for v in values or []:
         name, sep, rest = v.partition("=")
@@ -49,7 +57,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--frames", help="frame range, e.g. 0-49")
     parser.add_argument("--name", help="clip name for reports (default: the input folder's name)")
     parser.add_argument("--input-colorspace", default="", help="colour space of the input (default by file type)")
-    parser.add_argument("--methods", default="lookgrid,per-frame,pixel-blend,reinhard",
+    parser.add_argument("--methods", default=",".join(METHOD_NAMES),
                         help="comma-separated methods (default: all four); also 'frozen', a diagnostic row: "
                              "the first frame's lookgrid grids on every frame (the warping error no "
                              "temporal state in grid space can go below)")
@@ -58,19 +66,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-height", type=int, default=None,
                         help="scale frames down to at most this many rows (default 480)")
     parser.add_argument("--stride", type=int, default=1, help="analyse every R-th frame (default 1)")
-    parser.add_argument("--model", help="model checkpoint (default: shipped weights)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_model_option(parser)
+    add_device_option(parser)
     parser.add_argument("--sheet-frames", type=int, default=3, help="frames per contact sheet (default 3)")
     parser.add_argument("--out", required=True, help="folder for eval.json, contact sheets and plots")
 
 
 def _clip_jobs(args):
     """-> list of (name, spec, max_frames, max_height) and a note for the JSON."""
-    from pathlib import Path
-
-    from lookgrid.errors import InvalidInputError
-    from lookgrid.eval import harness
-    from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     known = harness.METHODS + harness.DIAGNOSTICS
@@ -108,28 +111,21 @@ def _model_label(path: str | None) -> str:
     """Which weights the model-based methods ran with (recorded in the JSON)."""
     if path:
         return path
-    from lookgrid.model.load import shipped_model_path
 
     shipped = shipped_model_path()
     return str(shipped) if shipped else "untrained (no shipped weights: identity grids, output == input)"
 
 
 def run(args) -> int:
-    import os
-
-    from lookgrid.engine import core
-    from lookgrid.eval import harness, report
-
     jobs, methods, skip = _clip_jobs(args)
     if jobs is None:
         print(f"lookgrid eval: skipped: {skip}")
         return 0
     if args.stride < 1:
-        from lookgrid.errors import InvalidInputError
-
         raise InvalidInputError(f"--stride must be >= 1, got {args.stride}")
     os.makedirs(args.out, exist_ok=True)
-    engine = core.Engine(model_path=args.model, device=args.device)
+    remove_stale_temps(args.out)  # what a killed earlier run left half-written
+    engine = Engine(model_path=args.model, device=args.device)
     settings = harness.MetricSettings()
     t_start = time.perf_counter()
 

@@ -14,6 +14,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import lookgrid
+from lookgrid.imaging import color
+
 _PACKAGES = [
     ("lookgrid", "lookgrid"), ("torch", "torch"), ("numpy", "numpy"), ("numba", "numba"),
     ("OpenImageIO", "OpenImageIO"), ("opencolorio", "PyOpenColorIO"), ("grpcio", "grpc"),
@@ -43,8 +46,8 @@ def _version(dist: str, module: str) -> str:
 def _devices() -> list[dict]:
     out = [{"device": "cpu", "name": platform.processor() or platform.machine(),
             "threads": os.cpu_count()}]
-    try:
-        import torch
+    try:  # a broken torch install is reported, not raised
+        torch = importlib.import_module("torch")
     except Exception as err:
         return out + [{"device": "torch", "error": str(err)}]
     out[0]["torch_threads"] = torch.get_num_threads()
@@ -63,13 +66,11 @@ def _devices() -> list[dict]:
 
 
 def _colour() -> dict:
-    from lookgrid.imaging import color
-
     info: dict = {"OCIO": os.environ.get("OCIO") or None, "config_used": color.config_source(None),
                   "working_space": color.WORKING_SPACE,
                   "builtin_configs": [f"{uri}  {desc}" for uri, desc in color.builtin_configs()]}
     try:
-        pipe = color.ColorPipeline(None, src="ACEScg")
+        pipe = color.ColorPipeline(None, src=color.SCENE_DEFAULT)
         info["ACEScg_to_working_fast_path"] = pipe.fast_path
     except Exception as err:
         info["error"] = str(err)
@@ -81,8 +82,6 @@ def models_dir() -> Path:
     env = os.environ.get("LOOKGRID_MODELS")
     if env:
         return Path(env)
-    import lookgrid
-
     return Path(lookgrid.__file__).resolve().parents[2] / "models"
 
 
@@ -96,9 +95,7 @@ def _models() -> list[dict]:
         card = p.with_suffix(".md")
         entry["card"] = str(card) if card.exists() else None
         try:
-            import torch
-
-            ckpt = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+            ckpt = importlib.import_module("torch").load(p, map_location="cpu", weights_only=True, mmap=True)
             if isinstance(ckpt, dict):
                 entry["format"] = ckpt.get("format")
                 entry["version"] = ckpt.get("version")

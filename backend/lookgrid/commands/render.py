@@ -4,7 +4,7 @@
         --mask fg='clip/masks/%05d.png' --style fg=ref_a.png --style background=ref_b.png \\
         [--frames 0-49] [--stride R] [--strength fg=0.8] \\
         [--method lookgrid|per-frame|pixel-blend|reinhard] \\
-        [--input-colorspace NAME] [--output-colorspace NAME] [--device auto|cpu|cuda] [--model PATH]
+        [--input-colorspace NAME] [--output-colorspace NAME] [--device auto|cpu|cuda[:N]] [--model PATH]
         [--spec clip.json] [--write-spec clip.json]
 
 Regions are named by ``--mask NAME=PATTERN``; ``background`` is what no mask covers. Every masked
@@ -24,9 +24,13 @@ import os
 import sys
 import time
 
-from lookgrid.errors import InvalidInputError
+from tqdm import tqdm
 
-METHODS = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
+from lookgrid.commands.options import add_device_option, add_model_option
+from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, Engine, RegionSpec, StyleTrack
+from lookgrid.errors import InvalidInputError
+from lookgrid.timeline import Key, Track
+
 
 
 def add_arguments(parser) -> None:
@@ -42,14 +46,14 @@ def add_arguments(parser) -> None:
                         help="how strongly the look applies, 0..1 (number or keyframes)")
     parser.add_argument("--frames", metavar="RANGE", help="e.g. 0-49, 1001-1100x2 (default: all on disk)")
     parser.add_argument("--stride", type=int, metavar="R", help="compute grids every R frames (default 1)")
-    parser.add_argument("--method", choices=METHODS, help="default lookgrid")
+    parser.add_argument("--method", choices=METHOD_NAMES, help="default lookgrid")
     parser.add_argument("--input-colorspace", metavar="NAME",
                         help="OpenColorIO name (default: sRGB for PNG/JPEG, else declared or ACEScg)")
     parser.add_argument("--output-colorspace", metavar="NAME",
                         help="default: the input's for EXR, sRGB for PNG/JPEG")
     parser.add_argument("--config", metavar="OCIO", help="OpenColorIO config (default $OCIO or the ACES studio config)")
-    parser.add_argument("--device", metavar="DEVICE", help="auto (default), cpu, cuda, cuda:N")
-    parser.add_argument("--model", metavar="PATH", help="model checkpoint (default: shipped weights)")
+    add_device_option(parser)
+    add_model_option(parser)
     parser.add_argument("--spec", metavar="JSON", help="read the job from a ClipSpec JSON file")
     parser.add_argument("--write-spec", metavar="JSON", help="write the job as ClipSpec JSON and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -57,7 +61,6 @@ def add_arguments(parser) -> None:
 
 def parse_keys(text: str, what: str):
     """``0.8`` or ``FRAME:VALUE[:INTERP],...`` → :class:`lookgrid.timeline.Track`."""
-    from lookgrid.timeline import Key, Track
 
     text = text.strip()
     try:
@@ -89,7 +92,6 @@ def _pairs(items: list[str], flag: str) -> list[tuple[str, str]]:
 
 def spec_from_args(args):
     """Build the :class:`ClipSpec` described by the flags (paths made absolute)."""
-    from lookgrid.engine.spec import BACKGROUND, ClipSpec, RegionSpec, StyleTrack
 
     absp = os.path.abspath
     if args.spec:
@@ -159,9 +161,6 @@ def run(args) -> int:
         return 0
     if not spec.output:
         raise InvalidInputError("--output is required")
-    from tqdm import tqdm
-
-    from lookgrid.engine import Engine
 
     engine = Engine(device=spec.device, model_path=spec.model)
     bar = None

@@ -7,8 +7,14 @@ the port may use the GPU and read and write under the ``--root`` folders.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+
+from lookgrid.commands.options import add_device_option, add_model_option
+from lookgrid.engine import Engine
+from lookgrid.errors import InvalidInputError
+from lookgrid.service.server import create_server, serve
 
 
 def add_arguments(parser) -> None:
@@ -17,8 +23,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--root", action="append", default=[], metavar="DIR",
                         help="folder that render-by-path and path styles may use (repeatable; none: "
                              "inline frames and uploaded styles only)")
-    parser.add_argument("--model", default=None, help="checkpoint (default: the shipped weights)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
+    add_model_option(parser)
+    add_device_option(parser)
     parser.add_argument("--token-file", default=None,
                         help="file holding the token clients must send ($LOOKGRID_TOKEN also works)")
     parser.add_argument("--tls-cert", default=None, help="PEM certificate chain for TLS")
@@ -38,7 +44,6 @@ def add_arguments(parser) -> None:
 def _read(path: str | None) -> bytes | None:
     if path is None:
         return None
-    from lookgrid.errors import InvalidInputError
 
     try:
         with open(path, "rb") as f:
@@ -48,11 +53,6 @@ def _read(path: str | None) -> bytes | None:
 
 
 def run(args) -> int:
-    import logging
-
-    from lookgrid.engine import Engine
-    from lookgrid.service.server import create_server, serve
-
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     token = os.environ.get("LOOKGRID_TOKEN") or None

@@ -9,6 +9,10 @@ writes the final weights there (the shipped file is ``models/lookgrid-v2.pt``).
 from __future__ import annotations
 
 import argparse
+import sys
+
+from lookgrid.train.config import load_config
+from lookgrid.train.loop import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,11 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from lookgrid.train.config import load_config
-    from lookgrid.train.loop import train
-
     overrides = list(args.overrides or [])
     if args.max_steps is not None:
         overrides.append(f"budget.max_steps={args.max_steps}")

@@ -22,10 +22,10 @@ import numpy as np
 
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
+from lookgrid.imaging import (SRGB_TEXTURE, FrameSequence, default_colorspace, get_pipeline,
+                              read_image, read_mask, write_image)
 
 EIGHT_BIT_OUT = {".png", ".jpg", ".jpeg"}
-SRGB = "sRGB - Texture"
-SCENE_DEFAULT = "ACEScg"
 LINEAR_SRGB = "Linear Rec.709 (sRGB)"
 ASPECT_TOLERANCE = 0.03
 
@@ -34,20 +34,11 @@ def _ext(pattern: str) -> str:
     return os.path.splitext(pattern)[1].lower()
 
 
-def default_input_colorspace(image, config: str | None) -> str:
-    """Colour space of an input frame whose spec gives none (see the module docstring)."""
-    from lookgrid.imaging import declared_colorspace
-
-    info = getattr(image, "spec_info", None)
-    if info is not None and not info.is_float:
-        return SRGB
-    return declared_colorspace(info, config) or SCENE_DEFAULT
-
-
 def default_output_colorspace(out_pattern: str, input_colorspace: str) -> str:
+    """Colour space of the output when the spec gives none (see the module docstring)."""
     if _ext(out_pattern) in EIGHT_BIT_OUT:
-        return SRGB
-    if input_colorspace == SRGB:  # an sRGB picture written to EXR becomes scene-linear
+        return SRGB_TEXTURE
+    if input_colorspace == SRGB_TEXTURE:  # an sRGB picture written to EXR becomes scene-linear
         return LINEAR_SRGB
     return input_colorspace
 
@@ -67,13 +58,11 @@ class SequenceIO:
     """The files of a :class:`ClipSpec`: input and mask sequences, colour pipelines, output paths.
 
     Checks what it can up front: missing input or mask frames (named), output patterns that would
-    overwrite the input, unknown colour spaces (on the first frame read).
+    overwrite the input, unknown colour spaces (on the first frame read). The spec must have been
+    validated (``spec.validate(need_paths=True)``) by the caller.
     """
 
     def __init__(self, spec: ClipSpec):
-        from lookgrid.imaging import FrameSequence
-
-        spec.validate(need_paths=True)
         self.spec = spec
         self.input = FrameSequence.parse(spec.input, spec.frames or None)
         self.input.check_exists()
@@ -98,10 +87,8 @@ class SequenceIO:
         self._to = self._from = None
 
     def _pipelines(self, image):
-        from lookgrid.imaging import get_pipeline
-
         if self._to is None:
-            cs_in = self.input_colorspace or default_input_colorspace(image, self.spec.config)
+            cs_in = self.input_colorspace or default_colorspace(image.spec_info, self.spec.config)
             cs_out = self.spec.output_colorspace or default_output_colorspace(self.spec.output, cs_in)
             self._to = get_pipeline(self.spec.config, cs_in)
             self._from = get_pipeline(self.spec.config, cs_out)
@@ -110,8 +97,6 @@ class SequenceIO:
 
     # --- reading ------------------------------------------------------------------------------
     def read(self, frame: int) -> FrameIn:
-        from lookgrid.imaging import read_image
-
         img = read_image(self.input.path(frame))
         to_working, _ = self._pipelines(img)
         rgb = list(img.rgb_indices())
@@ -126,8 +111,6 @@ class SequenceIO:
         return f.working, f.masks
 
     def _read_mask(self, region, seq, frame: int, h: int, w: int) -> np.ndarray:
-        from lookgrid.imaging import read_image, read_mask
-
         path = seq.path(frame)
         plane = read_mask(read_image(path), channel=region.mask_channel or None)
         mh, mw = plane.shape
@@ -140,8 +123,6 @@ class SequenceIO:
     # --- writing ------------------------------------------------------------------------------
     def write(self, frame: int, out_working: np.ndarray, frame_in: FrameIn) -> str:
         """Write one rendered frame atomically; returns its path."""
-        from lookgrid.imaging import write_image
-
         _, from_working = self._pipelines(frame_in.image)
         path = self.output.path(frame)
         rgb = from_working.from_working(np.ascontiguousarray(out_working, dtype=np.float32))

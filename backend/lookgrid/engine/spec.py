@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lookgrid.engine.methods import DEFAULT_METHOD, METHOD_NAMES
 from lookgrid.errors import InvalidInputError
+from lookgrid.fsutil import atomic_write
 from lookgrid.timeline import Track
 
-METHODS: tuple[str, ...] = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
 BACKGROUND = "background"
 STYLE_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -141,7 +142,7 @@ class ClipSpec:
     output_colorspace: str = ""
     regions: list[RegionSpec] = field(default_factory=list)
     stride: int = 1
-    method: str = "lookgrid"
+    method: str = DEFAULT_METHOD
     model: str | None = None
     device: str = "auto"
     config: str | None = None
@@ -153,9 +154,9 @@ class ClipSpec:
             raise InvalidInputError("clip spec: 'input' is empty (a frame pattern is required)")
         if need_paths and not self.output:
             raise InvalidInputError("clip spec: 'output' is empty (an output pattern is required)")
-        if self.method not in METHODS:
+        if self.method not in METHOD_NAMES:
             raise InvalidInputError(
-                f"clip spec: unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
+                f"clip spec: unknown method {self.method!r}; expected one of {', '.join(METHOD_NAMES)}")
         if int(self.stride) < 1:
             raise InvalidInputError(f"clip spec: stride must be >= 1, got {self.stride}")
         if not self.regions:
@@ -240,7 +241,7 @@ class ClipSpec:
             regions=[RegionSpec.from_dict(r, f"regions[{i}]")
                      for i, r in enumerate(data.get("regions", []) or [])],
             stride=max(stride, 1),
-            method=str(data.get("method") or "lookgrid"),
+            method=str(data.get("method") or DEFAULT_METHOD),
             model=(str(data["model"]) if data.get("model") else None),
             device=str(data.get("device") or "auto"),
             config=(str(data["config"]) if data.get("config") else None),
@@ -269,12 +270,11 @@ class ClipSpec:
         return spec.resolved_against(path.parent)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the spec as JSON atomically (temp file in the same folder, then ``os.replace``)."""
+        """Write the spec as JSON atomically (:func:`lookgrid.fsutil.atomic_write`)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            Path(tmp).write_text(self.to_json())
 
     def resolved_against(self, base: Path) -> "ClipSpec":
         """A copy whose relative input/output/mask/style paths are joined onto ``base`` (content
@@ -295,4 +295,4 @@ class ClipSpec:
                         fix(self.output) or "", self.output_colorspace, regions, self.stride,
                         self.method, model, self.device, self.config)
 
-__all__ = ["BACKGROUND", "METHODS", "ClipSpec", "RegionSpec", "StyleTrack"]
+__all__ = ["BACKGROUND", "ClipSpec", "RegionSpec", "StyleTrack"]

@@ -1,13 +1,12 @@
-"""Evaluation: metrics, the classical baseline, the harness behind ``lookgrid eval``, suites.
+"""Evaluation: metrics, the harness behind ``lookgrid eval``, suites.
 
 Modules (import what you need; nothing heavy is imported here):
 
-* :mod:`lookgrid.eval.baselines` — ``reinhard_transfer(image (H,W,3), masks (N,H,W), styles) -> (H,W,3)``,
-  the per-region Lab mean/std transfer the engine runs for ``--method reinhard``; ``style_stats``.
 * :mod:`lookgrid.eval.metrics` — warping error (Lai et al. 2018, flow on the input with OpenCV DIS),
   per-region style distances (Lab moments, sliced Wasserstein), SSIM structure term, halo measure,
   ms per frame. Definitions are in that module's docstring.
-* :mod:`lookgrid.eval.color` — working space (ACEScct) ↔ linear Rec.709 / display sRGB / CIE Lab.
+* The classical baseline is the Reinhard transfer method (:mod:`lookgrid.model.reinhard`); colour
+  conversions are in :mod:`lookgrid.model.colormath`.
 * :mod:`lookgrid.eval.harness` — load a clip through the engine's reader, render each method
   through :class:`lookgrid.engine.Engine`, measure; :mod:`lookgrid.eval.report` — table, JSON,
   contact sheet, warping plot; :mod:`lookgrid.eval.suites` — the fixed ``dev`` suite.

@@ -24,19 +24,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+import cv2
 import numpy as np
 
+from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, RegionSpec, StyleTrack, get_method
+from lookgrid.engine.io import SequenceIO
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
 from lookgrid.eval import metrics as M
-from lookgrid.eval.color import working_to_lab
+from lookgrid.model.colormath import working_to_lab
 
-METHODS: tuple[str, ...] = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
+METHODS: tuple[str, ...] = METHOD_NAMES
 # Diagnostic rows, not methods a user renders with. "frozen": the first frame's lookgrid grids
 # applied to every frame — a look that cannot change over time at all, so its warping error is all
 # the content's own. It is the lower bound of what any temporal state in grid space can reach:
 # if per-frame is already close to it, the grids do not flicker and a state has nothing to remove.
 DIAGNOSTICS: tuple[str, ...] = ("frozen",)
 INPUT_ROW = "input"
-BACKGROUND = "background"
 
 
 @dataclass
@@ -69,8 +72,6 @@ class EvalClip:
         return np.stack(planes + [np.clip(1.0 - union, 0.0, 1.0)]).astype(np.float32)
 
     def validate(self) -> "EvalClip":
-        from lookgrid.errors import InvalidInputError, ShapeMismatchError
-
         if len(self.frames) < 2:
             raise InvalidInputError(f"clip {self.name!r}: at least 2 frames are needed, got {len(self.frames)}")
         if len(self.frame_numbers) != len(self.frames):
@@ -92,8 +93,6 @@ class EvalClip:
 # loading
 # ------------------------------------------------------------------------------------------------
 def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    import cv2
-
     if img.shape[:2] == (height, width):
         return np.ascontiguousarray(img, dtype=np.float32)
     shrink = height < img.shape[0]
@@ -106,9 +105,6 @@ def build_spec(input_pattern: str, masks: dict[str, str], styles: dict[str, str]
                output: str = ""):
     """A :class:`lookgrid.engine.spec.ClipSpec` for one clip: masked regions in ``masks`` order, then
     the background; every region (background included) needs a style path."""
-    from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
-    from lookgrid.errors import InvalidInputError
-
     names = list(masks) + [BACKGROUND]
     missing = [n for n in names if n not in styles]
     extra = [n for n in styles if n not in names]
@@ -129,9 +125,7 @@ def load_clip(name: str, spec, engine, *, max_frames: int | None = None, max_hei
     Frames beyond the first ``max_frames`` are skipped; frames taller than ``max_height`` are scaled
     down (area filter), masks bilinearly to the same size.
     """
-    from lookgrid.engine.io import SequenceIO
-
-    io = SequenceIO(spec)
+    io = SequenceIO(spec.validate(need_paths=True))
     numbers = io.frames[:max_frames] if max_frames else list(io.frames)
     frames: list[np.ndarray] = []
     masks: dict[str, list[np.ndarray]] = {r.name: [] for r in spec.regions if not r.is_background}
@@ -174,8 +168,6 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
     per-frame time. With ``stride > 1`` the low-resolution inputs of all frames are handed to the
     clip first (:meth:`Clip.provide`, not timed) so that a frame can use the next analysed frame.
     """
-    from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
-    from lookgrid.errors import InvalidInputError
 
     if method not in METHODS + DIAGNOSTICS:
         raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(METHODS + DIAGNOSTICS)}")
@@ -191,7 +183,7 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
     outputs, seconds = [], []
     try:
         masks_at = [{n: clip.masks[n][t] for n in clip.masks} for t in range(len(clip.frames))]
-        if stride > 1 and method != "reinhard":
+        if stride > 1 and get_method(spec.method).analysed:
             for t, f in enumerate(clip.frame_numbers):
                 ec.provide(f, clip.frames[t], masks_at[t])
         fixed = None
@@ -277,8 +269,6 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
     None if no region has an edge with room around it), ``ms_per_frame`` (None for the input row).
     """
     if len(outputs) != len(clip.frames):
-        from lookgrid.errors import InvalidInputError
-
         raise InvalidInputError(f"{len(outputs)} outputs for a clip of {len(clip.frames)} frames")
     disp = [M.display(o) for o in outputs]
     per_pair = np.array([M.warping_error_display(a, b, f) for a, b, f in zip(disp[:-1], disp[1:], ctx.flows)])

@@ -1,18 +1,15 @@
 """Quality metrics for rendered clips: temporal stability, style distance, structure, halos, speed.
 
 Every metric is a plain function of numpy arrays with its shapes in the docstring. Images are
-working-space RGB ``(H, W, 3)`` float (ACEScct, see :mod:`lookgrid.eval.color`); masks are ``(H, W)``
+working-space RGB ``(H, W, 3)`` float (ACEScct, see :mod:`lookgrid.model.colormath`); masks are ``(H, W)``
 in [0, 1]. Metrics about what a viewer sees (flow, warping error, structure, halos) use the display
 image (sRGB-encoded Rec.709 clipped to [0, 1]) and its Rec.709 luma; style distances use CIE Lab.
 
 Temporal stability — warping error (Lai et al. 2018, "Learning Blind Video Temporal Consistency"):
     optical flow is computed on the *input* frames (OpenCV DIS, no learned weights), forward
-    ``F: t -> t+1`` and backward ``B: t+1 -> t``. A pixel of frame t is visible unless
-      * the forward-backward check fails: ``|F + B~|^2 > 0.01 (|F|^2 + |B~|^2) + 0.5`` where
-        ``B~(x) = B(x + F(x))`` is the backward flow warped by F, or
-      * it lies on a motion boundary: ``|grad u|^2 + |grad v|^2 > 0.01 |F|^2 + 0.002`` (F = (u, v)),
-      * or (our one addition) ``x + F(x)`` leaves the frame: it is then not visible at t+1, but the
-        forward-backward check cannot see that because both flows are sampled with clamped borders.
+    ``F: t -> t+1`` and backward ``B: t+1 -> t``. A pixel of frame t is visible unless the
+    occlusion test of :func:`lookgrid.imaging.flow.occlusion_mask` rejects it (forward–backward
+    check, motion boundaries, leaving the frame).
     ``E(t) = mean over visible x of || O_t(x) - O_{t+1}(x + F(x)) ||^2`` (sum over the 3 channels of
     the display image in [0, 1]),
     and the clip's error is the mean of E(t) over its frame pairs. The same is computed on the input
@@ -52,137 +49,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from lookgrid.eval.color import LUMA_WEIGHTS, apply_weights, display_luma, working_to_display, working_to_lab
-
-# Lai et al. 2018 occlusion thresholds (on squared magnitudes).
-FB_REL = 0.01
-FB_ABS = 0.5
-MB_REL = 0.01
-MB_ABS = 0.002
-
-
-def _shape_error(msg: str):
-    from lookgrid.errors import ShapeMismatchError
-
-    return ShapeMismatchError(msg)
-
+from lookgrid.errors import ShapeMismatchError
+from lookgrid.imaging.flow import dis_flow, occlusion_mask, warp
+from lookgrid.model.colormath import (LUMA_WEIGHTS, apply_weights, display_luma, display_luma_u8, working_to_display,
+                                     working_to_lab)
 
 def _check_image(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[2] != 3:
-        raise _shape_error(f"{name} must be (H, W, 3); got shape {x.shape}")
+        raise ShapeMismatchError(f"{name} must be (H, W, 3); got shape {x.shape}")
     return x
 
 
 # ---------------------------------------------------------------------------------------------
-# optical flow and warping
+# optical flow and warping (the estimator, warps and occlusion test: lookgrid.imaging.flow)
 # ---------------------------------------------------------------------------------------------
-def to_gray_u8(image: np.ndarray) -> np.ndarray:
-    """Working-space RGB ``(H, W, 3)`` -> 8-bit display luma ``(H, W)`` uint8 for the flow estimator."""
-    y = display_luma(_check_image(image, "image"))
-    return np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
-
-
-def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "medium") -> np.ndarray:
-    """Dense optical flow from frame ``a`` to frame ``b`` with OpenCV DIS.
-
-    Args:
-        a, b: ``(H, W, 3)`` working-space RGB or ``(H, W)`` uint8 grey.
-        preset: "ultrafast", "fast" or "medium".
-    Returns:
-        ``(H, W, 2)`` float32 flow (dx, dy): pixel x of ``a`` corresponds to ``x + flow(x)`` in ``b``.
-    """
-    import cv2
-
-    presets = {
-        "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-        "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-        "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-    }
-    ga = a if a.ndim == 2 else to_gray_u8(a)
-    gb = b if b.ndim == 2 else to_gray_u8(b)
-    if ga.shape != gb.shape:
-        raise _shape_error(f"flow frames differ in size: {ga.shape} vs {gb.shape}")
-    dis = cv2.DISOpticalFlow_create(presets[preset])
-    return dis.calc(ga, gb, None).astype(np.float32)
-
-
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward-warp: ``out(x) = image(x + flow(x))`` with bilinear sampling (OpenCV remap).
-
-    Args:
-        image: ``(H, W)`` or ``(H, W, C)`` float.
-        flow: ``(H, W, 2)`` (dx, dy).
-    Returns:
-        Same shape as ``image``, float32. Samples outside the frame take the nearest border value.
-    """
-    import cv2
-
-    flow = np.asarray(flow, dtype=np.float32)
-    h, w = flow.shape[:2]
-    if np.asarray(image).shape[:2] != (h, w):
-        raise _shape_error(f"image {np.asarray(image).shape} and flow {flow.shape} differ in size")
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    img = np.ascontiguousarray(image, dtype=np.float32)
-    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def warp_reference(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Plain numpy version of :func:`warp` (bilinear, border clamp), for testing the fast path."""
-    img = np.asarray(image, dtype=np.float64)
-    squeeze = img.ndim == 2
-    if squeeze:
-        img = img[..., None]
-    h, w = img.shape[:2]
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
-    sx = np.clip(gx + flow[..., 0], 0, w - 1)
-    sy = np.clip(gy + flow[..., 1], 0, h - 1)
-    x0 = np.floor(sx).astype(int)
-    y0 = np.floor(sy).astype(int)
-    x1 = np.minimum(x0 + 1, w - 1)
-    y1 = np.minimum(y0 + 1, h - 1)
-    fx = (sx - x0)[..., None]
-    fy = (sy - y0)[..., None]
-    out = (
-        img[y0, x0] * (1 - fx) * (1 - fy)
-        + img[y0, x1] * fx * (1 - fy)
-        + img[y1, x0] * (1 - fx) * fy
-        + img[y1, x1] * fx * fy
-    )
-    return (out[..., 0] if squeeze else out).astype(np.float32)
-
-
-def occlusion_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
-    """Pixels of frame t that are occluded, on motion boundaries or leave the frame (Lai et al. 2018).
-
-    Args:
-        forward: ``(H, W, 2)`` flow t -> t+1.
-        backward: ``(H, W, 2)`` flow t+1 -> t.
-    Returns:
-        ``(H, W)`` bool, True where the pixel must be ignored.
-    """
-    forward = np.asarray(forward, dtype=np.float32)
-    backward = np.asarray(backward, dtype=np.float32)
-    if forward.shape != backward.shape or forward.ndim != 3 or forward.shape[2] != 2:
-        raise _shape_error(f"flows must both be (H, W, 2); got {forward.shape} and {backward.shape}")
-    b_warped = warp(backward, forward)
-    fb = ((forward + b_warped) ** 2).sum(axis=2)
-    mag_f = (forward**2).sum(axis=2)
-    mag_b = (b_warped**2).sum(axis=2)
-    occluded = fb > FB_REL * (mag_f + mag_b) + FB_ABS
-    du_dy, du_dx = np.gradient(forward[..., 0])
-    dv_dy, dv_dx = np.gradient(forward[..., 1])
-    grad = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
-    boundary = grad > MB_REL * mag_f + MB_ABS
-    h, w = forward.shape[:2]
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    tx, ty = gx + forward[..., 0], gy + forward[..., 1]
-    outside = (tx < 0) | (tx > w - 1) | (ty < 0) | (ty > h - 1)
-    return occluded | boundary | outside
-
-
 @dataclass
 class FlowPair:
     """Input-frame flow for one pair (t, t+1): ``forward (H,W,2)`` and ``visible (H,W)`` bool."""
@@ -196,7 +80,7 @@ def input_flows(frames: list[np.ndarray], preset: str = "medium") -> list[FlowPa
 
     Computed once per clip and shared by every method's warping error.
     """
-    grays = [to_gray_u8(f) for f in frames]
+    grays = [display_luma_u8(_check_image(f, "frame")) for f in frames]
     pairs = []
     for a, b in zip(grays[:-1], grays[1:]):
         fwd = dis_flow(a, b, preset)
@@ -234,7 +118,7 @@ def warping_error_display(a: np.ndarray, b: np.ndarray, flow: FlowPair) -> float
 def warping_errors(frames: list[np.ndarray], flows: list[FlowPair]) -> np.ndarray:
     """Per-pair warping errors ``(T-1,)`` of a sequence of ``(H, W, 3)`` frames given input flows."""
     if len(flows) != len(frames) - 1:
-        raise _shape_error(f"{len(frames)} frames need {len(frames) - 1} flow pairs; got {len(flows)}")
+        raise ShapeMismatchError(f"{len(frames)} frames need {len(frames) - 1} flow pairs; got {len(flows)}")
     disp = [display(_check_image(f, "frame")) for f in frames]
     return np.array([warping_error_display(a, b, f) for a, b, f in zip(disp[:-1], disp[1:], flows)])
 
@@ -278,7 +162,7 @@ def projected_quantiles(points: np.ndarray, *, n_projections: int = 64, n_quanti
     statistics (numpy's default). Cache these for a reference used many times."""
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or not len(pts):
-        raise _shape_error(f"point set must be non-empty (P, C); got {pts.shape}")
+        raise ShapeMismatchError(f"point set must be non-empty (P, C); got {pts.shape}")
     dirs = np.random.default_rng(seed).normal(size=(n_projections, pts.shape[1]))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     # (K, P) projections as a sum over channels (avoids BLAS for this thin shape), sorted per row
@@ -293,7 +177,7 @@ def projected_quantiles(points: np.ndarray, *, n_projections: int = 64, n_quanti
 def sliced_wasserstein_from_quantiles(qa: np.ndarray, qb: np.ndarray) -> float:
     """Mean over projections of the 1-D W2 distance between two ``(K, Q)`` quantile tables."""
     if qa.shape != qb.shape:
-        raise _shape_error(f"quantile tables differ: {qa.shape} vs {qb.shape} (same projections needed)")
+        raise ShapeMismatchError(f"quantile tables differ: {qa.shape} vs {qb.shape} (same projections needed)")
     return float(np.sqrt(((qa - qb) ** 2).mean(axis=1)).mean())
 
 
@@ -325,7 +209,7 @@ def region_style_distance(
     image = _check_image(image, "image")
     mask = np.asarray(mask)
     if mask.shape != image.shape[:2]:
-        raise _shape_error(f"mask {mask.shape} does not match image {image.shape[:2]}")
+        raise ShapeMismatchError(f"mask {mask.shape} does not match image {image.shape[:2]}")
     sel = mask >= threshold
     if not sel.any():
         return None
@@ -356,12 +240,10 @@ def structure_similarity(reference: np.ndarray, test: np.ndarray, *, sigma: floa
 
 def structure_similarity_luma(x: np.ndarray, y: np.ndarray, *, sigma: float = SSIM_SIGMA) -> float:
     """:func:`structure_similarity` on lumas ``(H, W)`` in [0, 1] (already converted)."""
-    import cv2
-
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
     if x.shape != y.shape:
-        raise _shape_error(f"images differ in size: {x.shape} vs {y.shape}")
+        raise ShapeMismatchError(f"images differ in size: {x.shape} vs {y.shape}")
 
     def blur(z):
         return cv2.GaussianBlur(z, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
@@ -390,8 +272,6 @@ def edge_distance(mask: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray,
     Returns ``(inside (H,W) bool, distance (H,W) float32)``; distance is measured to the nearest
     pixel of the other side, so pixels touching the edge have distance 1.
     """
-    import cv2
-
     inside = np.asarray(mask) >= threshold
     d_in = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
     d_out = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
@@ -421,7 +301,7 @@ def halo_ratio(
     if masks.ndim == 2:
         masks = masks[None]
     if masks.shape[1:] != np.asarray(input_image).shape[:2]:
-        raise _shape_error(f"masks {masks.shape} do not match image {np.asarray(input_image).shape}")
+        raise ShapeMismatchError(f"masks {masks.shape} do not match image {np.asarray(input_image).shape}")
     return halo_ratio_luma(display_luma(np.asarray(input_image, np.float64)),
                            display_luma(np.asarray(output_image, np.float64)), masks, inner=inner, width=width, eps=eps)
 

@@ -15,14 +15,17 @@ Files are written atomically (a temporary file in the same folder, then ``os.rep
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from typing import Sequence
 
+import cv2
 import numpy as np
 
-from lookgrid.eval.color import working_to_display
+from lookgrid.errors import ImageWriteError
+from lookgrid.fsutil import atomic_write
+from lookgrid.model.colormath import working_to_display
 
 # Region tints for the mask panel (BGR order is handled at write time; these are RGB in [0, 1]).
 _TINTS = [(1.0, 0.35, 0.2), (0.2, 0.55, 1.0), (0.3, 0.9, 0.3), (0.9, 0.8, 0.2), (0.8, 0.3, 0.9)]
@@ -31,15 +34,8 @@ _TINTS = [(1.0, 0.35, 0.2), (0.2, 0.55, 1.0), (0.3, 0.9, 0.3), (0.9, 0.8, 0.2), 
 def _atomic_write_bytes(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def write_json(path: str, data: dict) -> None:
@@ -49,12 +45,9 @@ def write_json(path: str, data: dict) -> None:
 
 def write_png(path: str, rgb_u8: np.ndarray) -> None:
     """Write an ``(H, W, 3)`` uint8 RGB image as PNG, atomically."""
-    import cv2
 
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb_u8[..., ::-1]))
     if not ok:
-        from lookgrid.errors import ImageWriteError
-
         raise ImageWriteError(f"could not encode {path} as PNG")
     _atomic_write_bytes(path, buf.tobytes())
 
@@ -111,7 +104,6 @@ def to_display_u8(image: np.ndarray) -> np.ndarray:
 
 def _fit(img_u8: np.ndarray, width: int, height: int) -> np.ndarray:
     """Scale to fit inside ``width x height`` and centre on a dark tile."""
-    import cv2
 
     h, w = img_u8.shape[:2]
     s = min(width / w, height / h)
@@ -124,8 +116,6 @@ def _fit(img_u8: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _label(tile: np.ndarray, text: str) -> np.ndarray:
-    import cv2
-
     out = tile.copy()
     cv2.rectangle(out, (0, 0), (min(out.shape[1], 8 + 8 * len(text)), 20), (0, 0, 0), -1)
     cv2.putText(out, text, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
@@ -137,7 +127,6 @@ def mask_panel(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
     ``masks (N, H, W)``: the last one (background) is left untinted.
     """
-    import cv2
 
     base = to_display_u8(image).astype(np.float32)
     for k, m in enumerate(masks[:-1] if len(masks) > 1 else masks):
@@ -190,12 +179,12 @@ def contact_sheet(result, *, frames: Sequence[int] | None = None, tile_width: in
 # ------------------------------------------------------------------------------------------------
 def warping_plot(path: str, results: Sequence[dict]) -> None:
     """PNG of per-frame warping error per method (one panel per clip), written atomically."""
-    import io
-
+    # matplotlib costs ~0.7 s to import and only this plot needs it
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
+    from matplotlib.ticker import MaxNLocator  # with pyplot
 
     n = len(results)
     fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n), squeeze=False)
@@ -208,8 +197,6 @@ def warping_plot(path: str, results: Sequence[dict]) -> None:
         ax.set_ylabel("error x 1e-3")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=5)
-    from matplotlib.ticker import MaxNLocator
-
     for ax in axes[:, 0]:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1, 0].set_xlabel("frame t")

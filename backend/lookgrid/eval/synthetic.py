@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lookgrid.eval.color import display_to_working
+from lookgrid.model.colormath import display_to_working
 
 
 def smooth_image(height: int, width: int, *, seed: int = 0, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:

@@ -13,6 +13,7 @@ The only package of LookGrid that imports OpenImageIO or PyOpenColorIO. See the 
 from lookgrid.imaging.color import (
     DEFAULT_CONFIG,
     HALF_MAX,
+    SCENE_DEFAULT,
     SRGB_TEXTURE,
     WORKING_SPACE,
     ColorPipeline,
@@ -20,6 +21,7 @@ from lookgrid.imaging.color import (
     builtin_configs,
     config_source,
     declared_colorspace,
+    default_colorspace,
     get_pipeline,
     load_config,
     resolve_colorspace,
@@ -30,8 +32,8 @@ from lookgrid.imaging.sequence import FrameSequence, format_frame_ranges, parse_
 from lookgrid.imaging.style import mask_from_pixels, read_mask, read_style_image, resize_mask
 
 __all__ = [
-    "DEFAULT_CONFIG", "HALF_MAX", "SRGB_TEXTURE", "WORKING_SPACE", "ColorPipeline",
-    "SanitizeReport", "builtin_configs", "config_source", "declared_colorspace", "get_pipeline", "load_config",
+    "DEFAULT_CONFIG", "HALF_MAX", "SCENE_DEFAULT", "SRGB_TEXTURE", "WORKING_SPACE", "ColorPipeline",
+    "SanitizeReport", "builtin_configs", "config_source", "declared_colorspace", "default_colorspace", "get_pipeline", "load_config",
     "resolve_colorspace", "sanitize", "Image", "SpecInfo", "read_image", "write_image",
     "FrameSequence", "format_frame_ranges", "parse_frame_range", "mask_from_pixels", "read_mask",
     "read_style_image", "resize_mask",

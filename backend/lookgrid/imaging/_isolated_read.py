@@ -7,12 +7,12 @@ from __future__ import annotations
 import pickle
 import sys
 
+from lookgrid.errors import ImageReadError
+from lookgrid.imaging.io import read_image
+
 
 def main() -> int:
     path, kwargs = pickle.loads(sys.stdin.buffer.read())
-    from lookgrid.errors import ImageReadError
-    from lookgrid.imaging.io import read_image
-
     try:
         result = ("ok", read_image(path, **kwargs))
     except ImageReadError as err:

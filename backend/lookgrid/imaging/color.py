@@ -80,6 +80,8 @@ DEFAULT_CONFIG = "ocio://studio-config-latest"
 HALF_MAX = 65504.0
 #: colour space assumed for 8/16-bit PNG/JPEG/TIFF files (reference photographs, masks)
 SRGB_TEXTURE = "sRGB - Texture"
+#: the scene-linear space assumed for a float file that declares none
+SCENE_DEFAULT = "ACEScg"
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,6 +157,19 @@ def declared_colorspace(spec_info, config: str | os.PathLike | None = None) -> s
         if cs is not None:
             return cs.getName()
     return None
+
+
+def default_colorspace(spec_info, config: str | os.PathLike | None = None) -> str:
+    """The colour space of a file whose user named none: the one rule for frames, references and
+    ``lookgrid convert``.
+
+    Integer files (8/16-bit PNG, JPEG, TIFF…) are display pictures: :data:`SRGB_TEXTURE`. Float
+    files (EXR…) are scene-linear: the space they declare (:func:`declared_colorspace`), else
+    :data:`SCENE_DEFAULT`. ``spec_info`` None (pixels without a file) counts as float.
+    """
+    if spec_info is not None and not spec_info.is_float:
+        return SRGB_TEXTURE
+    return declared_colorspace(spec_info, config) or SCENE_DEFAULT
 
 
 # --------------------------------------------------------------------------------------------

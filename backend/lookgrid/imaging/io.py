@@ -23,7 +23,8 @@ Reading (:func:`read_image`)
       server. It costs a process start (~0.5 s); use it for files from untrusted clients.
 
 Writing (:func:`write_image`)
-    * Atomic: written to a temporary file in the same folder, then ``os.replace``-d into place.
+    * Atomic (:func:`lookgrid.fsutil.atomic_write`): a temporary file in the same folder, then
+      ``os.replace``-d into place.
     * Format from the extension. ``like=`` an input :class:`Image` carries its windows (EXR
       outputs only), per-channel formats (half/float/uint), tiling, compression, pixel aspect,
       chromaticities, timecode, colour-space and custom attributes into the output (format-specific
@@ -52,11 +53,13 @@ import numpy as np
 import OpenImageIO as oiio
 
 from lookgrid.errors import ImageReadError, ImageWriteError, InvalidInputError, ShapeMismatchError
+from lookgrid.fsutil import atomic_write
 
 #: refuse to decode images larger than this many bytes as float32 (guards hostile headers)
 MAX_DECODED_BYTES = int(os.environ.get("LOOKGRID_MAX_IMAGE_BYTES", 8 << 30))
 
-_MAGIC = [
+#: leading bytes of the image formats LookGrid reads, and the extension OpenImageIO wants for each
+MAGIC_EXTENSIONS = [
     (b"\x76\x2f\x31\x01", ".exr"),
     (b"\x89PNG\r\n\x1a\n", ".png"),
     (b"\xff\xd8\xff", ".jpg"),
@@ -79,9 +82,6 @@ _SKIP_ATTRIBUTES = {"oiio:subimages", "oiio:subimagename", "oiio:BitsPerSample",
                     "planarconfig", "png:compressionLevel", "thumbnail_width",
                     "thumbnail_height", "thumbnail_nchannels", "thumbnail_image"}
 
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 Window = tuple[int, int, int, int]  # (x, y, width, height), y down, as OpenImageIO
 
@@ -187,16 +187,18 @@ def _err_text(obj=None) -> str:
     return text[:400]
 
 
-def _sniff_extension(path: Path) -> str | None:
+def sniff_extension(head: bytes) -> str | None:
+    """The extension (".exr", ".png", ...) of the image format whose file starts with ``head``
+    (8 bytes are enough), or None for an unknown format."""
+    return next((ext for magic, ext in MAGIC_EXTENSIONS if head.startswith(magic)), None)
+
+
+def _sniff_file(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            return sniff_extension(f.read(8))
     except OSError:
         return None
-    for magic, ext in _MAGIC:
-        if head.startswith(magic):
-            return ext
-    return None
 
 
 @contextlib.contextmanager
@@ -210,7 +212,7 @@ def _opened(path: Path):
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
         first_error = _err_text()
-        ext = _sniff_extension(path)
+        ext = _sniff_file(path)
         if ext is not None and path.suffix.lower() != ext:
             # OpenImageIO picks readers by extension; give it one so its error names the problem
             tmpdir = tempfile.mkdtemp(prefix="lookgrid-read-")
@@ -546,22 +548,16 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *,
         _set_attribute(spec, name, value)
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + ext, dir=path.parent)
-    except OSError as err:
-        raise ImageWriteError(f"cannot write {path}: {err}") from None
-    os.close(fd)
-    try:
-        if not out.open(tmp, spec):
-            raise ImageWriteError(f"cannot write {path}: {_err_text(out)}")
-        ok = out.write_image(arr)
-        err = _err_text(out) if not ok or out.has_error else ""
-        closed = out.close()
-        if not ok or err or not closed:
-            raise ImageWriteError(f"cannot write {path}: {err or _err_text(out) or 'write failed'}")
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        with atomic_write(path) as tmp:
+            if not out.open(tmp, spec):
+                raise ImageWriteError(f"cannot write {path}: {_err_text(out)}")
+            ok = out.write_image(arr)
+            err = _err_text(out) if not ok or out.has_error else ""
+            closed = out.close()
+            if not ok or err or not closed:
+                raise ImageWriteError(f"cannot write {path}: {err or _err_text(out) or 'write failed'}")
+    except ImageWriteError:
         raise
+    except OSError as err:  # the folder cannot take the temporary, or the rename failed
+        raise ImageWriteError(f"cannot write {path}: {err}") from None
     return path

@@ -20,10 +20,11 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from lookgrid.errors import InvalidInputError
-from lookgrid.imaging.color import SRGB_TEXTURE, WORKING_SPACE, get_pipeline
+from lookgrid.imaging.color import WORKING_SPACE, default_colorspace, get_pipeline
 from lookgrid.imaging.io import Image, read_image
 
 
@@ -37,14 +38,11 @@ def read_style_image(path: str | os.PathLike | Image, *, colorspace: str | None 
 
     Args:
         path: file path (or an already read :class:`Image`).
-        colorspace: the file's colour space; default "sRGB - Texture" for integer files,
-            "ACEScg" for float files.
+        colorspace: the file's colour space; default :func:`lookgrid.imaging.color.default_colorspace`.
         config: OpenColorIO config (None → $OCIO or the ACES studio config).
     """
     img = _as_image(path)
-    info = img.spec_info
-    is_float = info.is_float if info is not None else True
-    src = colorspace or ("ACEScg" if is_float else SRGB_TEXTURE)
+    src = colorspace or default_colorspace(img.spec_info, config)
     rgb = img.rgb()
     return get_pipeline(config, src, working).to_working(rgb)
 
@@ -97,7 +95,6 @@ def mask_from_pixels(pixels: np.ndarray, channel_names: Sequence[str] | None = N
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W) → (h, w) = ``size``; area average when shrinking, bilinear when growing."""
-    import cv2
 
     h, w = int(size[0]), int(size[1])
     if h < 1 or w < 1:

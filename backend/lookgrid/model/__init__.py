@@ -1,9 +1,11 @@
 """The LookGrid model: pure torch, tensors in and out, temporal state passed explicitly.
 
-Modules: :mod:`.grid` (layout, identity, strength, blending), :mod:`.slicing` (slice + apply,
-reference and fast), :mod:`.softmask` (soft grid masks), :mod:`.adain` (SA/TC/ST-AdaIN),
-:mod:`.state` (TemporalState, StyleFeatures), :mod:`.guide`, :mod:`.encoder`, :mod:`.network`
-(LookGridNet), :mod:`.render` (render_frame, render_parts), :mod:`.load` (checkpoints).
+Modules: :mod:`.grid` (layout, identity, strength), :mod:`.blend` (pixel-blend weights, the eq. 7
+grid blend), :mod:`.slicing` (slice + apply, reference and fast), :mod:`.softmask` (soft grid
+masks), :mod:`.adain` (SA/TC/ST-AdaIN), :mod:`.state` (TemporalState, StyleFeatures), :mod:`.guide`,
+:mod:`.encoder`, :mod:`.network` (LookGridNet), :mod:`.render` (render_frame, render_parts),
+:mod:`.reinhard` (the Reinhard transfer method), :mod:`.colormath` (colour maths shared by
+training, evaluation and the guide), :mod:`.device` (the device rule), :mod:`.load` (checkpoints).
 
 Typical use (the engine's)::
 

@@ -96,17 +96,3 @@ def apply_strength(grids: torch.Tensor, strength: torch.Tensor | float) -> torch
         raise InvalidInputError("strength must be finite")
     ident = identity_grid(grids.shape[0], *grids.shape[2:], dtype=grids.dtype, device=grids.device)
     return lerp_grids(ident, grids, s.view(-1, 1, 1, 1, 1))
-
-
-def blend_grids(grids: torch.Tensor, soft_masks: torch.Tensor) -> torch.Tensor:
-    """Grid-space blending (paper eq. 7 for N regions): ``Γ = Σ_k M_k · Γ_k``.
-
-    grids ``(N, 12, D, Hg, Wg)``; soft_masks ``(N, D, Hg, Wg)``, a partition of unity over N
-    (see :func:`lookgrid.model.softmask.soft_grid_masks`). Returns ``(12, D, Hg, Wg)``.
-    """
-    check_grids("grids", grids)
-    n, _, d, h, w = grids.shape
-    check_shape("soft_masks", soft_masks, f"(N,D,Hg,Wg) = ({n},{d},{h},{w})", 4, d0=n, d1=d, d2=h, d3=w)
-    # Written as Γ_0 + Σ_k M_k·(Γ_k − Γ_0), equal to Σ_k M_k·Γ_k for a partition of unity, but exact
-    # when all grids agree (identity grids stay exactly the identity despite float rounding of ΣM).
-    return grids[0] + (soft_masks.unsqueeze(1) * (grids - grids[0:1])).sum(dim=0)

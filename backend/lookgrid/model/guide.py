@@ -18,13 +18,13 @@ Paper (Table 4, G¹/G²): two convs, input RGB + mask, sigmoid output. Ours:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lookgrid.model.colormath import LUMA_WEIGHTS
 from lookgrid.model.grid import check_shape
-
-LUMA = (0.2126, 0.7152, 0.0722)
 
 
 def region_codes(n: int, *, dtype=torch.float32, device="cpu") -> torch.Tensor:
@@ -63,7 +63,7 @@ class GuideNet(nn.Module):
         self.w2 = nn.Parameter(torch.randn(hidden) * 0.05)
         self.b2 = nn.Parameter(torch.tensor(-2.0))
         with torch.no_grad():
-            self.w1[0] = torch.tensor([*LUMA, 0.0])
+            self.w1[0] = torch.tensor([*LUMA_WEIGHTS, 0.0])
             self.w2[0] = 4.0
 
     def forward(self, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -76,6 +76,4 @@ class GuideNet(nn.Module):
     def kernel_weights(self):
         """float32 numpy ``(w1 (K,4), b1 (K,), w2 (K,), b2 float)`` for the fused CPU kernel."""
         f = lambda t: t.detach().to("cpu", torch.float32).contiguous().numpy()  # noqa: E731
-        import numpy as np
-
         return f(self.w1), f(self.b1), f(self.w2), np.float32(self.b2.detach().cpu().item())

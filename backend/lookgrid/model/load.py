@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from lookgrid.errors import InvalidInputError, ModelNotAvailableError
+from lookgrid.fsutil import atomic_write
+from lookgrid.model.device import resolve_device
 from lookgrid.model.network import LookGridNet
 
 log = logging.getLogger("lookgrid.model")
@@ -37,19 +38,6 @@ def shipped_model_path() -> Path | None:
     return None
 
 
-def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """``"auto"`` → cuda when available, else cpu; other names as torch understands them."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise InvalidInputError(f"unknown device {device!r}") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(f"device {device!r} requested but CUDA is not available")
-    return dev
-
-
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
     """Load a checkpoint (eval mode, on ``device``).
 
@@ -57,7 +45,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     (output == input), with a warning. A missing/unreadable/incompatible file raises
     :class:`ModelNotAvailableError`.
     """
-    dev = resolve_device(device)
+    dev = resolve_device(device, default="cpu")
     if path is None:
         path = shipped_model_path()
         if path is None:
@@ -106,12 +94,5 @@ def save_model(net: LookGridNet, path: str | Path, meta: dict | None = None) -> 
 def atomic_torch_save(obj, path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: readers never see a partial
     file, and a failed save leaves any previous file in place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)

@@ -10,7 +10,7 @@ How the N region grids are combined is ``net.config["blend"]``:
   ``out = p + Σ_k w_k·(A_k·[p,1] − p)``, ``w_k = m_k / max(1, Σ_j m_j)`` (the engine passes a
   background mask ``clip(1 − union, 0, 1)``, so Σm is normally 1; where it is less the rest keeps
   the input; overlaps are normalised). The same blend as the Reinhard baseline
-  (:mod:`lookgrid.eval.baselines`). See :func:`lookgrid.model.slicing.slice_blend_apply_reference`
+  (:mod:`lookgrid.model.reinhard`). See :func:`lookgrid.model.slicing.slice_blend_apply_reference`
   and the fused CPU kernel :func:`._cpu_kernels.guide_slice_blend_apply_cpu`, which slices a
   region only in the spans where its weight is non-zero, so the cost stays near one slice.
 * ``"grid"``: the paper's eq. 7 — the grids are blended in grid space with soft grid masks into one
@@ -37,11 +37,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
-from lookgrid.model.grid import apply_strength, blend_grids, check_grids, check_shape, identity_grid
-from lookgrid.model.slicing import blend_weights, slice_apply_reference, slice_blend_apply_reference
+from lookgrid.model import softmask as sm
+from lookgrid.model.blend import blend_grids, pixel_blend_weights
+from lookgrid.model.grid import apply_strength, check_grids, check_shape, identity_grid
+from lookgrid.model.guide import region_codes
+from lookgrid.model.slicing import slice_apply_reference, slice_blend_apply_reference
 
 SOFT_MASK_MAX_SIDE = 256
 BLEND_MODES = ("pixel", "grid")
@@ -108,15 +112,11 @@ def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str 
     """Strength, soft grid masks (from the subsample) and eq. 7. Returns ``(grid (12,D,Hg,Wg),
     soft_masks (N,D,Hg,Wg))``. ``fast`` (CPU, no grad): guide and splat by numba kernels instead
     of torch ops (same maths; the torch ops' thread pool costs more than the work at this size)."""
-    from lookgrid.model import softmask as sm
 
     d, hg, wg = grids.shape[2:]
     method = soft_mask_method or net.config["soft_mask"]
     if fast and method == "splat" and image.device.type == "cpu":
-        import numpy as np
-
-        from lookgrid.model import _cpu_kernels as k
-        from lookgrid.model.guide import region_codes
+        from lookgrid.model import _cpu_kernels as k  # numba: ~0.5 s to import, CPU fast path only
 
         # numpy, not torch, for the strided copies: single-threaded, no thread-pool barriers
         n = masks.shape[1]
@@ -138,9 +138,8 @@ def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str 
     return blend_grids(grids, soft), soft
 
 
-def _strength_np(grids: torch.Tensor, strength):
+def apply_strength_np(grids: torch.Tensor, strength):
     """:func:`apply_strength` in numpy (same formula): ``(N,12,D,Hg,Wg)`` → numpy of grids' dtype."""
-    import numpy as np
 
     g = grids.detach().cpu().numpy()
     if strength is not None:
@@ -153,20 +152,19 @@ def _strength_np(grids: torch.Tensor, strength):
 def _blend_np(grids: torch.Tensor, soft: torch.Tensor, strength) -> torch.Tensor:
     """:func:`apply_strength` + :func:`blend_grids` in numpy (same formulas). At ~50k elements torch
     would hand these to its thread pool, whose barriers cost ~10-40 ms per op on a busy machine."""
-    g = _strength_np(grids, strength)
-    m = soft.detach().cpu().numpy().astype(g.dtype)[:, None]
-    return torch.from_numpy(g[0] + (m * (g - g[0:1])).sum(axis=0))
+    g = apply_strength_np(grids, strength)
+    return torch.from_numpy(blend_grids(g, soft.detach().cpu().numpy().astype(g.dtype)))
 
 
 def _pixel_output(net, image, masks, grids, strength, z=None) -> torch.Tensor:
     """Pixel-space blend (reference): strength, guide ``z`` (computed unless given), slice each
-    region's grid and blend with :func:`blend_weights` of the full-resolution masks."""
+    region's grid and blend with :func:`pixel_blend_weights` of the full-resolution masks."""
     if strength is not None:
         grids = apply_strength(grids, torch.as_tensor(strength, dtype=grids.dtype, device=grids.device))
     img, msk = image.to(grids.dtype), masks.to(grids.dtype)
     if z is None:
         z = net.guide(img, msk)
-    return slice_blend_apply_reference(grids.unsqueeze(0), z, img, blend_weights(msk))
+    return slice_blend_apply_reference(grids.unsqueeze(0), z, img, pixel_blend_weights(msk))
 
 
 def render_parts(net, image, masks, grids, strength=None, soft_mask_method: str | None = None) -> dict:
@@ -207,17 +205,14 @@ def render_frame(net, image, masks, grids, strength=None, fast: bool = True) -> 
         if mode == "pixel":
             return _pixel_output(net, image, masks, grids, strength).float()
         return render_parts(net, image, masks, grids, strength)["output"].float()
-    from lookgrid.model import _cpu_kernels as k
-    from lookgrid.model.guide import region_codes
-
-    import numpy as np
+    from lookgrid.model import _cpu_kernels as k  # numba: ~0.5 s to import, CPU fast path only
 
     img = _np32(image[0])
     msk = _np32(masks[0])
     out = torch.from_numpy(np.empty(img.shape, np.float32))  # numpy asks for huge pages: ~5x fewer page faults
     codes = region_codes(msk.shape[0]).numpy()
     if mode == "pixel":
-        cells = k.grids_to_cells(_strength_np(grids, strength))
+        cells = k.grids_to_cells(apply_strength_np(grids, strength))
         bad = k.locked(k.guide_slice_blend_apply_cpu, cells, img, msk, codes, *net.guide_net.kernel_weights(),
                        out.numpy())
     else:

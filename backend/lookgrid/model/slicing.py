@@ -21,7 +21,7 @@ blended per pixel with the full-resolution masks,
 
     out(x) = p + Σ_k w_k(x)·(A_k(x)·[p, 1] − p),   w_k = m_k / max(1, Σ_j m_j)
 
-(:func:`blend_weights`, :func:`slice_blend_apply_reference`; the fused CPU kernel is
+(:func:`lookgrid.model.blend.pixel_blend_weights`, :func:`slice_blend_apply_reference`; the fused CPU kernel is
 :func:`._cpu_kernels.guide_slice_blend_apply_cpu`). Where the masks sum to 1 this is the convex
 blend Σ_k m_k·A_k·[p, 1]; where they sum to less, the rest keeps the input; overlaps are normalised.
 """
@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import torch
 
-from lookgrid.model.grid import GRID_COEFFS, check_grids, check_shape
 from lookgrid.errors import ShapeMismatchError
+from lookgrid.model.blend import blend_outputs
+from lookgrid.model.grid import GRID_COEFFS, check_grids, check_shape
 
 
-def _axis_coords(n_pix: int, n_cells: int, device, dtype):
-    """Lower cell index, upper cell index (both clamped) and upper weight for each pixel of an axis."""
+def axis_coords(n_pix: int, n_cells: int, device, dtype):
+    """Where the pixels of one axis fall among grid cells (cell centres at half-integers): lower cell
+    index, upper cell index (both clamped) and upper weight, each ``(n_pix,)``. Shared by slicing and
+    splatting (:mod:`lookgrid.model.softmask`)."""
     g = (torch.arange(n_pix, device=device, dtype=torch.float64) + 0.5) * (n_cells / n_pix) - 0.5
     g0 = torch.floor(g)
     w = (g - g0).to(dtype)
@@ -55,8 +58,8 @@ def slice_grid_reference(grid: torch.Tensor, guide: torch.Tensor) -> torch.Tenso
     b, c, d, hg, wg = grid.shape
     _, h, w = guide.shape
     dev, dt = grid.device, grid.dtype
-    y0, y1, wy = _axis_coords(h, hg, dev, dt)
-    x0, x1, wx = _axis_coords(w, wg, dev, dt)
+    y0, y1, wy = axis_coords(h, hg, dev, dt)
+    x0, x1, wx = axis_coords(w, wg, dev, dt)
     gz = guide.to(dt) * d - 0.5
     gz = gz.clamp(-0.5, d - 0.5)  # same values as clamping indices; also tames inf
     z0f = torch.floor(gz).detach()
@@ -116,22 +119,12 @@ def slice_apply_reference(grid: torch.Tensor, guide: torch.Tensor, image: torch.
     return apply_affine(slice_grid_reference(grid, guide), image.to(grid.dtype))
 
 
-def blend_weights(masks: torch.Tensor) -> torch.Tensor:
-    """Pixel blend weights ``w_k = m_k / max(1, Σ_j m_j)`` of soft masks ``(B,N,H,W)`` (sum over N).
-
-    Returns ``(B,N,H,W)`` in the masks' dtype; Σ_k w_k ≤ 1 everywhere (= 1 where the masks cover
-    the pixel fully). Differentiable.
-    """
-    check_shape("masks", masks, "(B,N,H,W)", 4)
-    return masks / masks.sum(dim=1, keepdim=True).clamp(min=1.0)
-
-
 def slice_blend_apply_reference(grids: torch.Tensor, guide: torch.Tensor, image: torch.Tensor,
                                 weights: torch.Tensor) -> torch.Tensor:
     """Slice each of N region grids at the guide, apply, and blend per pixel (pixel-space blending).
 
     grids ``(B,N,12,D,Hg,Wg)``; guide ``(B,H,W)``; image ``(B,3,H,W)``; weights ``(B,N,H,W)``, the
-    per-pixel blend weights (normally :func:`blend_weights` of the masks). Returns ``(B,3,H,W)``:
+    per-pixel blend weights (normally :func:`lookgrid.model.blend.pixel_blend_weights` of the masks). Returns ``(B,3,H,W)``:
     ``p + Σ_k w_k·(slice(grids[:,k])·[p,1] − p)``. Plain torch, differentiable in all four inputs;
     regions are sliced one at a time (peak memory of one slice). Accumulating differences from the
     input keeps identity grids exact.
@@ -144,10 +137,7 @@ def slice_blend_apply_reference(grids: torch.Tensor, guide: torch.Tensor, image:
     check_shape("weights", weights, f"(B,N,H,W) = ({b},{n},{h},{w})", 4, d0=b, d1=n, d2=h, d3=w)
     img = image.to(grids.dtype)
     wts = weights.to(grids.dtype)
-    out = img
-    for k in range(n):
-        out = out + wts[:, k : k + 1] * (slice_apply_reference(grids[:, k], guide, img) - img)
-    return out
+    return blend_outputs(img, (slice_apply_reference(grids[:, k], guide, img) for k in range(n)), wts)
 
 
 @torch.no_grad()
@@ -160,7 +150,7 @@ def slice_apply(grid: torch.Tensor, guide: torch.Tensor, image: torch.Tensor) ->
     check_slice_inputs(grid, guide, image)
     if image.device.type != "cpu":
         return slice_apply_reference(grid, guide, image).to(image.dtype)
-    from lookgrid.model import _cpu_kernels as k
+    from lookgrid.model import _cpu_kernels as k  # numba: ~0.5 s to import, CPU fast path only
 
     out = torch.empty(image.shape, dtype=torch.float32)
     for i in range(grid.shape[0]):

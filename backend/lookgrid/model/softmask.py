@@ -23,6 +23,7 @@ import torch
 
 from lookgrid.errors import InvalidInputError
 from lookgrid.model.grid import check_shape
+from lookgrid.model.slicing import axis_coords
 
 SOFT_MASK_METHODS = ("splat", "algorithm1")
 # Chosen by measurement: mask loss of eq. 12 (foreground soft mask sliced with the guide vs the true
@@ -64,12 +65,10 @@ def soft_grid_mask_algorithm1(guide, mask, depth: int, height: int, width: int) 
 
 def _splat(guide, values, depth, height, width):
     """Tent-splat ``values (B,C,H,W)`` (and pixel mass) at (x, y, z) → ``(B,C,D,Hg,Wg)``, ``(B,1,D,Hg,Wg)``."""
-    from lookgrid.model.slicing import _axis_coords
-
     b, c, h, w = values.shape
     dev, dt = values.device, values.dtype
-    y0, y1, wy = _axis_coords(h, height, dev, dt)
-    x0, x1, wx = _axis_coords(w, width, dev, dt)
+    y0, y1, wy = axis_coords(h, height, dev, dt)
+    x0, x1, wx = axis_coords(w, width, dev, dt)
     gz = (guide.to(dt) * depth - 0.5).clamp(-0.5, depth - 0.5)
     z0f = torch.floor(gz).detach()
     wz = gz - z0f

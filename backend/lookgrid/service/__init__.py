@@ -1,9 +1,12 @@
 """The gRPC backend: ``lookgrid.v1.LookGrid`` (protos/lookgrid/v1/lookgrid.proto) over one Engine.
 
 * :mod:`.server` — ``create_server(address, engine, ...) -> (server, port)``, ``serve``,
-  ``stop_server``; health checking, reflection, TLS + token, loopback by default.
-* :mod:`.servicer` — ``LookGridServicer``: validate, translate, call the engine.
-* :mod:`.errors` — the one table from LookGrid errors to status codes.
+  ``stop_server``, ``start_in_process`` (a ``with`` block); health checking, reflection, TLS +
+  token, loopback by default.
+* :mod:`.servicer` — ``LookGridServicer``: each handler validates, calls the engine.
+* :mod:`.checks` — request checks: limits, raw payload sizes, the spec.
+* :mod:`.errors` — the one table from LookGrid errors to status codes, and the handler wrappers.
+* :mod:`.streams` — thread ↔ stream bridges.
 * :mod:`.paths` — confinement of client-named paths to the configured roots.
 * :mod:`.frames` — inline frames (raw arrays / EXR bytes) <-> engine inputs.
 
@@ -13,17 +16,9 @@ The wire format of frames (chunks, raw arrays, style hashes) is shared with the 
 
 from __future__ import annotations
 
+from lookgrid.service.server import (DEFAULT_ADDRESS, create_server, serve, start_in_process,
+                                     stop_server)
+from lookgrid.service.servicer import LookGridServicer
 
-def __getattr__(name: str):
-    if name in ("create_server", "serve", "stop_server", "DEFAULT_ADDRESS"):
-        from lookgrid.service import server
-
-        return getattr(server, name)
-    if name == "LookGridServicer":
-        from lookgrid.service.servicer import LookGridServicer
-
-        return LookGridServicer
-    raise AttributeError(f"module 'lookgrid.service' has no attribute {name!r}")
-
-
-__all__ = ["create_server", "serve", "stop_server", "DEFAULT_ADDRESS", "LookGridServicer"]
+__all__ = ["DEFAULT_ADDRESS", "LookGridServicer", "create_server", "serve", "start_in_process",
+           "stop_server"]

@@ -4,24 +4,23 @@ Pure translation: channel bookkeeping and colour-space conversion through ``look
 the look itself is the engine's :meth:`Clip.render`.
 
 Inline frames are float (half or float32) pictures; their colour space is the clip's
-``input_colorspace`` (default ACEScg) and the result is sent back in ``output_colorspace``
+``input_colorspace`` (default :data:`lookgrid.imaging.SCENE_DEFAULT`, ACEScg) and the result is sent back in ``output_colorspace``
 (default: the input's). Alpha and any other non-mask channels travel back unchanged; mask channels
 are not echoed.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from lookgrid.errors import InvalidInputError
+from lookgrid.imaging import SCENE_DEFAULT, FrameSequence, Image, get_pipeline, read_mask
+from lookgrid.imaging.decode import decode_exr
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.wire import Frame, dtype_for_encoding
 
-DEFAULT_INLINE_COLORSPACE = "ACEScg"
 INLINE = "inline"
 """RegionSpec.mask value meaning: the mask arrives with each frame (see the .proto)."""
 
@@ -57,37 +56,6 @@ def _channel_index(names: list[str], wanted: str) -> int | None:
     return None
 
 
-def decode_exr(payload) -> "object":
-    """Decode EXR bytes into a :class:`lookgrid.imaging.Image` (through a private temporary file)."""
-    from lookgrid.imaging import read_image
-
-    fd, path = tempfile.mkstemp(suffix=".exr", prefix="lookgrid-in-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        return read_image(path)
-    finally:
-        os.unlink(path)
-
-
-def encode_exr(pixels: np.ndarray, channels: list[str], like=None, dtype: str | None = None) -> bytes:
-    """EXR file bytes of (H, W, C) pixels (``like``: carry an input image's windows/metadata)."""
-    from lookgrid.imaging import write_image
-
-    folder = tempfile.mkdtemp(prefix="lookgrid-out-")
-    path = os.path.join(folder, "frame.exr")
-    try:
-        if like is not None and tuple(np.asarray(like.pixels).shape) != tuple(pixels.shape):
-            like = None
-        write_image(path, pixels, channel_names=channels, like=like, dtype=dtype)
-        with open(path, "rb") as f:
-            return f.read()
-    finally:
-        if os.path.exists(path):
-            os.unlink(path)
-        os.rmdir(folder)
-
-
 def decode(fr: Frame, clip) -> DecodedFrame:
     """Pixels, colour channels and region masks of one received frame for ``clip`` (an engine Clip).
 
@@ -108,8 +76,6 @@ def decode(fr: Frame, clip) -> DecodedFrame:
         names = list(h.channels)
     else:
         raise InvalidInputError(f"frame {h.frame}: header.encoding is not set (ENCODED, RAW_HALF or RAW_FLOAT)")
-    from lookgrid.imaging import Image
-
     if len(names) != pixels.shape[2]:
         raise InvalidInputError(f"frame {h.frame}: {len(names)} channel names for {pixels.shape[2]} channels")
     rgb = list(Image(pixels, tuple(names)).rgb_indices())
@@ -139,22 +105,18 @@ def decode(fr: Frame, clip) -> DecodedFrame:
 
 
 def _mask_from_storage(region, frame: int) -> np.ndarray:
-    from lookgrid.imaging import FrameSequence, read_mask
-
     return read_mask(FrameSequence.parse(region.mask).path(frame), channel=region.mask_channel or None)
 
 
 def colorspaces(spec) -> tuple[str, str]:
     """(input, output) colour spaces of inline frames for a spec."""
-    src = spec.input_colorspace or DEFAULT_INLINE_COLORSPACE
+    src = spec.input_colorspace or SCENE_DEFAULT
     return src, spec.output_colorspace or src
 
 
 def render(clip, dec: DecodedFrame) -> tuple[np.ndarray, list[str]]:
     """Render a decoded frame with ``clip``; returns (pixels (H, W, C'), channel names), in the
     input's dtype, with the mask channels removed and R, G, B replaced by the result."""
-    from lookgrid.imaging import get_pipeline
-
     spec = clip.spec
     src, dst = colorspaces(spec)
     rgb = np.ascontiguousarray(dec.pixels[..., dec.rgb], dtype=np.float32)

@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import signal
 import threading
 from concurrent import futures
+from contextlib import contextmanager
+from typing import Iterator
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lookgrid.engine import Engine
 from lookgrid.errors import InvalidInputError
+from lookgrid.fsutil import atomic_write
+from lookgrid.service.servicer import LookGridServicer
 from lookgrid_client.launch import is_loopback_host
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
@@ -124,11 +128,7 @@ def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), toke
             "Give --tls-cert, --tls-key and --token, or --insecure to accept that anyone who can reach "
             "the port may use this server")
     if servicer is None:
-        from lookgrid.service.servicer import LookGridServicer
-
         if engine is None:
-            from lookgrid.engine import Engine
-
             engine = Engine()
         servicer = LookGridServicer(engine, roots=roots, max_message_bytes=max_message_bytes,
                                     **servicer_options)
@@ -170,6 +170,20 @@ def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), toke
     return server, port
 
 
+@contextmanager
+def start_in_process(engine=None, address: str = "127.0.0.1:0", *, grace: float = 1.0,
+                     **options) -> Iterator[tuple[grpc.Server, str]]:
+    """A server in this process for the length of a ``with`` block: yields ``(server, "host:port")``
+    (port 0 picks a free one; ``server.address`` is the same string) and stops it on the way out
+    (:func:`stop_server` with ``grace``). ``options`` as for :func:`create_server`."""
+    server, port = create_server(address, engine, **options)
+    server.address = f"{split_address(address)[0]}:{port}"
+    try:
+        yield server, server.address
+    finally:
+        stop_server(server, grace=grace)
+
+
 def stop_server(server, grace: float = 2.0) -> None:
     """Mark the server NOT_SERVING, stop it (``grace`` seconds for calls to finish), free all clips."""
     for name in ("", SERVICE_NAME):
@@ -195,10 +209,8 @@ def serve(server, *, ready_file: str | None = None, port: int | None = None) -> 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if ready_file:
-            tmp = f"{ready_file}.tmp-{os.getpid()}"
-            with open(tmp, "w") as f:
+            with atomic_write(ready_file) as tmp, open(tmp, "w") as f:
                 f.write(f"{port}\n")
-            os.replace(tmp, ready_file)
         while not done.wait(0.5):
             pass
     finally:

@@ -31,11 +31,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lookgrid.errors import InvalidInputError
+from lookgrid.imaging.color import get_pipeline
 from lookgrid.train.flow import dis_flow, flow_visibility, random_smooth_flow, warp
 from lookgrid.train.grading import Grading, apply_grading, apply_region_gradings, sample_grading
 
@@ -46,7 +48,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # loading
 def load_rgb8(path: str | Path) -> np.ndarray:
     """Read an 8-bit RGB photo as ``(H,W,3)`` uint8 (grayscale is expanded, alpha dropped)."""
-    import cv2
 
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
@@ -56,7 +57,6 @@ def load_rgb8(path: str | Path) -> np.ndarray:
 
 def load_mask8(path: str | Path) -> np.ndarray:
     """Read a mask as ``(H,W)`` uint8 (any channel layout; >127 is inside)."""
-    import cv2
 
     m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if m is None:
@@ -66,7 +66,6 @@ def load_mask8(path: str | Path) -> np.ndarray:
 
 def srgb_to_working(t: torch.Tensor) -> torch.Tensor:
     """Display sRGB ``(..., 3, H, W)`` in [0,1] -> working space, same shape (via lookgrid.imaging)."""
-    from lookgrid.imaging.color import get_pipeline
 
     pipe = get_pipeline(None, "sRGB - Texture")
     arr = t.detach().movedim(-3, -1).contiguous().numpy()
@@ -74,8 +73,6 @@ def srgb_to_working(t: torch.Tensor) -> torch.Tensor:
 
 
 def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    import cv2
-
     interp = cv2.INTER_AREA if height < img.shape[0] else cv2.INTER_LINEAR
     return cv2.resize(img, (width, height), interpolation=interp)
 

@@ -26,8 +26,11 @@ import numpy as np
 import torch
 
 from lookgrid.errors import InvalidInputError
+from lookgrid.eval.metrics import region_style_distance, sample_pixels
+from lookgrid.model.colormath import working_to_lab
+from lookgrid.model.reinhard import reinhard_transfer, style_stats
 from lookgrid.train import losses as L
-from lookgrid.train.data import TrainingData
+from lookgrid.train.data import TrainingData, degrade_masks
 from lookgrid.train.step import render_batch
 
 METHODS = ("input", "reinhard", "lookgrid")
@@ -64,8 +67,7 @@ def run_lookgrid(net, ex: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def run_reinhard(ex: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-region Reinhard (lookgrid.eval.baselines) on both frames of one example."""
-    from lookgrid.eval.baselines import reinhard_transfer, style_stats
+    """Per-region Reinhard (lookgrid.model.reinhard) on both frames of one example."""
 
     stats = [style_stats(_hwc(r)) for r in ex["references"]]
     outs = []
@@ -77,8 +79,6 @@ def run_reinhard(ex: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 def pair_metrics(prev: torch.Tensor, cur: torch.Tensor, ex: dict) -> dict:
     """Metrics of one method's outputs ``prev, cur (1,3,S,S)`` on example ``ex``."""
-    from lookgrid.eval.color import working_to_lab
-    from lookgrid.eval.metrics import region_style_distance, sample_pixels
 
     masks = ex["masks"][1:2]
     refs = ex["references"][None]
@@ -143,7 +143,6 @@ def mask_enhancer_metrics(net, masks: torch.Tensor, seed: int = 0) -> dict:
     before and after ``net.enhance_masks``: mean absolute error and IoU at 0.5.
     Returns ``{"degraded": {"mae", "iou"}, "enhanced": {"mae", "iou"}}``.
     """
-    from lookgrid.train.data import degrade_masks
 
     clean = masks.clamp(0, 1)
     noisy = degrade_masks(clean, torch.Generator().manual_seed(seed))

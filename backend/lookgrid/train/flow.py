@@ -14,6 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lookgrid.imaging import flow as imaging_flow
+from lookgrid.model.colormath import display_luma_u8
+
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Backward-warp ``image (B,C,H,W)`` by ``flow (B,2,H,W)`` with bilinear sampling.
@@ -78,19 +81,16 @@ def dis_flow(frame_t: np.ndarray, frame_prev: np.ndarray) -> np.ndarray:
 
     Frames ``(H,W,3)`` working space -> ``(2,H,W)`` float32 (channel-first, our training layout).
     """
-    from lookgrid.eval.metrics import dis_flow as dis_flow_hw2
-
-    return np.ascontiguousarray(dis_flow_hw2(frame_t, frame_prev).transpose(2, 0, 1))
+    flow = imaging_flow.dis_flow(display_luma_u8(frame_t), display_luma_u8(frame_prev))
+    return np.ascontiguousarray(flow.transpose(2, 0, 1))
 
 
 def flow_visibility(fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
     """Visibility ``(H,W)`` float32 in {0,1} of frame t's pixels: the complement of the evaluation's
-    :func:`lookgrid.eval.metrics.occlusion_mask` (forward–backward check, motion boundaries, flow
+    :func:`lookgrid.imaging.flow.occlusion_mask` (forward–backward check, motion boundaries, flow
     leaving the frame; Lai et al. 2018), so training and measurement agree on what is visible.
 
     ``fwd (2,H,W)`` is the flow t -> t-1 (our convention), ``bwd (2,H,W)`` is t-1 -> t.
     """
-    from lookgrid.eval.metrics import occlusion_mask
-
-    occluded = occlusion_mask(np.asarray(fwd).transpose(1, 2, 0), np.asarray(bwd).transpose(1, 2, 0))
+    occluded = imaging_flow.occlusion_mask(np.asarray(fwd).transpose(1, 2, 0), np.asarray(bwd).transpose(1, 2, 0))
     return (~occluded).astype(np.float32)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lookgrid.train.color import LUMA_WEIGHTS
+from lookgrid.model.colormath import LUMA_WEIGHTS
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,6 @@ import csv
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +30,12 @@ import numpy as np
 import torch
 
 from lookgrid.errors import InvalidInputError
-from lookgrid.model.load import atomic_torch_save
+from lookgrid.fsutil import atomic_write, remove_stale_temps
+from lookgrid.model.load import atomic_torch_save, save_model
+from lookgrid.model.network import LookGridNet
 from lookgrid.train.config import TrainConfig
 from lookgrid.train.data import TrainingData
+from lookgrid.train.evaluate import heldout_metrics
 from lookgrid.train.step import compute_losses, pretrain_masks_step
 
 log = logging.getLogger("lookgrid.train")
@@ -63,14 +64,8 @@ class TrainResult:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -116,10 +111,11 @@ def read_loss_csv(path: Path) -> list[dict]:
 
 def plot_losses(csv_path: Path, png_path: Path) -> Path:
     """Plot the loss curves of ``losses.csv`` to ``png_path`` (atomic). Returns the PNG path."""
+    # matplotlib costs ~0.7 s to import and only this plot needs it
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     rows = read_loss_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -143,14 +139,11 @@ def plot_losses(csv_path: Path, png_path: Path) -> Path:
     axes[1].set_title("main phase (unweighted terms, moving average)")
     axes[1].legend(fontsize=7, ncol=3)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=png_path.name + ".", suffix=".png", dir=png_path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=90)
-        os.replace(tmp, png_path)
+        with atomic_write(png_path) as tmp:
+            fig.savefig(tmp, dpi=90)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return png_path
 
 
@@ -167,12 +160,11 @@ def train(
     ``export``: also write the trained network there (e.g. ``models/lookgrid-v2.pt``).
     ``progress``: called with one-line status messages.
     """
-    from lookgrid.model.load import save_model
-    from lookgrid.model.network import LookGridNet
 
     say = progress or (lambda s: log.info(s))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what a killed earlier run left half-written
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
         raise InvalidInputError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another out=")
@@ -319,8 +311,6 @@ def train(
         say(f"exported weights to {export}")
     metrics = None
     if evaluate and cfg.eval.pairs > 0 and cfg.data.holdout:
-        from lookgrid.train.evaluate import heldout_metrics
-
         metrics = heldout_metrics(net, cfg, progress=say)
         if metrics is not None:
             _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lookgrid.train.color import luminance, working_to_oklab
+from lookgrid.model.colormath import luma_t, working_to_oklab_t
 from lookgrid.train.flow import warp
 
 # Oklab channel weights for the statistics loss: chroma (a, b) spans roughly a third of L's range.
@@ -92,10 +92,10 @@ def region_stats_loss(
         m = F.avg_pool2d(masks, s) if s > 1 else masks
         r = F.avg_pool2d(refs, s) if s > 1 else refs
         rm = None if rmask is None else (F.avg_pool2d(rmask, s) if s > 1 else rmask)
-        mu_o, sd_o, area = masked_moments(working_to_oklab(o), m)
+        mu_o, sd_o, area = masked_moments(working_to_oklab_t(o), m)
         if rm is None:
             rm = torch.ones_like(r[:, :1])
-        mu_r, sd_r, _ = masked_moments(working_to_oklab(r), rm)  # (B*N,1,3)
+        mu_r, sd_r, _ = masked_moments(working_to_oklab_t(r), rm)  # (B*N,1,3)
         mu_r = mu_r.reshape(b, n, 3)
         sd_r = sd_r.reshape(b, n, 3)
         valid = (area / (m.shape[-1] * m.shape[-2]) >= min_area).to(output.dtype)  # (B,N)
@@ -139,8 +139,8 @@ def region_swd_loss(
             f"{tuple(output.shape)}, {tuple(masks.shape)}, {tuple(references.shape)}"
         )
     cw = output.new_tensor(OKLAB_CHANNEL_WEIGHTS)
-    lab_o = working_to_oklab(output).permute(0, 2, 3, 1) * cw  # (B,H,W,3)
-    lab_r = working_to_oklab(references.flatten(0, 1)).permute(0, 2, 3, 1).reshape(b, n, -1, 3) * cw
+    lab_o = working_to_oklab_t(output).permute(0, 2, 3, 1) * cw  # (B,H,W,3)
+    lab_r = working_to_oklab_t(references.flatten(0, 1)).permute(0, 2, 3, 1).reshape(b, n, -1, 3) * cw
     total, count = output.new_zeros(()), 0
     for i in range(b):
         for k in range(n):
@@ -188,7 +188,7 @@ def mask_loss(sliced_masks: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 def guide_loss(guide: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     """Mean squared distance of ``guide (B,H,W)`` to the luminance of ``image (B,3,H,W)`` clipped to [0,1]."""
-    y = luminance(image).clamp(0.0, 1.0)
+    y = luma_t(image).clamp(0.0, 1.0)
     _same_shape(guide, y, "guide_loss")
     return (guide - y).pow(2).mean()
 
@@ -219,7 +219,7 @@ def luminance_temporal_loss(
     _same_shape(output_t, input_t, "luminance_temporal_loss")
     wo, inside = warp(output_prev, flow)
     wi, _ = warp(input_prev, flow)
-    dy = (luminance(input_t) - luminance(wi)).unsqueeze(1)
+    dy = (luma_t(input_t) - luma_t(wi)).unsqueeze(1)
     return _visible_mean(((output_t - wo) - dy).pow(2), visibility * inside)
 
 

@@ -18,9 +18,11 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from lookgrid.model.slicing import slice_apply_reference, slice_grid_reference
+from lookgrid.model.blend import blend_grids, pixel_blend_weights
+from lookgrid.model.render import blend_mode
+from lookgrid.model.slicing import slice_apply_reference, slice_blend_apply_reference, slice_grid_reference
 from lookgrid.train import losses as L
-from lookgrid.train.data import Batch
+from lookgrid.train.data import Batch, degrade_masks
 
 
 @dataclass
@@ -60,8 +62,6 @@ def render_batch(net, image: torch.Tensor, masks: torch.Tensor, grids: torch.Ten
     Returns ``output (B,3,H,W)``, ``guide (B,H,W)``, ``grid (B,12,D,Hg,Wg)`` (blended, eq. 7; computed
     in both modes) and ``soft_masks (B,N,D,Hg,Wg)``.
     """
-    from lookgrid.model.render import blend_mode
-    from lookgrid.model.slicing import blend_weights, slice_blend_apply_reference
 
     mode = blend_mode(net)
     b, n = masks.shape[:2]
@@ -70,11 +70,11 @@ def render_batch(net, image: torch.Tensor, masks: torch.Tensor, grids: torch.Ten
     z = net.guide(image, masks)
     soft = net.soft_masks(z, masks)  # (B,N,D,Hg,Wg)
     g = grids.view(b, n, *grids.shape[1:])
-    grid = (g * soft.unsqueeze(2)).sum(dim=1)  # Σ_k M_k Γ_k
+    grid = blend_grids(g, soft)  # eq. 7
     if mode == "grid":
         out = slice_apply_reference(grid, z, image)
     else:
-        out = slice_blend_apply_reference(g, z, image, blend_weights(masks.to(grids.dtype)))
+        out = slice_blend_apply_reference(g, z, image, pixel_blend_weights(masks.to(grids.dtype)))
     return {"output": out, "guide": z, "grid": grid, "soft_masks": soft}
 
 
@@ -168,7 +168,6 @@ def pretrain_masks_step(net, masks: torch.Tensor, generator: torch.Generator) ->
     entropy against the clean mask). Returns the scalar loss. The enhancer is three local convs, so
     it may be trained on crops smaller than the model's 256² (it is called directly, not through
     ``enhance_masks``, which checks for 256²)."""
-    from lookgrid.train.data import degrade_masks
 
     noisy = degrade_masks(masks, generator)
     pred = net.mask_enhancer(noisy)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
-from lookgrid.eval.baselines import reinhard_transfer, style_stats, weighted_lab_stats
-from lookgrid.eval.color import display_to_working as W
-from lookgrid.eval.color import working_to_lab
+from lookgrid.model.reinhard import reinhard_transfer, style_stats, weighted_lab_stats
+from lookgrid.model.colormath import display_to_working as W
+from lookgrid.model.colormath import working_to_lab
 from lookgrid.eval.synthetic import smooth_image
 
 

@@ -12,7 +12,24 @@ runs is reported. Without ``--server`` a server is started in this process on 12
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import statistics
+import time
+
+import numpy as np
+from skimage import data
+
+from lookgrid.commands.options import add_device_option, parse_sizes
+from lookgrid.engine import Engine
+from lookgrid.engine.spec import ClipSpec
+from lookgrid.errors import InvalidInputError
+from lookgrid.fsutil import atomic_write
+from lookgrid.imaging import get_pipeline
+from lookgrid.service import frames as framing
+from lookgrid.service.server import start_in_process
+from lookgrid_client import FrameIn, LookGridClient, pb, wire
 
 
 def add_arguments(parser) -> None:
@@ -20,14 +37,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--frames", type=int, default=6, help="frames per run (6)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is kept (3)")
     parser.add_argument("--server", default=None, metavar="HOST:PORT", help="measure this running server")
-    parser.add_argument("--device", default="auto", help="device of the in-process engine (auto)")
+    add_device_option(parser, "the in-process engine")
     parser.add_argument("--token", default=os.environ.get("LOOKGRID_TOKEN"), help="token for --server")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
 
 
 def synthetic_frame(width: int, height: int, f: int):
     """(H, W, 5) float16 RGBA + matte channel: gradients and a moving soft disc."""
-    import numpy as np
 
     y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
     x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
@@ -50,50 +66,25 @@ def spec_for(keys) -> dict:
 
 
 def _styles():
-    from skimage import data
-
-    import numpy as np
-
     return [np.ascontiguousarray(getattr(data, n)()[..., :3].astype(np.float32) / 255) for n in ("chelsea", "coffee")]
 
 
 def run(args) -> int:
-    import json
-    import statistics
-    import time
-
-    from lookgrid.errors import InvalidInputError
-    from lookgrid_client import FrameIn, LookGridClient, pb, wire
-
-    sizes = []
-    for item in args.sizes.split(","):
-        try:
-            w, h = (int(v) for v in item.lower().split("x"))
-        except ValueError:
-            raise InvalidInputError(f"--sizes: {item!r} is not WxH") from None
-        sizes.append((w, h))
+    sizes = parse_sizes(args.sizes)
     if args.frames < 1 or args.repeats < 1:
         raise InvalidInputError("--frames and --repeats must be at least 1")
 
-    from lookgrid.engine import Engine
-    from lookgrid.engine.spec import ClipSpec
-    from lookgrid.service import frames as framing
-    from lookgrid.service.server import create_server, stop_server
-
     engine = Engine(device=args.device)
-    server = None
-    address = args.server
-    if address is None:
-        server, port = create_server("127.0.0.1:0", engine)
-        address = f"127.0.0.1:{port}"
     styles = _styles()
     results = []
-    try:
+    with contextlib.ExitStack() as stack:
+        address = args.server
+        if address is None:
+            _, address = stack.enter_context(start_in_process(engine))
         with LookGridClient(address, token=args.token, timeout=600, stream_timeout=3600) as client:
             client.wait_ready(30)
             keys = [client.upload_style(s, colorspace="sRGB - Texture") for s in styles]
             local_keys = [f"bench:{i}" for i in range(len(styles))]
-            from lookgrid.imaging import get_pipeline
 
             for key, img in zip(local_keys, styles):
                 engine.register_style(key, get_pipeline(None, "sRGB - Texture").to_working(img))
@@ -135,14 +126,9 @@ def run(args) -> int:
                 results.append(row)
                 print(f"{w}x{h} RGBA+matte half ({mb:.1f} MiB/frame): in process {row['in_process_fps']:.2f} "
                       f"frames/s, gRPC {row['grpc_fps']:.2f} frames/s, ratio {row['ratio'] * 100:.0f}%", flush=True)
-    finally:
-        if server is not None:
-            stop_server(server, grace=1.0)
     print(f"device {engine.device}; server {'in this process' if args.server is None else args.server}; "
           f"median of {args.repeats} runs of {args.frames} frames")
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
+        with atomic_write(args.json) as tmp, open(tmp, "w") as f:
             json.dump({"device": str(engine.device), "results": results}, f, indent=2)
-        os.replace(tmp, args.json)
     return 0

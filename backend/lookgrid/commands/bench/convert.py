@@ -16,41 +16,30 @@ over its threads) — on a busy shared machine the wall time includes waiting fo
 from __future__ import annotations
 
 import json
-import time
+
+import numpy as np
+
+from lookgrid.commands.bench.timing import time_call
+from lookgrid.commands.options import parse_size
+from lookgrid.errors import InvalidInputError
+from lookgrid.imaging import SCENE_DEFAULT, WORKING_SPACE, ColorPipeline, read_image
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT of the synthetic frame")
     parser.add_argument("--image", default=None, help="time a real frame instead (its RGB channels)")
-    parser.add_argument("--from", dest="src", default="ACEScg", help="source colour space")
+    parser.add_argument("--from", dest="src", default=SCENE_DEFAULT, help=f"source colour space ({SCENE_DEFAULT})")
     parser.add_argument("--to", dest="dst", default=None, help="target (default: working space)")
     parser.add_argument("--config", default=None, help="OpenColorIO config (default $OCIO/studio)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs per measurement")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _median_ms(fn, runs: int) -> dict:
-    """Median and minimum wall time, and median process CPU time (all threads) per call, in ms.
-    On a shared machine the CPU time shows the work itself when the wall time shows the queue."""
-    fn()  # warm-up (allocations, numba dispatch)
-    wall, cpu = [], []
-    for _ in range(runs):
-        c0, t0 = time.process_time(), time.perf_counter()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    wall.sort()
-    cpu.sort()
-    return {"median_ms": 1000 * wall[len(wall) // 2], "min_ms": 1000 * wall[0],
-            "cpu_ms": 1000 * cpu[len(cpu) // 2]}
+def _timing(fn, runs: int) -> dict:
+    return time_call(fn, runs).as_dict()
 
 
 def run(args) -> int:
-    import numpy as np
-
-    from lookgrid.errors import InvalidInputError
-    from lookgrid.imaging import WORKING_SPACE, ColorPipeline, read_image
-
     dst = args.dst or WORKING_SPACE
     if args.runs < 1:
         raise InvalidInputError("--runs must be at least 1")
@@ -59,10 +48,7 @@ def run(args) -> int:
         frame = np.ascontiguousarray(img.rgb())
         what = args.image
     else:
-        try:
-            w, h = (int(v) for v in args.size.lower().split("x"))
-        except ValueError:
-            raise InvalidInputError(f"--size must be WIDTHxHEIGHT, not {args.size!r}") from None
+        w, h = parse_size(args.size)
         rng = np.random.default_rng(0)
         # scene-linear-like values: log-normal around mid grey, a few negatives and highlights
         frame = (rng.lognormal(np.log(0.18), 1.5, (h, w, 3))
@@ -73,11 +59,11 @@ def run(args) -> int:
     slow = ColorPipeline(args.config, src=args.src, working=dst, fast=False)
     work = fast.to_working(frame)
     results = {
-        "copy": _median_ms(lambda: frame.copy(), args.runs),
-        "to_working": _median_ms(lambda: fast.to_working(frame), args.runs),
-        "from_working": _median_ms(lambda: fast.from_working(work), args.runs),
-        "ocio": _median_ms(lambda: fast.to_working_reference(frame), max(3, args.runs // 3)),
-        "ocio_threads": _median_ms(lambda: slow.to_working(frame), max(3, args.runs // 3)),
+        "copy": _timing(lambda: frame.copy(), args.runs),
+        "to_working": _timing(lambda: fast.to_working(frame), args.runs),
+        "from_working": _timing(lambda: fast.from_working(work), args.runs),
+        "ocio": _timing(lambda: fast.to_working_reference(frame), max(3, args.runs // 3)),
+        "ocio_threads": _timing(lambda: slow.to_working(frame), max(3, args.runs // 3)),
     }
     back = fast.from_working(work)
     big = np.abs(frame) >= 1e-3

@@ -14,6 +14,23 @@ busy 2-core machine torch's parallel copy waits on thread-pool barriers and its 
 
 from __future__ import annotations
 
+import numba
+import numpy as np
+import skimage.data
+import torch
+import torch.nn.functional as F
+
+import lookgrid._numba  # noqa: F401  (numba's threading layer, before any kernel runs)
+from lookgrid.commands.bench.timing import time_call
+from lookgrid.commands.options import add_device_option, add_model_option
+from lookgrid.errors import InvalidInputError
+from lookgrid.model import _cpu_kernels as k
+from lookgrid.model.device import resolve_device
+from lookgrid.model.grid import identity_grid
+from lookgrid.model.guide import region_codes
+from lookgrid.model.load import load_model
+from lookgrid.model.render import apply_strength_np, blend_mode, blended_grid, render_frame
+
 SIZES = {"512": (512, 512), "1024": (1024, 1024), "2000": (2000, 2000),
          "3000x4000": (3000, 4000), "3840x2160": (2160, 3840)}  # name: (H, W)
 
@@ -31,80 +48,39 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch (and numba) threads; default: torch's default. On a busy machine 1 can be "
                              "much faster for torch ops: waiting on descheduled pool threads dominates")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--model", default=None, help="checkpoint (default: shipped or identity model)")
+    add_device_option(parser)
+    add_model_option(parser)
     parser.add_argument("--blend", choices=["pixel", "grid"], default=None,
                         help="override the model's config['blend'] (default: the model's own; pixel = slice "
                              "every region and blend per pixel, grid = eq. 7 grid-space blend, one slice)")
 
 
-_CPU: dict = {}
-
-
-def _median_ms(fn, repeat, sync, key=None):
-    """Median wall ms; with ``key``, also keep the median process CPU ms (all threads) in _CPU."""
-    import statistics
-    import time
-
-    fn()  # warm-up (compiles kernels, touches memory)
-    sync()
-    times, cpu = [], []
-    for _ in range(max(1, repeat)):
-        c = time.process_time()
-        t = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t) * 1000)
-        cpu.append((time.process_time() - c) * 1000)
-    if key:
-        _CPU[key] = statistics.median(cpu)
-    return statistics.median(times)
-
-
 def _frame(kind: str, h: int, w: int, gen):
     """A (1,3,h,w) float32 test frame in [0, 1]."""
-    import torch
 
     if kind == "noise":
         return torch.rand(1, 3, h, w, generator=gen)
-    import skimage.data
-    import torch.nn.functional as F
 
     photo = torch.from_numpy(skimage.data.astronaut()).permute(2, 0, 1)[None].float() / 255
     return F.interpolate(photo, size=(h, w), mode="bilinear", align_corners=False).contiguous()
 
 
-def configure_threads(threads: int | None, device: str) -> None:
+def configure_threads(threads: int | None, device: torch.device) -> None:
     """Apply ``--threads`` to torch and, on the CPU, to numba (after its threading layer is chosen)."""
-    import torch
-
-    from lookgrid.errors import InvalidInputError
-
     if threads is None:
         return
     if threads < 1:
         raise InvalidInputError(f"--threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
-    if str(device) == "cpu" or (str(device) == "auto" and not torch.cuda.is_available()):
-        import numba
-
-        import lookgrid._numba  # noqa: F401  (picks numba's threading layer first)
-
+    if device.type == "cpu":
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def run(args) -> int:
-    import numpy as np
-    import torch
-
-    from lookgrid.errors import InvalidInputError
-    from lookgrid.model.load import load_model, resolve_device
-    from lookgrid.model.render import _strength_np, blend_mode, blended_grid, render_frame
-
     if args.regions < 1:
         raise InvalidInputError(f"--regions must be >= 1, got {args.regions}")
-    configure_threads(args.threads, args.device)
     dev = resolve_device(args.device)
+    configure_threads(args.threads, dev)
     net = load_model(args.model, dev)
     if args.blend is not None:
         net.config["blend"] = args.blend
@@ -112,7 +88,6 @@ def run(args) -> int:
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     gen = torch.Generator().manual_seed(0)
     n = args.regions
-    from lookgrid.model.grid import identity_grid
 
     grids = identity_grid(n, net.grid_depth, 16, 16) + 0.05 * torch.randn(n, 12, net.grid_depth, 16, 16, generator=gen)
     grids = grids.to(dev)
@@ -131,35 +106,34 @@ def run(args) -> int:
         img, masks = img.to(dev), masks.contiguous().to(dev)
         ref = float("nan")
         if not args.no_reference:
-            ref = _median_ms(lambda: render_frame(net, img, masks, grids, fast=False), args.reference_repeat, sync)
-        fast = _median_ms(lambda: render_frame(net, img, masks, grids, fast=True), args.repeat, sync)
-        kern = float("nan")
+            ref = time_call(lambda: render_frame(net, img, masks, grids, fast=False), args.reference_repeat,
+                            sync).median_ms
+        fast = time_call(lambda: render_frame(net, img, masks, grids, fast=True), args.repeat, sync).median_ms
+        kern = kern_cpu = copy_cpu = float("nan")
         if dev.type == "cpu":
-            from lookgrid.model import _cpu_kernels as k
-            from lookgrid.model.guide import region_codes
-
             if mode == "pixel":
-                kernel, cells = k.guide_slice_blend_apply_cpu, k.grids_to_cells(_strength_np(grids, None))
+                kernel, cells = k.guide_slice_blend_apply_cpu, k.grids_to_cells(apply_strength_np(grids, None))
             else:
                 grid, _ = blended_grid(net, img, masks, grids, fast=True)
                 kernel, cells = k.guide_slice_apply_cpu, k.grid_to_cells(grid)
             wts = net.guide_net.kernel_weights()
             im, ms, codes = img[0].numpy(), masks[0].numpy(), region_codes(n).numpy()
             out = np.empty_like(im)
-            kern = _median_ms(lambda: k.locked(kernel, cells, im, ms, codes, *wts, out), args.repeat, sync, "kernel")
+            t = time_call(lambda: k.locked(kernel, cells, im, ms, codes, *wts, out), args.repeat, sync)
+            kern, kern_cpu = t.median_ms, t.cpu_ms
         if dev.type == "cpu":
             src = img.numpy()
-            copy = _median_ms(lambda: src.copy(), args.repeat, sync, "copy")
+            t = time_call(lambda: src.copy(), args.repeat, sync)
+            copy, copy_cpu = t.median_ms, t.cpu_ms
             dst = np.empty_like(src)
-            copyto = _median_ms(lambda: np.copyto(dst, src), args.repeat, sync)
+            copyto = time_call(lambda: np.copyto(dst, src), args.repeat, sync).median_ms
         else:
-            copy = _median_ms(lambda: img.clone(), args.repeat, sync)
+            copy = time_call(lambda: img.clone(), args.repeat, sync).median_ms
             dst = torch.empty_like(img)
-            copyto = _median_ms(lambda: dst.copy_(img), args.repeat, sync)
+            copyto = time_call(lambda: dst.copy_(img), args.repeat, sync).median_ms
         print(f"{w}x{h:<5} {ref:>10.1f} {fast:>8.1f} {kern:>8.1f} {copy:>7.1f} {copyto:>7.1f} "
               f"{fast / copy:>9.2f} {kern / copy:>11.2f} {fast / copyto:>11.2f} "
-              f"{_CPU.get('kernel', float('nan')):>10.1f} {_CPU.get('copy', float('nan')):>8.1f}", flush=True)
-        _CPU.clear()
+              f"{kern_cpu:>10.1f} {copy_cpu:>8.1f}", flush=True)
         del img, masks
     print("times in ms, medians; reference = plain torch render_frame(fast=False); fast = render_frame(fast=True)"
           " incl. strength (and, for blend=grid, soft masks and eq. 7); kernel = fused guide+slice+apply only"

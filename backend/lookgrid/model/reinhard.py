@@ -1,15 +1,17 @@
-"""Classical baselines that need no network: per-region Lab mean/std colour transfer (Reinhard).
+"""The Reinhard transfer method: per-region Lab mean/std colour transfer, no network.
 
 Reinhard et al. 2001 match the per-channel mean and standard deviation of an image to those of a
 reference in a decorrelated colour space. This is what a colorist reaches for without a learned model,
-and ``lookgrid render --method reinhard`` runs it through the engine. Our version is *localised*:
+``lookgrid render --method reinhard`` runs it through the engine, and evaluation uses it as the
+classical baseline. Our version is *localised*:
 
 1. every region k (soft mask ``m_k``) gets its own statistics, measured as true weighted statistics of
    the frame inside the mask (``mu = sum(m x) / sum(m)``), not of a zero-filled image;
 2. its pixels are moved to its reference's statistics in CIE L*a*b* (the working space, ACEScct, is
-   decoded to linear light first; see :mod:`lookgrid.eval.color`):
+   decoded to linear light first; see :mod:`lookgrid.model.colormath`):
    ``T_k(x) = (x - mu_k) * sigma_ref_k / sigma_k + mu_ref_k``, per channel;
-3. the transferred images are blended in pixel space by the soft masks:
+3. the transferred images are blended in pixel space by the soft masks
+   (:func:`lookgrid.model.blend.pixel_blend_weights`):
    ``out = x + sum_k w_k (T_k(x) - x)`` with ``w_k = m_k / max(1, sum_j m_j)``. Where the masks sum to
    1 (the engine always passes a background mask ``clip(1 - union, 0, 1)``) this is the convex blend
    ``sum_k m_k T_k(x)``; where they sum to less than 1 the rest keeps the input; overlaps are normalised.
@@ -26,7 +28,9 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from lookgrid.eval.color import lab_to_working, working_to_lab
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
+from lookgrid.model.blend import pixel_blend_weights
+from lookgrid.model.colormath import lab_to_working, working_to_lab
 
 # Smallest standard deviation (Lab units) used as a divisor.
 STD_FLOOR = 0.5
@@ -52,8 +56,6 @@ def weighted_lab_stats(lab: np.ndarray, weights: np.ndarray | None = None) -> La
     Returns:
         :class:`LabStats`. Raises ``InvalidInputError`` when the weights sum to zero.
     """
-    from lookgrid.errors import InvalidInputError
-
     x = np.asarray(lab, dtype=np.float64).reshape(-1, 3)
     if weights is None:
         w = np.ones(x.shape[0])
@@ -71,8 +73,6 @@ def weighted_lab_stats(lab: np.ndarray, weights: np.ndarray | None = None) -> La
 
 def style_stats(style: np.ndarray) -> LabStats:
     """Lab statistics of a whole reference image ``(h, w, 3)`` in working space (cache these)."""
-    from lookgrid.errors import ShapeMismatchError
-
     style = np.asarray(style)
     if style.ndim != 3 or style.shape[2] != 3:
         raise ShapeMismatchError(f"style image must be (h, w, 3); got shape {style.shape}")
@@ -89,8 +89,6 @@ StyleLike = Union[np.ndarray, LabStats]
 
 
 def _validate(image: np.ndarray, masks: np.ndarray, styles: Sequence[StyleLike]):
-    from lookgrid.errors import InvalidInputError, ShapeMismatchError
-
     image = np.asarray(image)
     masks = np.asarray(masks)
     if image.ndim != 3 or image.shape[2] != 3:
@@ -127,8 +125,6 @@ def reinhard_transfer(
         ``(H, W, 3)`` float32 working-space RGB. Pixels with NaN/Inf are ignored for statistics and
         passed through unchanged; the output is finite wherever the input is.
     """
-    from lookgrid.errors import InvalidInputError
-
     image, masks = _validate(image, masks, styles)
     n = masks.shape[0]
     if strength is None:
@@ -141,7 +137,7 @@ def reinhard_transfer(
     x_safe = np.where(finite[..., None], x, 0.0)
     lab = working_to_lab(x_safe)
     m = np.clip(np.nan_to_num(np.asarray(masks, dtype=np.float64)), 0.0, 1.0)
-    weights = m / np.maximum(1.0, m.sum(axis=0, keepdims=True))
+    weights = pixel_blend_weights(m, axis=0)
 
     out = x_safe.copy()
     for k in range(n):

@@ -1,0 +1,200 @@
+"""The import graph follows the layers (errors, fsutil < timeline < imaging, model < engine < service |
+farm | eval | train < commands, cli), read from the source with ``ast`` — no module is imported.
+
+Rules checked, for every module of ``backend/lookgrid`` (generated protobuf stubs excepted):
+
+1. A ``lookgrid.*`` import names a lower layer or the module's own package; layers of the same
+   rank (imaging and model; service, farm, eval and train) do not import each other (except the
+   edges in :data:`PEER_EDGES`, each with its reason), and nothing imports upwards.
+2. ``lookgrid.*`` is imported at module level only: a function-local import hides the graph.
+   (``if TYPE_CHECKING:`` blocks are allowed: they never run.)
+3. A function-local import is one of :data:`LAZY_ALLOWED` (optional or slow-to-import packages a
+   command does not always need) and carries a comment on its line or the line above saying why.
+4. The wire contract (``lookgrid_client``) is imported only by the service and the commands; host
+   plugins (``plugins/``) never import ``lookgrid`` or torch.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "backend" / "lookgrid"
+PLUGINS = REPO / "plugins"
+
+#: rank of each top-level part of the package; higher ranks may import lower ones
+RANKS = {
+    "errors": 0, "fsutil": 0, "_numba": 0, "__init__": 0,
+    "timeline": 1,
+    "imaging": 2, "model": 2,
+    "engine": 3,
+    "service": 4, "farm": 4, "eval": 4, "train": 4,
+    "commands": 5, "cli": 5,
+}
+
+#: packages that may be imported inside a function (each such import needs a comment saying why):
+#: matplotlib (~0.7 s; plots only), numba and the model's numba kernels (~0.5 s; the CPU fast path
+#: only: the model layer stays importable without compiling or loading them)
+LAZY_ALLOWED = ("matplotlib", "numba", "lookgrid.model._cpu_kernels")
+
+#: imports between parts of the same rank that are allowed, with the reason
+PEER_EDGES = {
+    ("train", "eval"): "training reports held-out style distances with the evaluation's own metrics",
+}
+
+#: parts that may import the wire contract (lookgrid_client)
+CLIENT_USERS = {"service", "commands", "cli"}
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name.endswith(("_pb2.py", "_pb2_grpc.py")):
+            continue
+        yield path
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path):
+    """Yield ``(name, node, local)`` for every import; ``local`` = inside a function body."""
+    tree = ast.parse(path.read_text(), str(path))
+    pkg = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+
+    def visit(node, local, type_checking):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                visit(child, local, True)
+                continue
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    yield alias.name, child, local, type_checking
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = pkg.split(".")
+                    base = base[: len(base) - (child.level - 1)]
+                    name = ".".join(base + ([child.module] if child.module else []))
+                else:
+                    name = child.module or ""
+                if name == "lookgrid" or (child.level and not child.module):
+                    for alias in child.names:  # "from lookgrid import x" / "from . import x"
+                        yield f"{name}.{alias.name}", child, local, type_checking
+                else:
+                    yield name, child, local, type_checking
+            yield from visit(child, local or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                 ast.Lambda)), type_checking)
+
+    for name, node, local, tc in visit(tree, False, False):
+        yield name, node, local, tc
+
+
+def _target_part(name: str) -> str | None:
+    parts = name.split(".")
+    if parts[0] != "lookgrid":
+        return None
+    if len(parts) == 1 or not ((PACKAGE / parts[1]).is_dir() or (PACKAGE / f"{parts[1]}.py").is_file()):
+        return "__init__"  # the package itself (``from lookgrid import __version__``)
+    return parts[1]
+
+
+def _names(name: str, node) -> list[str]:
+    """``name`` and, for ``from M import a``, ``M.a`` (which may be a submodule)."""
+    if isinstance(node, ast.ImportFrom):
+        return [name] + [f"{name}.{a.name}" for a in node.names]
+    return [name]
+
+
+def _has_reason(lines: list[str], lineno: int) -> bool:
+    here = lines[lineno - 1]
+    above = lines[lineno - 2].strip() if lineno >= 2 else ""
+    return "#" in here or above.startswith("#")
+
+
+def test_rank_table_covers_the_package():
+    parts = {_part(p) for p in _modules()}
+    assert parts <= set(RANKS), f"add these to RANKS: {sorted(parts - set(RANKS))}"
+
+
+def test_imports_follow_the_layers():
+    bad = []
+    for path in _modules():
+        src = _part(path)
+        for name, node, _local, _tc in _imports(path):
+            dst = _target_part(name)
+            if dst is None or dst == src:
+                continue
+            if dst not in RANKS:
+                bad.append(f"{path.relative_to(REPO)}:{node.lineno} imports unknown part {name}")
+            elif RANKS[dst] >= RANKS[src] and (src, dst) not in PEER_EDGES:
+                bad.append(f"{path.relative_to(REPO)}:{node.lineno} ({src}) imports {name} ({dst}): "
+                           f"{'same rank' if RANKS[dst] == RANKS[src] else 'upwards'}")
+    assert not bad, "imports against the layers:\n" + "\n".join(bad)
+
+
+def test_function_local_imports_only_for_slow_optional_packages():
+    bad = []
+    for path in _modules():
+        lines = path.read_text().splitlines()
+        for name, node, local, tc in _imports(path):
+            if not local or tc:
+                continue
+            where = f"{path.relative_to(REPO)}:{node.lineno} {name}"
+            if not any(n == a or n.startswith(a + ".") for n in _names(name, node) for a in LAZY_ALLOWED):
+                bad.append(f"{where}: import it at module level")
+            elif not _has_reason(lines, node.lineno):
+                bad.append(f"{where}: say why it is imported here (a comment)")
+    assert not bad, "function-local imports:\n" + "\n".join(bad)
+
+
+def test_wire_contract_users():
+    bad = [f"{p.relative_to(REPO)}:{n.lineno} imports {name}"
+           for p in _modules() for name, n, _l, _t in _imports(p)
+           if name.split(".")[0] == "lookgrid_client" and _part(p) not in CLIENT_USERS]
+    assert not bad, "only the service and the commands speak the wire contract:\n" + "\n".join(bad)
+
+
+@pytest.mark.skipif(not PLUGINS.is_dir(), reason="no plugins folder in this checkout")
+def test_plugins_import_only_the_client():
+    bad = []
+    for path in sorted(PLUGINS.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            for name in names:
+                if name.split(".")[0] in ("lookgrid", "torch"):
+                    bad.append(f"{path.relative_to(REPO)}:{node.lineno} imports {name}")
+    assert not bad, "plugins must use lookgrid_client only:\n" + "\n".join(bad)
+
+
+def test_checker_sees_what_it_should(tmp_path):
+    """The rules above can fail: a tiny package with one violation of each kind is caught."""
+    pkg = tmp_path / "backend" / "lookgrid"
+    (pkg / "model").mkdir(parents=True)
+    (pkg / "engine").mkdir()
+    (pkg / "model" / "x.py").write_text("from lookgrid.engine import y\n")
+    (pkg / "engine" / "y.py").write_text("def f():\n    from lookgrid.model import x\n    import matplotlib\n")
+    global PACKAGE, REPO
+    old = PACKAGE, REPO
+    PACKAGE, REPO = pkg, tmp_path
+    try:
+        with pytest.raises(AssertionError, match="upwards"):
+            test_imports_follow_the_layers()
+        with pytest.raises(AssertionError) as err:
+            test_function_local_imports_only_for_slow_optional_packages()
+        assert "import it at module level" in str(err.value) and "say why" in str(err.value)
+    finally:
+        PACKAGE, REPO = old
