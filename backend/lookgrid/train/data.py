@@ -205,6 +205,9 @@ class DataConfig:
     grading_strength: tuple[float, float] = (0.5, 1.25)
     jitter: float = 1.0
     max_side: int = 640
+    # licence class of the sources above (lookgrid.model.licence.DATA_LICENCES), written into the
+    # checkpoint's meta: the person who lists the sources declares it
+    licence: str = "unknown"
 
 
 class TrainingData:
