@@ -19,7 +19,6 @@ reflection.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import signal
 import threading
@@ -35,6 +34,7 @@ from lookgrid.engine import Engine
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import atomic_write
 from lookgrid.service.servicer import LookGridServicer
+from lookgrid_client.launch import is_loopback_host
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
 
@@ -61,13 +61,7 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), port_n
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+is_loopback = is_loopback_host  # one rule for server and clients (lookgrid_client.launch)
 
 
 class TokenInterceptor(grpc.ServerInterceptor):

@@ -14,14 +14,20 @@ Typical use from a host plugin or a script::
         client.close_clip(clip.clip_id)
 
 Every call has a deadline (``timeout`` seconds; streaming calls get ``stream_timeout``). Server
-errors arrive as :class:`ServerError` carrying the gRPC status code name and the server's message.
-Nothing here blocks on a host's UI thread by itself; run calls from a worker thread.
+errors arrive as :class:`~lookgrid_client.errors.ServerError` carrying the gRPC status code name and
+the server's message; every error the client raises is a
+:class:`~lookgrid_client.errors.LookGridError` whose text is one line. Calls that are safe to repeat
+(info, style look-ups and content-addressed uploads, opening, updating and closing clips) are retried
+a few times when the server is UNAVAILABLE; frame streams are retried only by
+:meth:`LookGridClient.render_sequence`, and only before any frame went out. Nothing here blocks on a
+host's UI thread by itself; run calls from a worker thread (:mod:`lookgrid_client.hostjob`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,20 +36,13 @@ import numpy as np
 from google.protobuf import json_format
 
 from lookgrid_client import wire
+from lookgrid_client.errors import InvalidRequestError, ServerError, ServerUnavailableError
+from lookgrid_client.launch import DEFAULT_ADDRESS, check_api_version
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
-
-
-class ServerError(Exception):
-    """A call failed on the server or on the way. ``code`` is the grpc.StatusCode, ``details`` its text."""
-
-    def __init__(self, code: grpc.StatusCode, details: str, method: str = "") -> None:
-        self.code = code
-        self.details = details
-        self.method = method
-        super().__init__(f"{method + ': ' if method else ''}{code.name}: {details}")
+RETRY_DELAYS = (0.2, 0.5, 1.0)
+"""Seconds to wait before each retry of a call that is safe to repeat, when the server is UNAVAILABLE."""
 
 
 @dataclass
@@ -79,7 +78,10 @@ def spec_message(spec) -> pb.ClipSpec:
     if hasattr(spec, "to_dict"):
         spec = spec.to_dict()
     if isinstance(spec, dict):
-        return json_format.ParseDict(spec, pb.ClipSpec())
+        try:
+            return json_format.ParseDict(spec, pb.ClipSpec())
+        except json_format.ParseError as err:
+            raise InvalidRequestError(f"the clip spec is malformed: {err}") from None
     raise TypeError(f"spec must be a ClipSpec message, a dict or have to_dict(), got {type(spec).__name__}")
 
 
@@ -120,10 +122,15 @@ class LookGridClient:
             self._channel = grpc.insecure_channel(address, options=options)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = pb_grpc.LookGridStub(self._channel)
+        self.owned_process = None  # a ServerProcess that connect() launched for this client
 
     # -- plumbing ----------------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the channel; stop the server process when :func:`connect` launched it."""
         self._channel.close()
+        if self.owned_process is not None:
+            self.owned_process.stop()
+            self.owned_process = None
 
     def __enter__(self) -> "LookGridClient":
         return self
@@ -131,11 +138,19 @@ class LookGridClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _call(self, name: str, request, timeout: float | None = None):
-        try:
-            return getattr(self._stub, name)(request, timeout=timeout or self.timeout, metadata=self._metadata)
-        except grpc.RpcError as err:
-            raise ServerError(err.code(), err.details() or "", name) from None
+    def _call(self, name: str, request, timeout: float | None = None, *, idempotent: bool = False):
+        """One unary (or client-streaming) call. ``idempotent``: retried on UNAVAILABLE; ``request``
+        may then be a zero-argument function making the request (a fresh stream per try)."""
+        method = getattr(self._stub, name)
+        for attempt in range(len(RETRY_DELAYS) + 1):
+            try:
+                req = request() if callable(request) else request
+                return method(req, timeout=timeout or self.timeout, metadata=self._metadata)
+            except grpc.RpcError as err:
+                if idempotent and err.code() == grpc.StatusCode.UNAVAILABLE and attempt < len(RETRY_DELAYS):
+                    time.sleep(RETRY_DELAYS[attempt])
+                    continue
+                raise ServerError(err.code(), err.details() or "", name) from None
 
     def _stream(self, name: str, request, timeout: float | None):
         try:
@@ -148,17 +163,22 @@ class LookGridClient:
         try:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
-            raise ServerError(grpc.StatusCode.UNAVAILABLE, f"no LookGrid server answered at {self.address} "
-                              f"within {timeout:g} s", "connect") from None
+            raise ServerUnavailableError(f"no LookGrid server answered at {self.address} within {timeout:g} s") from None
 
     # -- info and styles ---------------------------------------------------------------------------
     def server_info(self) -> pb.ServerInfo:
-        return self._call("GetServerInfo", pb.GetServerInfoRequest())
+        return self._call("GetServerInfo", pb.GetServerInfoRequest(), idempotent=True)
+
+    def check_version(self) -> pb.ServerInfo:
+        """The server's info; IncompatibleServerError unless it speaks this client's API_VERSION."""
+        info = self.server_info()
+        check_api_version(info.api_version, self.address)
+        return info
 
     def has_style(self, key: str) -> bool:
         """True when the server already stores the style with this ``sha256:`` key."""
         try:
-            self._call("GetStyle", pb.GetStyleRequest(style=key))
+            self._call("GetStyle", pb.GetStyleRequest(style=key), idempotent=True)
             return True
         except ServerError as err:
             if err.code == grpc.StatusCode.NOT_FOUND:
@@ -173,7 +193,7 @@ class LookGridClient:
         """
         if isinstance(source, np.ndarray):
             if source.ndim != 3 or source.shape[2] not in (3, 4):
-                raise ValueError(f"a style array must be (H, W, 3|4), got shape {source.shape}")
+                raise InvalidRequestError(f"a style array must be (H, W, 3|4), got shape {source.shape}")
             encoding = wire.encoding_for_dtype(source.dtype)
             payload = wire.raw_bytes(source)
             key = wire.style_hash(payload, encoding=encoding, shape=source.shape, colorspace=colorspace)
@@ -185,7 +205,11 @@ class LookGridClient:
                 payload = bytes(source)
             else:
                 filename = filename or Path(source).name
-                payload = _read_bytes(source)
+                try:
+                    payload = _read_bytes(source)
+                except OSError as err:
+                    raise InvalidRequestError(f"cannot read the reference image {source}: "
+                                              f"{err.strerror or err}") from None
             key = wire.style_hash(payload)
             header = pb.StyleHeader(sha256=key, encoding=pb.ENCODED, payload_bytes=len(payload),
                                     colorspace=colorspace, filename=filename)
@@ -197,19 +221,22 @@ class LookGridClient:
             for piece in wire.chunks(payload, self.chunk_bytes):
                 yield pb.UploadStyleRequest(chunk=piece)
 
-        info = self._call("UploadStyle", messages(), timeout=self.stream_timeout)
+        info = self._call("UploadStyle", messages, timeout=self.stream_timeout, idempotent=True)
         return info.style
 
     # -- clips -------------------------------------------------------------------------------------
     def open_clip(self, spec, label: str = "") -> pb.ClipInfo:
         """Open a clip from a ClipSpec (message, JSON-form dict, or engine spec); returns ClipInfo."""
-        return self._call("OpenClip", pb.OpenClipRequest(spec=spec_message(spec), label=label))
+        # A retried open may leave an orphan clip on the server if the first try did arrive; the
+        # server's idle TTL evicts it.
+        return self._call("OpenClip", pb.OpenClipRequest(spec=spec_message(spec), label=label), idempotent=True)
 
     def update_clip(self, clip_id: str, spec) -> pb.ClipInfo:
-        return self._call("UpdateClip", pb.UpdateClipRequest(clip_id=clip_id, spec=spec_message(spec)))
+        return self._call("UpdateClip", pb.UpdateClipRequest(clip_id=clip_id, spec=spec_message(spec)),
+                          idempotent=True)
 
     def close_clip(self, clip_id: str) -> None:
-        self._call("CloseClip", pb.CloseClipRequest(clip_id=clip_id))
+        self._call("CloseClip", pb.CloseClipRequest(clip_id=clip_id), idempotent=True)
 
     def analyze(self, clip_id: str, frames: Iterable[int] | None = None,
                 progress: Callable[[pb.Progress], None] | None = None) -> list[pb.Progress]:
@@ -241,7 +268,7 @@ class LookGridClient:
                                     output_encoding=output_encoding)
             return wire.frame_messages(header, item.exr, pb.RenderFramesRequest, self.chunk_bytes)
         if item.pixels is None:
-            raise ValueError(f"frame {item.frame}: give pixels or exr bytes")
+            raise InvalidRequestError(f"frame {item.frame}: give pixels or exr bytes")
         pixels, channels = item.pixels, list(item.channels)
         if pixels.ndim == 2:
             pixels = pixels[:, :, None]
@@ -253,7 +280,7 @@ class LookGridClient:
             for name, mask in item.masks.items():
                 mask = np.asarray(mask)
                 if mask.shape != pixels.shape[:2]:
-                    raise ValueError(f"frame {item.frame}: mask {name!r} has shape {mask.shape}, "
+                    raise InvalidRequestError(f"frame {item.frame}: mask {name!r} has shape {mask.shape}, "
                                      f"the frame is {pixels.shape[:2]}")
                 extra.append(mask.astype(pixels.dtype)[:, :, None])
                 mask_channels[name] = name
@@ -290,6 +317,27 @@ class LookGridClient:
             raise ServerError(err.code(), err.details() or "", "RenderFrames") from None
         finally:
             call.cancel()
+
+    def render_sequence(self, spec: dict, frames: Sequence[int], read_frame: Callable[[int], FrameIn],
+                        write_frame: Callable[[FrameOut], None], progress: Callable[[int, int], None] | None = None,
+                        cancel: Callable[[], bool] | None = None, *, output_encoding: int = 0,
+                        in_flight: int | None = None, label: str = ""):
+        """Render ``frames`` of a host's sequence; returns a :class:`~lookgrid_client.sequence.RenderResult`.
+
+        ``spec``: ClipSpec JSON dict (inline masks as ``"mask": "inline"``); styles given as local
+        file paths are uploaded once (by content hash) and replaced by their keys; ``frames`` fills
+        the spec's ``frames`` when it has none (otherwise they must agree). ``read_frame(f)`` gives
+        the :class:`FrameIn` of frame ``f``; ``write_frame(out)`` receives each :class:`FrameOut` in
+        frame order as results come; ``progress(done, total)``; ``cancel()`` returning True stops
+        cleanly (RenderCancelledError, nothing more written). ``output_encoding``: ``pb.ENCODED``
+        for EXR bytes, 0 = raw like the input. The clip is always closed. All callbacks run on the
+        calling thread (details: :mod:`lookgrid_client.sequence`).
+        """
+        from lookgrid_client import sequence
+
+        return sequence.render_sequence(self, spec, frames, read_frame, write_frame, progress, cancel,
+                                        output_encoding=output_encoding,
+                                        in_flight=in_flight or sequence.DEFAULT_IN_FLIGHT, label=label)
 
     def render_frame(self, clip_id: str, frame: int, pixels: np.ndarray, channels=("R", "G", "B"),
                      masks: dict[str, np.ndarray] | None = None) -> np.ndarray:

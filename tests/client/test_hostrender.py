@@ -1,0 +1,72 @@
+"""hostrender: a host's job spec from what it read, and EXR results written all together or not
+at all, with the storage-form spec beside them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from client_files import read_exr
+from lookgrid_client import FrameIn, InvalidRequestError, LookGridClient, ServerError
+from lookgrid_client.hostrender import RegionLook, build_spec, render_to_files
+from lookgrid_client.output import frame_path
+
+FRAMES = [1001, 1002, 1003]
+
+
+def _looks(shot):
+    return [RegionLook("fg", "inline", [(shot["warm"], {f: 1.0 - (f - 1001) / 2 for f in FRAMES}),
+                                        (shot["cool"], {f: (f - 1001) / 2 for f in FRAMES})], {1001: 0.5, 1003: 1.0}),
+            RegionLook("background", "", [(shot["cool"], None)])]
+
+
+def _reader(shot, fail_at=None):
+    def read(f):
+        if f == fail_at:
+            raise InvalidRequestError(f"mask frame {f} is missing")
+        return FrameIn(f, read_exr(frame_path(shot["plate"], f)), ["R", "G", "B", "A"],
+                       masks={"fg": read_exr(frame_path(shot["mask"], f))[..., 0]})
+    return read
+
+
+def test_build_spec_checks_what_the_host_read(shot):
+    spec = build_spec(_looks(shot), input_colorspace="ACEScg", method="per-frame", stride=2)
+    assert spec["method"] == "per-frame" and spec["stride"] == 2 and spec["inputColorspace"] == "ACEScg"
+    fg, bg = spec["regions"]
+    assert fg["mask"] == "inline" and "mask" not in bg and "weight" not in bg["styles"][0]
+    assert [k["value"] for k in fg["styles"][0]["weight"]["keys"]] == [1.0, 0.0]
+    with pytest.raises(InvalidRequestError, match="at least one region"):
+        build_spec([], input_colorspace="ACEScg")
+    with pytest.raises(InvalidRequestError, match="region 'x' has no reference image"):
+        build_spec([RegionLook("x")], input_colorspace="ACEScg")
+    with pytest.raises(InvalidRequestError, match="reference image /nope.png does not exist"):
+        build_spec([RegionLook("x", styles=[("/nope.png", None)])], input_colorspace="ACEScg")
+
+
+def test_results_and_storage_spec_or_nothing(live_server, shot, tmp_path):
+    spec = build_spec(_looks(shot), input_colorspace="ACEScg")
+    out = str(tmp_path / "graded" / "shot.####.exr")
+    with LookGridClient(live_server[1]) as client:
+        with pytest.raises(InvalidRequestError, match="mask frame 1002"):
+            render_to_files(client, spec, FRAMES, _reader(shot, fail_at=1002), out,
+                            storage_input=shot["plate"], storage_masks={"fg": shot["mask"]})
+        assert not (tmp_path / "graded").exists(), "a failed render leaves nothing behind"
+        with pytest.raises(InvalidRequestError, match="inline masks but no mask pattern"):
+            render_to_files(client, spec, FRAMES, _reader(shot), out, storage_input=shot["plate"])
+        assert not (tmp_path / "graded").exists()
+
+        result, paths, spec_path = render_to_files(client, spec, FRAMES, _reader(shot), out,
+                                                   storage_input=shot["plate"], storage_masks={"fg": shot["mask"]})
+        assert paths == [frame_path(out, f) for f in FRAMES] and result.frames == FRAMES
+        assert sorted(os.listdir(tmp_path / "graded")) == ["lookgrid_spec.json"] + [os.path.basename(p) for p in paths]
+        job = json.loads(open(spec_path).read())
+        assert job["input"] == shot["plate"] and job["output"] == out and job["frames"] == "1001-1003"
+        assert job["regions"][0]["mask"] == shot["mask"] and job["regions"][0]["styles"][0]["style"] == shot["warm"]
+        for p in paths:
+            px = read_exr(p)
+            assert px.shape == (40, 56, 4) and np.isfinite(px).all()
+        with pytest.raises(ServerError):  # the clip is closed: nothing of it lingers on the server
+            client.close_clip(result.clip_id)

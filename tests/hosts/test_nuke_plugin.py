@@ -1,0 +1,214 @@
+"""The Nuke plugin end to end: stand-in nuke, real ``lookgrid serve``, real EXR files.
+
+The artist's side (building the script, keying knobs, pressing buttons) uses only calls the stubs
+describe; the test then runs Nuke's main-thread queue until the worker has finished.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hostkit import FIRST, LAST, files_under, one_line, read_exr
+
+
+def _script(nuke, shot, server_address, storage, *, mask_mode="input"):
+    """Read (plate) and Read (matte) into a LookGrid node from the toolbar, with a keyed transition
+    from the warm to the cool reference on the subject and the green one on the background."""
+    plate = nuke.nodes.Read(file=shot.plate)
+    matte = nuke.nodes.Read(file=shot.matte)
+    exec(nuke.menu("Nodes")._commands["LookGrid/LookGrid"], {})
+    lg = [n for n in nuke.root().nodes() if n.Class() == "Group"][-1]
+    lg.setInput(0, plate)
+    lg.setInput(1, matte)
+    lg["server"].setValue(server_address)
+    lg["storage"].setValue(str(storage))
+    lg["r1_mask"].setValue(mask_mode)
+    lg["r1_channel"].setValue("person.a")
+    lg["r1_ref1"].setValue(shot.refs[0])
+    lg["r1_ref2"].setValue(shot.refs[1])
+    lg["r1_w1"].setValueAt(1.0, FIRST)
+    lg["r1_w1"].setValueAt(0.0, LAST)
+    lg["r1_w2"].setExpression(f"(frame - {FIRST}) / {LAST - FIRST}")   # expression-driven: exact per frame
+    lg["r1_strength"].setValue(0.9)
+    lg["r3_ref1"].setValue(shot.refs[2])
+    return lg
+
+
+def _run(nuke, job):
+    """Run Nuke's main thread until the render's HostJob is done and its last UI call has run."""
+    assert job is not None, nuke._state.messages
+    nuke._process_main_thread(until=lambda: job.done, timeout=300)
+    return job
+
+
+_CLI_RUNS: dict[str, str] = {}
+
+
+def _cli_render(spec_sent, shot, out_folder):
+    """``lookgrid render --spec`` of the spec the node sent, reading the same plate, matte and photos
+    (run once per distinct job: the inline and by-path renders send the same one)."""
+    spec = json.loads(json.dumps(spec_sent))
+    spec.pop("input", None)
+    spec.pop("output", None)
+    for region in spec["regions"]:
+        region.pop("mask", None)
+    key = json.dumps(spec, sort_keys=True)
+    if key in _CLI_RUNS:
+        return _CLI_RUNS[key]
+    spec["input"] = shot.plate
+    spec["output"] = str(out_folder / "cli.####.exr")
+    spec["regions"][0]["mask"] = shot.matte
+    spec["regions"][0]["maskChannel"] = "A"
+    refs = {0: shot.refs[:2], 1: shot.refs[2:]}
+    for i, region in enumerate(spec["regions"]):
+        for style, path in zip(region["styles"], refs[i]):
+            style["style"] = path
+    path = out_folder / "spec.json"
+    path.write_text(json.dumps(spec))
+    proc = subprocess.run([sys.executable, "-m", "lookgrid.cli", "render", "--spec", str(path), "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _CLI_RUNS[key] = str(out_folder / "cli.{:04d}.exr")
+    return _CLI_RUNS[key]
+
+
+def _node_output(nuke, lg, frame):
+    img = lg._image(frame)
+    return np.stack([img["rgba.red"], img["rgba.green"], img["rgba.blue"]], axis=2)
+
+
+@pytest.mark.parametrize("by_path", [False, True], ids=["inline", "by-path"])
+def test_render_range_equals_lookgrid_render_of_the_same_spec(nuke, shot, lookgrid_server, tmp_path, by_path):
+    import lookgrid_nuke
+
+    storage = (lookgrid_server.root if by_path else tmp_path) / f"exchange-{tmp_path.name}"
+    lg = _script(nuke, shot, lookgrid_server.address, storage)
+    job = _run(nuke, lookgrid_nuke.render_range(lg))
+    assert job.error is None, job.error_line()
+    sent = job.result()
+    assert ("input" in sent) == by_path
+    weights = [s["weight"]["keys"] for s in sent["regions"][0]["styles"]]
+    # the smooth keyed curve is sampled at every frame; the linear expression needs only its ends
+    assert [k["frame"] for k in weights[0]] == list(range(FIRST, LAST + 1))
+    assert weights[0][2]["value"] == pytest.approx(1 - (3 * 0.4 ** 2 - 2 * 0.4 ** 3))
+    assert [(k["frame"], k["value"]) for k in weights[1]] == [(FIRST, 0.0), (LAST, 1.0)]
+    assert [k["value"] for k in sent["regions"][0]["strength"]["keys"]] == [pytest.approx(0.9)]   # not animated
+    # the node's output is the graded plate, read back through its internal Read
+    read = lg.node("LookGridResult")
+    assert [n for n in lg.nodes() if n.Class() == "Output"][0].input(0) is read
+    cli = _cli_render(sent, shot, tmp_path)
+    plate0 = read_exr(shot.plate.replace("####", f"{FIRST:04d}"))[0][..., :3]
+    for f in range(FIRST, LAST + 1):
+        ours = _node_output(nuke, lg, f)
+        theirs = read_exr(cli.format(f))[0][..., :3]
+        np.testing.assert_allclose(ours, theirs, rtol=2 ** -10, atol=2 ** -12)
+    assert np.abs(_node_output(nuke, lg, FIRST) - plate0).mean() > 1e-3                # it did grade
+    first, last = _node_output(nuke, lg, FIRST), _node_output(nuke, lg, LAST)
+    assert np.abs(first - last).mean() > 1e-3                                          # the transition shows
+    # UI changes came through executeInMainThread from the worker, never from the main thread
+    assert nuke._state.main_calls and all(t.startswith("lookgrid-") for _, t in nuke._state.main_calls)
+    assert files_under(storage) == [f"{lg.name()}/{Path(read['file'].value()).name.replace('####', f'{f:04d}')}"
+                                    for f in range(FIRST, LAST + 1)]
+
+
+def test_channel_mask_and_preview_frame(nuke, shot, lookgrid_server, tmp_path):
+    """A matte taken from a layer of the Source stream; Preview renders just the current frame."""
+    import lookgrid_nuke
+
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x", mask_mode="channel")
+    nuke.frame(1003)
+    job = _run(nuke, lookgrid_nuke.preview_frame(lg))
+    assert job.error is None, job.error_line()
+    assert job.result()["frames"] == "1003-1003"
+    assert job.result()["regions"][0]["maskChannel"] == "person.a"
+    read = lg.node("LookGridResult")
+    assert read["first"].value() == read["last"].value() == 1003
+    assert np.isfinite(_node_output(nuke, lg, 1003)).all()
+
+
+@pytest.mark.parametrize("by_path", [False, True], ids=["inline", "by-path"])
+def test_cancel_leaves_nothing_behind_and_keeps_the_previous_output(nuke, shot, lookgrid_server, tmp_path, by_path):
+    import lookgrid_nuke
+
+    storage = (lookgrid_server.root / f"cancel-{tmp_path.name}") if by_path else tmp_path / "x"
+    lg = _script(nuke, shot, lookgrid_server.address, storage)
+    out = [n for n in lg.nodes() if n.Class() == "Output"][0]
+    before = out.input(0)
+    nuke._state.cancel_at_progress = 1
+    job = _run(nuke, lookgrid_nuke.render_range(lg))
+    assert type(job.error).__name__ == "RenderCancelledError"
+    time.sleep(1.0)   # nothing may appear later either (a frame the server still had in flight)
+    assert not storage.exists() or files_under(storage) == []
+    assert out.input(0) is before and lg["status"].value() == "render cancelled"
+    assert nuke._state.messages == []
+
+
+@pytest.mark.parametrize("case", ["server down", "missing mask", "unknown colour space", "launch fails",
+                                  "missing reference"])
+def test_errors_are_one_readable_line(nuke, shot, lookgrid_server, tmp_path, case, monkeypatch):
+    import lookgrid_nuke
+    from lookgrid_nuke import render
+
+    monkeypatch.setattr(render, "CONNECT_TIMEOUT", 1.0)   # the plugin waits 10 s for a server to answer
+
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
+    if case == "server down":
+        lg["server"].setValue("127.0.0.1:9")
+    elif case == "missing mask":
+        lg.setInput(1, None)
+    elif case == "unknown colour space":
+        lg["colorspace"].setValue("No Such Space")
+    elif case == "launch fails":
+        lg["server"].setValue("127.0.0.1:9")
+        lg["launch"].setValue(str(tmp_path / "no-such-lookgrid"))
+    else:
+        lg["r1_ref2"].setValue(str(tmp_path / "no-such-photo.jpg"))
+    job = lookgrid_nuke.render_range(lg)
+    if job is not None:
+        _run(nuke, job)
+    (message,) = nuke._state.messages
+    assert message.startswith("LookGrid: ") and one_line(message), message
+    expect = {"server down": "127.0.0.1:9", "missing mask": "mask1", "unknown colour space": "No Such Space",
+              "launch fails": "no-such-lookgrid", "missing reference": "no-such-photo.jpg does not exist"}[case]
+    assert expect in message
+    assert files_under(tmp_path / "x") == []
+    assert lg.node("LookGridResult")["file"].value() == ""
+
+
+def test_launches_a_server_when_none_answers(nuke, shot, lookgrid_server, tmp_path):
+    """With a `lookgrid` executable in "start server", the node starts one (and the client stops it)."""
+    import lookgrid_nuke
+
+    lg = _script(nuke, shot, "127.0.0.1:9", tmp_path / "x")
+    lg["launch"].setValue(lookgrid_server.launch)
+    lg["last"].setValue(FIRST + 1)
+    job = _run(nuke, lookgrid_nuke.render_range(lg))
+    assert job.error is None, job.error_line()
+    assert job.result()["frames"] == f"{FIRST}-{FIRST + 1}"
+
+
+def test_the_render_button_runs_on_this_node(nuke, shot, lookgrid_server, tmp_path):
+    """Pressing "Render range" runs the knob's command with nuke.thisNode() = the LookGrid node."""
+    from lookgrid_nuke import render
+
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
+    lg["last"].setValue(FIRST)
+    lg["render"]._press()
+    job = _run(nuke, render._active[lg.name()])
+    assert job.error is None, job.error_line()
+    assert lg["status"].value() == f"rendered {FIRST}-{FIRST}"
+    assert lg.node("LookGridResult")["file"].value().endswith(".####.exr")
+
+
+def test_exr_channel_names_follow_nukes_writer(nuke):
+    from lookgrid_nuke.node import exr_channel
+
+    assert [exr_channel(c) for c in ("rgba.red", "rgba.alpha", "person.a", "lookgrid_mask1.alpha", "depth.Z")] == \
+        ["R", "A", "person.a", "lookgrid_mask1.A", "depth.Z"]
