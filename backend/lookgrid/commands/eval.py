@@ -33,6 +33,7 @@ from lookgrid.eval import harness, report
 from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
 from lookgrid.fsutil import remove_stale_temps
 from lookgrid.model.load import shipped_model_path
+from lookgrid.model.propagate import TEMPORAL_MODES
 
 
 def _pairs(values, what: str) -> dict[str, str]:
@@ -73,6 +74,9 @@ def add_arguments(parser) -> None:
                         help="with --suite: also join each clip's first K frames to the next clip's "
                              "first K and count the frames after the cut that still carry the first "
                              "shot's look (vs a fresh start on the second shot)")
+    parser.add_argument("--temporal", choices=TEMPORAL_MODES, default=None,
+                        help="how temporal methods carry the look: tc (statistics, TC-AdaIN) or flow "
+                             "(grids warped along optical flow); default: what the model says")
     add_model_option(parser)
     add_device_option(parser)
     parser.add_argument("--sheet-frames", type=int, default=3, help="frames per contact sheet (default 3)")
@@ -151,7 +155,7 @@ def run(args) -> int:
         raise InvalidInputError("--cut K needs K >= 1 and two or more clips (--suite dev)")
     os.makedirs(args.out, exist_ok=True)
     remove_stale_temps(args.out)  # what a killed earlier run left half-written
-    engine = Engine(model_path=args.model, device=args.device)
+    engine = Engine(model_path=args.model, device=args.device, temporal=args.temporal)
     settings = harness.MetricSettings()
     t_start = time.perf_counter()
 
@@ -188,6 +192,7 @@ def run(args) -> int:
         "methods": methods,
         "stride": args.stride,
         "grain": args.grain,
+        "temporal": engine.temporal,
         "cut_frames": args.cut,
         "cuts": cuts,
         "device": str(engine.device),
