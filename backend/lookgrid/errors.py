@@ -77,6 +77,10 @@ class DeadlineError(LookGridError, TimeoutError):
     """The operation ran past its deadline (maps to DEADLINE_EXCEEDED)."""
 
 
+class FarmTaskError(LookGridError, RuntimeError):
+    """A farm task failed for good (after its retries); the message names the chunk and the cause."""
+
+
 class ClipStateError(LookGridError, RuntimeError):
     """A call does not fit the clip's state, e.g. analysing frames that were never sent (maps to
     FAILED_PRECONDITION)."""

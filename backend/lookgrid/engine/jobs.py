@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.pipeline import run_overlapped
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.engine.track import load_track
-from lookgrid.errors import CancelledError, InvalidInputError
+from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import remove_stale_temps
 
 if TYPE_CHECKING:  # annotations only
@@ -94,17 +95,18 @@ def render_clip(engine: "Engine", spec: ClipSpec, progress: Progress | None = No
         if missing:
             raise InvalidInputError(f"frames {missing[:5]} are not in the clip's frame range")
         t0 = time.perf_counter()
-        for n, frame in enumerate(todo, 1):
-            if cancel is not None and cancel():
-                raise CancelledError("render cancelled")
-            t1 = time.perf_counter()
-            frame_in = io.read(frame)
+
+        def compute(frame, frame_in):
             image, masks = clip.inputs(frame_in.working, frame_in.masks)
-            out = clip.render_tensors(frame, image, masks)
-            path = io.write(frame, out[0].permute(1, 2, 0).cpu().numpy(), frame_in)
-            outputs.append(path)
+            return clip.render_tensors(frame, image, masks)[0].permute(1, 2, 0).cpu().numpy()
+
+        def done(n, frame, path, seconds):
             if progress is not None:
-                progress(n, len(todo), frame, path, time.perf_counter() - t1)
+                progress(n, len(todo), frame, path, seconds)
+
+        # read, compute and write overlap (lookgrid.engine.pipeline)
+        outputs = run_overlapped(todo, io.read, compute, lambda f, fin, out: io.write(f, out, fin),
+                                 cancel=cancel, on_done=done, cancel_message="render cancelled")
     finally:
         analysed = clip.stats["analysed"]
         engine.close_clip(clip.id)

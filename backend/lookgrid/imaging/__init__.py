@@ -27,14 +27,14 @@ from lookgrid.imaging.color import (
     resolve_colorspace,
     sanitize,
 )
-from lookgrid.imaging.io import Image, SpecInfo, read_image, write_image
+from lookgrid.imaging.io import Image, SpecInfo, read_header, read_image, write_image
 from lookgrid.imaging.sequence import FrameSequence, format_frame_ranges, parse_frame_range
 from lookgrid.imaging.style import mask_from_pixels, read_mask, read_style_image, resize_mask
 
 __all__ = [
     "DEFAULT_CONFIG", "HALF_MAX", "SCENE_DEFAULT", "SRGB_TEXTURE", "WORKING_SPACE", "ColorPipeline",
     "SanitizeReport", "builtin_configs", "config_source", "declared_colorspace", "default_colorspace", "get_pipeline", "load_config",
-    "resolve_colorspace", "sanitize", "Image", "SpecInfo", "read_image", "write_image",
+    "resolve_colorspace", "sanitize", "Image", "SpecInfo", "read_header", "read_image", "write_image",
     "FrameSequence", "format_frame_ranges", "parse_frame_range", "mask_from_pixels", "read_mask",
     "read_style_image", "resize_mask",
 ]

@@ -377,6 +377,17 @@ def read_image(path: str | os.PathLike, *, part: int | str | None = None,
     return Image(np.ascontiguousarray(px), names_out, replace(info, pixels_window=target))
 
 
+def read_header(path: str | os.PathLike) -> tuple[int, int, int]:
+    """``(width, height, channels)`` of the display window of a file's first part, reading only its
+    header; :class:`ImageReadError` when the file cannot be opened (e.g. to check that a frame
+    written earlier is still a readable image without decoding it)."""
+    with _opened(Path(path)) as inp:
+        spec = inp.spec()
+        if inp.has_error:
+            raise ImageReadError(f"cannot read the header of {path}: {_err_text(inp)}")
+        return int(spec.full_width), int(spec.full_height), int(spec.nchannels)
+
+
 def _read_isolated(path: Path, kwargs: dict, timeout: float | None) -> Image:
     """Run :func:`read_image` in ``python -m lookgrid.imaging._isolated_read`` and unpickle the
     result (a plain subprocess, so the caller's ``__main__`` is never re-imported)."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -23,6 +24,7 @@ from google.protobuf import json_format
 from lookgrid import __version__
 from lookgrid.engine import METHOD_NAMES, ClipSpec
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.look import export_look, matte_pattern
 from lookgrid.errors import CancelledError, ClipStateError, InvalidInputError, UnknownStyleError
 from lookgrid.imaging import WORKING_SPACE, parse_frame_range
 from lookgrid.imaging.decode import decode_style, encode_exr, raw_style_to_working
@@ -45,6 +47,25 @@ def spec_from_message(msg: pb.ClipSpec) -> ClipSpec:
 
 def spec_to_message(spec: ClipSpec) -> pb.ClipSpec:
     return json_format.ParseDict(spec.to_dict(), pb.ClipSpec())
+
+
+def look_result(res, seconds: float) -> pb.ExportLookResult:
+    """A :class:`lookgrid.engine.look.LookExport` as its message."""
+    files = set(res.files)
+    path = lambda p: p if p in files else ""  # noqa: E731
+    regions = []
+    for look in res.collection.regions:
+        if look.name not in res.exported:
+            continue
+        j = lambda ext: os.path.join(res.out, look.name + ext)  # noqa: E731
+        regions.append(pb.RegionLookInfo(
+            name=look.name, look_name=f"lookgrid-{look.name}" if path(j(".acescct.clf")) else "",
+            clf_path=path(j(".clf")), cube_path=path(j(".cube")), cdl_path=path(j(".cc")),
+            cdl_rms_error=look.cdl.rms if look.cdl is not None else 0.0,
+            matte_pattern=matte_pattern(res.out, look.name), matte_area=look.total().total))
+    return pb.ExportLookResult(files=res.files, regions=regions, lut_size=res.size,
+                               shot_colorspace=res.collection.shot_space,
+                               config_path=path(os.path.join(res.out, "config.ocio")), seconds=seconds)
 
 
 class LookGridServicer(pb_grpc.LookGridServicer):
@@ -103,6 +124,14 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                 raise InvalidInputError(f"spec.model: {spec.model!r} is not a model of this server "
                                         f"(available: {', '.join(sorted(n for n in names if n))})")
         return self.paths.check_spec(spec)
+
+    def _request_spec(self, request) -> ClipSpec:
+        """The spec of a request naming an open clip (``clip_id``) or carrying a ``spec``."""
+        if request.clip_id:
+            return self.engine.get_clip(request.clip_id).spec
+        if request.HasField("spec"):
+            return self._spec(request.spec)
+        raise InvalidInputError("give clip_id or spec")
 
     def _open(self, spec: ClipSpec, clip_id: str | None = None):
         """Open an engine clip for a checked spec: storage input gets its frames and loader."""
@@ -227,12 +256,7 @@ class LookGridServicer(pb_grpc.LookGridServicer):
 
     @streaming
     def RenderByPath(self, request, context):
-        if request.clip_id:
-            spec = self.engine.get_clip(request.clip_id).spec
-        elif request.HasField("spec"):
-            spec = self._spec(request.spec)
-        else:
-            raise InvalidInputError("give clip_id or spec")
+        spec = self._request_spec(request)
         if not spec.input or not spec.output:
             raise InvalidInputError("spec.input and spec.output must both be set to render by path")
         cancel = cancel_check(context)
@@ -247,6 +271,35 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                                         cancel=cancel, validated=True)
 
         yield from emitted_by(work, name="lookgrid-render")
+
+    @streaming
+    def ExportLook(self, request, context):
+        """Per-region look files on storage (:func:`lookgrid.engine.look.export_look`)."""
+        spec = self._request_spec(request)
+        if not spec.input:
+            raise InvalidInputError("spec.input must be set: the export reads the clip's frames from storage")
+        if not request.output_dir:
+            raise InvalidInputError("output_dir is empty")
+        out = self.paths.check_file(request.output_dir, "output_dir")
+        cancel = cancel_check(context)
+        t0 = time.perf_counter()
+
+        def work(emit):
+            last = [t0]
+
+            def progress(n, total, frame):
+                now = time.perf_counter()
+                emit(pb.ExportLookResponse(progress=pb.Progress(
+                    frame=int(frame), done=int(n), total=int(total), seconds=now - last[0])))
+                last[0] = now
+
+            with self.engine.clips.busy():  # a one-off clip, closed by the export itself
+                res = export_look(self.engine, spec, out, list(request.frames) or None,
+                                  size=request.lut_size or 33, formats=list(request.formats) or None,
+                                  regions=list(request.regions) or None, progress=progress, cancel=cancel)
+            emit(pb.ExportLookResponse(result=look_result(res, time.perf_counter() - t0)))
+
+        yield from emitted_by(work, name="lookgrid-look")
 
     @streaming
     def RenderFrames(self, request_iterator, context):

@@ -261,6 +261,23 @@ class LookGridClient:
                 progress(p)
         return out
 
+    def export_look(self, output_dir: str, spec=None, *, clip_id: str = "", frames: Iterable[int] | None = None,
+                    lut_size: int = 0, formats: Iterable[str] = (), regions: Iterable[str] = (),
+                    progress: Callable[[pb.Progress], None] | None = None) -> pb.ExportLookResult:
+        """Export each region's look (CLF, .cube, CDL, OCIO config, mattes) into ``output_dir`` on the
+        server's storage, for an open clip or a one-off spec ("Export look..." in a host)."""
+        req = pb.ExportLookRequest(clip_id=clip_id, frames=list(frames or []), output_dir=output_dir,
+                                   lut_size=lut_size, formats=list(formats), regions=list(regions))
+        if spec is not None:
+            req.spec.CopyFrom(spec_message(spec))
+        result = None
+        for msg in self._stream("ExportLook", req, self.stream_timeout):
+            if msg.HasField("result"):
+                result = msg.result
+            elif progress:
+                progress(msg.progress)
+        return result
+
     # -- inline frames -----------------------------------------------------------------------------
     def _frame_messages(self, clip_id: str, item: FrameIn, output_encoding: int):
         if item.exr is not None:

@@ -15,6 +15,7 @@ BENCHES: list[tuple[str, str, str]] = [
     ("analyze", "lookgrid.commands.bench.analyze", "low-resolution grid path per frame, 1/2/4 regions"),
     ("convert", "lookgrid.commands.bench.convert", "colour conversion of a 1920x1080 frame"),
     ("serve", "lookgrid.commands.bench.serve", "frames/s through gRPC vs in process"),
+    ("farm", "lookgrid.commands.bench.farm", "farm throughput: I/O floor, 1 vs 2 workers, N-worker model"),
 ]
 
 

@@ -267,6 +267,68 @@ class RenderByPathRequest(_message.Message):
     frames: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, clip_id: _Optional[str] = ..., spec: _Optional[_Union[ClipSpec, _Mapping]] = ..., frames: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class ExportLookRequest(_message.Message):
+    __slots__ = ("clip_id", "spec", "frames", "output_dir", "lut_size", "formats", "regions")
+    CLIP_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DIR_FIELD_NUMBER: _ClassVar[int]
+    LUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FORMATS_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    clip_id: str
+    spec: ClipSpec
+    frames: _containers.RepeatedScalarFieldContainer[int]
+    output_dir: str
+    lut_size: int
+    formats: _containers.RepeatedScalarFieldContainer[str]
+    regions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, clip_id: _Optional[str] = ..., spec: _Optional[_Union[ClipSpec, _Mapping]] = ..., frames: _Optional[_Iterable[int]] = ..., output_dir: _Optional[str] = ..., lut_size: _Optional[int] = ..., formats: _Optional[_Iterable[str]] = ..., regions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExportLookResponse(_message.Message):
+    __slots__ = ("progress", "result")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    result: ExportLookResult
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., result: _Optional[_Union[ExportLookResult, _Mapping]] = ...) -> None: ...
+
+class ExportLookResult(_message.Message):
+    __slots__ = ("files", "regions", "lut_size", "shot_colorspace", "config_path", "seconds")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    LUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHOT_COLORSPACE_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_PATH_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedScalarFieldContainer[str]
+    regions: _containers.RepeatedCompositeFieldContainer[RegionLookInfo]
+    lut_size: int
+    shot_colorspace: str
+    config_path: str
+    seconds: float
+    def __init__(self, files: _Optional[_Iterable[str]] = ..., regions: _Optional[_Iterable[_Union[RegionLookInfo, _Mapping]]] = ..., lut_size: _Optional[int] = ..., shot_colorspace: _Optional[str] = ..., config_path: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class RegionLookInfo(_message.Message):
+    __slots__ = ("name", "look_name", "clf_path", "cube_path", "cdl_path", "cdl_rms_error", "matte_pattern", "matte_area")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LOOK_NAME_FIELD_NUMBER: _ClassVar[int]
+    CLF_PATH_FIELD_NUMBER: _ClassVar[int]
+    CUBE_PATH_FIELD_NUMBER: _ClassVar[int]
+    CDL_PATH_FIELD_NUMBER: _ClassVar[int]
+    CDL_RMS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    MATTE_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    MATTE_AREA_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    look_name: str
+    clf_path: str
+    cube_path: str
+    cdl_path: str
+    cdl_rms_error: float
+    matte_pattern: str
+    matte_area: float
+    def __init__(self, name: _Optional[str] = ..., look_name: _Optional[str] = ..., clf_path: _Optional[str] = ..., cube_path: _Optional[str] = ..., cdl_path: _Optional[str] = ..., cdl_rms_error: _Optional[float] = ..., matte_pattern: _Optional[str] = ..., matte_area: _Optional[float] = ...) -> None: ...
+
 class Progress(_message.Message):
     __slots__ = ("frame", "done", "total", "output_path", "seconds")
     FRAME_FIELD_NUMBER: _ClassVar[int]

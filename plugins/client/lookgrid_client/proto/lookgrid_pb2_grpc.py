@@ -84,6 +84,11 @@ class LookGridStub:
                 request_serializer=lookgrid_dot_v1_dot_lookgrid__pb2.RenderByPathRequest.SerializeToString,
                 response_deserializer=lookgrid_dot_v1_dot_lookgrid__pb2.Progress.FromString,
                 _registered_method=True)
+        self.ExportLook = channel.unary_stream(
+                '/lookgrid.v1.LookGrid/ExportLook',
+                request_serializer=lookgrid_dot_v1_dot_lookgrid__pb2.ExportLookRequest.SerializeToString,
+                response_deserializer=lookgrid_dot_v1_dot_lookgrid__pb2.ExportLookResponse.FromString,
+                _registered_method=True)
 
 
 class LookGridServicer:
@@ -168,6 +173,18 @@ class LookGridServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportLook(self, request, context):
+        """Export each region's look as files on shared storage under the server's roots: per region a
+        3-D LUT as ACES CLF (the shot's colour space in and out) and as .cube (ACEScct), an ASC CDL
+        fitted to it, an OpenColorIO config with one Look per region, and the region's matte per frame.
+        The LUT is the region's local transform averaged over its pixels, weighted by its matte, over
+        the requested frames. Streams one `progress` per frame read, then one `result`; files appear
+        only when the whole export succeeded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LookGridServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +232,11 @@ def add_LookGridServicer_to_server(servicer, server):
                     servicer.RenderByPath,
                     request_deserializer=lookgrid_dot_v1_dot_lookgrid__pb2.RenderByPathRequest.FromString,
                     response_serializer=lookgrid_dot_v1_dot_lookgrid__pb2.Progress.SerializeToString,
+            ),
+            'ExportLook': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportLook,
+                    request_deserializer=lookgrid_dot_v1_dot_lookgrid__pb2.ExportLookRequest.FromString,
+                    response_serializer=lookgrid_dot_v1_dot_lookgrid__pb2.ExportLookResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -464,6 +486,33 @@ class LookGrid:
             '/lookgrid.v1.LookGrid/RenderByPath',
             lookgrid_dot_v1_dot_lookgrid__pb2.RenderByPathRequest.SerializeToString,
             lookgrid_dot_v1_dot_lookgrid__pb2.Progress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportLook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lookgrid.v1.LookGrid/ExportLook',
+            lookgrid_dot_v1_dot_lookgrid__pb2.ExportLookRequest.SerializeToString,
+            lookgrid_dot_v1_dot_lookgrid__pb2.ExportLookResponse.FromString,
             options,
             channel_credentials,
             insecure,

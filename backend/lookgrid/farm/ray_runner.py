@@ -1,0 +1,215 @@
+"""``lookgrid farm render`` on Ray: analyse once, then render chunks on workers, retried.
+
+* **Ray** is started once per job (a local instance with ``workers`` CPUs, ~5 s), or joined by
+  address (``auto``, ``ray://host:port``, ``host:port``) — never per chunk. When this process
+  already has Ray running (``ray.is_initialized()``), that instance is used and left running.
+* **Analysis** is one task (it uses every CPU it is given: the chain along the clip is sequential)
+  and is skipped when the track beside the output is current (:mod:`lookgrid.farm.track`).
+* **Chunks** (:func:`lookgrid.farm.chunks.chunk_frames` over the frames not yet done) run as tasks
+  of one CPU each, at most ``workers`` at a time. Ray retries a chunk whose worker died (a
+  ``kill -9`` included) or that failed to read or write a file, up to ``max_retries`` times; every
+  frame is written atomically, and what a killed writer left is removed when the retry starts
+  (``Engine.render_clip`` clears the temporaries of dead processes from the output folder). Any other error is the job's error: the other
+  chunks are cancelled and it is raised as it was raised on the worker.
+* **Resume**: frames a previous run of the same job wrote and that verify are skipped
+  (:meth:`lookgrid.farm.job.Job.done_frames`).
+
+Progress counts frames: finished chunks, plus the outputs that appear for chunks still running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import ray
+
+from lookgrid import errors
+from lookgrid.engine.spec import ClipSpec
+from lookgrid.errors import FarmTaskError, InvalidInputError, LookGridError
+from lookgrid.farm import job as jobs
+from lookgrid.farm.chunks import chunk_frames, chunk_name, order_chunks
+
+MAX_RETRIES = 3
+RETRY_EXCEPTIONS = ("ImageReadError", "ImageWriteError")
+
+
+@dataclass
+class FarmSummary:
+    frames: int                  # frames in the clip
+    rendered: int                # frames rendered by this run
+    skipped: int                 # frames already done (resume)
+    chunks: int
+    retries: int
+    workers: int
+    seconds: float
+    analysed: int = 0            # frames analysed by this run (0: the track was reused)
+    analyse_seconds: float = 0.0
+    startup_seconds: float = 0.0
+    reanalysed_because: str | None = None
+    chunk_seconds: list[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        fps = self.rendered / self.seconds if self.seconds > 0 else 0.0
+        track = (f"analysed {self.analysed} frames in {self.analyse_seconds:.1f} s" if self.analysed
+                 else "track reused")
+        return (f"farm: {self.rendered} frames rendered, {self.skipped} already done, "
+                f"{self.chunks} chunks on {self.workers} workers, {self.retries} retries, {track}; "
+                f"{self.seconds:.1f} s ({fps:.2f} frames/s, Ray start {self.startup_seconds:.1f} s)")
+
+
+def _threads() -> int:
+    return max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+
+
+def _analyze_remote(spec_dict: dict) -> dict:
+    return jobs.analyze_task(ClipSpec.from_dict(spec_dict), threads=_threads())
+
+
+def _render_remote(spec_dict: dict, frames: list[int]) -> dict:
+    return jobs.render_task(ClipSpec.from_dict(spec_dict), frames, threads=_threads(),
+                            note_attempt=True)
+
+
+def start_ray(address: str | None, workers: int, temp_dir: str | None = None) -> bool:
+    """Start or join Ray; True when this call started it (and the caller should shut it down)."""
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a render job reports nothing anywhere
+    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=workers, object_store_memory=256 << 20,
+                 **({"_temp_dir": temp_dir} if temp_dir else {}), **kwargs)
+    return True
+
+
+def _unwrap(err, chunk: str) -> BaseException:
+    """A task's failure as the job's error: the worker's LookGridError as it was raised, else a
+    FarmTaskError naming the chunk."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, LookGridError):
+        return cause
+    if cause is not None:
+        return FarmTaskError(f"chunk {chunk} failed: {type(cause).__name__}: {cause}")
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return FarmTaskError(f"chunk {chunk} failed after {MAX_RETRIES} retries: {first}")
+
+
+def run_job(spec: ClipSpec, *, chunk: int | None = 10, workers: int = 2, address: str | None = None,
+            order: str = "forward", progress=None, max_retries: int = MAX_RETRIES,
+            temp_dir: str | None = None, gpus: float = 0.0) -> FarmSummary:
+    """Render ``spec`` on Ray (module docstring). ``progress(done, total)`` counts frames.
+    ``gpus``: GPUs each task asks Ray for (Ray hides the GPUs from tasks that ask for none)."""
+    if gpus < 0:
+        raise InvalidInputError(f"--gpus-per-worker must be >= 0, got {gpus}")
+    if workers < 1:
+        raise InvalidInputError(f"--workers must be >= 1, got {workers}")
+    if chunk is not None and chunk < 0:
+        raise InvalidInputError(f"--chunk must be >= 1, got {chunk}")
+    job = jobs.Job(spec)  # checks the spec and finds the frames before Ray starts
+    t_start = time.perf_counter()
+    done = set(job.done_frames()) if job.start() else set()
+    job.clear_attempts()
+    todo = [f for f in job.frames if f not in done]
+    chunks = order_chunks(chunk_frames(job.frames, chunk, wanted=todo), order)
+    started = start_ray(address, workers, temp_dir) if chunks else False
+    startup = time.perf_counter() - t_start
+    retry_on = [getattr(errors, name) for name in RETRY_EXCEPTIONS]
+    spec_dict = spec.to_dict()
+    summary = FarmSummary(frames=len(job.frames), rendered=0, skipped=len(done), chunks=len(chunks),
+                          retries=0, workers=workers, seconds=0.0, startup_seconds=startup)
+    with contextlib.ExitStack() as stack:
+        interrupted = stack.enter_context(_interrupt_between_calls())
+        stack.callback(_finish, ray, job, summary, started)
+        if chunks:
+            cpus = max(1, min(workers, int(ray.cluster_resources().get("CPU", 1))))
+            analyze = ray.remote(_analyze_remote).options(
+                num_cpus=cpus, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on)
+            t0 = time.perf_counter()
+            result = _result(ray, analyze.remote(spec_dict), "analyze", interrupted)
+            summary.analysed = result["analysed"]
+            summary.analyse_seconds = time.perf_counter() - t0
+            summary.reanalysed_because = result["reason"]
+            render = ray.remote(_render_remote).options(
+                num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on)
+            _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, len(done), summary,
+                           interrupted)
+    summary.seconds = time.perf_counter() - t_start
+    return summary
+
+
+def _finish(ray, job, summary, started: bool) -> None:
+    """After the job, done or failed: count retries, clear what attempts left, leave Ray."""
+    summary.retries = sum(max(0, len(v) - 1) for v in job.attempts().values())
+    job.clear_attempts()
+    if started:
+        ray.shutdown()
+
+
+@contextlib.contextmanager
+def _interrupt_between_calls():
+    """While Ray runs, Ctrl-C (SIGINT) only sets a flag; the driver's loop raises
+    ``KeyboardInterrupt`` between Ray calls (an interrupt inside one can abort Ray's core worker).
+    Only the main thread can take signals; elsewhere this does nothing."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _result(ray, ref, chunk: str, interrupted: threading.Event):
+    """``ray.get(ref)``, waiting in short steps so an interrupt is seen; a failure as the job's error."""
+    while not ray.wait([ref], timeout=0.5)[0]:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as err:
+        raise _unwrap(err, chunk) from None
+
+
+def _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, already, summary,
+                   interrupted) -> None:
+    """Keep at most ``workers`` chunks running until all are rendered; report frames."""
+    since = time.time_ns() - 1_000_000_000
+    queue, running = list(chunks), {}
+
+    def written(frames) -> int:  # outputs of running chunks that have appeared (for progress)
+        n = 0
+        for f in frames:
+            with contextlib.suppress(OSError):
+                n += os.stat(job.output(f)).st_mtime_ns >= since
+        return n
+
+    try:
+        while queue or running:
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+            while queue and len(running) < workers:
+                c = queue.pop(0)
+                running[render.remote(spec_dict, c)] = c
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            for ref in ready:
+                c = running.pop(ref)
+                summary.chunk_seconds.append(_result(ray, ref, chunk_name(c), interrupted)["seconds"])
+                summary.rendered += len(c)
+            if progress is not None:
+                progress(already + summary.rendered + sum(written(c) for c in running.values()),
+                         len(job.frames))
+    finally:
+        for ref in running:
+            ray.cancel(ref, force=True)
+        if running:  # let the cancellations land before the driver disconnects
+            ray.wait(list(running), num_returns=len(running), timeout=10)

@@ -1,0 +1,222 @@
+"""The grid track beside a job's output, and the hash that says whether it still fits the job.
+
+A farm job keeps its state in ``<output dir>/.lookgrid/``:
+
+* ``track.pt`` — the grid track (:meth:`lookgrid.engine.Engine.analyze_clip`);
+* ``spec.json`` — the spec it was analysed from (:meth:`ClipSpec.save`);
+* ``track.json`` — the manifest: the **analysis hash** and its parts, the track file's own sha256;
+* ``job.json`` — which job (the hash of the whole spec) the frames in the output folder belong to
+  (:mod:`lookgrid.farm.job`).
+
+The analysis hash covers everything the grids depend on and nothing else: the spec's analysis
+fields (:func:`lookgrid.engine.track.analysis_key`: input pattern, frames, colour settings, method,
+stride, model, masks, styles — not weights, strength or output), the analysed frames, and the
+*content* (sha256) of every file analysis reads: the input and mask frames at the analysed frames,
+the style images, the model checkpoint and a local OpenColorIO config. Rendering checks it before
+it uses the track; a file whose size and modification time are unchanged keeps its recorded sha256
+(as ``git`` does), so the check reads only files that were touched. A mismatch raises
+:class:`lookgrid.errors.ClipStateError` naming what changed — a stale track is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.spec import ClipSpec
+from lookgrid.engine.track import analysis_key
+from lookgrid.errors import ClipStateError, InvalidInputError
+from lookgrid.fsutil import atomic_write
+from lookgrid.model.load import shipped_model_path
+from lookgrid.timeline import subsample_frames
+
+FOLDER = ".lookgrid"
+TRACK_FILE, SPEC_FILE, MANIFEST_FILE = "track.pt", "spec.json", "track.json"
+MANIFEST_FORMAT = "lookgrid-farm-track"
+_CHUNK = 1 << 20
+
+
+def state_dir(spec: ClipSpec) -> Path:
+    """``<output dir>/.lookgrid`` of a spec (absolute)."""
+    if not spec.output:
+        raise InvalidInputError("clip spec: 'output' is empty (an output pattern is required)")
+    return Path(os.path.abspath(spec.output)).parent / FOLDER
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _canonical(data) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def analysed_frames(spec: ClipSpec, frames) -> list[int]:
+    """The frames whose pixels the analysis reads (none for ``reinhard``)."""
+    return [] if spec.method == "reinhard" else subsample_frames(frames, max(int(spec.stride), 1))
+
+
+def analysed_files(spec: ClipSpec, io) -> list[str]:
+    """Every file the analysis of ``spec`` reads: input and mask frames at the analysed frames,
+    style images, the model checkpoint, a local OpenColorIO config. ``io``: its ``SequenceIO``."""
+    anchors = analysed_frames(spec, io.frames)
+    files = [io.input.path(f) for f in anchors]
+    for _, seq in io.masks:
+        files += [seq.path(f) for f in anchors]
+    files += [s.style for r in spec.regions for s in r.styles]  # paths (lookgrid.farm.job checks)
+    model = spec.model if spec.model and os.path.isfile(spec.model) else (
+        None if spec.model else shipped_model_path())
+    if model is not None:
+        files.append(str(model))
+    if spec.config and os.path.isfile(spec.config):
+        files.append(spec.config)
+    return sorted({os.path.abspath(f) for f in files})
+
+
+@dataclass
+class Fingerprint:
+    """What a track was analysed from: the spec's analysis fields and frames, and each file's
+    ``[size, mtime_ns, sha256]``; :attr:`key` hashes the parts that matter (not the stat data)."""
+
+    analysis: dict
+    frames: list[int]
+    files: dict[str, list]
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(_canonical({"analysis": self.analysis, "frames": self.frames,
+                                          "files": {p: v[2] for p, v in self.files.items()}})
+                              ).hexdigest()
+
+    def to_dict(self) -> dict:
+        return {"analysis": self.analysis, "frames": self.frames, "files": self.files}
+
+    def changes(self, old: "Fingerprint") -> list[str]:
+        """What differs from ``old``, in words (empty when the keys agree)."""
+        fields = [repr(name) for name in sorted(set(self.analysis) | set(old.analysis))
+                  if self.analysis.get(name) != old.analysis.get(name)]
+        out = [f"the spec's {' and '.join(fields)}"] if fields else []
+        if self.frames != old.frames:
+            out.append("the clip's frames")
+        mine = {p: v[2] for p, v in self.files.items()}
+        theirs = {p: v[2] for p, v in old.files.items()}
+        changed = sorted(p for p in set(mine) & set(theirs) if mine[p] != theirs[p])
+        if changed:
+            out.append("the content of " + _list(changed))
+        added, gone = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
+        if (added or gone) and not out:
+            out.append("the files read (" + _list(added or gone) + ")")
+        return out
+
+
+def _list(paths: list[str], most: int = 3) -> str:
+    names = ", ".join(paths[:most])
+    return names + (f" and {len(paths) - most} more" if len(paths) > most else "")
+
+
+def fingerprint(spec: ClipSpec, io=None, known: dict | None = None) -> Fingerprint:
+    """Hash what the analysis of ``spec`` depends on. ``known``: a previous fingerprint's
+    ``files``; a file whose size and mtime are unchanged keeps its recorded sha256."""
+    io = io or SequenceIO(spec)
+    files = {}
+    for path in analysed_files(spec, io):
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            raise InvalidInputError(f"cannot read {path}: {err.strerror or err}") from None
+        old = (known or {}).get(path)
+        if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+            files[path] = list(old)
+        else:
+            files[path] = [st.st_size, st.st_mtime_ns, file_sha256(path)]
+    return Fingerprint(analysis_key(spec), [int(f) for f in io.frames], files)
+
+
+@dataclass
+class TrackState:
+    """The track in a job's state folder, as its manifest describes it."""
+
+    folder: Path
+    manifest: dict
+
+    @property
+    def track_path(self) -> Path:
+        return self.folder / TRACK_FILE
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        fp = self.manifest["fingerprint"]
+        return Fingerprint(fp["analysis"], fp["frames"], fp["files"])
+
+
+def read_state(spec: ClipSpec) -> TrackState | None:
+    """The manifest in the spec's state folder, or None when there is none (or it is unreadable)."""
+    folder = state_dir(spec)
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        return None
+    return TrackState(folder, manifest)
+
+
+def stale_reason(spec: ClipSpec, io=None) -> str | None:
+    """Why the track beside ``spec``'s output cannot be used for it (None: it can)."""
+    state = read_state(spec)
+    if state is None:
+        return f"there is no grid track in {state_dir(spec)} yet"
+    if not state.track_path.is_file():
+        return f"the grid track {state.track_path} is missing"
+    now = fingerprint(spec, io, known=state.fingerprint.files)
+    if now.key != state.manifest.get("key"):
+        what = now.changes(state.fingerprint) or ["the analysis inputs"]
+        return (f"the grid track in {state.folder} was analysed from other inputs: "
+                f"{'; '.join(what)} changed since")
+    if file_sha256(state.track_path) != state.manifest.get("track_sha256"):
+        return f"the grid track {state.track_path} does not match its recorded hash (damaged or replaced)"
+    return None
+
+
+def require_track(spec: ClipSpec, io=None) -> Path:
+    """The track file to render ``spec`` with; :class:`ClipStateError` saying why when the track
+    is missing or out of date (a changed spec or input is refused, never silently reused)."""
+    reason = stale_reason(spec, io)
+    if reason is not None:
+        raise ClipStateError(f"{reason}; analyse again (`lookgrid farm render` does it; in an "
+                             "Open Job Description job, re-run its Analyze step)")
+    return state_dir(spec) / TRACK_FILE
+
+
+def analyze(spec: ClipSpec, engine, *, progress=None, cancel=None) -> dict:
+    """Analyse ``spec`` into its state folder: track, spec, manifest (in that order, each written
+    atomically, so an interrupted analysis leaves the old manifest — which no longer matches — or
+    none). Returns the manifest."""
+    io = SequenceIO(spec)
+    before = fingerprint(spec, io)
+    folder = state_dir(spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST_FILE).unlink(missing_ok=True)  # the old track is about to be replaced
+    t0 = time.perf_counter()
+    n = engine.analyze_clip(spec, folder / TRACK_FILE, progress, cancel=cancel)
+    seconds = time.perf_counter() - t0
+    after = fingerprint(spec, io, known=before.files)
+    if after.key != before.key:
+        raise ClipStateError("the analysis inputs changed while they were analysed: "
+                             + "; ".join(after.changes(before)))
+    spec.save(folder / SPEC_FILE)
+    manifest = {"format": MANIFEST_FORMAT, "version": 1, "key": before.key,
+                "track_sha256": file_sha256(folder / TRACK_FILE), "analysed": n,
+                "seconds": round(seconds, 3), "fingerprint": before.to_dict()}
+    with atomic_write(folder / MANIFEST_FILE) as tmp:
+        Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
