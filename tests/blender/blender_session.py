@@ -44,7 +44,7 @@ def build_scene(job: dict, case: dict):
     settings.server = case.get("server", job["server"])
     settings.backend_command = case.get("launch", "")
     settings.timeout = case.get("timeout", 20.0)
-    settings.stride = job.get("stride", 1)
+    settings.stride = case.get("stride", 1)
     settings.output_dir = case["output_dir"]
     fg = settings.regions.add()
     fg.name = "fg"

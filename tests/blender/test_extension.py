@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +69,7 @@ def session(bpy_python, extension_zip, backend, tmp_path_factory):
     broken.write_bytes(b"this is not a PNG file")
     down = f"127.0.0.1:{_free_port()}"
     cases = [
-        {"name": "apply", "output_dir": str(tmp / "out")},
+        {"name": "apply", "output_dir": str(tmp / "out"), "stride": 2},
         {"name": "no_active", "output_dir": str(tmp / "out_no_active"), "no_active": True},
         {"name": "missing_mask", "output_dir": str(tmp / "out_missing"), "mask_pattern": str(gappy / "matte.####.exr")},
         {"name": "server_down", "output_dir": str(tmp / "out_down"), "server": down, "timeout": 1.0},
@@ -126,6 +125,7 @@ def test_pixels_equal_lookgrid_render_of_the_spec_it_wrote(session):
     spec = json.loads(Path(r["last_spec"]).read_text())
     assert spec["input"] == str(Path(job["plate_files"][0]).parent / "plate.####.exr")
     assert spec["inputColorspace"] == "ACEScg" and spec["frames"] == f"{FIRST}-{FIRST + COUNT - 1}"
+    assert spec["stride"] == 2, "grids every 2nd frame: analysed frames are sent before those between"
     fg = spec["regions"][0]
     assert fg["mask"].endswith("matte.####.exr") and [s["style"] for s in fg["styles"]] == [job["warm"], job["cool"]]
     weights = [[k["value"] for k in s["weight"]["keys"]] for s in fg["styles"]]

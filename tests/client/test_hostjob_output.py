@@ -90,10 +90,12 @@ def test_staged_output_commits_whole_or_leaves_nothing(tmp_path):
 
 def test_staging_left_by_a_killed_process_is_removed_by_the_next_run(tmp_path):
     pattern = str(tmp_path / "graded.####.exr")
-    code = ("import os, sys; from lookgrid_client.output import StagedOutput;"
-            f"o = StagedOutput({pattern!r}); o.write(1, b'x'); os._exit(0)")
+    code = ("import os, sys, lookgrid_client.output as out;"
+            f"o = out.StagedOutput({pattern!r}); o.write(1, b'x');"
+            f"open(os.path.join({str(tmp_path)!r}, out._PREFIX + str(os.getpid()) + '-9-spec.json'), 'w');"
+            "os._exit(0)")
     subprocess.run([sys.executable, "-c", code], check=True)
-    assert any(p.name.startswith(".lookgrid-staging-") for p in tmp_path.iterdir())
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".lookgrid-staging-")]) == 2
     out = StagedOutput(pattern)
     left = [p.name for p in tmp_path.iterdir()]
     assert left == [out.staging.name]

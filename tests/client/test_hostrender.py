@@ -70,3 +70,24 @@ def test_results_and_storage_spec_or_nothing(live_server, shot, tmp_path):
             assert px.shape == (40, 56, 4) and np.isfinite(px).all()
         with pytest.raises(ServerError):  # the clip is closed: nothing of it lingers on the server
             client.close_clip(result.clip_id)
+
+
+def test_by_path_results_move_all_together_and_a_cancel_leaves_nothing(live_server, shot, tmp_path):
+    from lookgrid_client import RenderCancelledError, storage_spec
+    from lookgrid_client.hostrender import render_by_path_to_files
+
+    root = live_server[2]
+    spec = storage_spec(build_spec(_looks(shot), input_colorspace="ACEScg"), input=shot["plate"],
+                        output=str(root / "byp" / "g.####.exr"), masks={"fg": shot["mask"]})
+    spec["frames"] = "1001-1003"
+    final = str(tmp_path / "final" / "f.####.exr")
+    seen = []
+    with LookGridClient(live_server[1]) as client:
+        with pytest.raises(RenderCancelledError, match="cancelled after 1 of 3"):
+            render_by_path_to_files(client, spec, FRAMES, final, progress=lambda d, t: seen.append((d, t)),
+                                    cancel=lambda: len(seen) >= 1)
+        assert not (tmp_path / "final").exists() and not list((root / "byp").glob("*.exr"))
+        result, paths = render_by_path_to_files(client, spec, FRAMES, final)
+        assert paths == [frame_path(final, f) for f in FRAMES] and all(os.path.isfile(p) for p in paths)
+        assert not list((root / "byp").glob("*.exr")), "the server's own copies are removed"
+        assert all(s["style"].startswith("sha256:") for s in result.spec["regions"][0]["styles"])

@@ -99,8 +99,7 @@ def finish(scene, job: ApplyJob, outcome, seconds: float) -> str:
 
 def _classes():
     import bpy
-    from bpy.props import (CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
-                           StringProperty)
+    from bpy.props import CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
     class LookGridReference(bpy.types.PropertyGroup):
         path: StringProperty(name="Reference", subtype="FILE_PATH", description="Reference photo (PNG, JPEG, EXR, TIFF)")

@@ -36,7 +36,7 @@ import numpy as np
 from google.protobuf import json_format
 
 from lookgrid_client import wire
-from lookgrid_client.errors import InvalidRequestError, ServerError, ServerUnavailableError
+from lookgrid_client.errors import InvalidRequestError, RenderCancelledError, ServerError, ServerUnavailableError
 from lookgrid_client.launch import DEFAULT_ADDRESS, check_api_version
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
@@ -249,16 +249,38 @@ class LookGridClient:
         return out
 
     def render_by_path(self, spec=None, *, clip_id: str = "", frames: Iterable[int] | None = None,
-                       progress: Callable[[pb.Progress], None] | None = None) -> list[pb.Progress]:
-        """Render frames on the server's storage, for an open clip or a one-off spec."""
+                       progress: Callable[[pb.Progress], None] | None = None,
+                       cancel: Callable[[], bool] | None = None) -> list[pb.Progress]:
+        """Render frames on the server's storage, for an open clip or a one-off spec.
+
+        A spec given as a JSON dict has its local reference files uploaded first (by content hash:
+        the server reads only its roots). ``cancel()`` is asked after every finished frame; when
+        it says True the call is dropped (which cancels it on the server), the client waits about
+        one frame's time for the frame the server was finishing to land, and raises
+        RenderCancelledError.
+        """
+        from lookgrid_client.sequence import resolve_styles
+
         req = pb.RenderByPathRequest(clip_id=clip_id, frames=list(frames or []))
         if spec is not None:
+            if isinstance(spec, dict):
+                spec, _ = resolve_styles(self, spec)
             req.spec.CopyFrom(spec_message(spec))
         out = []
-        for p in self._stream("RenderByPath", req, self.stream_timeout):
-            out.append(p)
-            if progress:
-                progress(p)
+        slowest = 0.0
+        call = self._stub.RenderByPath(req, timeout=self.stream_timeout, metadata=self._metadata)
+        try:
+            for p in call:
+                out.append(p)
+                slowest = max(slowest, p.seconds)
+                if progress:
+                    progress(p)
+                if cancel is not None and cancel():
+                    call.cancel()
+                    time.sleep(1.5 * slowest + 0.2)  # the frame in progress lands within about this
+                    raise RenderCancelledError(f"render cancelled after {p.done} of {p.total} frames")
+        except grpc.RpcError as err:
+            raise ServerError(err.code(), err.details() or "", "RenderByPath") from None
         return out
 
     def export_look(self, output_dir: str, spec=None, *, clip_id: str = "", frames: Iterable[int] | None = None,

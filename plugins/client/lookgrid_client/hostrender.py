@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lookgrid_client.errors import InvalidRequestError
-from lookgrid_client.output import StagedOutput, write_atomic
+from lookgrid_client.output import StagedOutput, frame_path, write_atomic
 from lookgrid_client.proto import lookgrid_pb2 as pb
-from lookgrid_client.sequence import RenderResult, storage_spec
+from lookgrid_client.sequence import RenderResult, resolve_styles, storage_spec
 from lookgrid_client.tracks import track_from_samples
 
 
@@ -92,4 +93,35 @@ def render_to_files(client, spec: dict, frames: Sequence[int], read_frame: Calla
     return result, paths, written
 
 
-__all__ = ["RegionLook", "build_spec", "render_to_files"]
+def render_by_path_to_files(client, spec: dict, frames: Sequence[int], output: str, *,
+                            progress: Callable[[int, int], None] | None = None,
+                            cancel: Callable[[], bool] | None = None) -> tuple[RenderResult, list[str]]:
+    """Render a storage-form ``spec`` on the server (RenderByPath: it reads ``spec["input"]`` and
+    writes ``spec["output"]`` under its roots) and move the frames it wrote to the ``output``
+    pattern all together or not at all. Local references are uploaded first; ``cancel()`` is
+    asked after every frame. The server's own output files are removed in every case (after a
+    cancel, once the frame it was finishing has landed). Returns (result, output paths)."""
+    server_output = spec.get("output", "")
+    if not server_output:
+        raise InvalidRequestError("a by-path render needs the spec's output pattern (on the server's storage)")
+    t0 = time.perf_counter()
+    sent, styles = resolve_styles(client, spec)
+    frames = [int(f) for f in frames]
+    try:
+        with StagedOutput(output) as staged:
+            client.render_by_path(sent, frames=frames, cancel=cancel,
+                                  progress=(lambda p: progress(p.done, p.total)) if progress else None)
+            for f in frames:
+                with open(frame_path(server_output, f), "rb") as fh:
+                    staged.write(f, fh.read())
+            paths = staged.commit()
+    finally:
+        for f in frames:
+            try:
+                os.remove(frame_path(server_output, f))
+            except OSError:
+                pass
+    return RenderResult(frames, time.perf_counter() - t0, "", sent, styles), paths
+
+
+__all__ = ["RegionLook", "build_spec", "render_by_path_to_files", "render_to_files"]

@@ -3,10 +3,11 @@
 :class:`StagedOutput` writes each frame into a hidden staging folder beside the destination
 (``<dir>/.lookgrid-staging-<pid>-<n>/``, each file written to a temporary name and renamed), and
 :meth:`~StagedOutput.commit` moves the complete set into place; :meth:`~StagedOutput.abort` (or
-leaving a ``with`` block by an exception) removes the staging folder. Staging folders left by a
-process that was killed are removed by the next StagedOutput in the same folder, so temp files
-never survive a rerun. Destination files are replaced one by one with ``os.replace`` (atomic per
-file).
+leaving a ``with`` block by an exception) removes the staging folder. Staging folders and
+temporary files left by a process that was killed are removed by the next StagedOutput in the same
+folder, so temp files never survive a rerun. Destination files are replaced one by one with
+``os.replace`` (atomic per file). (This package cannot use the backend's ``lookgrid.fsutil``: hosts
+install the client alone.)
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ class StagedOutput:
             except ValueError:
                 continue
             if pid != os.getpid() and not _pid_alive(pid):
-                shutil.rmtree(p, ignore_errors=True)
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
 
     def write(self, frame: int, data: bytes) -> None:
         """Stage the bytes of ``frame``'s file (written to a temporary name, then renamed)."""
@@ -111,10 +115,11 @@ class StagedOutput:
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write a whole file under a temporary name in its folder, then rename it into place."""
+    """Write a whole file under a temporary name in its folder (a staging name, so a killed
+    writer's leftover is swept by the next StagedOutput there), then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f"{_PREFIX}{os.getpid()}-{next(_counter)}-{path.name}")
     with open(tmp, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)

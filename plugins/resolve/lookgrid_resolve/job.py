@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -153,39 +152,16 @@ class _Run:
         self.server_pattern = str(self.run / f"graded.{fmt}.exr")
         self.final_pattern = str(self.base / f"{stem}_lookgrid.{self.id}.{fmt}.exr")
 
-    def remove(self, settle_s: float) -> None:
-        """Remove the run folder; after a cancel once more after ``settle_s`` (a frame the server was
-        still finishing lands within about one frame's time)."""
+    def remove(self) -> None:
+        """Remove the run folder (the client has already waited for a cancelled render's last frame)."""
         shutil.rmtree(self.run, ignore_errors=True)
-        if settle_s > 0:
-            time.sleep(settle_s)
-            shutil.rmtree(self.run, ignore_errors=True)
-
-
-def render_by_path(client, spec: dict, frames: list[int], progress, cancel, frame_seconds: list[float]) -> dict:
-    """RenderByPath with local reference files uploaded first (the server reads only its roots) and
-    ``cancel()`` checked after every frame (dropping the stream cancels the call on the server)."""
-    from lookgrid_client import RenderCancelledError
-    from lookgrid_client.sequence import resolve_styles
-
-    sent, _ = resolve_styles(client, spec)
-
-    def on_progress(p) -> None:
-        frame_seconds[0] = max(frame_seconds[0], p.seconds)
-        if progress:
-            progress(p.done, p.total)
-        if cancel is not None and cancel():
-            raise RenderCancelledError(f"render cancelled after {p.done} of {p.total} frames")
-
-    client.render_by_path(sent, frames=frames, progress=on_progress)
-    return sent
 
 
 def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None = None,
            cancel: Callable[[], bool] | None = None) -> Placement:
     """Grade the shot under the playhead and place it above; raises a one-line error on failure."""
-    from lookgrid_client import RenderCancelledError, connect
-    from lookgrid_client.output import StagedOutput
+    from lookgrid_client import connect
+    from lookgrid_client.hostrender import render_by_path_to_files
 
     _, media_pool, timeline = timeline_objects(resolve)
     shot = read_shot(timeline)
@@ -194,20 +170,11 @@ def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None =
     spec = build_spec(shot, form)
     run = _Run(shot, form.output)
     spec["output"] = run.server_pattern
-    frame_seconds = [0.0]
-    cancelled = False
     try:
-        with connect(form.server or None, launch=form.launch or None, timeout=CONNECT_TIMEOUT) as client, \
-                StagedOutput(run.final_pattern) as staged:
-            render_by_path(client, spec, shot.frames, progress, cancel, frame_seconds)
-            for f in shot.frames:
-                with open(run.server_pattern % f, "rb") as fh:
-                    staged.write(f, fh.read())
-    except RenderCancelledError:
-        cancelled = True
-        raise
+        with connect(form.server or None, launch=form.launch or None, timeout=CONNECT_TIMEOUT) as client:
+            render_by_path_to_files(client, spec, shot.frames, run.final_pattern, progress=progress, cancel=cancel)
     finally:
-        run.remove(1.5 * frame_seconds[0] + 0.2 if cancelled else 0.0)
+        run.remove()
     try:
         return place(media_pool, timeline, shot, run.final_pattern)
     except BaseException:

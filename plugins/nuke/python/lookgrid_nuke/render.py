@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -61,13 +60,10 @@ class Exchange:
             if not old.name.startswith(keep):
                 old.unlink()
 
-    def remove_run(self, settle_s: float = 0.0) -> None:
-        """Remove the run folder; by path after a cancel, once more after ``settle_s`` (the frame the
-        server was finishing lands within about one frame's time)."""
+    def remove_run(self) -> None:
+        """Remove the run folder (the client has already waited for a cancelled by-path render's
+        last frame), and the node's folder when nothing else is in it."""
         shutil.rmtree(self.run, ignore_errors=True)
-        if settle_s > 0:
-            time.sleep(settle_s)
-            shutil.rmtree(self.run, ignore_errors=True)
         if not any(self.base.iterdir()):
             self.base.rmdir()
 
@@ -145,31 +141,13 @@ def _report(group, message: str, alert: bool) -> None:
         nuke.message(message)
 
 
-def render_by_path(client, spec: dict, frames: list[int], progress, cancel, frame_seconds: list[float]):
-    """RenderByPath with reference files uploaded first and a cancel checked after every frame
-    (the stream is dropped, which cancels the call on the server)."""
-    from lookgrid_client import RenderCancelledError
-    from lookgrid_client.sequence import resolve_styles
-
-    sent, _ = resolve_styles(client, spec)
-
-    def on_progress(p) -> None:
-        frame_seconds[0] = max(frame_seconds[0], p.seconds)
-        progress(p.done, p.total)
-        if cancel():
-            raise RenderCancelledError(f"render cancelled after {p.done} of {p.total} frames")
-
-    client.render_by_path(sent, frames=frames, progress=on_progress)
-    return sent
-
-
 def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview: bool):
     """The worker: connect, render, stage the results; returns the spec as sent."""
     import nuke
 
     from lookgrid_client import FrameIn, connect
-    from lookgrid_client.hostrender import render_to_files
-    from lookgrid_client.output import StagedOutput, frame_path
+    from lookgrid_client.hostrender import render_by_path_to_files, render_to_files
+    from lookgrid_client.output import frame_path
 
     task = nuke.ProgressTask(f"LookGrid {group_name}")
     frames = node_job.frames
@@ -182,18 +160,14 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
     def cancel() -> bool:
         return task.isCancelled() or job.cancelled()
 
-    frame_seconds = [0.0]
     try:
         with connect(node_job.server or None, launch=node_job.launch or None, timeout=CONNECT_TIMEOUT) as client:
             by_path = not preview and _is_under(str(exchange.run), client.server_info().roots)
             spec = build_spec(node_job, exchange, by_path)
             if by_path:
-                with StagedOutput(exchange.result) as staged:
-                    sent = render_by_path(client, spec, frames, progress, cancel, frame_seconds)
-                    for f in frames:
-                        with open(frame_path(exchange.by_path_output, f), "rb") as fh:
-                            staged.write(f, fh.read())
-                return sent
+                result, _ = render_by_path_to_files(client, spec, frames, exchange.result, progress=progress,
+                                                    cancel=cancel)
+                return result.spec
 
             def read_frame(frame: int) -> FrameIn:
                 with open(frame_path(exchange.source, frame), "rb") as fh:
@@ -203,7 +177,7 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
                                            cancel=cancel, label=f"nuke {group_name}")
             return result.spec
     finally:
-        exchange.remove_run(1.5 * frame_seconds[0] + 0.2 if cancel() and frame_seconds[0] else 0.0)
+        exchange.remove_run()
         del task
 
 
