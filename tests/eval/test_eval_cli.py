@@ -83,3 +83,24 @@ def test_dev_suite_data_is_complete(shared_data):
         b = style_stats(read_style_image(str(shared_data / c.bg_style)))
         distance = np.linalg.norm(a.mean - b.mean) + np.linalg.norm(a.std - b.std)
         assert distance > 25, (c.name, distance)
+
+
+def test_eval_grain_and_lowpass_columns_and_cut_needs_a_suite(tmp_path, capsys):
+    clip = tmp_path / "g"
+    clip.mkdir()
+    _write_clip(clip)
+    base = ["eval", "--input", str(clip / "frames" / "%05d.png"), "--mask", f"fg={clip / 'masks' / '%05d.png'}",
+            "--style", f"fg={clip / 'warm.png'}", "--style", f"background={clip / 'cool.png'}",
+            "--methods", "reinhard"]
+    assert main(base + ["--grain", "0.05", "--out", str(tmp_path / "grain")]) == 0
+    assert main(base + ["--out", str(tmp_path / "clean")]) == 0
+    assert "lp rat" in capsys.readouterr().out
+    grainy = json.loads((tmp_path / "grain" / "eval.json").read_text())
+    clean = json.loads((tmp_path / "clean" / "eval.json").read_text())
+    assert grainy["grain"] == 0.05 and clean["grain"] == 0.0
+    g, c = grainy["clips"][0]["methods"], clean["clips"][0]["methods"]
+    assert g["input"] == c["input"]                      # measured against the clean frames
+    assert g["reinhard"]["warping_ratio"] > c["reinhard"]["warping_ratio"]
+    assert g["reinhard"]["lowpass_ratio"] is not None
+    assert main(base + ["--cut", "2", "--out", str(tmp_path / "cut")]) == 2
+    assert "--cut" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -101,3 +103,32 @@ def test_shared_davis_clip_loads(shared_data):
     clip = load_clip(shared_data / "davis" / "blackswan", max_side=320)
     assert len(clip.frames) == len(clip.masks) == 50
     assert clip.frames[0].shape == (180, 320, 3) and clip.masks[0].shape == (180, 320)
+
+
+def test_exr_stills_become_display_photos(tmp_path):
+    from lookgrid.imaging.io import write_image
+    from lookgrid.train.data import EXR_WHITE_QUANTILE, exr_to_rgb8, load_rgb8
+
+    rng = np.random.default_rng(0)
+    lin = (rng.random((40, 50, 3)) * 4.0).astype(np.float32)      # scene-linear, well above 1
+    lin[0, 0] = np.nan
+    out = exr_to_rgb8(lin)
+    assert out.dtype == np.uint8 and out.shape == (40, 50, 3) and tuple(out[0, 0]) == (0, 0, 0)
+    grey = np.repeat((rng.random((100, 100, 1)) * 4.0).astype(np.float32), 3, axis=2)
+    assert (exr_to_rgb8(grey) == 255).mean() == pytest.approx(1 - EXR_WHITE_QUANTILE, abs=0.005)  # only the top clips
+    assert exr_to_rgb8(np.full((4, 4, 1), 0.5, np.float32)).shape == (4, 4, 3)
+    write_image(tmp_path / "still.exr", np.nan_to_num(lin), dtype="float")
+    out = exr_to_rgb8(np.nan_to_num(lin))
+    np.testing.assert_array_equal(load_rgb8(tmp_path / "still.exr"), out)
+
+
+def test_commercial_recipe_uses_only_commercially_usable_sources():
+    from lookgrid.train.config import load_config
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = load_config(repo / "configs" / "train-cpu-commercial.toml")
+    assert cfg.data.licence == "commercial"
+    for path in cfg.data.clips + cfg.data.photos + cfg.data.references:
+        assert "davis" not in path and "deep-photo" not in path, path   # CC BY-NC / non-commercial
+        assert "styles/wct2/examples/style" not in path                  # dev-suite references stay unseen
+    assert load_config(repo / "configs" / "train-cpu.toml").data.licence == "research-only"

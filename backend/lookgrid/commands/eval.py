@@ -9,7 +9,7 @@ One clip::
 
 The dev suite (5 DAVIS clips with fixed references; skipped with a message when the data is absent)::
 
-    lookgrid eval --suite dev [--data ../shared/data] --out eval_dev/
+    lookgrid eval --suite dev [--data ../shared/data] [--grain 0.03] [--cut 8] --out eval_dev/
 
 Prints a table per clip (input row + one per method) and the means over clips, and writes into
 ``--out``: ``eval.json`` (every number, settings, per-frame warping errors), ``<clip>_contact.png``
@@ -33,6 +33,7 @@ from lookgrid.eval import harness, report
 from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
 from lookgrid.fsutil import remove_stale_temps
 from lookgrid.model.load import shipped_model_path
+from lookgrid.model.propagate import TEMPORAL_MODES
 
 
 def _pairs(values, what: str) -> dict[str, str]:
@@ -66,6 +67,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-height", type=int, default=None,
                         help="scale frames down to at most this many rows (default 480)")
     parser.add_argument("--stride", type=int, default=1, help="analyse every R-th frame (default 1)")
+    parser.add_argument("--grain", type=float, default=0.0, metavar="SIGMA",
+                        help="render from frames with fresh per-frame luminance + chroma grain of this "
+                             "sigma (0-1 display units, seeded) and measure against the clean frames")
+    parser.add_argument("--cut", type=int, default=0, metavar="K",
+                        help="with --suite: also join each clip's first K frames to the next clip's "
+                             "first K and count the frames after the cut that still carry the first "
+                             "shot's look (vs a fresh start on the second shot)")
+    parser.add_argument("--temporal", choices=TEMPORAL_MODES, default=None,
+                        help="how temporal methods carry the look: tc (statistics, TC-AdaIN) or flow "
+                             "(grids warped along optical flow); default: what the model says")
     add_model_option(parser)
     add_device_option(parser)
     parser.add_argument("--sheet-frames", type=int, default=3, help="frames per contact sheet (default 3)")
@@ -116,6 +127,21 @@ def _model_label(path: str | None) -> str:
     return str(shipped) if shipped else "untrained (no shipped weights: identity grids, output == input)"
 
 
+def _cuts(engine, jobs, methods, args, say) -> dict[str, list[dict]]:
+    """The cut measure: clip i's first K frames, then clip i+1's (the last wraps to the first);
+    per method, one :func:`lookgrid.eval.harness.measure_cut` dict per cut."""
+    k = args.cut
+    shots = [harness.load_clip(name, spec, engine, max_frames=k, max_height=mh)
+             for name, spec, _, mh in jobs]
+    out: dict[str, list[dict]] = {m: [] for m in methods}
+    for i, first in enumerate(shots):
+        cut, fresh = harness.cut_clip(first, shots[(i + 1) % len(shots)], k)
+        for m in methods:
+            out[m].append(harness.measure_cut(engine, cut, fresh, m, stride=args.stride))
+        say(f"cut {cut.name}: frames carried " + ", ".join(f"{m} {out[m][-1]['frames_carried']}" for m in methods))
+    return out
+
+
 def run(args) -> int:
     jobs, methods, skip = _clip_jobs(args)
     if jobs is None:
@@ -123,9 +149,13 @@ def run(args) -> int:
         return 0
     if args.stride < 1:
         raise InvalidInputError(f"--stride must be >= 1, got {args.stride}")
+    if not 0.0 <= args.grain <= 1.0:
+        raise InvalidInputError(f"--grain must lie in [0, 1], got {args.grain}")
+    if args.cut < 0 or (args.cut and len(jobs) < 2):
+        raise InvalidInputError("--cut K needs K >= 1 and two or more clips (--suite dev)")
     os.makedirs(args.out, exist_ok=True)
     remove_stale_temps(args.out)  # what a killed earlier run left half-written
-    engine = Engine(model_path=args.model, device=args.device)
+    engine = Engine(model_path=args.model, device=args.device, temporal=args.temporal)
     settings = harness.MetricSettings()
     t_start = time.perf_counter()
 
@@ -139,7 +169,8 @@ def run(args) -> int:
         if not results:
             harness.warm_up(engine, clip, methods)
             say("warm-up done (model loaded, kernels compiled; not timed)")
-        res = harness.evaluate_clip(engine, clip, methods, stride=args.stride, settings=settings, log=say)
+        res = harness.evaluate_clip(engine, clip, methods, stride=args.stride, settings=settings,
+                                    grain=args.grain, log=say)
         d = res.to_dict()
         sheet = report.contact_sheet(res, frames=report.pick_frames(len(clip.frames), args.sheet_frames))
         d["contact_sheet"] = os.path.join(args.out, f"{name}_contact.png")
@@ -153,10 +184,17 @@ def run(args) -> int:
         res.clip.frames.clear()
 
     summary = harness.summarize(results)
+    cuts = _cuts(engine, jobs, methods, args, say) if args.cut else {}
+    for method, per_cut in cuts.items():
+        summary[method]["cut_frames_carried"] = sum(c["frames_carried"] for c in per_cut) / len(per_cut)
     out = {
         "suite": args.suite,
         "methods": methods,
         "stride": args.stride,
+        "grain": args.grain,
+        "temporal": engine.temporal,
+        "cut_frames": args.cut,
+        "cuts": cuts,
         "device": str(engine.device),
         "model": _model_label(args.model),
         "settings": vars(settings),

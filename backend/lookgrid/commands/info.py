@@ -16,6 +16,7 @@ from pathlib import Path
 
 import lookgrid
 from lookgrid.imaging import color
+from lookgrid.model.licence import data_licence
 
 _PACKAGES = [
     ("lookgrid", "lookgrid"), ("torch", "torch"), ("numpy", "numpy"), ("numba", "numba"),
@@ -99,6 +100,7 @@ def _models() -> list[dict]:
             if isinstance(ckpt, dict):
                 entry["format"] = ckpt.get("format")
                 entry["version"] = ckpt.get("version")
+                entry["data_licence"] = data_licence(ckpt.get("meta"))
         except Exception as err:
             entry["error"] = f"{type(err).__name__}: {err}"[:200]
         out.append(entry)
@@ -146,7 +148,8 @@ def run(args) -> int:
     if not data["models"]:
         print("  none found (the model starts as the identity: output == input)")
     for m in data["models"]:
-        extra = f"format={m.get('format')} v{m.get('version')}" if "format" in m else m.get("error", "")
+        extra = (f"format={m.get('format')} v{m.get('version')}  training data: {m.get('data_licence')}"
+                 if "format" in m else m.get("error", ""))
         print(f"  {Path(m['file']).name:28s} {m['size_mib']:8.2f} MiB  {extra}"
               + ("" if m.get("card") else "  (no model card)"))
     return 0

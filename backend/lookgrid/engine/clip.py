@@ -7,6 +7,8 @@ Analysis and rendering are separate (DESIGN.md §3.4):
   (:func:`lookgrid.timeline.subsample_frames`) — through the passes of the clip's method
   (:mod:`lookgrid.engine.methods`), keeping grids and temporal state in a
   :class:`lookgrid.engine.chain.Chains`.
+  With the engine's ``temporal = "flow"`` the state is the previous analysed frame's grids,
+  warped along DIS flow at analysis resolution (:meth:`Clip._flow_pass`), not its statistics.
 * **Rendering** (full resolution, stateless given the grids) takes the two analysed neighbours of a
   frame, interpolates linearly (paper §7), mixes each region's styles with its keyframed weights
   ``Σᵢ wᵢ(t)·Γᵢ(t)`` in grid space (paper §4.4), blends toward identity by the region's strength and
@@ -36,8 +38,11 @@ from lookgrid.engine.invalidation import SpecChange, keyframe_changes
 from lookgrid.engine.methods import combine_styles, get_method
 from lookgrid.engine.spec import BACKGROUND, ClipSpec, RegionSpec
 from lookgrid.errors import ClipStateError, InvalidInputError, ShapeMismatchError
+from lookgrid.imaging.flow import flow_to_previous
 from lookgrid.imaging.sequence import check_frame_count
+from lookgrid.model.colormath import display_luma_u8
 from lookgrid.model.grid import identity_grid
+from lookgrid.model.propagate import FlowState, propagate_grids
 from lookgrid.timeline import bracket, region_weights, subsample_frames
 
 if TYPE_CHECKING:  # annotations only
@@ -314,12 +319,28 @@ class Clip:
         styles, rows = pass_.network_inputs(self.regions, self.styled)
         masks = torch.ones_like(low.masks[:, :1]) if rows is None else low.masks[:, rows]
         temporal = self.method.temporal
-        grids, new_state = self.engine.predict(low.content.float(), masks.float(), styles,
-                                               state if temporal else None)
+        if temporal and self.engine.temporal == "flow":
+            grids, new_state = self._flow_pass(low, masks, styles, state)
+        else:
+            grids, new_state = self.engine.predict(low.content.float(), masks.float(), styles,
+                                                   state if temporal else None)
         self.stats["analysed"] += 1
         for j, k, i in pass_.outputs(self.regions, self.styled):
             self._chains.grids[GridKey(frame, k, i)] = grids[j]
         return new_state if temporal else None
+
+    def _flow_pass(self, low: LowRes, masks: torch.Tensor, styles: list[str], state: FlowState | None):
+        """``temporal = "flow"``: this frame's grids without statistics state, blended with the
+        previous analysed frame's propagated grids warped along DIS flow at analysis resolution
+        (:func:`lookgrid.model.propagate.propagate_grids`). Returns ``(grids, FlowState)``."""
+        grids, _ = self.engine.predict(low.content.float(), masks.float(), styles, None)
+        luma = display_luma_u8(low.content[0].permute(1, 2, 0).float().cpu().numpy())
+        if state is not None:
+            flow, visible = flow_to_previous(luma, state.luma.numpy())
+            alpha = float(getattr(self.engine.model, "config", {}).get("alpha", 0.5))
+            grids = propagate_grids(state.grids, grids, torch.from_numpy(flow).to(grids.device),
+                                    torch.from_numpy(visible).to(grids.device), alpha)
+        return grids, FlowState(grids, torch.from_numpy(luma))
 
     def analyze(self, frame: int, cancel: Callable[[], bool] | None = None) -> None:
         """Compute and cache the grids of the analysed frames that ``frame`` needs."""

@@ -26,7 +26,9 @@ from lookgrid.engine.spec import ClipSpec
 from lookgrid.engine.styles import StyleStore
 from lookgrid.errors import UnknownStyleError
 from lookgrid.model.device import resolve_device
+from lookgrid.model.licence import model_data_licence
 from lookgrid.model.load import load_model, shipped_model_path
+from lookgrid.model.propagate import check_temporal_mode
 from lookgrid.model.render import render_frame
 
 
@@ -38,6 +40,8 @@ class ModelInfo:
     path: str
     identity: bool
     description: str
+    #: licence class of the training data (:data:`lookgrid.model.licence.DATA_LICENCES`)
+    data_licence: str = "unknown"
 
 
 class Engine:
@@ -46,13 +50,15 @@ class Engine:
     ``model``: a ``LookGridNet`` (or anything with its interface); ``None`` loads the shipped
     weights lazily on first use (``model_path`` to choose a checkpoint). ``ttl_s`` and
     ``max_cache_bytes`` are the eviction policy, kept (and changeable) as ``engine.clips.ttl_s``
-    and ``engine.clips.max_cache_bytes`` (:class:`ClipRegistry`).
+    and ``engine.clips.max_cache_bytes`` (:class:`ClipRegistry`). ``temporal``: ``"tc"`` or
+    ``"flow"`` for every clip (see :attr:`temporal`; ``None``: what the model's config says).
     """
 
     def __init__(self, model=None, device: str = "auto", *, model_path: str | None = None,
                  ttl_s: float = 900.0, max_cache_bytes: int = 2 << 30,
-                 enhance_masks: bool | None = None):
+                 enhance_masks: bool | None = None, temporal: str | None = None):
         self.device = resolve_device(device)
+        self._temporal = None if temporal is None else check_temporal_mode(temporal)
         self._enhance_masks = enhance_masks
         self._model = model
         if model is not None:
@@ -81,11 +87,22 @@ class Engine:
         return bool(getattr(self.model, "mask_enhancer_trained", False))
 
     @property
+    def temporal(self) -> str:
+        """How temporal methods carry the look between analysed frames: ``"tc"`` (region
+        statistics, TC-AdaIN) or ``"flow"`` (grids warped along optical flow,
+        :mod:`lookgrid.model.propagate`). The constructor's ``temporal`` if given, else the
+        model's ``config["temporal"]`` (``"tc"`` for checkpoints that do not say)."""
+        if self._temporal is not None:
+            return self._temporal
+        return str(getattr(self.model, "config", {}).get("temporal", "tc"))
+
+    @property
     def low_res(self) -> int:
         return int(getattr(self.model, "LOW_RES", 256))
 
     def model_info(self) -> ModelInfo:
-        """Name, file, whether it renders the identity (an untrained net), and a description."""
+        """Name, file, whether it renders the identity (an untrained net), a description and the
+        licence class of its training data."""
         model = self.model
         identity = getattr(model, "is_identity", None)
         if identity is None:  # a LookGridNet whose grid head is all zeros gives identity grids
@@ -98,7 +115,8 @@ class Engine:
         name = str(getattr(model, "name", "") or (os.path.splitext(os.path.basename(path))[0] if path
                                                   else "lookgrid-untrained"))
         return ModelInfo(name=name, path=path, identity=bool(identity),
-                         description=str(getattr(model, "description", "") or type(model).__name__))
+                         description=str(getattr(model, "description", "") or type(model).__name__),
+                         data_licence=str(getattr(model, "data_licence", "") or model_data_licence(model)))
 
     def predict(self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state):
         """One network call: content ``(1,3,L,L)``, masks ``(1,S,L,L)``, S style keys →

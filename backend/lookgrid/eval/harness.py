@@ -227,6 +227,7 @@ class MetricSettings:
     style_every: int = 1  # style/structure/halo on every n-th frame
     halo_inner: float = 3.0
     halo_width: float = 16.0
+    lowpass_sigma: float = M.LOWPASS_SIGMA
 
 
 @dataclass
@@ -238,6 +239,7 @@ class ClipContext:
     reference_lab: dict[str, np.ndarray]
     input_luma: list[np.ndarray]
     reference_quantiles: dict[str, np.ndarray]
+    input_warping_lowpass: np.ndarray
 
 
 def prepare(clip: EvalClip, settings: MetricSettings) -> ClipContext:
@@ -251,7 +253,9 @@ def prepare(clip: EvalClip, settings: MetricSettings) -> ClipContext:
     luma = [M.display_luma_of(M.display(f)) for f in clip.frames]
     quant = {name: M.projected_quantiles(lab, n_projections=settings.swd_projections, seed=settings.seed)
              for name, lab in ref.items()}
-    return ClipContext(flows, M.warping_errors(clip.frames, flows), ref, luma, quant)
+    disp = [M.display(f) for f in clip.frames]
+    return ClipContext(flows, M.warping_errors_display(disp, flows), ref, luma, quant,
+                       M.warping_errors_display(disp, flows, lowpass_sigma=settings.lowpass_sigma))
 
 
 def _mean(values) -> float | None:
@@ -264,16 +268,19 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
     """All metrics of one method on one clip, as a JSON-ready dict.
 
     Keys: ``warping_error`` (mean over pairs), ``warping_error_per_frame`` (list, T-1),
-    ``warping_ratio`` (output / input), ``style`` (region -> ``{"lab_moments", "swd"}`` means over
+    ``warping_ratio`` (output / input), ``warping_error_lowpass`` and ``lowpass_ratio`` (the same
+    after a Gaussian blur of ``settings.lowpass_sigma`` px), ``style`` (region -> ``{"lab_moments", "swd"}`` means over
     frames), ``structure`` (mean SSIM structure term vs the input), ``halo`` (mean over frames;
     None if no region has an edge with room around it), ``ms_per_frame`` (None for the input row).
     """
     if len(outputs) != len(clip.frames):
         raise InvalidInputError(f"{len(outputs)} outputs for a clip of {len(clip.frames)} frames")
     disp = [M.display(o) for o in outputs]
-    per_pair = np.array([M.warping_error_display(a, b, f) for a, b, f in zip(disp[:-1], disp[1:], ctx.flows)])
+    per_pair = M.warping_errors_display(disp, ctx.flows)
     e_in = float(ctx.input_warping.mean())
     e_out = float(per_pair.mean())
+    e_in_lp = float(ctx.input_warping_lowpass.mean())
+    e_out_lp = float(M.warping_errors_display(disp, ctx.flows, lowpass_sigma=settings.lowpass_sigma).mean())
     style: dict[str, dict] = {}
     structure, halo = [], []
     names = clip.region_names
@@ -296,6 +303,8 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
         "warping_error": e_out,
         "warping_error_per_frame": [float(v) for v in per_pair],
         "warping_ratio": e_out / e_in if e_in > 0 else None,
+        "warping_error_lowpass": e_out_lp,
+        "lowpass_ratio": e_out_lp / e_in_lp if e_in_lp > 0 else None,
         "style": {n: {"lab_moments": _mean(v["lab_moments"]), "swd": _mean(v["swd"])} for n, v in style.items()},
         "structure": _mean(structure),
         "halo": _mean(halo),
@@ -323,10 +332,21 @@ class ClipResult:
         }
 
 
+def with_frames(clip: EvalClip, frames: list[np.ndarray], name: str | None = None) -> EvalClip:
+    """The same clip (masks, references, frame numbers) with other pixels ``T x (H, W, 3)``."""
+    return EvalClip(name or clip.name, frames, clip.masks, clip.styles, clip.style_keys,
+                    clip.frame_numbers, clip.mask_patterns).validate()
+
+
 def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int = 1,
-                  settings: MetricSettings | None = None,
+                  settings: MetricSettings | None = None, grain: float = 0.0,
                   log: Callable[[str], None] | None = None) -> ClipResult:
-    """Render ``clip`` with each method and measure every method and the untouched input."""
+    """Render ``clip`` with each method and measure every method and the untouched input.
+
+    ``grain > 0``: every method renders the frames with fresh per-frame grain of that sigma
+    (display units, :func:`lookgrid.eval.metrics.grain_frames`, seeded with ``settings.seed``) and
+    is measured against the clean clip (the input row stays the clean input).
+    """
     settings = settings or MetricSettings()
     say = log or (lambda s: None)
     t0 = time.perf_counter()
@@ -334,14 +354,54 @@ def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int
     say(f"{clip.name}: input flows for {len(clip.frames)} frames in {time.perf_counter() - t0:.1f} s")
     rows = {INPUT_ROW: measure(clip, clip.frames, ctx, settings)}
     runs: dict[str, MethodRun] = {}
+    source = with_frames(clip, M.grain_frames(clip.frames, grain, settings.seed)) if grain > 0 else clip
     for method in methods:
         t1 = time.perf_counter()
-        run = render_method(engine, clip, method, stride=stride)
+        run = render_method(engine, source, method, stride=stride)
         runs[method] = run
         rows[method] = measure(clip, run.outputs, ctx, settings, seconds=run.seconds)
         say(f"{clip.name}: {method} rendered at {run.ms_per_frame:.0f} ms/frame, measured "
             f"(total {time.perf_counter() - t1:.1f} s)")
     return ClipResult(clip, rows, runs)
+
+
+# ------------------------------------------------------------------------------------------------
+# the cut measure
+# ------------------------------------------------------------------------------------------------
+def cut_clip(first: EvalClip, second: EvalClip, frames_each: int) -> tuple[EvalClip, EvalClip]:
+    """Two shots back to back: the first ``frames_each`` frames of ``first``, then of ``second``
+    (scaled to ``first``'s size, its masks under ``first``'s region names, in order), with
+    ``first``'s references on both. Returns ``(cut, fresh)``: the joined clip (frames numbered
+    0..2K-1) and the second shot alone with the same references (numbered 0..K-1), the fresh start
+    the cut is compared with."""
+    k = int(frames_each)
+    if k < 1 or len(first.frames) < k or len(second.frames) < k:
+        raise InvalidInputError(f"a cut of {k} frames per shot needs {k} frames in {first.name!r} "
+                                f"({len(first.frames)}) and {second.name!r} ({len(second.frames)})")
+    if len(first.masks) != len(second.masks):
+        raise InvalidInputError(f"shots {first.name!r} and {second.name!r} have different numbers of regions")
+    h, w = first.frames[0].shape[:2]
+    frames2 = [_resize(f, h, w) for f in second.frames[:k]]
+    masks2 = {n: [np.clip(_resize(m, h, w), 0.0, 1.0) for m in seq[:k]]
+              for n, seq in zip(first.masks, second.masks.values())}
+    name = f"{first.name}|{second.name}"
+    fresh = EvalClip(f"{second.name}-fresh", frames2, masks2, first.styles, first.style_keys,
+                     list(range(k)), first.mask_patterns).validate()
+    cut = EvalClip(name, first.frames[:k] + frames2, {n: first.masks[n][:k] + masks2[n] for n in first.masks},
+                   first.styles, first.style_keys, list(range(2 * k)), first.mask_patterns).validate()
+    return cut, fresh
+
+
+def measure_cut(engine, cut: EvalClip, fresh: EvalClip, method: str, *, stride: int = 1,
+                threshold: float = M.CUT_THRESHOLD) -> dict:
+    """Render ``cut`` and ``fresh`` (see :func:`cut_clip`) with ``method``; ``{"distance_per_frame":
+    [d_0, ...], "frames_carried": n}`` (:func:`lookgrid.eval.metrics.frames_carried`)."""
+    k = len(fresh.frames)
+    whole = render_method(engine, cut, method, stride=stride).outputs[-k:]
+    alone = render_method(engine, fresh, method, stride=stride).outputs
+    dist = [M.look_distance(a, b) for a, b in zip(whole, alone)]
+    return {"clip": cut.name, "distance_per_frame": dist, "frames_carried": M.frames_carried(dist, threshold),
+            "threshold": threshold}
 
 
 def summarize(results: Sequence[ClipResult]) -> dict:
@@ -355,6 +415,7 @@ def summarize(results: Sequence[ClipResult]) -> dict:
         rows[row] = {
             "warping_error": _mean(v["warping_error"] for v in vals),
             "warping_ratio": _mean(v["warping_ratio"] for v in vals),
+            "lowpass_ratio": _mean(v.get("lowpass_ratio") for v in vals),
             "style_lab_moments": _mean(style_lm),
             "style_swd": _mean(style_swd),
             "structure": _mean(v["structure"] for v in vals),

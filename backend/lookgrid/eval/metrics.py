@@ -16,6 +16,19 @@ Temporal stability — warping error (Lai et al. 2018, "Learning Blind Video Tem
     itself; ``ratio = E(output) / E(input)`` says how much of the output's change is the method's own.
     A method that lowers contrast lowers E too, so read it beside a style distance.
 
+Low-pass warping error: the same, on output and input blurred by a Gaussian of ``LOWPASS_SIGMA``
+    = 3 px (:func:`lowpass`) before the difference (flow and visibility from the unblurred input).
+    Grain and fine texture average out, so its ratio is the flicker of the look itself.
+
+Grain stress (:func:`add_grain`, :func:`grain_frames`): fresh per-frame luminance + chroma noise of
+    a given sigma in display units. A method renders the grainy frames and is measured against the
+    clean ones (flow, input rows, structure and halo all from the clean clip).
+
+Cut measure (:func:`look_distance`, :func:`frames_carried`): a clip made of two different shots back
+    to back. For each frame j after the cut, the mean absolute display difference between its render
+    inside the whole clip and its render by a fresh start on the second shot alone; the frames
+    carried are the j until that falls below ``CUT_THRESHOLD`` (one 8-bit code value).
+
 Style distance per region (output colours inside the region vs the whole reference image, in Lab):
     * ``lab_moment_distance = |mu_o - mu_r| + |sigma_o - sigma_r|`` (Euclidean norms over L, a, b of
       the per-channel mean and std vectors);
@@ -54,8 +67,8 @@ import numpy as np
 
 from lookgrid.errors import ShapeMismatchError
 from lookgrid.imaging.flow import dis_flow, occlusion_mask, warp
-from lookgrid.model.colormath import (LUMA_WEIGHTS, apply_weights, display_luma, display_luma_u8, linear709_to_lab,
-                                      srgb_decode, working_to_display, working_to_lab)
+from lookgrid.model.colormath import (LUMA_WEIGHTS, apply_weights, display_luma, display_luma_u8, display_to_working,
+                                     linear709_to_lab, srgb_decode, working_to_display, working_to_lab)
 
 def _check_image(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x)
@@ -115,12 +128,94 @@ def warping_error_display(a: np.ndarray, b: np.ndarray, flow: FlowPair) -> float
     return float(diff[flow.visible].sum() / n) if n else 0.0
 
 
-def warping_errors(frames: list[np.ndarray], flows: list[FlowPair]) -> np.ndarray:
-    """Per-pair warping errors ``(T-1,)`` of a sequence of ``(H, W, 3)`` frames given input flows."""
+def warping_errors(frames: list[np.ndarray], flows: list[FlowPair], *, lowpass_sigma: float = 0.0) -> np.ndarray:
+    """Per-pair warping errors ``(T-1,)`` of a sequence of ``(H, W, 3)`` frames given input flows;
+    with ``lowpass_sigma > 0`` the display images are blurred first (:func:`lowpass`)."""
     if len(flows) != len(frames) - 1:
         raise ShapeMismatchError(f"{len(frames)} frames need {len(frames) - 1} flow pairs; got {len(flows)}")
     disp = [display(_check_image(f, "frame")) for f in frames]
+    return warping_errors_display(disp, flows, lowpass_sigma=lowpass_sigma)
+
+
+def warping_errors_display(disp: list[np.ndarray], flows: list[FlowPair], *,
+                           lowpass_sigma: float = 0.0) -> np.ndarray:
+    """:func:`warping_errors` on display images ``(H, W, 3)`` in [0, 1] (already converted)."""
+    if lowpass_sigma > 0:
+        disp = [lowpass(d, lowpass_sigma) for d in disp]
     return np.array([warping_error_display(a, b, f) for a, b, f in zip(disp[:-1], disp[1:], flows)])
+
+
+#: Gaussian sigma (px) of the low-pass warping error: the look's own flicker, blind to grain and
+#: fine texture (a per-pixel grain of sigma s falls to about s / (2 sqrt(pi) * 3) ~ 0.09 s)
+LOWPASS_SIGMA = 3.0
+
+
+def lowpass(image: np.ndarray, sigma: float = LOWPASS_SIGMA) -> np.ndarray:
+    """Gaussian blur of ``(H, W)`` or ``(H, W, C)`` with standard deviation ``sigma`` px (reflected
+    borders), float32. The low-pass warping error blurs output and input with it before
+    :func:`warping_error_display`; the flow and visibility stay those of the unblurred input."""
+    img = np.ascontiguousarray(image, dtype=np.float32)
+    return cv2.GaussianBlur(img, (0, 0), float(sigma), borderType=cv2.BORDER_REFLECT)
+
+
+# ---------------------------------------------------------------------------------------------
+# stress inputs and the cut measure
+# ---------------------------------------------------------------------------------------------
+#: standard deviation of the chroma part of :func:`add_grain`, relative to the luminance part
+GRAIN_CHROMA = 0.5
+
+
+def add_grain(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Film-grain stand-in on a working-space frame ``(H, W, 3)`` -> ``(H, W, 3)`` float32.
+
+    In display units (sRGB-encoded, 0-1): every pixel gets a luminance noise ``n ~ N(0, sigma)``
+    on all three channels plus a chroma noise ``c_i ~ N(0, GRAIN_CHROMA * sigma)`` per channel with
+    its mean over the channels removed (so it shifts hue, not brightness); white, i.e. independent
+    per pixel and per call (call once per frame for fresh grain). The display image is not clipped
+    (values above 1 survive the round trip through :func:`display_to_working`).
+    """
+    img = _check_image(image, "image")
+    disp = working_to_display(np.nan_to_num(np.asarray(img, np.float64)))
+    h, w = disp.shape[:2]
+    lum = rng.normal(0.0, sigma, size=(h, w, 1))
+    chroma = rng.normal(0.0, GRAIN_CHROMA * sigma, size=(h, w, 3))
+    chroma -= chroma.mean(axis=2, keepdims=True)
+    return display_to_working(disp + lum + chroma).astype(np.float32)
+
+
+def grain_frames(frames: list[np.ndarray], sigma: float, seed: int = 0) -> list[np.ndarray]:
+    """:func:`add_grain` on every frame, fresh noise per frame from one seeded generator."""
+    rng = np.random.default_rng(seed)
+    return [add_grain(f, sigma, rng) for f in frames]
+
+
+#: mean absolute display difference (0-1 units) below which two renders of a frame count as the
+#: same look: one 8-bit code value
+CUT_THRESHOLD = 1.0 / 255.0
+
+
+def look_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over pixels and channels of ``|display(a) - display(b)|`` (clipped display, 0-1 units);
+    ``a, b`` working-space ``(H, W, 3)``."""
+    a, b = _check_image(a, "a"), _check_image(b, "b")
+    if a.shape != b.shape:
+        raise ShapeMismatchError(f"images differ in size: {a.shape} vs {b.shape}")
+    return float(np.abs(display(a).astype(np.float64) - display(b)).mean())
+
+
+def frames_carried(distances, threshold: float = CUT_THRESHOLD) -> int:
+    """How many frames after a cut still carry the first shot's look.
+
+    ``distances[j]``: :func:`look_distance` between frame ``j`` after the cut (``j = 0`` is the
+    second shot's first frame) rendered as part of the whole clip, and the same frame rendered by a
+    fresh start on the second shot alone (same method, same references). Returns the index of the
+    first ``j`` with ``distances[j] < threshold`` — 0 when the look resets at the cut itself, 1 when
+    one frame carries the old state — or ``len(distances)`` if it never falls below.
+    """
+    for j, d in enumerate(distances):
+        if d < threshold:
+            return j
+    return len(distances)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Files are written atomically (a temporary file in the same folder, then ``os.rep
 
 * **Table** (:func:`format_table`): one line per clip and row (the untouched input, then each
   method): warping error ×1e3, its ratio to the input's, style distances per region (Lab moments /
-  sliced Wasserstein, lower = closer to the region's reference), structure term (1 = input structure
+  sliced Wasserstein, lower = closer to the region's reference), the low-pass warping ratio
+  (``lp rat``), structure term (1 = input structure
   kept), halo measure (1 = none) and ms per frame.
 * **Contact sheet** (:func:`contact_sheet`): a header row with the references (one per region,
   labelled), then one row per chosen frame: the input, the input with the regions tinted and
@@ -63,7 +64,7 @@ def format_table(results: Sequence[dict]) -> str:
     """Text table of clip results (``ClipResult.to_dict()`` dicts). Style columns are per region in
     the clip's region order: ``lab/swd`` for each (e.g. fg then background)."""
     lines = []
-    head = (f"{'clip':<12} {'method':<12} {'warp e-3':>9} {'ratio':>6}  {'style lab/swd per region':<34}"
+    head = (f"{'clip':<12} {'method':<12} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6}  {'style lab/swd per region':<34}"
             f" {'struct':>6} {'halo':>6} {'ms/fr':>7}")
     lines.append(head)
     lines.append("-" * len(head))
@@ -74,22 +75,23 @@ def format_table(results: Sequence[dict]) -> str:
                 for name, s in m["style"].items())
             lines.append(
                 f"{res['clip'][:12]:<12} {row:<12} {_fmt(m['warping_error'] * 1e3, '.3f', 9)} "
-                f"{_fmt(m['warping_ratio'], '.2f', 6)}  {style:<34} {_fmt(m['structure'], '.3f', 6)} "
+                f"{_fmt(m['warping_ratio'], '.2f', 6)} {_fmt(m.get('lowpass_ratio'), '.3f', 6)}  {style:<34} {_fmt(m['structure'], '.3f', 6)} "
                 f"{_fmt(m['halo'], '.3f', 6)} {_fmt(m['ms_per_frame'], '.0f', 7)}")
     return "\n".join(lines)
 
 
 def format_summary(summary: dict) -> str:
     """Text table of :func:`lookgrid.eval.harness.summarize` (means over clips)."""
-    head = (f"{'mean over clips':<16} {'warp e-3':>9} {'ratio':>6} {'lab':>6} {'swd':>6} {'struct':>6}"
-            f" {'halo':>6} {'ms/fr':>7}")
+    head = (f"{'mean over clips':<16} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6} {'lab':>6} {'swd':>6} {'struct':>6}"
+            f" {'halo':>6} {'ms/fr':>7} {'cut fr':>6}")
     lines = [head, "-" * len(head)]
     for row, m in summary.items():
         lines.append(
             f"{row:<16} {_fmt(None if m['warping_error'] is None else m['warping_error'] * 1e3, '.3f', 9)} "
-            f"{_fmt(m['warping_ratio'], '.2f', 6)} {_fmt(m['style_lab_moments'], '.1f', 6)} "
+            f"{_fmt(m['warping_ratio'], '.2f', 6)} {_fmt(m.get('lowpass_ratio'), '.3f', 6)} "
+            f"{_fmt(m['style_lab_moments'], '.1f', 6)} "
             f"{_fmt(m['style_swd'], '.1f', 6)} {_fmt(m['structure'], '.3f', 6)} {_fmt(m['halo'], '.3f', 6)} "
-            f"{_fmt(m['ms_per_frame'], '.0f', 7)}")
+            f"{_fmt(m['ms_per_frame'], '.0f', 7)} {_fmt(m.get('cut_frames_carried'), '.1f', 6)}")
     return "\n".join(lines)
 
 

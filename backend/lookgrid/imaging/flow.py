@@ -21,14 +21,18 @@ import numpy as np
 
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
 
-__all__ = ["FLOW_PRESETS", "dis_flow", "warp", "warp_reference", "occlusion_mask",
-           "FB_REL", "FB_ABS", "MB_REL", "MB_ABS"]
+__all__ = ["FLOW_PRESETS", "dis_flow", "warp", "warp_reference", "occlusion_mask", "flow_to_previous",
+           "FB_REL", "FB_ABS", "MB_REL", "MB_ABS", "PHOTO_MAX"]
 
 # Lai et al. 2018 occlusion thresholds (on squared magnitudes).
 FB_REL = 0.01
 FB_ABS = 0.5
 MB_REL = 0.01
 MB_ABS = 0.002
+
+#: largest |luma(t) - luma(t-1 warped to t)| (8-bit levels) :func:`flow_to_previous` still calls
+#: visible: a flow that lands on a different-looking pixel (a cut, a flash) is not trusted
+PHOTO_MAX = 26
 
 #: OpenCV DIS presets by name
 FLOW_PRESETS = {
@@ -128,3 +132,22 @@ def occlusion_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     tx, ty = gx + forward[..., 0], gy + forward[..., 1]
     outside = (tx < 0) | (tx > w - 1) | (ty < 0) | (ty > h - 1)
     return occluded | boundary | outside
+
+
+def flow_to_previous(luma: np.ndarray, previous: np.ndarray, preset: str = "fast") -> tuple[np.ndarray, np.ndarray]:
+    """Flow from this frame to the previous one and where it can be trusted.
+
+    Args:
+        luma, previous: ``(H, W)`` uint8 grey frames t and t-1.
+        preset: DIS preset (see :data:`FLOW_PRESETS`).
+    Returns:
+        ``flow (H, W, 2)`` float32, t -> t-1 (pixel x of t is at ``x + flow(x)`` in t-1), and
+        ``visible (H, W)`` bool: not rejected by :func:`occlusion_mask` (forward–backward check,
+        motion boundaries, leaving the frame) and photometrically consistent, i.e.
+        ``|luma - warp(previous, flow)| <= PHOTO_MAX``.
+    """
+    back = dis_flow(luma, previous, preset)
+    fwd = dis_flow(previous, luma, preset)
+    seen = warp(previous.astype(np.float32), back)
+    same = np.abs(luma.astype(np.float32) - seen) <= PHOTO_MAX
+    return back, ~occlusion_mask(back, fwd) & same

@@ -2,8 +2,9 @@
 
 Format: ``torch.save`` of ``{"format": "lookgrid-net", "version": 1, "config": {...},
 "state_dict": {...}, "meta": {...}}``. ``meta`` is free-form (training record); its
-``mask_enhancer_trained`` flag becomes ``net.mask_enhancer_trained`` on load. The shipped weights live at
-``models/lookgrid-v2.pt`` in the repository (or ``$LOOKGRID_MODEL``).
+``mask_enhancer_trained`` flag becomes ``net.mask_enhancer_trained`` on load; its ``data_licence``
+says which licence class the training data carries (:mod:`lookgrid.model.licence`). The
+shipped weights live at ``models/lookgrid-v2.pt`` in the repository (or ``$LOOKGRID_MODEL``).
 """
 
 from __future__ import annotations

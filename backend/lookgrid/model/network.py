@@ -53,6 +53,7 @@ from lookgrid.model import prior as P
 from lookgrid.model.encoder import LookGridEncoder, VGG19Encoder, conv
 from lookgrid.model.grid import GRID_COEFFS, check_shape, identity_grid
 from lookgrid.model.guide import GuideNet
+from lookgrid.model.propagate import check_temporal_mode
 from lookgrid.model.render import check_blend_mode
 from lookgrid.model.softmask import DEFAULT_SOFT_MASK_METHOD, soft_grid_masks
 from lookgrid.model.state import StyleFeatures, TemporalState
@@ -84,6 +85,11 @@ DEFAULT_CONFIG = {
     # to its reference's, gains capped at prior_max_gain); "identity" is the paper's zero start.
     "prior": "mkl",
     "prior_max_gain": 2.0,
+    # What carries the look from one analysed frame to the next (lookgrid.model.propagate):
+    # "tc" blends the region statistics with the previous frame's (TC-AdaIN, eqs. 5-6); "flow" runs
+    # each frame without statistics state and blends the previous frame's grids, warped along
+    # optical flow, where the flow is trusted (the engine computes the flow).
+    "temporal": "tc",
 }
 
 
@@ -159,6 +165,7 @@ class LookGridNet(nn.Module):
         if not float(cfg["prior_max_gain"]) > 0:
             raise InvalidInputError(f"prior_max_gain must be > 0, got {cfg['prior_max_gain']}")
         check_blend_mode(cfg["blend"])
+        check_temporal_mode(cfg["temporal"])
         if cfg["grid_size"] != self.LOW_RES // 16:
             raise InvalidInputError(f"grid_size is fixed by the architecture at {self.LOW_RES // 16}, got {cfg['grid_size']}")
         sc = cfg["splat_channels"]

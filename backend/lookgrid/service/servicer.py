@@ -176,7 +176,7 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                            clip_ttl_seconds=float(self.engine.clips.ttl_s),
                            max_state_bytes=int(self.engine.clips.max_cache_bytes))
         model = pb.ModelInfo(name=m.name, path=m.path, loaded=True, identity=m.identity,
-                             description=m.description)
+                             description=m.description, data_licence=m.data_licence)
         devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
         return pb.ServerInfo(version=__version__, api_version="lookgrid.v1", models=[model],
                              devices=devices, device=str(self.engine.device), limits=limits,

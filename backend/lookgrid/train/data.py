@@ -36,19 +36,40 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lookgrid.errors import InvalidInputError
+from lookgrid.errors import ImageReadError, InvalidInputError
 from lookgrid.imaging.color import get_pipeline
+from lookgrid.imaging.io import read_image
+from lookgrid.model.colormath import LUMA_WEIGHTS, apply_weights, srgb_encode
 from lookgrid.train.flow import dis_flow, flow_visibility, random_smooth_flow, warp
 from lookgrid.train.grading import Grading, apply_grading, apply_region_gradings, sample_grading
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".exr")
+#: an EXR still is scaled so this luminance quantile lands on display white before it is clipped
+EXR_WHITE_QUANTILE = 0.99
 
 
 # ------------------------------------------------------------------------------------------------
 # loading
-def load_rgb8(path: str | Path) -> np.ndarray:
-    """Read an 8-bit RGB photo as ``(H,W,3)`` uint8 (grayscale is expanded, alpha dropped)."""
+def exr_to_rgb8(linear: np.ndarray) -> np.ndarray:
+    """A scene-linear Rec.709 still ``(H,W,C>=1)`` float -> display sRGB ``(H,W,3)`` uint8: first
+    three channels (grey expanded), NaN/Inf to 0, exposure set so the ``EXR_WHITE_QUANTILE``
+    luminance is white, clipped to [0, 1], sRGB-encoded (:func:`lookgrid.model.colormath.srgb_encode`)."""
+    x = np.nan_to_num(np.asarray(linear, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    x = np.repeat(x[..., :1], 3, axis=2) if x.shape[2] < 3 else x[..., :3]
+    white = float(np.quantile(apply_weights(np.clip(x, 0.0, None), LUMA_WEIGHTS), EXR_WHITE_QUANTILE))
+    x = np.clip(x / max(white, 1e-6), 0.0, 1.0)
+    return np.round(srgb_encode(x) * 255.0).astype(np.uint8)
 
+
+def load_rgb8(path: str | Path) -> np.ndarray:
+    """Read an 8-bit RGB photo as ``(H,W,3)`` uint8 (grayscale is expanded, alpha dropped); an
+    ``.exr`` still (scene-linear Rec.709, e.g. the OpenEXR sample photographs) through
+    :func:`lookgrid.imaging.io.read_image` and :func:`exr_to_rgb8`."""
+    if Path(path).suffix.lower() == ".exr":
+        try:
+            return exr_to_rgb8(read_image(path).pixels)
+        except ImageReadError as err:
+            raise InvalidInputError(f"cannot read training image {path}: {err}") from None
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise InvalidInputError(f"cannot read training image {path}")
@@ -205,6 +226,9 @@ class DataConfig:
     grading_strength: tuple[float, float] = (0.5, 1.25)
     jitter: float = 1.0
     max_side: int = 640
+    # licence class of the sources above (lookgrid.model.licence.DATA_LICENCES), written into the
+    # checkpoint's meta: the person who lists the sources declares it
+    licence: str = "unknown"
 
 
 class TrainingData:

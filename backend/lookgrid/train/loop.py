@@ -31,6 +31,7 @@ import torch
 
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import atomic_write, remove_stale_temps
+from lookgrid.model.licence import DATA_LICENCES
 from lookgrid.model.load import atomic_torch_save, save_model
 from lookgrid.model.network import LookGridNet
 from lookgrid.train.config import TrainConfig
@@ -162,6 +163,8 @@ def train(
     """
 
     say = progress or (lambda s: log.info(s))
+    if cfg.data.licence not in DATA_LICENCES:
+        raise InvalidInputError(f"data.licence must be one of {', '.join(DATA_LICENCES)}; got {cfg.data.licence!r}")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)  # what a killed earlier run left half-written
@@ -304,6 +307,7 @@ def train(
         "seed": cfg.seed,
         # the engine runs the mask enhancer only for models whose enhancer was trained
         "mask_enhancer_trained": mask_steps > 0,
+        "data_licence": cfg.data.licence,
     }
     model_path = save_model(net, out / "model.pt", meta)
     if export:

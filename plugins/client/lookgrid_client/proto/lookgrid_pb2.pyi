@@ -126,18 +126,20 @@ class ServerInfo(_message.Message):
     def __init__(self, version: _Optional[str] = ..., api_version: _Optional[str] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., devices: _Optional[_Iterable[str]] = ..., device: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., methods: _Optional[_Iterable[str]] = ..., working_space: _Optional[str] = ..., roots: _Optional[_Iterable[str]] = ..., open_clips: _Optional[int] = ..., stored_styles: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "path", "loaded", "identity", "description")
+    __slots__ = ("name", "path", "loaded", "identity", "description", "data_licence")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     LOADED_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DATA_LICENCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     path: str
     loaded: bool
     identity: bool
     description: str
-    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., loaded: _Optional[bool] = ..., identity: _Optional[bool] = ..., description: _Optional[str] = ...) -> None: ...
+    data_licence: str
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., loaded: _Optional[bool] = ..., identity: _Optional[bool] = ..., description: _Optional[str] = ..., data_licence: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_message_bytes", "chunk_bytes", "max_frame_pixels", "max_regions", "max_styles_per_region", "max_style_bytes", "max_open_clips", "clip_ttl_seconds", "max_state_bytes")
