@@ -24,7 +24,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("render", "lookgrid.commands.render", "render a clip with per-region looks"),
     ("look", "lookgrid.commands.look", "export per-region looks as LUT/CLF/CDL/OCIO files, with mattes"),
     ("eval", "lookgrid.commands.eval", "measure quality of methods on clips"),
-    ("bench", "lookgrid.commands.bench", "benchmarks: render, analyze, serve, convert"),
+    ("bench", "lookgrid.commands.bench", "benchmarks: render, analyze, convert, serve, soak, farm"),
     ("farm", "lookgrid.commands.farm", "render on a farm: Ray, or an Open Job Description bundle"),
     ("serve", "lookgrid.commands.serve", "run the gRPC backend"),
     ("demo", "lookgrid.commands.demo", "render the built-in demo clip through the service"),

@@ -92,6 +92,16 @@ def _x_spans(w, wg):
 
 
 @numba.njit(**_F)
+def _row_scratch(wg, d, c, w):
+    """Per-row scratch of the fused kernels: the row's cell table ``(Wg,D,12)`` (:func:`_row_table`),
+    the ``(W,)`` buffers of :func:`_guide_row` (mask sum, code map, guide, sigmoid bits) and two
+    ``(W,)`` buffers of :func:`_slice_row`."""
+    return (np.empty((wg, d, c), np.float32), np.empty(w, np.float32), np.empty(w, np.float32),
+            np.empty(w, np.float32), np.empty(w, np.int32), np.empty(w, np.float32),
+            np.empty(w, np.float32))
+
+
+@numba.njit(**_F)
 def _row_table(cells, i, h, row):
     """Interpolate ``cells (Hg,Wg,D,12)`` along y for image row ``i`` of ``h`` into ``row (Wg,D,12)``."""
     hg, wg, d, c = cells.shape
@@ -300,13 +310,7 @@ def guide_slice_apply_cpu(cells, image, masks, codes, w1, b1, w2, b2, out):
     spans, wx = _x_spans(w, wg)
     bad = 0
     for i in numba.prange(h):
-        row = np.empty((wg, d, c), np.float32)
-        s = np.empty(w, np.float32)
-        cs = np.empty(w, np.float32)
-        t = np.empty(w, np.float32)
-        bits = np.empty(w, np.int32)
-        gzc = np.empty(w, np.float32)
-        fl = np.empty(w, np.float32)
+        row, s, cs, t, bits, gzc, fl = _row_scratch(wg, d, c, w)
         _row_table(cells, i, h, row)
         r = image[0, i]
         g = image[1, i]
@@ -399,13 +403,7 @@ def guide_slice_blend_apply_cpu(cells, image, masks, codes, w1, b1, w2, b2, out)
     ns = spans.shape[0]
     bad = 0
     for i in numba.prange(h):
-        row = np.empty((wg, d, c), np.float32)
-        s = np.empty(w, np.float32)
-        cs = np.empty(w, np.float32)
-        t = np.empty(w, np.float32)
-        bits = np.empty(w, np.int32)
-        gzc = np.empty(w, np.float32)
-        fl = np.empty(w, np.float32)
+        row, s, cs, t, bits, gzc, fl = _row_scratch(wg, d, c, w)
         wk = np.empty(w, np.float32)
         d0 = np.empty(w, np.float32)
         d1 = np.empty(w, np.float32)
