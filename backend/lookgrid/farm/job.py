@@ -23,10 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numba
-import torch
 
-import lookgrid._numba  # noqa: F401  (picks numba's threading layer before any kernel runs)
 from lookgrid.engine import Engine
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
@@ -35,6 +32,7 @@ from lookgrid.farm import track as tracks
 from lookgrid.farm.chunks import chunk_name
 from lookgrid.fsutil import atomic_write
 from lookgrid.imaging import read_header
+from lookgrid.model.device import configure_threads
 
 JOB_FILE = "job.json"
 ATTEMPTS = "attempts"
@@ -169,9 +167,7 @@ _ENGINES: dict = {}
 
 def worker_engine(spec: ClipSpec, threads: int | None = None):
     """One engine per process and (device, model), kept between the chunks a worker renders."""
-    if threads:
-        torch.set_num_threads(int(threads))
-        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    configure_threads(threads or None)
     key = (spec.device or "auto", spec.model or "")
     if key not in _ENGINES:
         _ENGINES[key] = Engine(device=spec.device, model_path=spec.model)

@@ -7,8 +7,10 @@ is refused with one clear message before any work starts.
 
 from __future__ import annotations
 
+import numba
 import torch
 
+import lookgrid._numba  # noqa: F401  (picks numba's threading layer before its threads start)
 from lookgrid.errors import InvalidInputError
 
 __all__ = ["resolve_device", "DEVICE_HELP"]
@@ -49,3 +51,14 @@ def resolve_device(device: str | torch.device | None, *, default: str = "auto") 
     if dev.index is not None and dev.index >= count:
         raise InvalidInputError(f"device {text!r} requested but this machine has {count} CUDA GPU(s)")
     return dev
+
+
+def configure_threads(threads: int | None) -> None:
+    """Use ``threads`` threads for torch and for numba's parallel kernels (``None``: leave both at
+    their defaults). Numba is capped at the pool size it started with."""
+    if threads is None:
+        return
+    if int(threads) < 1:
+        raise InvalidInputError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(int(threads))
+    numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import torch
 
-from lookgrid.commands.bench.render import configure_threads
 from lookgrid.commands.bench.timing import time_call
 from lookgrid.commands.options import add_device_option, add_model_option
 from lookgrid.errors import InvalidInputError
 from lookgrid.imaging.flow import flow_to_previous
 from lookgrid.model.colormath import display_luma_u8
-from lookgrid.model.device import resolve_device
+from lookgrid.model.device import configure_threads, resolve_device
 from lookgrid.model.load import load_model
 from lookgrid.model.propagate import propagate_grids
 
@@ -36,7 +35,7 @@ def run(args) -> int:
     if any(r < 1 for r in args.regions):
         raise InvalidInputError(f"--regions must all be >= 1, got {args.regions}")
     dev = resolve_device(args.device)
-    configure_threads(args.threads, dev)
+    configure_threads(args.threads)
     net = load_model(args.model, dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     r = net.LOW_RES

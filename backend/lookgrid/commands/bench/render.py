@@ -14,7 +14,6 @@ busy 2-core machine torch's parallel copy waits on thread-pool barriers and its 
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import skimage.data
 import torch
@@ -25,7 +24,7 @@ from lookgrid.commands.bench.timing import time_call
 from lookgrid.commands.options import add_device_option, add_model_option
 from lookgrid.errors import InvalidInputError
 from lookgrid.model import _cpu_kernels as k
-from lookgrid.model.device import resolve_device
+from lookgrid.model.device import configure_threads, resolve_device
 from lookgrid.model.grid import identity_grid
 from lookgrid.model.guide import region_codes
 from lookgrid.model.load import load_model
@@ -65,22 +64,11 @@ def _frame(kind: str, h: int, w: int, gen):
     return F.interpolate(photo, size=(h, w), mode="bilinear", align_corners=False).contiguous()
 
 
-def configure_threads(threads: int | None, device: torch.device) -> None:
-    """Apply ``--threads`` to torch and, on the CPU, to numba (after its threading layer is chosen)."""
-    if threads is None:
-        return
-    if threads < 1:
-        raise InvalidInputError(f"--threads must be >= 1, got {threads}")
-    torch.set_num_threads(threads)
-    if device.type == "cpu":
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-
-
 def run(args) -> int:
     if args.regions < 1:
         raise InvalidInputError(f"--regions must be >= 1, got {args.regions}")
     dev = resolve_device(args.device)
-    configure_threads(args.threads, dev)
+    configure_threads(args.threads)
     net = load_model(args.model, dev)
     if args.blend is not None:
         net.config["blend"] = args.blend
