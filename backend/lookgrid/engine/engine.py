@@ -27,7 +27,7 @@ from lookgrid.engine.styles import StyleStore
 from lookgrid.errors import UnknownStyleError
 from lookgrid.model.device import resolve_device
 from lookgrid.model.licence import model_data_licence
-from lookgrid.model.load import load_model, shipped_model_path
+from lookgrid.model.load import load_model, resolve_model_path
 from lookgrid.model.propagate import check_temporal_mode
 from lookgrid.model.render import render_frame
 
@@ -108,9 +108,7 @@ class Engine:
         if identity is None:  # a LookGridNet whose grid head is all zeros gives identity grids
             head = getattr(model, "to_grid", None)
             identity = head is not None and int(torch.count_nonzero(head.weight)) == 0
-        path = self.model_path
-        if path is None and hasattr(model, "meta"):
-            path = shipped_model_path()
+        path = resolve_model_path(self.model_path) if self.model_path or hasattr(model, "meta") else None
         path = str(path or "")
         name = str(getattr(model, "name", "") or (os.path.splitext(os.path.basename(path))[0] if path
                                                   else "lookgrid-untrained"))
