@@ -1,13 +1,16 @@
-"""The engine's fast read/write path (``SequenceIO(fast=True)``) agrees with its plain reference:
-same working pixels, same files, same NaN/Inf counts."""
+"""The engine's fast read/write path (``SequenceIO(fast=True)``) and fused render masks agree with
+their plain references: same working pixels, same files, same NaN/Inf counts, same masks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from lookgrid.engine import ClipSpec, RegionSpec, StyleTrack
+from lookgrid.engine.clip import full_masks, full_masks_fast
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.track import load_track
 from lookgrid.imaging import read_image, write_image
 
 from engine_clips import STYLE_A, STYLE_B, make_frame
@@ -73,3 +76,40 @@ def test_fast_read_gives_planar_memory(tmp_path):
     fin = SequenceIO(spec).read(1)
     planar = fin.working.transpose(2, 0, 1)
     assert planar.flags.c_contiguous
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5])
+def test_full_masks_fast_equals_the_reference(m):
+    rng = np.random.default_rng(m)
+    for background in range(m + 1):
+        planes = [rng.uniform(-0.5, 1.5, (33, 47)).astype(np.float32) for _ in range(m)]
+        planes[0][0, :5] = [np.nan, np.inf, -np.inf, 1.0, 0.0]
+        planes[-1][1, :3] = [np.nan, 2.0, -3.0]
+        planes[-1] = planes[-1][:, ::-1].copy()[:, ::-1]  # another layout: reversed and back
+        planes.append(np.asfortranarray(planes.pop()))   # a column-major plane
+        ref = full_masks(torch.nan_to_num(torch.from_numpy(np.stack(planes))[None], nan=0.0), background)
+        fast = full_masks_fast(planes, background)
+        assert fast.shape == (1, m + 1, 33, 47) and fast.dtype == torch.float32
+        assert torch.equal(fast, ref), (m, background)
+
+
+def test_render_from_a_track_makes_no_network_resolution_copies(engine, tmp_path):
+    """Frames whose grids came from a track are not downscaled for an analysis that will not
+    run (~0.2 s per 4K frame); the pixels are those of a clip that analyses as it renders."""
+    spec = _clip(tmp_path, ["R", "G", "B"])
+    track = tmp_path / "t.track"
+    engine.analyze_clip(spec, track)
+    io = SequenceIO(spec)
+    from_track = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    from_track.import_track(load_track(track))
+    analysing = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    try:
+        for f in io.frames:
+            a = from_track.render(f, *io.load(f))
+            b = analysing.render(f, *io.load(f))
+            np.testing.assert_array_equal(a, b)
+        assert len(from_track._lowres.frames) == 0 and from_track.stats["analysed"] == 0
+        assert len(analysing._lowres.frames) == len(io.frames)
+    finally:
+        engine.close_clip(from_track.id)
+        engine.close_clip(analysing.id)
