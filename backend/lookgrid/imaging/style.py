@@ -91,7 +91,7 @@ def mask_from_pixels(pixels: np.ndarray, channel_names: Sequence[str] | None = N
                 m = rgb[..., 0]
             else:
                 m = (np.abs(rgb).max(axis=-1) > 0).astype(np.float32)
-    return np.clip(m, 0.0, 1.0).astype(np.float32)
+    return np.clip(m, 0.0, 1.0).astype(np.float32, copy=False)  # clip made the copy
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
