@@ -128,7 +128,7 @@ def _floor(args, root) -> dict:
     n = engine.analyze_clip(spec, track)
     analyze_s = (time.perf_counter() - t0) / n
     stages = {True: [], False: []}  # fast → [(read, compute, write)]
-    floor_t = []
+    floor_t, out_write = [], []
     ios = {fast: SequenceIO(spec, fast=fast) for fast in (True, False)}
     clips = {}
     for fast, io in ios.items():
@@ -147,6 +147,11 @@ def _floor(args, root) -> dict:
                 t2 = time.perf_counter()
                 io.write(f, out, fin, to=str(io_dir / f"e.{f:04d}.exr"))
                 stages[fast].append((t1 - t0, t2 - t1, time.perf_counter() - t2))
+            # the rendered pixels written alone: how much of the engine's write is the content
+            rendered = read_image(io_dir / f"e.{f:04d}.exr")
+            t0 = time.perf_counter()
+            write_image(io_dir / f"r.{f:04d}.exr", rendered.pixels, like=rendered)
+            out_write.append(time.perf_counter() - t0)
     finally:
         for clip in clips.values():
             engine.close_clip(clip.id)
@@ -171,6 +176,7 @@ def _floor(args, root) -> dict:
     print(f"  {'floor: read (read_image)':44} {read_s:>9.3f}")
     print(f"  {'floor: write (write_image, like the input)':44} {write_s:>9.3f}")
     print(f"  {'floor: read + write':44} {floor:>9.3f}")
+    print(f"  {'(the rendered frame written alone)':44} {med(out_write):>9.3f}")
     lines = [("engine read (colour conversion, masks)", "read"), ("engine write (colour conversion)", "write"),
              ("compute (from the track)", "compute"), ("plain sequence (read, compute, write)", "plain"),
              ("overlapped (Engine.render_clip)", "overlapped")]
