@@ -87,27 +87,32 @@ def write_plates(folder, frames, h: int, w: int) -> str:
     return str(folder / "clip.json")
 
 
-def _floor_pass(spec, frames, folder) -> list[tuple[float, float]]:
-    """The files alone: per frame, (seconds to read the plate, seconds to write it back)."""
+def _floor_pass(spec, frames, folder, cpu: list | None = None) -> list[tuple[float, float]]:
+    """The files alone: per frame, (seconds to read the plate, seconds to write it back);
+    ``cpu`` gets the process's CPU seconds per frame of the pass."""
     out = []
+    c0 = time.process_time()
     for f in frames:
         t0 = time.perf_counter()
         img = read_image(spec.input.replace("####", f"{f:04d}"))
         t1 = time.perf_counter()
         write_image(folder / f"o.{f:04d}.exr", img.pixels, like=img)
         out.append((t1 - t0, time.perf_counter() - t1))
+    if cpu is not None:
+        cpu.append((time.process_time() - c0) / len(frames))
     return out
 
 
-def _render_s(engine, spec, track, n: int, fast: bool) -> float:
-    """Seconds per frame of ``Engine.render_clip`` from the track, with the fast or the
-    reference engine I/O (:class:`SequenceIO`'s ``fast``, chosen by ``LOOKGRID_REFERENCE_IO``)."""
+def _render_s(engine, spec, track, n: int, fast: bool) -> tuple[float, float]:
+    """(Seconds, CPU seconds of the process) per frame of ``Engine.render_clip`` from the track,
+    with the fast or the reference engine I/O (:class:`SequenceIO`'s ``fast``, chosen by
+    ``LOOKGRID_REFERENCE_IO``)."""
     old = os.environ.get(REFERENCE_IO_ENV)
     os.environ[REFERENCE_IO_ENV] = "0" if fast else "1"
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         engine.render_clip(spec, track=track)
-        return (time.perf_counter() - t0) / n
+        return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
     finally:
         if old is None:
             os.environ.pop(REFERENCE_IO_ENV, None)
@@ -156,9 +161,10 @@ def _floor(args, root) -> dict:
         for clip in clips.values():
             engine.close_clip(clip.id)
     render = {True: [], False: []}
+    floor_cpu: list[float] = []
     _render_s(engine, spec, track, len(frames), True)  # warm: kernels, OCIO processors
     for _ in range(max(1, args.repeats)):  # floor, fast and reference in turn: the same load
-        floor_t += _floor_pass(spec, frames, io_dir)
+        floor_t += _floor_pass(spec, frames, io_dir, floor_cpu)
         for fast in (True, False):
             render[fast].append(_render_s(engine, spec, track, len(frames), fast))
     med = statistics.median
@@ -168,7 +174,7 @@ def _floor(args, root) -> dict:
     for fast in (True, False):
         r, c, wr = (med(x[i] for x in stages[fast]) for i in range(3))
         row[fast] = dict(read=r, compute=c, write=wr, plain=med(sum(x) for x in stages[fast]),
-                         overlapped=med(render[fast]))
+                         overlapped=med(s for s, _ in render[fast]), cpu=med(c for _, c in render[fast]))
     load = os.getloadavg()
     print(f"I/O floor, {args.size} half ZIP EXR, {len(frames)} frames, {args.repeats} overlapped "
           f"runs each (medians, s/frame; load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}):")
@@ -186,6 +192,11 @@ def _floor(args, root) -> dict:
           f"{row[False]['overlapped'] / floor:>9.2f}")
     print(f"  {'overlapped / plain sequence':44} {row[True]['overlapped'] / row[True]['plain']:>9.2f} "
           f"{row[False]['overlapped'] / row[False]['plain']:>9.2f}")
+    fc = med(floor_cpu)
+    print(f"  {'CPU s/frame: floor read + write':44} {fc:>9.3f}")
+    print(f"  {'CPU s/frame: overlapped render':44} {row[True]['cpu']:>9.3f} {row[False]['cpu']:>9.3f}")
+    print(f"  {'CPU: overlapped / floor':44} {row[True]['cpu'] / fc:>9.2f} {row[False]['cpu'] / fc:>9.2f}"
+          f"   (the wall ratio's bound when the cores are busy)")
     print(f"  analysis: {analyze_s:.3f} s per analysed frame (read at full size, downscale, network)")
     return {"analyze_s": analyze_s}
 
