@@ -67,6 +67,39 @@ def test_fast_path_agrees_with_opencolorio(src: str):
     assert np.all(np.abs(back_fast - back_ref) <= 2e-5 * scale + 1e-6)
 
 
+@pytest.mark.parametrize("src", ["ACEScg", "ACES2065-1", "sRGB - Texture"])
+def test_strided_input_and_out_give_the_contiguous_result(src: str):
+    """Views (a colour view of RGBA, a planar frame seen as (H, W, 3)) in, and ``out=`` of any
+    layout, give the same values and reports as contiguous arrays — fast path and OpenColorIO."""
+    pipe = get_pipeline(None, src)
+    rng = np.random.default_rng(5)
+    rgba = (rng.lognormal(-1.5, 2.0, (23, 31, 4)) * np.where(rng.random((23, 31, 4)) < 0.1, -1, 1))
+    rgba = rgba.astype(np.float32)
+    rgba[0, 0, :3] = [np.nan, np.inf, -np.inf]
+    rgba[1, 1, 0] = 1e30
+    view = rgba[..., :3]
+    planar = np.ascontiguousarray(view.transpose(2, 0, 1)).transpose(1, 2, 0)
+    for forward in (True, False):
+        conv = pipe.to_working if forward else pipe.from_working
+        ref, ref_report = conv(np.ascontiguousarray(view), return_report=True)
+        assert ref.flags.c_contiguous
+        for x in (view, planar):
+            got, report = conv(x, return_report=True)
+            np.testing.assert_array_equal(got, ref)
+            assert report == ref_report
+            out = np.full((3, 23, 31), -7.0, np.float32).transpose(1, 2, 0)
+            res, report = conv(x, return_report=True, out=out)
+            assert res is out and report == ref_report
+            np.testing.assert_array_equal(out, ref)
+        flat = np.empty((23 * 31, 3), np.float32)  # out= of another number of dimensions
+        assert conv(view.reshape(-1, 3), out=flat) is flat
+        np.testing.assert_array_equal(flat, ref.reshape(-1, 3))
+    with pytest.raises(ShapeMismatchError, match="out="):
+        pipe.to_working(view, out=np.empty((23, 31, 3), np.float64))
+    with pytest.raises(ShapeMismatchError, match="out="):
+        pipe.to_working(view, out=np.empty((23, 30, 3), np.float32))
+
+
 def test_non_matrix_spaces_fall_back_to_opencolorio_and_still_round_trip():
     pipe = ColorPipeline(None, src="sRGB - Texture")
     assert not pipe.fast_path

@@ -10,6 +10,7 @@ import pytest
 
 from lookgrid.errors import ImageReadError, ImageWriteError, ShapeMismatchError
 from lookgrid.imaging import Image, SpecInfo, read_image, write_image
+from lookgrid.imaging.io import channels_of
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -156,6 +157,22 @@ def test_channel_selection_and_rgb_helpers(tmp_path: Path):
     assert full.rgb_indices() == (0, 1, 2) and full.alpha_index() == 3
     with pytest.raises(ImageReadError, match="no channel 'Z'"):
         read_image(tmp_path / "c.exr", channels=["Z"])
+
+
+@pytest.mark.parametrize("index", [(0, 1, 2), (1, 2, 3), (2, 1, 0), (0, 0, 0), (4, 0, 2), (3,)])
+def test_channels_of_equals_numpy_gather(index):
+    px = _frame(c=5)
+    ref = px[..., list(index)]
+    fast = channels_of(px, index)
+    assert fast.flags.c_contiguous and fast.dtype == ref.dtype
+    np.testing.assert_array_equal(fast, ref)
+    view = channels_of(px, index, copy=False)
+    np.testing.assert_array_equal(view, ref)
+    consecutive = list(index) == list(range(index[0], index[0] + len(index)))
+    assert np.shares_memory(view, px) == consecutive
+    img = Image(px[..., :3].copy(), ("R", "G", "B"))
+    assert img.rgb(copy=False) is not img.pixels and np.shares_memory(img.rgb(copy=False), img.pixels)
+    assert not np.shares_memory(img.rgb(), img.pixels)
 
 
 # --------------------------------------------------------------------------------------------

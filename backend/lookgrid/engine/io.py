@@ -28,6 +28,9 @@ from lookgrid.imaging import (SRGB_TEXTURE, FrameSequence, SanitizeReport, defau
                               write_image)
 
 EIGHT_BIT_OUT = {".png", ".jpg", ".jpeg"}
+#: ``LOOKGRID_REFERENCE_IO=1``: :class:`SequenceIO` takes its plain reference read/write path
+#: (the same pixels and files; ``lookgrid bench farm`` measures both in one run)
+REFERENCE_IO_ENV = "LOOKGRID_REFERENCE_IO"
 LINEAR_SRGB = "Linear Rec.709 (sRGB)"
 ASPECT_TOLERANCE = 0.03
 
@@ -66,8 +69,12 @@ class SequenceIO:
     non-finite values replaced in what was read and written (colour, alpha and other channels).
     """
 
-    def __init__(self, spec: ClipSpec, *, allow_missing: bool = False):
+    def __init__(self, spec: ClipSpec, *, allow_missing: bool = False, fast: bool | None = None):
         self.spec = spec
+        #: fast path (planar working frames, colour converted straight between layouts, no
+        #: full-frame copies for an RGB file); ``False``: the plain reference path, same results.
+        #: ``None``: fast unless ``$LOOKGRID_REFERENCE_IO`` is 1.
+        self.fast = os.environ.get(REFERENCE_IO_ENV, "") != "1" if fast is None else bool(fast)
         self.input = FrameSequence.parse(spec.input, spec.frames or None)
         self.input.check_exists()
         self.frames = sorted(int(f) for f in self.input.frames)
@@ -109,6 +116,25 @@ class SequenceIO:
 
     # --- reading ------------------------------------------------------------------------------
     def read(self, frame: int) -> FrameIn:
+        """One input frame (:class:`FrameIn`). Fast path: the working frame is an ``(H, W, 3)``
+        view of a planar ``(3, H, W)`` buffer — the model's layout, so the clip takes it without
+        a transposing copy — written by the colour conversion straight from the file's channels
+        (no copy of them first). :meth:`read_reference` gives the same values."""
+        if not self.fast:
+            return self.read_reference(frame)
+        img = read_image(self.input.path(frame))
+        to_working, _ = self._pipelines(img)
+        rgb = list(img.rgb_indices())
+        h, w = img.pixels.shape[:2]
+        working = np.empty((3, h, w), np.float32).transpose(1, 2, 0)
+        _, report = to_working.to_working(img.rgb(copy=False), return_report=True, out=working)
+        self._count(report)
+        masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}
+        return FrameIn(working=working, masks=masks, image=img, rgb=rgb)
+
+    def read_reference(self, frame: int) -> FrameIn:
+        """Plain version of :meth:`read`: a contiguous copy of the colour channels converted into
+        a new contiguous ``(H, W, 3)`` array."""
         img = read_image(self.input.path(frame))
         to_working, _ = self._pipelines(img)
         rgb = list(img.rgb_indices())
@@ -137,10 +163,36 @@ class SequenceIO:
     def write(self, frame: int, out_working: np.ndarray, frame_in: FrameIn, to: str | None = None) -> str:
         """Write one rendered frame atomically (to ``to`` when given, e.g. a staged temporary,
         else to its output path); returns the path written. Channels besides colour (alpha,
-        AOVs) get the NaN/Inf policy too."""
+        AOVs) get the NaN/Inf policy too. Fast path: ``out_working`` in any layout (e.g. the
+        clip's planar output seen as ``(H, W, 3)``) is converted without a copy first, and an
+        RGB-only EXR is written from the converted array itself; :meth:`write_reference` writes
+        the same file."""
+        if not self.fast:
+            return self.write_reference(frame, out_working, frame_in, to)
+        _, from_working = self._pipelines(frame_in.image)
+        path = self.output.path(frame) if to is None else to
+        out_working = np.asarray(out_working)
+        if out_working.dtype != np.float32:
+            out_working = out_working.astype(np.float32)
+        rgb = from_working.from_working(out_working)
+        img = frame_in.image
+        if (not self.eight_bit and _ext(path) == ".exr" and frame_in.rgb == [0, 1, 2]
+                and img.pixels.shape[-1] == 3):
+            write_image(path, self._clean(rgb), channel_names=list(img.channel_names), like=img,
+                        colorspace=self.output_colorspace)
+            return str(path)
+        return self._write_rgb(path, rgb, frame_in)
+
+    def write_reference(self, frame: int, out_working: np.ndarray, frame_in: FrameIn,
+                        to: str | None = None) -> str:
+        """Plain version of :meth:`write`: a contiguous copy of ``out_working``, converted, put
+        into a copy of the input's pixels."""
         _, from_working = self._pipelines(frame_in.image)
         path = self.output.path(frame) if to is None else to
         rgb = from_working.from_working(np.ascontiguousarray(out_working, dtype=np.float32))
+        return self._write_rgb(path, rgb, frame_in)
+
+    def _write_rgb(self, path, rgb: np.ndarray, frame_in: FrameIn) -> str:
         if self.eight_bit:
             write_image(path, np.clip(rgb, 0.0, 1.0), channel_names=["R", "G", "B"], dtype="uint8")
             return str(path)

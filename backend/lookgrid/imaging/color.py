@@ -336,7 +336,7 @@ def _extra_channels(src, dst, y, x, counts):
         dst[y, x, k] = e
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
 def _forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
     """dst[..., :3] = curve(m @ src[..., :3] + off) (matrix skipped unless ``has_matrix``);
     other channels copied.
@@ -376,7 +376,7 @@ def _forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
                 _extra_channels(src, dst, y, x, counts)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
 def _inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
     """dst[..., :3] = clamp(minv @ (curve⁻¹(src[..., :3]) - off), ±65504); other channels copied
     (same layout as :func:`_forward_kernel`)."""
@@ -564,15 +564,20 @@ class ColorPipeline:
         return fast
 
     # -- public API ------------------------------------------------------------------------
-    def to_working(self, pixels: np.ndarray, *, return_report: bool = False):
+    def to_working(self, pixels: np.ndarray, *, return_report: bool = False,
+                   out: np.ndarray | None = None):
         """Scene (``src``) → working space. (..., C≥3) float → (..., C) float32 (new array).
 
-        With ``return_report=True`` returns ``(pixels, SanitizeReport)``."""
-        return self._apply(pixels, forward=True, return_report=return_report)
+        With ``return_report=True`` returns ``(pixels, SanitizeReport)``. ``out``: a float32
+        array of the same shape, any strides (e.g. an ``(H, W, 3)`` view of a planar
+        ``(3, H, W)`` buffer), written and returned instead of a new array; the fast path reads
+        and writes strided arrays in place of a copy, so a layout change costs nothing extra."""
+        return self._apply(pixels, forward=True, return_report=return_report, out=out)
 
-    def from_working(self, pixels: np.ndarray, *, return_report: bool = False):
-        """Working space → scene (``src``); exact inverse of :meth:`to_working`."""
-        return self._apply(pixels, forward=False, return_report=return_report)
+    def from_working(self, pixels: np.ndarray, *, return_report: bool = False,
+                     out: np.ndarray | None = None):
+        """Working space → scene (``src``); exact inverse of :meth:`to_working` (``out`` too)."""
+        return self._apply(pixels, forward=False, return_report=return_report, out=out)
 
     def to_working_reference(self, pixels: np.ndarray) -> np.ndarray:
         """Plain OpenColorIO (lossless, one call) version of :meth:`to_working`."""
@@ -584,35 +589,50 @@ class ColorPipeline:
 
     # -- internals -------------------------------------------------------------------------
     @staticmethod
-    def _prepare(pixels) -> tuple[np.ndarray, tuple]:
+    def _prepare(pixels, strided: bool = False) -> tuple[np.ndarray, tuple]:
+        """``(arr3 (K, W, C) float32, original shape)``: C-contiguous, or with ``strided`` a 3-D
+        float32 input as it is (the numba kernels read any non-negative strides)."""
         arr = np.asarray(pixels)
         if arr.ndim < 2 or arr.shape[-1] < 3:
             raise ShapeMismatchError(
                 f"colour conversion needs (..., C>=3) pixels, got shape {tuple(arr.shape)}")
         shape = arr.shape
+        if strided and arr.ndim == 3 and arr.dtype == np.float32 and min(arr.strides) >= 0:
+            return arr, shape
         arr3 = arr.reshape(-1, shape[-2], shape[-1]) if arr.ndim != 3 else arr
         return np.ascontiguousarray(arr3, dtype=np.float32), shape
 
-    def _apply(self, pixels, *, forward: bool, return_report: bool):
-        arr, shape = self._prepare(pixels)
+    def _apply(self, pixels, *, forward: bool, return_report: bool, out: np.ndarray | None = None):
+        if out is not None and (not isinstance(out, np.ndarray) or out.dtype != np.float32
+                                or out.shape != np.shape(pixels)):
+            raise ShapeMismatchError(
+                f"out= must be a float32 array of the pixels' shape {tuple(np.shape(pixels))}, got "
+                f"{getattr(out, 'dtype', type(out).__name__)} {tuple(np.shape(out))}")
         if self._fast is not None:
+            arr, shape = self._prepare(pixels, strided=True)
             m, off, minv, has_matrix, curve, has_curve = self._fast
-            out = np.empty_like(arr)
+            direct = out is not None and out.ndim == 3 and min(out.strides) >= 0
+            dst = out if direct else np.empty(arr.shape, np.float32)
             counts = np.zeros((arr.shape[0], 4), np.int64)
             # one parallel kernel at a time: each already uses every core, and numba's fallback
             # "workqueue" threading layer must not be entered from two threads at once
             with _KERNEL_LOCK:
                 if forward:
-                    _forward_kernel(arr, out, m, off, has_matrix, curve, has_curve, counts)
+                    _forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
                 else:
-                    _inverse_kernel(arr, out, minv, off, has_matrix, curve, has_curve, counts)
+                    _inverse_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
             tot = counts.sum(0)
             report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
+            result = dst if direct else dst.reshape(shape)
         else:
-            out, report = self._apply_ocio(arr, shape, self._cpu_fwd if forward else self._cpu_inv,
-                                           threads=self.threads, forward=forward)
-        out = out.reshape(shape)
-        return (out, report) if return_report else out
+            arr, shape = self._prepare(pixels)
+            result, report = self._apply_ocio(arr, shape, self._cpu_fwd if forward else self._cpu_inv,
+                                              threads=self.threads, forward=forward)
+            result = result.reshape(shape)
+        if out is not None and result is not out:
+            out[...] = result
+            result = out
+        return (result, report) if return_report else result
 
     def _apply_ocio(self, arr: np.ndarray, shape: tuple, cpu, *, threads: int, forward: bool):
         clean, report = sanitize(arr, copy=True)

@@ -168,14 +168,34 @@ class Image:
                 return i
         return None
 
-    def rgb(self) -> np.ndarray:
-        """(H, W, 3) float32 copy of the colour channels."""
-        return np.ascontiguousarray(self.pixels[..., list(self.rgb_indices())])
+    def rgb(self, *, copy: bool = True) -> np.ndarray:
+        """(H, W, 3) float32 colour channels: a contiguous copy; with ``copy=False`` a view of
+        ``pixels`` when the colour channels are three neighbours in order (``R, G, B[, A…]``; a
+        strided view unless the image has only those three), else a copy.
+
+        Copied channel by channel through slices: numpy's gather along the last axis
+        (``pixels[..., [0, 1, 2]]``) costs ~8x a plain copy (~75 ms at 3840×2160)."""
+        return channels_of(self.pixels, self.rgb_indices(), copy=copy)
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+def channels_of(pixels: np.ndarray, index: Sequence[int], *, copy: bool = True) -> np.ndarray:
+    """``pixels[..., index]`` (any number of leading axes): with ``copy=False`` a view when
+    ``index`` is a run of neighbouring channels in order, else (and with ``copy``) a new
+    C-contiguous array filled channel by channel — the same values as numpy's gather, ~8x faster."""
+    index = [int(i) for i in index]
+    k = len(index)
+    if k and index == list(range(index[0], index[0] + k)):
+        view = pixels[..., index[0]:index[0] + k]
+        return np.array(view, order="C") if copy else view
+    out = np.empty(pixels.shape[:-1] + (k,), pixels.dtype)
+    for j, i in enumerate(index):
+        out[..., j] = pixels[..., i]
+    return out
+
+
 def _err_text(obj=None) -> str:
     """OpenImageIO's pending error text; never raises (messages may hold bytes that are not
     UTF-8, which makes ``geterror`` itself raise)."""

@@ -64,7 +64,8 @@ def mask_from_pixels(pixels: np.ndarray, channel_names: Sequence[str] | None = N
         px = px[..., None]
     if px.ndim != 3:
         raise InvalidInputError(f"mask pixels must be (H, W) or (H, W, C), got {px.shape}")
-    px = np.nan_to_num(px, nan=0.0, posinf=1.0, neginf=0.0)
+    if not np.isfinite(px).all():  # a check costs ~1/5 of the copy nan_to_num always makes
+        px = np.nan_to_num(px, nan=0.0, posinf=1.0, neginf=0.0)
     names = list(channel_names) if channel_names is not None else []
     c = px.shape[2]
     if color is not None:
@@ -90,7 +91,7 @@ def mask_from_pixels(pixels: np.ndarray, channel_names: Sequence[str] | None = N
                 m = rgb[..., 0]
             else:
                 m = (np.abs(rgb).max(axis=-1) > 0).astype(np.float32)
-    return np.clip(m, 0.0, 1.0).astype(np.float32)
+    return np.clip(m, 0.0, 1.0).astype(np.float32, copy=False)  # clip made the copy
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -1,11 +1,15 @@
 """``lookgrid bench farm``: the farm's throughput, measured, and a model of N workers from it.
 
 1. **I/O floor** at ``--size`` (default 3840x2160, half-float ZIP EXR plates, RGB): per frame, the
-   median of reading the plate and writing it back (``read_image`` + ``write_image``, nothing
-   else) against rendering it from a grid track with ``Engine.render_clip`` — read, compute and
-   write overlapped (``lookgrid.engine.pipeline``), as ``lookgrid render`` and the farm's workers
-   do. Also the compute alone (``Clip.render`` on frames already in memory), so the sum without
-   overlap can be read beside it. Target: render ≤ 1.15 × floor.
+   median of reading the plate and writing it back (``read_image`` into float32 + ``write_image``
+   like the input, i.e. half ZIP EXR; nothing else) against rendering it from a grid track with
+   ``Engine.render_clip`` — read, compute and write overlapped (``lookgrid.engine.pipeline``), as
+   ``lookgrid render`` and the farm's workers do. Also the engine's read (colour conversion,
+   masks), compute (from the track, as ``render_clip`` computes) and write one at a time, and
+   their plain sum. Each with the engine's fast I/O and with its reference path
+   (``SequenceIO(fast=False)``, ``LOOKGRID_REFERENCE_IO=1``), interleaved frame by frame and run
+   by run with floor passes, so that the ratios compare times taken under the same load.
+   Target: render ≤ 1.15 × floor.
 2. **Workers**: frames/s of ``lookgrid farm render`` (Ray, chunks of ``--chunk``) for each of
    ``--workers`` (default 1 2) on a ``--farm-size`` clip, the track analysed once and reused;
    Ray's start-up and the analysis are timed apart.
@@ -30,7 +34,7 @@ import ray
 import skimage.data
 
 from lookgrid.engine import Engine
-from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.io import REFERENCE_IO_ENV, SequenceIO
 from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
 from lookgrid.engine.track import load_track
 from lookgrid.errors import InvalidInputError
@@ -46,6 +50,8 @@ SIZES = {"960x540": (540, 960), "1920x1080": (1080, 1920), "3840x2160": (2160, 3
 def add_arguments(parser) -> None:
     parser.add_argument("--size", choices=list(SIZES), default="3840x2160", help="plate size for the I/O floor")
     parser.add_argument("--frames", type=int, default=5, help="plates for the I/O floor (default 5)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="overlapped renders of the plates, each beside a floor pass (default 2)")
     parser.add_argument("--farm-size", choices=list(SIZES), default="960x540", help="clip size for the workers")
     parser.add_argument("--farm-frames", type=int, default=24, help="clip length for the workers (default 24)")
     parser.add_argument("--chunk", type=int, default=4, help="frames per chunk (default 4)")
@@ -81,51 +87,116 @@ def write_plates(folder, frames, h: int, w: int) -> str:
     return str(folder / "clip.json")
 
 
-def _floor(args, root) -> dict:
-    h, w = SIZES[args.size]
-    frames = list(range(1, max(2, args.frames) + 1))
-    spec = load_spec(write_plates(root / "floor", frames, h, w))
-    io_t = []
+def _floor_pass(spec, frames, folder, cpu: list | None = None) -> list[tuple[float, float]]:
+    """The files alone: per frame, (seconds to read the plate, seconds to write it back);
+    ``cpu`` gets the process's CPU seconds per frame of the pass."""
+    out = []
+    c0 = time.process_time()
     for f in frames:
         t0 = time.perf_counter()
         img = read_image(spec.input.replace("####", f"{f:04d}"))
         t1 = time.perf_counter()
-        write_image(root / "floor" / "io" / f"o.{f:04d}.exr", img.pixels, like=img)
-        io_t.append((t1 - t0, time.perf_counter() - t1))
+        write_image(folder / f"o.{f:04d}.exr", img.pixels, like=img)
+        out.append((t1 - t0, time.perf_counter() - t1))
+    if cpu is not None:
+        cpu.append((time.process_time() - c0) / len(frames))
+    return out
+
+
+def _render_s(engine, spec, track, n: int, fast: bool) -> tuple[float, float]:
+    """(Seconds, CPU seconds of the process) per frame of ``Engine.render_clip`` from the track,
+    with the fast or the reference engine I/O (:class:`SequenceIO`'s ``fast``, chosen by
+    ``LOOKGRID_REFERENCE_IO``)."""
+    old = os.environ.get(REFERENCE_IO_ENV)
+    os.environ[REFERENCE_IO_ENV] = "0" if fast else "1"
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        engine.render_clip(spec, track=track)
+        return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
+    finally:
+        if old is None:
+            os.environ.pop(REFERENCE_IO_ENV, None)
+        else:
+            os.environ[REFERENCE_IO_ENV] = old
+
+
+def _floor(args, root) -> dict:
+    """The I/O floor beside the engine's read, compute, write and overlapped render, fast and
+    reference engine I/O interleaved so that both see the same load (module docstring)."""
+    h, w = SIZES[args.size]
+    frames = list(range(1, max(2, args.frames) + 1))
+    spec = load_spec(write_plates(root / "floor", frames, h, w))
+    io_dir = root / "floor" / "io"
     engine = Engine(device=spec.device, model_path=spec.model)
     track = root / "floor" / "track.pt"
     t0 = time.perf_counter()
     n = engine.analyze_clip(spec, track)
     analyze_s = (time.perf_counter() - t0) / n
-    io = SequenceIO(spec)
-    clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
-    clip.import_track(load_track(track))
-    compute, eng_io = [], []
-    for f in frames:
-        t0 = time.perf_counter()
-        fin = io.read(f)
-        t1 = time.perf_counter()
-        out = clip.render(f, fin.working, fin.masks)
-        t2 = time.perf_counter()
-        io.write(f, out, fin)
-        eng_io.append((t1 - t0) + (time.perf_counter() - t2))
-        compute.append(t2 - t1)
-    engine.close_clip(clip.id)
-    engine.render_clip(spec, track=track)  # warm: OCIO processors, kernels
-    t0 = time.perf_counter()
-    summary = engine.render_clip(spec, track=track)
-    render_s = (time.perf_counter() - t0) / len(frames)
-    read_s = statistics.median(r for r, _ in io_t)
-    write_s = statistics.median(wr for _, wr in io_t)
+    stages = {True: [], False: []}  # fast → [(read, compute, write)]
+    floor_t, out_write = [], []
+    ios = {fast: SequenceIO(spec, fast=fast) for fast in (True, False)}
+    clips = {}
+    for fast, io in ios.items():
+        clips[fast] = engine.open_clip(spec, frames=io.frames, loader=io.load)
+        clips[fast].import_track(load_track(track))
+    try:
+        for f in frames:
+            floor_t += _floor_pass(spec, [f], io_dir)
+            for fast in (True, False):
+                io, clip = ios[fast], clips[fast]
+                t0 = time.perf_counter()
+                fin = io.read(f)
+                t1 = time.perf_counter()
+                image, masks = clip.inputs(fin.working, fin.masks)  # as render_clip computes
+                out = clip.render_tensors(f, image, masks)[0].permute(1, 2, 0).cpu().numpy()
+                t2 = time.perf_counter()
+                io.write(f, out, fin, to=str(io_dir / f"e.{f:04d}.exr"))
+                stages[fast].append((t1 - t0, t2 - t1, time.perf_counter() - t2))
+            # the rendered pixels written alone: how much of the engine's write is the content
+            rendered = read_image(io_dir / f"e.{f:04d}.exr")
+            t0 = time.perf_counter()
+            write_image(io_dir / f"r.{f:04d}.exr", rendered.pixels, like=rendered)
+            out_write.append(time.perf_counter() - t0)
+    finally:
+        for clip in clips.values():
+            engine.close_clip(clip.id)
+    render = {True: [], False: []}
+    floor_cpu: list[float] = []
+    _render_s(engine, spec, track, len(frames), True)  # warm: kernels, OCIO processors
+    for _ in range(max(1, args.repeats)):  # floor, fast and reference in turn: the same load
+        floor_t += _floor_pass(spec, frames, io_dir, floor_cpu)
+        for fast in (True, False):
+            render[fast].append(_render_s(engine, spec, track, len(frames), fast))
+    med = statistics.median
+    read_s, write_s = med(r for r, _ in floor_t), med(wr for _, wr in floor_t)
     floor = read_s + write_s
-    comp, eio = statistics.median(compute), statistics.median(eng_io)
-    print(f"I/O floor, {args.size} half ZIP EXR, {len(frames)} frames (medians, s/frame):")
-    print(f"  files alone: read {read_s:.3f} + write {write_s:.3f} = floor {floor:.3f}")
-    print(f"  the engine's read + write (colour conversion and masks included): {eio:.3f}")
-    print(f"  compute alone {comp:.3f}; engine read + compute + write one after the other {eio + comp:.3f}")
-    print(f"  Engine.render_clip (lookgrid render from a track), overlapped: {render_s:.3f} s/frame "
-          f"= {render_s / floor:.2f} x floor (target <= 1.15), {render_s / (eio + comp):.2f} x "
-          f"the plain sequence ({summary.frames} frames)")
+    row = {}
+    for fast in (True, False):
+        r, c, wr = (med(x[i] for x in stages[fast]) for i in range(3))
+        row[fast] = dict(read=r, compute=c, write=wr, plain=med(sum(x) for x in stages[fast]),
+                         overlapped=med(s for s, _ in render[fast]), cpu=med(c for _, c in render[fast]))
+    load = os.getloadavg()
+    print(f"I/O floor, {args.size} half ZIP EXR, {len(frames)} frames, {args.repeats} overlapped "
+          f"runs each (medians, s/frame; load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}):")
+    print(f"  {'':44} {'fast I/O':>9} {'ref. I/O':>9}")
+    print(f"  {'floor: read (read_image)':44} {read_s:>9.3f}")
+    print(f"  {'floor: write (write_image, like the input)':44} {write_s:>9.3f}")
+    print(f"  {'floor: read + write':44} {floor:>9.3f}")
+    print(f"  {'(the rendered frame written alone)':44} {med(out_write):>9.3f}")
+    lines = [("engine read (colour conversion, masks)", "read"), ("engine write (colour conversion)", "write"),
+             ("compute (from the track)", "compute"), ("plain sequence (read, compute, write)", "plain"),
+             ("overlapped (Engine.render_clip)", "overlapped")]
+    for label, key in lines:
+        print(f"  {label:44} {row[True][key]:>9.3f} {row[False][key]:>9.3f}")
+    print(f"  {'overlapped / floor (target <= 1.15)':44} {row[True]['overlapped'] / floor:>9.2f} "
+          f"{row[False]['overlapped'] / floor:>9.2f}")
+    print(f"  {'overlapped / plain sequence':44} {row[True]['overlapped'] / row[True]['plain']:>9.2f} "
+          f"{row[False]['overlapped'] / row[False]['plain']:>9.2f}")
+    fc = med(floor_cpu)
+    print(f"  {'CPU s/frame: floor read + write':44} {fc:>9.3f}")
+    print(f"  {'CPU s/frame: overlapped render':44} {row[True]['cpu']:>9.3f} {row[False]['cpu']:>9.3f}")
+    print(f"  {'CPU: overlapped / floor':44} {row[True]['cpu'] / fc:>9.2f} {row[False]['cpu'] / fc:>9.2f}"
+          f"   (the wall ratio's bound when the cores are busy)")
     print(f"  analysis: {analyze_s:.3f} s per analysed frame (read at full size, downscale, network)")
     return {"analyze_s": analyze_s}
 
