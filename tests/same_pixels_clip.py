@@ -152,7 +152,9 @@ def _render_cases(folder: Path) -> dict[str, tuple[list[str], np.ndarray]]:
     from lookgrid.engine import Engine
 
     paths = write_inputs(folder)
-    shipped = Engine(device="cpu")
+    # The references were made before "flow" existed, with TC-AdaIN's statistics blend; "flow"
+    # became the default since (issue 16), so the cases name "tc" (on c6d5bb8 drop the argument).
+    shipped = Engine(device="cpu", temporal="tc")
     results = {}
 
     def run(engine, name, method, stride, **kw):
@@ -164,7 +166,7 @@ def _render_cases(folder: Path) -> dict[str, tuple[list[str], np.ndarray]]:
     for method in METHODS:
         for stride in (1, 2):
             run(shipped, f"{method}-s{stride}", method, stride)
-    run(Engine(grid_blend_net(), device="cpu"), "grid-blend-s2", "lookgrid", 2)
+    run(Engine(grid_blend_net(), device="cpu", temporal="tc"), "grid-blend-s2", "lookgrid", 2)
 
     # farm style: the grid track once, then a chunk rendered from it
     track = folder / "track.pt"

@@ -17,9 +17,11 @@ def net(random_net):
     return random_net(1234)
 
 
-@pytest.fixture()
-def engine(net):
-    eng = Engine(net, device="cpu")
+@pytest.fixture(params=["default"])
+def engine(net, request):
+    """The engine; a test parametrised indirectly on ``engine`` with ``"tc"``/``"flow"`` gets that
+    temporal mode."""
+    eng = Engine(net, device="cpu", temporal=None if request.param == "default" else request.param)
     eng.register_style(STYLE_A, _style(1, (0.5, 0.2, 0.1)))
     eng.register_style(STYLE_B, _style(2, (0.1, 0.3, 0.55)))
     eng.register_style(STYLE_C, _style(3, (0.3, 0.5, 0.2)))

@@ -39,8 +39,10 @@ def test_render_changes_the_image_and_is_finite(engine):
     assert np.abs(out - img).mean() > 0.01
 
 
+@pytest.mark.parametrize("engine", ["tc", "flow"], indirect=True)
 @pytest.mark.parametrize("stride", [1, 4])
 def test_out_of_order_equals_in_order(engine, stride):
+    temporal = engine.temporal
     load = loader_for(flicker=0.15)
     a = engine.open_clip(fg_bg_spec(stride), frames=FRAMES, loader=load)
     in_order = render_all(a, FRAMES, flicker=0.15)
@@ -49,10 +51,13 @@ def test_out_of_order_equals_in_order(engine, stride):
     out_of_order = render_all(b, shuffled, flicker=0.15)
     for f in FRAMES:
         np.testing.assert_array_equal(out_of_order[f], in_order[f])
-    # the temporal state matters: the per-frame method differs from the stateful one
-    c = engine.open_clip(fg_bg_spec(stride, method="per-frame"), frames=FRAMES, loader=load)
-    per_frame = render_all(c, [9], flicker=0.15)
-    assert np.abs(per_frame[9] - in_order[9]).max() > 1e-4
+    # the temporal state matters: the per-frame method differs from the stateful one (with "flow",
+    # only where the flow between analysed frames is trusted: not across this flicker at stride 4;
+    # tests/engine/test_flow_temporal.py shows that state)
+    if temporal == "tc" or stride == 1:
+        c = engine.open_clip(fg_bg_spec(stride, method="per-frame"), frames=FRAMES, loader=load)
+        per_frame = render_all(c, [9], flicker=0.15)
+        assert np.abs(per_frame[9] - in_order[9]).max() > 1e-4
 
 
 def test_inline_clip_needs_earlier_frames(engine):

@@ -111,5 +111,5 @@ def test_unknown_mode_and_the_default():
         Engine(device="cpu", temporal="telepathy")
     from lookgrid.model.network import LookGridNet
 
-    assert Engine(LookGridNet(), device="cpu").temporal == "tc"
-    assert Engine(LookGridNet({"temporal": "flow"}), device="cpu").temporal == "flow"
+    assert Engine(LookGridNet(), device="cpu").temporal == "flow"
+    assert Engine(LookGridNet({"temporal": "tc"}), device="cpu").temporal == "tc"

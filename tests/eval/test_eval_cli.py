@@ -102,5 +102,8 @@ def test_eval_grain_and_lowpass_columns_and_cut_needs_a_suite(tmp_path, capsys):
     assert g["input"] == c["input"]                      # measured against the clean frames
     assert g["reinhard"]["warping_ratio"] > c["reinhard"]["warping_ratio"]
     assert g["reinhard"]["lowpass_ratio"] is not None
+    # the grainy frames themselves: the floor of a look that keeps the grain; absent from a clean run
+    assert "input+grain" not in c and g["input+grain"]["warping_ratio"] > 1.5
+    assert 1.0 < g["input+grain"]["lowpass_ratio"] < g["input+grain"]["warping_ratio"]
     assert main(base + ["--cut", "2", "--out", str(tmp_path / "cut")]) == 2
     assert "--cut" in capsys.readouterr().err

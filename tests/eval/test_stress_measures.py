@@ -93,7 +93,7 @@ def test_cut_measure_sees_the_temporal_state_and_not_a_stateless_method(tmp_path
     from lookgrid.model.network import LookGridNet
 
     torch.manual_seed(0)
-    engine = Engine(model_path=str(save_model(LookGridNet(), tmp_path / "prior.pt")), device="cpu")
+    engine = Engine(model_path=str(save_model(LookGridNet(), tmp_path / "prior.pt")), device="cpu", temporal="tc")
     a = _clip(frames=4, seed=0, name="a")
     b = _clip(frames=4, seed=9, name="b")
     b.frames[:] = [np.clip(f * 0.6 + 0.25, 0, None).astype(np.float32) for f in b.frames]  # another shot
@@ -104,3 +104,6 @@ def test_cut_measure_sees_the_temporal_state_and_not_a_stateless_method(tmp_path
     for stateless in ("per-frame", "reinhard"):
         r = harness.measure_cut(engine, cut, fresh, stateless)
         assert r["frames_carried"] == 0 and max(r["distance_per_frame"]) < 1e-6
+    # the default, "flow", falls back to the current frame where the flow is not trusted: a cut
+    flow = harness.measure_cut(Engine(model_path=engine.model_path, device="cpu"), cut, fresh, "lookgrid")
+    assert flow["frames_carried"] == 0

@@ -26,7 +26,9 @@ def test_every_shipped_model_states_its_licence_and_v2_is_research_only():
     for p in shipped.parent.glob("*.pt"):
         meta = torch.load(p, map_location="cpu", weights_only=True)["meta"]
         assert meta.get("data_licence") in Lic.DATA_LICENCES and meta["data_licence"] not in ("unknown", "none"), p
+        assert p.with_suffix(".md").is_file(), f"{p.name} has no model card"
     assert load_model(shipped).meta["data_licence"] == "research-only"
+    assert load_model("lookgrid-commercial").meta["data_licence"] == "commercial"
 
 
 def test_saved_licence_survives_loading_and_reaches_the_engine(tmp_path):

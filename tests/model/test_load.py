@@ -82,3 +82,20 @@ def test_shipped_model_is_the_default(monkeypatch):
     assert net.config["prior"] == "mkl" and net.config["blend"] == "pixel"
     assert net.meta["steps"] >= 1000 and net.mask_enhancer_trained
     assert float(net.to_grid.weight.detach().abs().sum()) > 0  # a trained residual, not the bare prior
+
+
+def test_models_are_chosen_by_name(tmp_path, monkeypatch):
+    """A bare name picks ``<models dir>/<name>.pt``; an unknown name says which names exist; a path
+    is still a path; $LOOKGRID_MODEL may be a name too."""
+    monkeypatch.setenv("LOOKGRID_MODELS", str(tmp_path))
+    L.save_model(LookGridNet({"alpha": 0.3}), tmp_path / "studio-a.pt")
+    L.save_model(LookGridNet({"alpha": 0.7}), tmp_path / "studio-b.pt")
+    assert L.resolve_model_path("studio-b") == tmp_path / "studio-b.pt"
+    assert L.load_model("studio-a").config["alpha"] == 0.3
+    with pytest.raises(ModelNotAvailableError, match=r"no model named 'studio-c'.*studio-a, studio-b"):
+        L.load_model("studio-c")
+    with pytest.raises(ModelNotAvailableError, match="not found"):
+        L.load_model(str(tmp_path / "elsewhere" / "studio-a.pt"))
+    monkeypatch.setenv("LOOKGRID_MODEL", "studio-b")
+    assert L.shipped_model_path() == tmp_path / "studio-b.pt" and L.load_model().config["alpha"] == 0.7
+    assert not L.is_model_name("a/b") and not L.is_model_name("x.pt") and L.is_model_name("lookgrid-v2")

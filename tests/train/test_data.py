@@ -31,6 +31,18 @@ def test_batch_shapes_partition_and_ranges(tiny_data):
     assert not torch.equal(b.content, b.target)  # a grading was applied
 
 
+def test_excluded_sources_are_used_neither_in_training_nor_held_out(tiny_data):
+    """``exclude`` drops a file inside a listed folder (e.g. one whose licence does not fit) from
+    training and from the held-out set alike; it matches the stem or the file name."""
+    d = _data(tiny_data, exclude=["a", "held.png"], references=[str(tiny_data / "photos")])
+    assert len(d.photos) == 2 and len(d.references) == 2 and len(d.clips) == 1
+    cfg = DataConfig(photos=[str(tiny_data / "photos")], holdout=["held"], exclude=["held"])
+    with pytest.raises(InvalidInputError, match="no training data"):
+        TrainingData(cfg, holdout_only=True)
+    only_photos = _data(tiny_data, exclude=["moving"])
+    assert only_photos.clips == [] and len(only_photos.photos) == 3
+
+
 def test_same_seed_same_batch_and_different_seed_differs(tiny_data):
     d = _data(tiny_data)
     a = d.batch(np.random.default_rng(5), 2)

@@ -223,3 +223,21 @@ def test_region_swd_loss_sees_distribution_shape_beyond_moments():
     x = uni.clone().requires_grad_(True)
     losses.region_swd_loss(x, m, two[:, None], g).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_training_grain_has_eval_form_and_per_image_strength():
+    """Grain with a chroma part: per-image std as asked, the chroma part leaves brightness alone
+    (channel mean = the luminance part), and a zero std leaves that image untouched."""
+    x = torch.full((3, 3, 64, 64), 0.4)
+    g = torch.Generator().manual_seed(1)
+    sigma = torch.tensor([0.0, 0.02, 0.05])
+    noisy = losses.add_training_noise(x, g, impulse_count=0, grain_sigma=sigma, grain_chroma=0.5)
+    d = noisy - x
+    assert torch.equal(noisy[0], x[0])
+    lum = d.mean(1)  # channel mean: the luminance part alone
+    for i, s in ((1, 0.02), (2, 0.05)):
+        assert abs(float(lum[i].std()) - s) < 0.1 * s
+        chroma = d[i] - lum[i]
+        assert abs(float(chroma.std()) - 0.5 * s * (2 / 3) ** 0.5) < 0.15 * 0.5 * s
+    with pytest.raises(ValueError):
+        losses.add_training_noise(x, g, grain_sigma=torch.zeros(2), grain_chroma=0.5)

@@ -17,6 +17,7 @@ from pathlib import Path
 import lookgrid
 from lookgrid.imaging import color
 from lookgrid.model.licence import data_licence
+from lookgrid.model.names import models_dir
 
 _PACKAGES = [
     ("lookgrid", "lookgrid"), ("torch", "torch"), ("numpy", "numpy"), ("numba", "numba"),
@@ -76,14 +77,6 @@ def _colour() -> dict:
     except Exception as err:
         info["error"] = str(err)
     return info
-
-
-def models_dir() -> Path:
-    """``models/`` of the checkout (beside ``backend/``), or ``$LOOKGRID_MODELS``."""
-    env = os.environ.get("LOOKGRID_MODELS")
-    if env:
-        return Path(env)
-    return Path(lookgrid.__file__).resolve().parents[2] / "models"
 
 
 def _models() -> list[dict]:

@@ -27,7 +27,8 @@ from lookgrid.engine.styles import StyleStore
 from lookgrid.errors import UnknownStyleError
 from lookgrid.model.device import resolve_device
 from lookgrid.model.licence import model_data_licence
-from lookgrid.model.load import load_model, shipped_model_path
+from lookgrid.model.load import load_model, resolve_model_path
+from lookgrid.model.network import DEFAULT_CONFIG
 from lookgrid.model.propagate import check_temporal_mode
 from lookgrid.model.render import render_frame
 
@@ -91,10 +92,10 @@ class Engine:
         """How temporal methods carry the look between analysed frames: ``"tc"`` (region
         statistics, TC-AdaIN) or ``"flow"`` (grids warped along optical flow,
         :mod:`lookgrid.model.propagate`). The constructor's ``temporal`` if given, else the
-        model's ``config["temporal"]`` (``"tc"`` for checkpoints that do not say)."""
+        model's ``config["temporal"]`` (the model default, ``"flow"``, for checkpoints that do not say)."""
         if self._temporal is not None:
             return self._temporal
-        return str(getattr(self.model, "config", {}).get("temporal", "tc"))
+        return str(getattr(self.model, "config", {}).get("temporal", DEFAULT_CONFIG["temporal"]))
 
     @property
     def low_res(self) -> int:
@@ -108,9 +109,7 @@ class Engine:
         if identity is None:  # a LookGridNet whose grid head is all zeros gives identity grids
             head = getattr(model, "to_grid", None)
             identity = head is not None and int(torch.count_nonzero(head.weight)) == 0
-        path = self.model_path
-        if path is None and hasattr(model, "meta"):
-            path = shipped_model_path()
+        path = resolve_model_path(self.model_path) if self.model_path or hasattr(model, "meta") else None
         path = str(path or "")
         name = str(getattr(model, "name", "") or (os.path.splitext(os.path.basename(path))[0] if path
                                                   else "lookgrid-untrained"))

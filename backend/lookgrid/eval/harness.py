@@ -40,6 +40,9 @@ METHODS: tuple[str, ...] = METHOD_NAMES
 # if per-frame is already close to it, the grids do not flicker and a state has nothing to remove.
 DIAGNOSTICS: tuple[str, ...] = ("frozen",)
 INPUT_ROW = "input"
+#: with ``grain > 0``: the grainy frames themselves, untouched -- the floor of any look that keeps the
+#: grain (its low-pass ratio is what the grain alone adds after the blur)
+GRAIN_ROW = "input+grain"
 
 
 @dataclass
@@ -345,7 +348,8 @@ def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int
 
     ``grain > 0``: every method renders the frames with fresh per-frame grain of that sigma
     (display units, :func:`lookgrid.eval.metrics.grain_frames`, seeded with ``settings.seed``) and
-    is measured against the clean clip (the input row stays the clean input).
+    is measured against the clean clip (the input row stays the clean input), and a
+    :data:`GRAIN_ROW` row measures the grainy frames themselves.
     """
     settings = settings or MetricSettings()
     say = log or (lambda s: None)
@@ -355,6 +359,8 @@ def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int
     rows = {INPUT_ROW: measure(clip, clip.frames, ctx, settings)}
     runs: dict[str, MethodRun] = {}
     source = with_frames(clip, M.grain_frames(clip.frames, grain, settings.seed)) if grain > 0 else clip
+    if grain > 0:
+        rows[GRAIN_ROW] = measure(clip, source.frames, ctx, settings)
     for method in methods:
         t1 = time.perf_counter()
         run = render_method(engine, source, method, stride=stride)

@@ -32,7 +32,7 @@ from lookgrid.engine.spec import ClipSpec
 from lookgrid.engine.track import analysis_key
 from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.fsutil import atomic_write
-from lookgrid.model.load import shipped_model_path
+from lookgrid.model.load import resolve_model_path
 from lookgrid.timeline import subsample_frames
 
 FOLDER = ".lookgrid"
@@ -73,9 +73,8 @@ def analysed_files(spec: ClipSpec, io) -> list[str]:
     for _, seq in io.masks:
         files += [seq.path(f) for f in anchors]
     files += [s.style for r in spec.regions for s in r.styles]  # paths (lookgrid.farm.job checks)
-    model = spec.model if spec.model and os.path.isfile(spec.model) else (
-        None if spec.model else shipped_model_path())
-    if model is not None:
+    model = resolve_model_path(spec.model)  # a path or a model name; the default weights when unset
+    if model is not None and model.is_file():
         files.append(str(model))
     if spec.config and os.path.isfile(spec.config):
         files.append(spec.config)

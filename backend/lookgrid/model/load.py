@@ -18,42 +18,58 @@ import torch
 from lookgrid.errors import InvalidInputError, ModelNotAvailableError
 from lookgrid.fsutil import atomic_write
 from lookgrid.model.device import resolve_device
+from lookgrid.model.names import DEFAULT_MODEL, is_model_name, model_names, models_dir
 from lookgrid.model.network import LookGridNet
 
 log = logging.getLogger("lookgrid.model")
 
 FORMAT = "lookgrid-net"
 VERSION = 1
-SHIPPED_NAME = "lookgrid-v2.pt"
+SHIPPED_NAME = DEFAULT_MODEL + ".pt"
 
 
 def shipped_model_path() -> Path | None:
-    """``$LOOKGRID_MODEL`` if set, else ``<repo>/models/lookgrid-v2.pt`` if it exists, else None."""
+    """The default weights: ``$LOOKGRID_MODEL`` if set (a path or a model name), else
+    ``models/lookgrid-v2.pt`` if it exists, else None."""
     env = os.environ.get("LOOKGRID_MODEL")
     if env:
-        return Path(env)
-    for base in (Path(__file__).resolve().parents[3], Path(__file__).resolve().parents[1]):
-        p = base / "models" / SHIPPED_NAME
-        if p.is_file():
-            return p
-    return None
+        return resolve_model_path(env)
+    p = models_dir() / SHIPPED_NAME
+    return p if p.is_file() else None
+
+
+def resolve_model_path(model: str | Path | None) -> Path | None:
+    """The checkpoint file ``model`` names: None or "" -> :func:`shipped_model_path`; an existing file
+    -> itself; a bare name (``lookgrid-v2``, ``lookgrid-commercial``) -> ``<models_dir>/<name>.pt``.
+    Raises :class:`ModelNotAvailableError` (naming the models there) when a name names none; a path
+    that does not exist is returned as is (:func:`load_model` says it is missing)."""
+    if model is None or str(model) == "":
+        return shipped_model_path()
+    p = Path(model)
+    if p.is_file() or not is_model_name(model):
+        return p
+    candidate = models_dir() / f"{model}.pt"
+    if candidate.is_file():
+        return candidate
+    names = ", ".join(model_names()) or "none"
+    raise ModelNotAvailableError(f"no model named {str(model)!r} in {models_dir()} (models there: {names})")
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
     """Load a checkpoint (eval mode, on ``device``).
 
-    ``path=None``: the shipped weights if present, else a fresh model whose grids are the identity
-    (output == input), with a warning. A missing/unreadable/incompatible file raises
-    :class:`ModelNotAvailableError`.
+    ``path``: a checkpoint file or a model name (:func:`resolve_model_path`). ``path=None``: the
+    shipped weights if present, else a fresh model whose grids are the prior alone, with a warning.
+    A missing/unreadable/incompatible file or an unknown name raises :class:`ModelNotAvailableError`.
     """
     dev = resolve_device(device, default="cpu")
     if path is None:
-        path = shipped_model_path()
+        path = resolve_model_path(None)
         if path is None:
             log.warning("no shipped LookGrid weights found (models/%s); using an untrained model "
                         "(the closed-form colour prior alone)", SHIPPED_NAME)
             return LookGridNet(vgg19_weights=vgg19_weights).to(dev).eval()
-    path = Path(path)
+    path = resolve_model_path(path)
     if not path.is_file():
         raise ModelNotAvailableError(f"model file not found: {path}")
     try:

@@ -218,6 +218,9 @@ class DataConfig:
     photos: list[str] = field(default_factory=list)  # folders of photos (content + references)
     references: list[str] = field(default_factory=list)  # folders of real reference photos (unpaired)
     holdout: list[str] = field(default_factory=list)  # clip or photo names kept out of training
+    # clip or photo names (file name or stem) never used at all, neither in training nor held out:
+    # e.g. a file inside a listed folder whose licence does not fit ``licence``
+    exclude: list[str] = field(default_factory=list)
     crop: int = 256
     clip_weight: float = 0.45
     photo_weight: float = 0.55
@@ -236,10 +239,10 @@ class TrainingData:
 
     def __init__(self, cfg: DataConfig, *, holdout_only: bool = False):
         self.cfg = cfg
-        hold = set(cfg.holdout)
+        hold, excluded = set(cfg.holdout), set(cfg.exclude)
 
         def keep(*names: str) -> bool:
-            return any(n in hold for n in names) == holdout_only
+            return not any(n in excluded for n in names) and any(n in hold for n in names) == holdout_only
 
         self.clips: list[Clip] = []
         for root in cfg.clips:

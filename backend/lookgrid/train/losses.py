@@ -236,12 +236,30 @@ def add_training_noise(
     *,
     impulse_range: float = 40.0 / 255.0,
     impulse_count: int = 1000,
-    grain_sigma: float = 0.01,
+    grain_sigma: float | torch.Tensor = 0.01,
+    grain_chroma: float = 0.0,
 ) -> torch.Tensor:
     """Noisy copy of ``image (B,3,H,W)``: paper 003's uniform noise in ±``impulse_range`` added to
-    ``impulse_count`` random pixels per image, plus Gaussian film grain of std ``grain_sigma``."""
+    ``impulse_count`` random pixels per image, plus Gaussian film grain.
+
+    The grain is white, per pixel: a luminance part of std ``grain_sigma`` (a float, or a ``(B,)``
+    tensor, one std per image) on all three channels, and, when ``grain_chroma > 0``, a chroma part of
+    std ``grain_chroma * grain_sigma`` per channel with its channel mean removed (hue, not brightness
+    -- the same model as :func:`lookgrid.eval.metrics.add_grain`, here in working-space units)."""
     b, c, h, w = image.shape
-    noisy = image + grain_sigma * torch.randn(image.shape, generator=generator, dtype=image.dtype)
+    sigma = torch.as_tensor(grain_sigma, dtype=image.dtype)
+    if sigma.ndim == 1:
+        if sigma.shape[0] != b:
+            raise ValueError(f"add_training_noise: {sigma.shape[0]} grain stds for {b} images")
+        sigma = sigma.view(b, 1, 1, 1)
+    if grain_chroma == 0.0:
+        # paper 003's form (and v2's training): independent noise per channel
+        grain = torch.randn(image.shape, generator=generator, dtype=image.dtype)
+    else:
+        grain = torch.randn((b, 1, h, w), generator=generator, dtype=image.dtype).expand(b, c, h, w)
+        chroma = grain_chroma * torch.randn(image.shape, generator=generator, dtype=image.dtype)
+        grain = grain + (chroma - chroma.mean(dim=1, keepdim=True))
+    noisy = image + sigma * grain
     if impulse_count > 0:
         flat = noisy.reshape(b, c, h * w).clone()
         idx = torch.randint(0, h * w, (b, 1, impulse_count), generator=generator).expand(b, c, impulse_count)
