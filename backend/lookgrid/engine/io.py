@@ -116,33 +116,24 @@ class SequenceIO:
 
     # --- reading ------------------------------------------------------------------------------
     def read(self, frame: int) -> FrameIn:
-        """One input frame (:class:`FrameIn`). Fast path: the working frame is an ``(H, W, 3)``
-        view of a planar ``(3, H, W)`` buffer — the model's layout, so the clip takes it without
-        a transposing copy — written by the colour conversion straight from the file's channels
-        (no copy of them first). :meth:`read_reference` gives the same values."""
-        if not self.fast:
-            return self.read_reference(frame)
+        """One input frame (:class:`FrameIn`). Fast path (:attr:`fast`): the working frame is an
+        ``(H, W, 3)`` view of a planar ``(3, H, W)`` buffer — the model's layout, so the clip takes
+        it without a transposing copy — written by the colour conversion straight from the file's
+        channels (no copy of them first). The reference path converts a contiguous copy of the
+        colour channels into a new contiguous ``(H, W, 3)`` array: the same values."""
         img = read_image(self.input.path(frame))
         to_working, _ = self._pipelines(img)
         rgb = list(img.rgb_indices())
         h, w = img.pixels.shape[:2]
-        working = np.empty((3, h, w), np.float32).transpose(1, 2, 0)
-        _, report = to_working.to_working(img.rgb(copy=False), return_report=True, out=working)
+        if self.fast:
+            working = np.empty((3, h, w), np.float32).transpose(1, 2, 0)
+            _, report = to_working.to_working(img.rgb(copy=False), return_report=True, out=working)
+        else:
+            working, report = to_working.to_working(img.rgb(), return_report=True)
+            working = np.asarray(working, np.float32)
         self._count(report)
         masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}
         return FrameIn(working=working, masks=masks, image=img, rgb=rgb)
-
-    def read_reference(self, frame: int) -> FrameIn:
-        """Plain version of :meth:`read`: a contiguous copy of the colour channels converted into
-        a new contiguous ``(H, W, 3)`` array."""
-        img = read_image(self.input.path(frame))
-        to_working, _ = self._pipelines(img)
-        rgb = list(img.rgb_indices())
-        working, report = to_working.to_working(img.rgb(), return_report=True)
-        self._count(report)
-        h, w = img.pixels.shape[:2]
-        masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}
-        return FrameIn(working=np.asarray(working, np.float32), masks=masks, image=img, rgb=rgb)
 
     def load(self, frame: int) -> tuple[np.ndarray, dict]:
         """Loader for :class:`Clip` analysis: ``(working (H,W,3), {region: mask (h,w)})``."""
@@ -163,14 +154,15 @@ class SequenceIO:
     def write(self, frame: int, out_working: np.ndarray, frame_in: FrameIn, to: str | None = None) -> str:
         """Write one rendered frame atomically (to ``to`` when given, e.g. a staged temporary,
         else to its output path); returns the path written. Channels besides colour (alpha,
-        AOVs) get the NaN/Inf policy too. Fast path: ``out_working`` in any layout (e.g. the
-        clip's planar output seen as ``(H, W, 3)``) is converted without a copy first, and an
-        RGB-only EXR is written from the converted array itself; :meth:`write_reference` writes
-        the same file."""
-        if not self.fast:
-            return self.write_reference(frame, out_working, frame_in, to)
+        AOVs) get the NaN/Inf policy too. Fast path (:attr:`fast`): ``out_working`` in any layout
+        (e.g. the clip's planar output seen as ``(H, W, 3)``) is converted without a copy first,
+        and an RGB-only EXR is written from the converted array itself; the reference path
+        converts a contiguous copy and puts it into a copy of the input's pixels: the same file."""
         _, from_working = self._pipelines(frame_in.image)
         path = self.output.path(frame) if to is None else to
+        if not self.fast:
+            rgb = from_working.from_working(np.ascontiguousarray(out_working, dtype=np.float32))
+            return self._write_rgb(path, rgb, frame_in)
         out_working = np.asarray(out_working)
         if out_working.dtype != np.float32:
             out_working = out_working.astype(np.float32)
@@ -181,15 +173,6 @@ class SequenceIO:
             write_image(path, self._clean(rgb), channel_names=list(img.channel_names), like=img,
                         colorspace=self.output_colorspace)
             return str(path)
-        return self._write_rgb(path, rgb, frame_in)
-
-    def write_reference(self, frame: int, out_working: np.ndarray, frame_in: FrameIn,
-                        to: str | None = None) -> str:
-        """Plain version of :meth:`write`: a contiguous copy of ``out_working``, converted, put
-        into a copy of the input's pixels."""
-        _, from_working = self._pipelines(frame_in.image)
-        path = self.output.path(frame) if to is None else to
-        rgb = from_working.from_working(np.ascontiguousarray(out_working, dtype=np.float32))
         return self._write_rgb(path, rgb, frame_in)
 
     def _write_rgb(self, path, rgb: np.ndarray, frame_in: FrameIn) -> str:

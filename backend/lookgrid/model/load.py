@@ -63,13 +63,11 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     A missing/unreadable/incompatible file or an unknown name raises :class:`ModelNotAvailableError`.
     """
     dev = resolve_device(device, default="cpu")
-    if path is None:
-        path = resolve_model_path(None)
-        if path is None:
-            log.warning("no shipped LookGrid weights found (models/%s); using an untrained model "
-                        "(the closed-form colour prior alone)", SHIPPED_NAME)
-            return LookGridNet(vgg19_weights=vgg19_weights).to(dev).eval()
     path = resolve_model_path(path)
+    if path is None:
+        log.warning("no shipped LookGrid weights found (models/%s); using an untrained model "
+                    "(the closed-form colour prior alone)", SHIPPED_NAME)
+        return LookGridNet(vgg19_weights=vgg19_weights).to(dev).eval()
     if not path.is_file():
         raise ModelNotAvailableError(f"model file not found: {path}")
     try:

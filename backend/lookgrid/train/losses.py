@@ -242,9 +242,10 @@ def add_training_noise(
     """Noisy copy of ``image (B,3,H,W)``: paper 003's uniform noise in ±``impulse_range`` added to
     ``impulse_count`` random pixels per image, plus Gaussian film grain.
 
-    The grain is white, per pixel: a luminance part of std ``grain_sigma`` (a float, or a ``(B,)``
-    tensor, one std per image) on all three channels, and, when ``grain_chroma > 0``, a chroma part of
-    std ``grain_chroma * grain_sigma`` per channel with its channel mean removed (hue, not brightness
+    The grain is white, of std ``grain_sigma`` (a float, or a ``(B,)`` tensor, one std per image).
+    ``grain_chroma == 0``: independent per channel (paper 003's form, v2's training).
+    ``grain_chroma > 0``: a luminance part on all three channels plus a chroma part of std
+    ``grain_chroma * grain_sigma`` per channel with its channel mean removed (hue, not brightness
     -- the same model as :func:`lookgrid.eval.metrics.add_grain`, here in working-space units)."""
     b, c, h, w = image.shape
     sigma = torch.as_tensor(grain_sigma, dtype=image.dtype)
@@ -253,7 +254,6 @@ def add_training_noise(
             raise ValueError(f"add_training_noise: {sigma.shape[0]} grain stds for {b} images")
         sigma = sigma.view(b, 1, 1, 1)
     if grain_chroma == 0.0:
-        # paper 003's form (and v2's training): independent noise per channel
         grain = torch.randn(image.shape, generator=generator, dtype=image.dtype)
     else:
         grain = torch.randn((b, 1, h, w), generator=generator, dtype=image.dtype).expand(b, c, h, w)
