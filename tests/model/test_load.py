@@ -26,6 +26,17 @@ def test_checkpoint_from_before_the_prior_loads_as_trained(tmp_path):
     assert L.load_model(L.save_model(LookGridNet(), tmp_path / "new.pt")).config["prior"] == "mkl"
 
 
+def test_checkpoint_from_before_the_tone_curve_loads_without_it(tmp_path):
+    """Weights trained on the affine prior alone (lookgrid-v2, the first lookgrid-commercial) keep
+    it; a new checkpoint keeps the curve it was trained with."""
+    path = L.save_model(LookGridNet(), tmp_path / "old.pt")
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["config"]["prior_curve"]
+    torch.save(ckpt, path)
+    assert L.load_model(path).config["prior_curve"] == 0.0
+    assert L.load_model(L.save_model(LookGridNet(), tmp_path / "new.pt")).config["prior_curve"] == 1.0
+
+
 def test_save_load_round_trip(tmp_path):
     torch.manual_seed(5)
     net = LookGridNet({"guide_hidden": 8, "alpha": 0.3})

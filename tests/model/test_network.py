@@ -64,6 +64,9 @@ def test_temporal_state_changes_the_result_and_alpha_zero_ignores_it(gen):
 
 def test_region_k_uses_style_k(gen):
     net = _trained_like()
+    # the tone curve is fitted along the guide, which sees the region order (its region codes), so
+    # only the curve-free grids are invariant to swapping the regions and their styles together
+    net.config["prior_curve"] = 0.0
     content, masks, styles = _inputs(gen)
     with torch.no_grad():
         sf = net.encode_style(styles)

@@ -83,6 +83,8 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     # identity base with grid-space blending: load them as they were trained.
     config.setdefault("prior", "identity")
     config.setdefault("blend", "grid")
+    # ... and those written before the prior's tone curve existed were trained without it
+    config.setdefault("prior_curve", 0.0)
     try:
         net = LookGridNet(config, vgg19_weights=vgg19_weights)
         net.load_state_dict(ckpt["state_dict"])

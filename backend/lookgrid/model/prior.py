@@ -34,6 +34,19 @@ Temporal state: the *content* statistics are blended with the previous frame's e
 TC-AdaIN's (eqs. 5–6), ``μ̂ᵗ = (1−α)μᵗ + α μ̂ᵗ⁻¹`` and likewise ``Σ̂``, and carried in
 :class:`lookgrid.model.state.TemporalState`.
 
+Tone curve (config ``prior_curve`` > 0): an affine map matches only the first two moments, so a
+reference whose tones are skewed — a low-key photo with most pixels dark and a few bright ones —
+comes out with the right mean and spread but the wrong tonal shape, and one colour cast for every
+tone where the reference has cool shadows and warm highlights. The curve adds, per region and per
+depth bin of the grid, a colour offset (:func:`tone_curve_offsets`): its grey part moves the luma
+distribution of the affine's output onto the reference's (quantile matching, the curve's slope
+capped at ``max_gain`` both ways like the affine's; in ACEScct a grey offset is an exposure
+change), its luma-free part moves each tone's mean colour onto the reference's mean colour at the
+same tone (:func:`tone_table`, stored with the style). The per-pixel change is fitted by least
+squares along the grid's depth axis (the guide) with a smoothness term: a smooth tone and split-tone
+curve along the guide, which a bilateral grid represents exactly. ``prior_curve`` scales the
+offsets (0 = the affine alone).
+
 All functions are plain torch, no gradient is needed through them (the prior depends only on the
 images, not on weights); they work in float64 internally and return the input dtype.
 """
@@ -42,11 +55,18 @@ from __future__ import annotations
 
 import torch
 
+from lookgrid.model.colormath import LUMA_WEIGHTS
 from lookgrid.model.grid import GRID_COEFFS, check_shape
 
 DEFAULT_MAX_GAIN = 2.0
 DEFAULT_EPS = 1e-4
 PRIORS = ("mkl", "identity")
+#: tone bins kept per style image and per region for the tone curve (:func:`tone_table`)
+LUMA_QUANTILES = 64
+#: weight of the tone curve's smoothness term (per unit of region mass)
+CURVE_SMOOTHNESS = 0.005
+#: the tone curve is fitted on every CURVE_STRIDE-th pixel of the analysis frame each way (256² -> 64²)
+CURVE_STRIDE = 4
 
 
 def colour_stats(image: torch.Tensor, weights: torch.Tensor | None = None, min_mass: float = 1.0):
@@ -133,3 +153,154 @@ def temporal_blend_stats(mean, cov, prev_mean, prev_cov, alpha: float):
     if prev_mean is None:
         return mean, cov
     return (1 - alpha) * mean + alpha * prev_mean, (1 - alpha) * cov + alpha * prev_cov
+
+
+# ------------------------------------------------------------------------------------------------
+# tone curve
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Batched piecewise-linear interpolation, constant beyond the ends: ``x (B,P)`` at knots
+    ``xp (B,K)`` (non-decreasing) with values ``fp (B,K)`` → ``(B,P)``."""
+    k = xp.shape[1]
+    hi = torch.searchsorted(xp.contiguous(), x.contiguous()).clamp(1, k - 1)
+    lo = hi - 1
+    x0, x1 = xp.gather(1, lo), xp.gather(1, hi)
+    f0, f1 = fp.gather(1, lo), fp.gather(1, hi)
+    t = ((x - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0.0, 1.0)
+    return f0 + t * (f1 - f0)
+
+
+def curve_pixels(x: torch.Tensor) -> torch.Tensor:
+    """The pixels the tone curve is fitted on: every :data:`CURVE_STRIDE`-th row and column of
+    ``x (B,C,H,W)`` (from the middle of the first block). Subsampled, not averaged: averaging would
+    narrow the tones and the curve would then over-stretch them."""
+    k = CURVE_STRIDE
+    return x[..., k // 2::k, k // 2::k]
+
+
+def tone_table(image: torch.Tensor, weights: torch.Tensor | None = None, q: int = LUMA_QUANTILES) -> torch.Tensor:
+    """The tones of ``image (B,3,h,w)`` weighted by ``weights (B,1,h,w)`` or None: its pixels ordered
+    by luma (Rec.709 weights on the working-space values) and cut into ``q`` bins of equal mass.
+    Returns ``(B,q,4)`` in the image's dtype: per bin, the luma quantile at the bin's middle level
+    ``(j + 0.5)/q`` and the bin's mean colour (3) — what colour each tone has (a reference's cool
+    shadows and warm highlights)."""
+    check_shape("image", image, "(B,3,h,w)", 4, d1=3)
+    b = image.shape[0]
+    x = image.detach().to(torch.float64).reshape(b, 3, -1)
+    return _tones(x, _luma(x), None if weights is None else weights.reshape(b, -1), q)[0].to(image.dtype)
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """``(B,3,P)`` → ``(B,P)`` float64 luma."""
+    return torch.einsum("c,bcp->bp", torch.tensor(LUMA_WEIGHTS, dtype=torch.float64, device=x.device), x)
+
+
+def _tones(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, q: int):
+    """:func:`tone_table` of colours ``x (B,3,P)`` with lumas ``y (B,P)`` (float64), and each pixel's
+    bin index ``(B,P)`` long. Bin means come from cumulative colour sums interpolated at the bin edges,
+    so every bin has exactly 1/q of the mass (no empty bins)."""
+    w = torch.ones_like(y) if weights is None else weights.detach().to(torch.float64).clamp_min(0.0)
+    sy, order = torch.sort(y, dim=1)
+    sw = w.gather(1, order)
+    total = sw.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    cw = torch.cumsum(sw, dim=1) / total                                  # end-point CDF
+    mid = cw - 0.5 * sw / total                                            # mid-point CDF
+    levels = ((torch.arange(q, dtype=torch.float64, device=y.device) + 0.5) / q).expand(y.shape[0], q)
+    quant = _interp(levels, mid, sy)
+    sx = x.gather(2, order.unsqueeze(1).expand_as(x))
+    cx = torch.cumsum(sx * sw.unsqueeze(1), dim=2) / total.unsqueeze(1)  # (B,3,P)
+    edges = (torch.arange(q + 1, dtype=torch.float64, device=y.device) / q).expand(y.shape[0], q + 1)
+    zero = torch.zeros_like(cw[:, :1])
+    cwz = torch.cat([zero, cw], dim=1)
+    at = torch.stack([_interp(edges, cwz, torch.cat([zero, cx[:, c]], dim=1)) for c in range(3)], dim=-1)
+    means = torch.diff(at, dim=1) * q                                      # (B,q,3)
+    rank = torch.empty_like(mid).scatter_(1, order, mid)
+    bins = (rank * q).long().clamp(0, q - 1)
+    return torch.cat([quant.unsqueeze(-1), means], dim=-1), bins
+
+
+def tone_curve(source_q: torch.Tensor, target_q: torch.Tensor, max_slope: float = DEFAULT_MAX_GAIN) -> torch.Tensor:
+    """A monotone tone curve through the quantile pairs, slope capped to ``[1/max_slope, max_slope]``.
+
+    ``source_q``, ``target_q (B,Q)`` non-decreasing. Returns the curve's values ``(B,Q)`` at the knots
+    ``source_q``: segment slopes of ``target_q`` over ``source_q`` are clamped and integrated outward
+    from the median knot, which keeps its target value. Equal quantiles give the identity."""
+    check_shape("source_q", source_q, "(B,Q)", 2)
+    check_shape("target_q", target_q, f"(B,Q) = {tuple(source_q.shape)}", 2, d0=source_q.shape[0], d1=source_q.shape[1])
+    xs, ys = source_q.to(torch.float64), target_q.to(torch.float64)
+    dx = torch.diff(xs, dim=1)
+    dy = torch.diff(ys, dim=1)
+    flat = dx <= 1e-9
+    slope = torch.where(flat, torch.ones_like(dx), dy / dx.clamp_min(1e-9)).clamp(1.0 / max_slope, max_slope)
+    step = torch.where(flat, torch.zeros_like(dx), slope * dx)
+    mid = xs.shape[1] // 2
+    cum = torch.cat([torch.zeros_like(xs[:, :1]), torch.cumsum(step, dim=1)], dim=1)
+    return (ys[:, mid:mid + 1] + cum - cum[:, mid:mid + 1]).to(source_q.dtype)
+
+
+def depth_weights(guide: torch.Tensor, depth: int) -> torch.Tensor:
+    """Tent weights ``(B,P,D)`` of each pixel's guide value ``guide (B,P)`` over the grid's depth bins,
+    the slicing convention of :mod:`lookgrid.model.slicing` (``gz = z·D − 0.5``, indices clamped)."""
+    gz = guide.detach().to(torch.float64) * depth - 0.5
+    g0 = torch.floor(gz)
+    frac = gz - g0
+    i0 = g0.long().clamp(0, depth - 1)
+    i1 = (g0.long() + 1).clamp(0, depth - 1)
+    w = torch.zeros(*guide.shape, depth, dtype=torch.float64, device=guide.device)
+    w.scatter_add_(2, i0.unsqueeze(-1), (1 - frac).unsqueeze(-1))
+    w.scatter_add_(2, i1.unsqueeze(-1), frac.unsqueeze(-1))
+    return w
+
+
+def tone_curve_offsets(content: torch.Tensor, weights: torch.Tensor, guide: torch.Tensor, affine: torch.Tensor,
+                       reference_tones: torch.Tensor, depth: int, *, max_slope: float = DEFAULT_MAX_GAIN,
+                       smoothness: float = CURVE_SMOOTHNESS) -> torch.Tensor:
+    """Per depth bin colour offsets ``(B,D,3)`` that move the tones of ``affine``'s output onto the
+    reference's (module doc).
+
+    content ``(B,3,h,w)`` (one row per region), weights ``(B,1,h,w)`` (the region's mask, positive
+    total), guide ``(B,h,w)`` (the depth coordinate of each pixel), affine ``(B,3,4)``,
+    reference_tones ``(B,Q,4)`` (:func:`tone_table` of the reference). Pixel p of tone bin j wants the
+    change ``e_p``: grey by the tone curve ``T(y_p) − y_p`` (:func:`tone_curve`, slope-capped) plus the
+    luma-free part of the difference of bin j's mean colours (reference − output). Minimises
+    ``Σ_p m_p ‖Σ_d w_pd δ_d − e_p‖² + smoothness·Σm·Σ_d ‖δ_{d+1} − δ_d‖²``, ``w_pd`` p's tent weights
+    along depth."""
+    check_shape("content", content, "(B,3,h,w)", 4, d1=3)
+    b, _, h, w = content.shape
+    check_shape("weights", weights, f"(B,1,h,w) = ({b},1,{h},{w})", 4, d0=b, d1=1, d2=h, d3=w)
+    check_shape("guide", guide, f"(B,h,w) = ({b},{h},{w})", 3, d0=b, d1=h, d2=w)
+    check_shape("affine", affine, f"(B,3,4) with B={b}", 3, d0=b, d1=3, d2=4)
+    check_shape("reference_tones", reference_tones, f"(B,Q,4) with B={b}", 3, d0=b, d2=4)
+    x = content.detach().to(torch.float64).reshape(b, 3, h * w)
+    a = affine.detach().to(torch.float64)
+    out = torch.einsum("bij,bjp->bip", a[:, :, :3], x) + a[:, :, 3:]     # the affine's output (B,3,P)
+    y = _luma(out)
+    m = weights.detach().to(torch.float64).reshape(b, h * w).clamp(0.0, 1.0)
+    ref = reference_tones.to(torch.float64)
+    tones, bins = _tones(out, y, m, ref.shape[1])
+    qc = tones[..., 0]
+    knots_t = tone_curve(qc, ref[..., 0], max_slope)
+    grey = _interp(y, qc, knots_t) - _interp(y, qc, qc)                   # beyond the ends: constant
+    dc = ref[..., 1:] - tones[..., 1:]                                      # (B,Q,3)
+    lw = torch.tensor(LUMA_WEIGHTS, dtype=torch.float64, device=content.device)
+    chroma = dc - (dc @ lw).unsqueeze(-1)                                   # luma-free part
+    e = grey.unsqueeze(-1) + chroma.gather(1, bins.unsqueeze(-1).expand(b, h * w, 3))  # (B,P,3)
+    wd = depth_weights(guide.reshape(b, h * w), depth)  # (B,P,D)
+    wm = wd * m.unsqueeze(-1)
+    normal = torch.einsum("bpd,bpe->bde", wm, wd)
+    rhs = torch.einsum("bpd,bpc->bdc", wm, e)
+    diff = torch.diff(torch.eye(depth, dtype=torch.float64, device=content.device), dim=0)  # (D-1,D)
+    mass = m.sum(dim=1).clamp_min(1e-12).view(b, 1, 1)
+    eye = torch.eye(depth, dtype=torch.float64, device=content.device)
+    system = normal + mass * (smoothness * (diff.T @ diff) + 1e-6 * eye)
+    return torch.linalg.solve(system, rhs).to(content.dtype)
+
+
+def add_depth_offsets(grids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """``grids (B,12,D,Hg,Wg)`` with ``offsets (B,D,3)`` added to the constant term of each output
+    channel (coefficients 3, 7, 11 of the row-major 3×4 layout) in each depth bin."""
+    b, c, d = grids.shape[:3]
+    check_shape("offsets", offsets, f"(B,D,3) = ({b},{d},3)", 3, d0=b, d1=d, d2=3)
+    add = torch.zeros(b, c, d, dtype=grids.dtype, device=grids.device)
+    for ch, k in enumerate((3, 7, 11)):
+        add[:, k] = offsets[..., ch].to(grids.dtype)
+    return grids + add[..., None, None]

@@ -77,21 +77,23 @@ class StyleFeatures:
 
     Cacheable per style image (``encode_style`` of one image, then :meth:`stack` to build the N
     styles of a call; :meth:`select` picks rows). ``colour_mean (S, 3)``, ``colour_cov (S, 3, 3)``:
-    the style images' colour statistics in working space, for the colour prior (None if unused).
+    the style images' colour statistics in working space, for the colour prior (None if unused);
+    ``tones (S, Q, 4)``: their :func:`lookgrid.model.prior.tone_table`, for the prior's tone curve (None if unused).
     """
 
     means: tuple[torch.Tensor, ...]
     stds: tuple[torch.Tensor, ...]
     colour_mean: torch.Tensor | None = None
     colour_cov: torch.Tensor | None = None
+    tones: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.means[0].shape[0])
 
     def _map(self, fn) -> "StyleFeatures":
+        opt = (lambda t: None if t is None else fn(t))  # noqa: E731
         return StyleFeatures(tuple(fn(m) for m in self.means), tuple(fn(s) for s in self.stds),
-                             None if self.colour_mean is None else fn(self.colour_mean),
-                             None if self.colour_cov is None else fn(self.colour_cov))
+                             opt(self.colour_mean), opt(self.colour_cov), opt(self.tones))
 
     def select(self, rows) -> "StyleFeatures":
         idx = torch.as_tensor(list(rows), dtype=torch.long)
@@ -104,18 +106,23 @@ class StyleFeatures:
             raise ShapeMismatchError("StyleFeatures.stack needs at least one item, got 0")
         layers = len(items[0].means)
         colour = all(it.colour_mean is not None for it in items)
+        tones = all(it.tones is not None for it in items)
         return StyleFeatures(tuple(torch.cat([it.means[l] for it in items]) for l in range(layers)),
                              tuple(torch.cat([it.stds[l] for it in items]) for l in range(layers)),
                              torch.cat([it.colour_mean for it in items]) if colour else None,
-                             torch.cat([it.colour_cov for it in items]) if colour else None)
+                             torch.cat([it.colour_cov for it in items]) if colour else None,
+                             torch.cat([it.tones for it in items]) if tones else None)
 
     def lerp(self, other: "StyleFeatures", t: float) -> "StyleFeatures":
         """Blend statistics of two styles (a style mix in feature space; colour moments likewise)."""
         colour = self.colour_mean is not None and other.colour_mean is not None
+        tones = self.tones is not None and other.tones is not None
+        # quantiles blend as quantile functions: the displacement interpolation of the two tone ranges
         return StyleFeatures(tuple(a + (b - a) * t for a, b in zip(self.means, other.means)),
                              tuple(a + (b - a) * t for a, b in zip(self.stds, other.stds)),
                              self.colour_mean + (other.colour_mean - self.colour_mean) * t if colour else None,
-                             self.colour_cov + (other.colour_cov - self.colour_cov) * t if colour else None)
+                             self.colour_cov + (other.colour_cov - self.colour_cov) * t if colour else None,
+                             self.tones + (other.tones - self.tones) * t if tones else None)
 
     def to(self, device) -> "StyleFeatures":
         return self._map(lambda t: t.to(device))
