@@ -24,7 +24,7 @@ def test_batch_shapes_partition_and_ranges(tiny_data):
     b = d.batch(np.random.default_rng(0), 3)
     assert b.content.shape == (3, 2, 3, 256, 256) and b.target.shape == (3, 2, 3, 256, 256)
     assert b.masks.shape == (3, 2, 2, 256, 256) and b.references.shape == (3, 2, 3, 256, 256)
-    assert b.flow.shape == (3, 2, 256, 256) and b.visibility.shape == (3, 1, 256, 256)
+    assert b.flow.shape == (3, 1, 2, 256, 256) and b.visibility.shape == (3, 1, 1, 256, 256)
     assert torch.allclose(b.masks.sum(2), torch.ones(3, 2, 256, 256), atol=1e-5)  # background last
     # working space (ACEScct): display 0..1 maps to ~0.073..0.555
     assert 0.07 < float(b.content.min()) and float(b.content.max()) < 0.56
@@ -59,8 +59,8 @@ def test_flow_explains_motion_on_visible_pixels(tiny_data, clip_weight):
     for _ in range(3):
         ex = d.example(rng)
         prev, cur = ex["content"][0:1], ex["content"][1:2]
-        warped, _ = warp(prev, ex["flow"][None])
-        vis = ex["visibility"][None]
+        warped, _ = warp(prev, ex["flow"])  # (T-1=1,2,S,S)
+        vis = ex["visibility"]
         assert float(vis.mean()) > 0.5
         err = float(((warped - cur).abs() * vis).sum() / (3 * vis.sum()))
         still = float((prev - cur).abs().mean())

@@ -142,7 +142,7 @@ def test_temporal_real_weights_real_clips_in_the_temporal_terms():
     obj = (torch.rand((b, 2, 1, s, s), generator=g) > 0.5).float()
     batch = Batch(content=content, masks=torch.cat([obj, 1 - obj], dim=2), target=content.clone(),
                   references=0.1 + 0.4 * torch.rand((b, 2, 3, s, s), generator=g),
-                  flow=torch.zeros(b, 2, s, s), visibility=torch.ones(b, 1, s, s), supervised=torch.ones(b),
+                  flow=torch.zeros(b, 1, 2, s, s), visibility=torch.ones(b, 1, 1, s, s), supervised=torch.ones(b),
                   kinds=["clip", "clip"])
 
     def temporal(weight, kinds):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lookgrid.errors import InvalidInputError
-from lookgrid.train.data import DataConfig
+from lookgrid.train.data import DataConfig, check_frames
 from lookgrid.train.step import LossWeights
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -153,6 +153,7 @@ def config_from_dict(raw: dict) -> TrainConfig:
             kw[name] = value
     cfg = TrainConfig(**kw)
     d = cfg.data
+    check_frames(d.frames)
     d.clips = [_expand(p) for p in d.clips]
     d.photos = [_expand(p) for p in d.photos]
     d.references = [_expand(p) for p in d.references]

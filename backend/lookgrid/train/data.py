@@ -1,22 +1,29 @@
-"""Training data: real clips, clips without masks, and still photos turned into two-frame clips.
+"""Training data: real clips, clips without masks, and still photos turned into short clips.
 
-Every training example is a *pair of consecutive frames* (t-1, t) with N=2 regions (an object and
-the background, in that order — the engine's convention: the background mask is the last one and is
-``clip(1 - union, 0, 1)``), together with:
+Every training example is a *sequence of T consecutive frames* 0..T-1 (``DataConfig.frames``, 2 =
+a pair) with N=2 regions (an object and the background, in that order — the engine's convention:
+the background mask is the last one and is ``clip(1 - union, 0, 1)``), together with:
 
-* a random photoreal grading per region applied region-wise to both frames (the supervised target);
+* a random photoreal grading per region applied region-wise to every frame (the supervised target);
 * each region's reference: the same grading applied to another image — another frame of the same
   clip, another crop of the same photo, or an unrelated photo;
-* the backward flow t -> t-1 and the visibility of frame t's pixels in frame t-1:
-  exact for stills (we make the motion), OpenCV DIS with a forward–backward check for real clips.
+* for each consecutive pair (t-1, t) the backward flow t -> t-1 and the visibility of frame t's
+  pixels in frame t-1: exact for stills (we make the motion), OpenCV DIS with a forward–backward
+  check for real clips.
 
 Sources (any folder works):
 
 * ``ClipSource``: ``<clip>/frames/*.jpg|png`` and ``<clip>/masks/*.png`` (one object mask per frame,
-  the DAVIS layout). A clip without ``masks/`` gets a random smooth blob at t-1 carried to t by the flow.
-* ``PhotoSource``: a folder (searched recursively) of photographs; each becomes a two-frame clip by a
+  the DAVIS layout); frames ``t0, t0+gap, ...`` (gap 1 or 2). A clip without ``masks/`` gets a random
+  smooth blob on frame 0 carried along the chain of flows. Clips shorter than T frames are skipped.
+* ``PhotoSource``: a folder (searched recursively) of photographs; each becomes a T-frame clip by a
   smooth random flow (pan, zoom, small rotation, local motion) of the background and a different
-  motion of a random blob-shaped foreground region, with exact flow and occlusion.
+  motion of a random blob-shaped foreground region, at constant velocity with a little jitter per
+  step, with exact flow and occlusion (each frame is sampled once from the photo along its composed
+  flow, see :meth:`TrainingData._photo_example`).
+
+With ``frames = 2`` the random stream is the one of the two-frame data (same draws in the same
+order), so recipes written before sequences existed reproduce their runs.
 
 Images are read as 8-bit sRGB ("sRGB - Texture"); the gradings, crops and warps happen in that
 display space (where "photoreal grading" has its usual meaning) and the finished content, target and
@@ -27,6 +34,7 @@ Everything random comes from one ``numpy.random.Generator`` so a seed makes the 
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +51,23 @@ from lookgrid.model.colormath import LUMA_WEIGHTS, apply_weights, srgb_encode
 from lookgrid.train.flow import dis_flow, flow_visibility, random_smooth_flow, warp
 from lookgrid.train.grading import Grading, apply_grading, apply_region_gradings, sample_grading
 
+log = logging.getLogger("lookgrid.train")
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".exr")
 #: an EXR still is scaled so this luminance quantile lands on display white before it is clipped
 EXR_WHITE_QUANTILE = 0.99
+#: the foreground blob's motion per step in photo sequences (the background: random_smooth_flow's defaults)
+PHOTO_FG_MOTION = {"max_shift": 10.0, "max_zoom": 0.05, "max_rotation_deg": 4.0, "local_amplitude": 1.0}
+#: photo sequences move at constant velocity: each step after the first adds this small random flow
+PHOTO_JITTER = {"max_shift": 1.5, "max_zoom": 0.005, "max_rotation_deg": 0.5, "local_amplitude": 0.5}
+
+
+def check_frames(frames) -> int:
+    """``frames`` (the sequence length T of a training example) if it is an int >= 2, else
+    :class:`InvalidInputError`."""
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 2:
+        raise InvalidInputError(f"data.frames must be an integer >= 2 (frames per training sequence), got {frames!r}")
+    return frames
 
 
 # ------------------------------------------------------------------------------------------------
@@ -195,11 +217,13 @@ def colour_jitter(rng: np.random.Generator, strength: float = 1.0) -> Grading:
 # ------------------------------------------------------------------------------------------------
 @dataclass
 class Batch:
-    """One training batch (B examples, N regions, crop size S).
+    """One training batch (B examples of T frames, N regions, crop size S).
 
-    ``content (B,2,3,S,S)`` frames t-1, t; ``masks (B,2,N,S,S)`` partitions of unity (object(s),
-    background last); ``target (B,2,3,S,S)``; ``references (B,N,3,S,S)``; ``flow (B,2,S,S)`` backward
-    t -> t-1; ``visibility (B,1,S,S)``; ``supervised (B,)`` 1 where ``target`` is a valid target.
+    ``content (B,T,3,S,S)`` frames 0..T-1; ``masks (B,T,N,S,S)`` partitions of unity (object(s),
+    background last); ``target (B,T,3,S,S)``; ``references (B,N,3,S,S)``; ``flow (B,T-1,2,S,S)``:
+    entry t-1 is the backward flow from frame t to frame t-1 (:mod:`lookgrid.train.flow`);
+    ``visibility (B,T-1,1,S,S)`` of frame t's pixels in frame t-1; ``supervised (B,)`` 1 where
+    ``target`` is a valid target.
     """
 
     content: torch.Tensor
@@ -222,6 +246,7 @@ class DataConfig:
     # e.g. a file inside a listed folder whose licence does not fit ``licence``
     exclude: list[str] = field(default_factory=list)
     crop: int = 256
+    frames: int = 2  # T, frames per training sequence (2: pairs); see check_frames
     clip_weight: float = 0.45
     photo_weight: float = 0.55
     same_source_reference: float = 0.5  # reference from another frame / crop of the same source
@@ -239,6 +264,7 @@ class TrainingData:
 
     def __init__(self, cfg: DataConfig, *, holdout_only: bool = False):
         self.cfg = cfg
+        check_frames(cfg.frames)
         hold, excluded = set(cfg.holdout), set(cfg.exclude)
 
         def keep(*names: str) -> bool:
@@ -259,6 +285,11 @@ class TrainingData:
             for p in find_photos(Path(root)):
                 if keep(p.name, p.stem):
                     self.references.append(self._fit_photo(load_rgb8(p)))
+        # only clips long enough for a T-frame sequence (every clip has >= 2 frames)
+        short = [c.name for c in self.clips if len(c.frames) < cfg.frames]
+        if short:
+            log.warning("clips shorter than data.frames = %d are skipped: %s", cfg.frames, ", ".join(short))
+            self.clips = [c for c in self.clips if len(c.frames) >= cfg.frames]
         if not self.clips and not self.photos:
             raise InvalidInputError(
                 "no training data: no clips found in " + ", ".join(cfg.clips or ["(none)"])
@@ -294,11 +325,14 @@ class TrainingData:
 
     # -- examples -----------------------------------------------------------------------------
     def _clip_example(self, rng: np.random.Generator):
+        """T = ``cfg.frames`` frames ``t0, t0+gap, ...`` of a random clip: frames ``(T,3,S,S)``,
+        object masks ``(T,S,S)``, DIS flows ``(T-1,2,S,S)`` (entry t-1: frame t -> t-1) with their
+        forward–backward visibility ``(T-1,1,S,S)``, the reference's other image and the kind."""
         clip = self.clips[int(rng.integers(len(self.clips)))]
-        n = len(clip.frames)
-        gap = int(rng.integers(1, 3)) if n > 2 else 1
-        t = int(rng.integers(gap, n))
-        h, w = clip.frames[t].shape[:2]
+        n, steps = len(clip.frames), self.cfg.frames - 1
+        gap = int(rng.integers(1, 3)) if n > 2 * steps else 1
+        last = int(rng.integers(gap * steps, n))
+        h, w = clip.frames[last].shape[:2]
         nh, nw = self._scale_for(rng, h, w)
         y, x = random_crop_box(rng, nh, nw, self.cfg.crop)
         flip = rng.random() < 0.5
@@ -308,70 +342,89 @@ class TrainingData:
             c = _resize(a, nh, nw)[y : y + S, x : x + S]
             return np.ascontiguousarray(c[:, ::-1]) if flip else c
 
-        prev, cur = crop(clip.frames[t - gap]), crop(clip.frames[t])
-        fprev = prev.astype(np.float32) / 255.0
-        fcur = cur.astype(np.float32) / 255.0
-        fwd = dis_flow(fcur, fprev)
-        bwd = dis_flow(fprev, fcur)
-        vis = flow_visibility(fwd, bwd)
-        flow_t = torch.from_numpy(fwd)
+        idx = [last - gap * (steps - j) for j in range(steps + 1)]
+        frames = [crop(clip.frames[i]) for i in idx]
+        flows, vis = [], []
+        for prev, cur in zip(frames[:-1], frames[1:]):
+            fprev = prev.astype(np.float32) / 255.0
+            fcur = cur.astype(np.float32) / 255.0
+            fwd = dis_flow(fcur, fprev)
+            flows.append(torch.from_numpy(fwd))
+            vis.append(torch.from_numpy(flow_visibility(fwd, dis_flow(fprev, fcur)))[None])
         if clip.masks is not None:
-            m_prev = crop(clip.masks[t - gap]).astype(np.float32) / 255.0
-            m_cur = crop(clip.masks[t]).astype(np.float32) / 255.0
-            m_prev, m_cur = torch.from_numpy(m_prev), torch.from_numpy(m_cur)
-        else:
-            m_prev = torch.from_numpy(random_blob_mask(rng, S, S))
-            m_cur = warp(m_prev[None, None], flow_t[None])[0][0, 0]
+            masks = [torch.from_numpy(crop(clip.masks[i]).astype(np.float32) / 255.0) for i in idx]
+        else:  # a random blob carried along the chain of flows
+            masks = [torch.from_numpy(random_blob_mask(rng, S, S))]
+            for f in flows:
+                masks.append(warp(masks[-1][None, None], f[None])[0][0, 0])
         # the reference's "other image": a distant frame of the same clip
         far = int(rng.integers(n))
         return (
-            _to_tensor(prev),
-            _to_tensor(cur),
-            m_prev,
-            m_cur,
-            flow_t,
-            torch.from_numpy(vis)[None],
+            torch.stack([_to_tensor(f) for f in frames]),
+            torch.stack(masks),
+            torch.stack(flows),
+            torch.stack(vis),
             clip.frames[far],
             "clip" if clip.masks is not None else "clip-blob",
         )
 
     def _photo_example(self, rng: np.random.Generator):
+        """A photo turned into a T-frame clip (module doc): frames ``(T,3,S,S)``, object masks
+        ``(T,S,S)``, exact flows ``(T-1,2,S,S)`` (entry t-1: frame t -> t-1), visibility
+        ``(T-1,1,S,S)``, the photo and the kind.
+
+        Motion: constant velocity with a little jitter. The background and the foreground blob each
+        get one random smooth flow (pair 1, the draws of a two-frame example); every later step
+        repeats it plus a small random smooth flow (:data:`PHOTO_JITTER`). Each layer keeps its
+        composed flow from frame t to frame 0, ``C_t(x) = f_t(x) + C_{t-1}(x + f_t(x))``, and frame t
+        samples the photo view once at ``x + C_t(x)`` (no blur accumulates along the sequence)."""
         photo = self.photos[int(rng.integers(len(self.photos)))]
         S = self.cfg.crop
-        img = self._random_view(rng, photo)[None]  # (1,3,S,S) = frame t-1
-        m_prev = torch.from_numpy(random_blob_mask(rng, S, S))[None, None]
+        img = self._random_view(rng, photo)[None]  # (1,3,S,S) = frame 0
+        m0 = torch.from_numpy(random_blob_mask(rng, S, S))[None, None]
         f_bg = torch.from_numpy(random_smooth_flow(rng, S, S))[None]
-        f_fg = torch.from_numpy(
-            random_smooth_flow(rng, S, S, max_shift=10.0, max_zoom=0.05, max_rotation_deg=4.0, local_amplitude=1.0)
-        )[None]
-        m_cur, _ = warp(m_prev, f_fg)
-        bg, in_bg = warp(img, f_bg)
-        fg, in_fg = warp(img, f_fg)
-        cur = m_cur * fg + (1 - m_cur) * bg
-        flow = m_cur * f_fg + (1 - m_cur) * f_bg
-        # a pixel of frame t is visible in t-1 if its source is in the frame and belongs to the same
-        # region there (otherwise it was covered / uncovered by the moving object)
-        m_src, _ = warp(m_prev, flow)
-        inside = m_cur * in_fg + (1 - m_cur) * in_bg
-        vis = ((inside > 0.5) & ((m_src - m_cur).abs() < 0.5)).float()
-        return (img[0], cur[0], m_prev[0, 0], m_cur[0, 0], flow[0], vis[0], photo, "photo")
+        f_fg = torch.from_numpy(random_smooth_flow(rng, S, S, **PHOTO_FG_MOTION))[None]
+        steps = [(f_bg, f_fg)]
+        for _ in range(self.cfg.frames - 2):
+            j_bg = torch.from_numpy(random_smooth_flow(rng, S, S, **PHOTO_JITTER))[None]
+            j_fg = torch.from_numpy(random_smooth_flow(rng, S, S, **PHOTO_JITTER))[None]
+            steps.append((f_bg + j_bg, f_fg + j_fg))
+        frames, masks, flows, vis = [img[0]], [m0[0, 0]], [], []
+        c_bg = c_fg = torch.zeros_like(f_bg)  # composed flows frame t -> frame 0
+        m_prev = m0
+        for f_bg, f_fg in steps:
+            back_bg, in_bg = warp(c_bg, f_bg)
+            back_fg, in_fg = warp(c_fg, f_fg)
+            c_bg, c_fg = f_bg + back_bg, f_fg + back_fg
+            m_cur, _ = warp(m0, c_fg)
+            bg, _ = warp(img, c_bg)
+            fg, _ = warp(img, c_fg)
+            cur = m_cur * fg + (1 - m_cur) * bg
+            flow = m_cur * f_fg + (1 - m_cur) * f_bg
+            # a pixel of frame t is visible in t-1 if its source is in the frame and belongs to the
+            # same region there (otherwise it was covered / uncovered by the moving object)
+            m_src, _ = warp(m_prev, flow)
+            inside = m_cur * in_fg + (1 - m_cur) * in_bg
+            frames.append(cur[0])
+            masks.append(m_cur[0, 0])
+            flows.append(flow[0])
+            vis.append(((inside > 0.5) & ((m_src - m_cur).abs() < 0.5)).float()[0])
+            m_prev = m_cur
+        return (torch.stack(frames), torch.stack(masks), torch.stack(flows), torch.stack(vis), photo, "photo")
 
     def example(self, rng: np.random.Generator) -> dict:
         """One example as a dict of tensors (see :class:`Batch` for shapes, without the batch axis)."""
         cfg = self.cfg
         use_clip = self.clips and (not self.photos or rng.random() < cfg.clip_weight / (cfg.clip_weight + cfg.photo_weight))
-        prev, cur, m_prev, m_cur, flow, vis, source, kind = (
-            self._clip_example(rng) if use_clip else self._photo_example(rng)
-        )
-        content = torch.stack((prev, cur))  # (2,3,S,S)
-        if cfg.jitter > 0:
+        content, obj, flow, vis, source, kind = self._clip_example(rng) if use_clip else self._photo_example(rng)
+        if cfg.jitter > 0:  # content (T,3,S,S)
             content = apply_grading(content, colour_jitter(rng, cfg.jitter))
-        obj = torch.stack((m_prev, m_cur)).clamp(0, 1)  # (2,S,S)
-        masks = torch.stack((obj, 1 - obj), dim=1)  # (2,N=2,S,S)
+        obj = obj.clamp(0, 1)  # (T,S,S)
+        masks = torch.stack((obj, 1 - obj), dim=1)  # (T,N=2,S,S)
         n = masks.shape[1]
         lo, hi = cfg.grading_strength
         gradings = [sample_grading(rng, float(rng.uniform(lo, hi))) for _ in range(n)]
-        target = apply_region_gradings(content, masks, [gradings, gradings])
+        target = apply_region_gradings(content, masks, [gradings] * content.shape[0])
         refs = []
         supervised = 1.0
         if self.references and rng.random() < cfg.unpaired:

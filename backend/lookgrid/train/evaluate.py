@@ -31,7 +31,7 @@ from lookgrid.model.colormath import working_to_lab
 from lookgrid.model.reinhard import reinhard_transfer, style_stats
 from lookgrid.train import losses as L
 from lookgrid.train.data import TrainingData, degrade_masks
-from lookgrid.train.step import render_batch
+from lookgrid.train.step import frame_grids, render_batch
 
 METHODS = ("input", "reinhard", "lookgrid")
 PRIOR_ROW = "prior"
@@ -52,15 +52,17 @@ def _hwc(t: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def run_lookgrid(net, ex: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Outputs ``(prev (1,3,S,S), cur (1,3,S,S))`` of the network on one example (two frames, the
-    temporal state of t-1 carried to t), rendered with the batched reference path."""
+    """Outputs ``(prev (1,3,S,S), cur (1,3,S,S))`` of the network on one example (two frames, t-1
+    carried to t in the net's temporal mode, :func:`lookgrid.train.step.frame_grids`), rendered
+    with the batched reference path."""
     content, masks, refs = ex["content"], ex["masks"], ex["references"]
     n = masks.shape[1]
     styles = net.encode_style(refs)
-    outs, state = [], None
+    outs, carry = [], None
     for f in range(2):
         m = masks[f : f + 1]
-        grids, state = net.predict_grids(content[f : f + 1], net.enhance_masks(m), styles, state)
+        grids, carry = frame_grids(net, content[f : f + 1], net.enhance_masks(m), styles, carry,
+                                   ex["flow"][0:1], ex["visibility"][0:1])
         outs.append(render_batch(net, content[f : f + 1], m, grids)["output"])
     assert grids.shape[0] == n
     return outs[0], outs[1]
@@ -82,7 +84,7 @@ def pair_metrics(prev: torch.Tensor, cur: torch.Tensor, ex: dict) -> dict:
 
     masks = ex["masks"][1:2]
     refs = ex["references"][None]
-    flow, vis = ex["flow"][None], ex["visibility"][None]
+    flow, vis = ex["flow"][0:1], ex["visibility"][0:1]  # the pair (0, 1)
     res = {
         "l1": float((cur - ex["target"][1:2]).abs().mean()),
         "oklab_moments": float(L.region_stats_loss(cur, masks, refs, scales=(1,))),
@@ -104,6 +106,7 @@ def heldout_metrics(net, cfg, *, progress: Callable[[str], None] | None = None) 
     names no held-out sources or none are found."""
     dcfg = copy.deepcopy(cfg.data)
     dcfg.unpaired = 0.0  # every held-out pair has a synthetic target
+    dcfg.frames = 2  # pairs, whatever sequence length training used
     try:
         data = TrainingData(dcfg, holdout_only=True)
     except InvalidInputError:

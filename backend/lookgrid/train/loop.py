@@ -308,6 +308,7 @@ def train(
         # the engine runs the mask enhancer only for models whose enhancer was trained
         "mask_enhancer_trained": mask_steps > 0,
         "data_licence": cfg.data.licence,
+        "frames": cfg.data.frames,  # frames per training sequence (BPTT over frames - 1 steps)
     }
     model_path = save_model(net, out / "model.pt", meta)
     if export:

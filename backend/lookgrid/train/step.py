@@ -1,10 +1,15 @@
-"""One training step's forward pass and loss: two consecutive frames, N regions, all loss terms.
+"""One training step's forward pass and loss: a sequence of T frames, N regions, all loss terms.
 
 :func:`render_batch` is :func:`lookgrid.model.render.render_parts` for a batch (training crops are
 256², so no subsampling is needed for the soft grid masks); a test checks they agree.
-:func:`compute_losses` runs the grid path on frame t-1 (no temporal state) and frame t (with the
-state of t-1), and on a noisy copy of frame t, renders them and evaluates every term of
-:mod:`lookgrid.train.losses`. Gradients flow through the temporal state (one step of BPTT).
+:func:`frame_grids` is one frame of the grid path in the net's temporal mode
+(``net.config["temporal"]``), as the engine runs it: "tc" passes the previous frame's TC-AdaIN
+statistics state into ``predict_grids``; "flow" predicts without statistics state and blends the
+previous frame's propagated grids warped along the flow
+(:func:`lookgrid.model.propagate.propagate_grids`, per example).
+:func:`compute_losses` runs frames 0..T-1 in order through :func:`frame_grids`, and a noisy copy
+of the last frame, renders them and evaluates every term of :mod:`lookgrid.train.losses`.
+Gradients flow through the whole chain (BPTT over T-1 steps).
 
 The noise-resilience term (paper 003) compares the grids predicted from the noisy frame, applied to
 the *clean* frame, with the clean output: a bilateral-grid output is an affine function of its
@@ -19,9 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from lookgrid.model.blend import blend_grids, pixel_blend_weights
+from lookgrid.model.propagate import check_temporal_mode, propagate_grids
 from lookgrid.model.render import blend_mode
 from lookgrid.model.slicing import slice_apply_reference, slice_blend_apply_reference, slice_grid_reference
 from lookgrid.train import losses as L
+from lookgrid.model.state import TemporalState
 from lookgrid.train.data import Batch, degrade_masks
 
 
@@ -43,7 +50,7 @@ class LossWeights:
     guide_high: float = 0.6
     noise_samples: int = 2  # how many examples of the batch get the (costly) noise term
     noise_every: int = 2  # ... on every k-th step (it costs a third grid-path pass)
-    temporal_every: int = 1  # two-frame steps (temporal terms) every k-th step; others: frame t only
+    temporal_every: int = 1  # sequence steps (temporal terms) every k-th step; others: last frame only
     # Weight of real clips (DIS flow) in the two temporal terms; synthetic clips (exact flow) have 1.
     # DIS is least reliable at motion boundaries, i.e. at object edges: there the terms punish the
     # content's own change, and the residual learnt to flatten contrast around objects (a halo).
@@ -89,6 +96,56 @@ def _guide_target_loss(guide: torch.Tensor, image: torch.Tensor, lo: float, hi: 
     return L.guide_loss(scaled, image) / (hi - lo) ** 2
 
 
+def temporal_mode(net) -> str:
+    """The net's temporal mode, "tc" or "flow" (``net.config["temporal"]``; "tc" if it has none)."""
+    return check_temporal_mode(getattr(net, "config", {}).get("temporal", "tc"))
+
+
+def propagate_batch(previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Tensor, visibility: torch.Tensor,
+                    alpha: float) -> torch.Tensor:
+    """:func:`lookgrid.model.propagate.propagate_grids` per example of a batch.
+
+    ``previous, fresh (B·N,12,D,Hg,Wg)`` batch-major (example i: rows i·N..(i+1)·N); ``flow (B,2,S,S)``
+    (dx, dy) backward t -> t-1 in pixels of the 256² analysis frame; ``visibility (B,1,S,S)``.
+    Returns ``(B·N,12,D,Hg,Wg)``."""
+    b = flow.shape[0]
+    if fresh.shape[0] % b:
+        raise ValueError(f"grids {tuple(fresh.shape)} do not split into {b} examples")
+    n = fresh.shape[0] // b
+    return torch.cat([
+        propagate_grids(previous[i * n : (i + 1) * n], fresh[i * n : (i + 1) * n],
+                        flow[i].permute(1, 2, 0), visibility[i, 0], alpha)
+        for i in range(b)
+    ])
+
+
+def frame_grids(net, content: torch.Tensor, masks: torch.Tensor, styles, carry, flow: torch.Tensor | None,
+                visibility: torch.Tensor | None, alpha: float | None = None):
+    """One frame of the grid path in the net's temporal mode; returns ``(grids (B·N,12,D,Hg,Wg), carry)``.
+
+    ``content (B,3,S,S)``, ``masks (B,N,S,S)`` (enhanced), ``styles`` as in ``predict_grids``;
+    ``carry``: what the previous frame returned (None on the first frame) — in "tc" mode its
+    :class:`TemporalState`, in "flow" mode its propagated grids ``(B·N,12,D,Hg,Wg)``;
+    ``flow (B,2,S,S)`` backward t -> t-1 and ``visibility (B,1,S,S)`` (used in "flow" mode only).
+    ``alpha``: the TC weight, and in "flow" mode the weight of the past (default ``config["alpha"]``).
+    """
+    if temporal_mode(net) == "tc":
+        return net.predict_grids(content, masks, styles, carry, alpha)
+    fresh, _ = net.predict_grids(content, masks, styles, None, alpha)
+    if carry is None:
+        return fresh, fresh
+    a = float(net.config["alpha"] if alpha is None else alpha)
+    grids = propagate_batch(carry, fresh, flow, visibility, a)
+    return grids, grids
+
+
+def _carry_rows(carry, rows: int):
+    """The first ``rows`` region rows of a carry (see :func:`frame_grids`); None stays None."""
+    if carry is None:
+        return None
+    return carry.select(range(rows)) if isinstance(carry, TemporalState) else carry[:rows]
+
+
 def compute_losses(
     net,
     batch: Batch,
@@ -100,30 +157,39 @@ def compute_losses(
     with_temporal: bool = True,
 ):
     """Forward the batch and return ``(total, parts)``; ``parts`` maps term name -> float (the
-    unweighted value) plus ``total``. ``batch`` as in :class:`lookgrid.train.data.Batch`.
+    unweighted value) plus ``total``. ``batch`` as in :class:`lookgrid.train.data.Batch`
+    (T >= 2 frames).
 
-    ``with_temporal``: run frame t-1 (no state) then frame t with t-1's temporal state and add the
-    temporal terms; otherwise only frame t, without state (half the cost). ``with_noise=False``
-    skips the noise-resilience term. Skipped terms are reported as NaN."""
+    ``with_temporal``: run frames 0..T-1 in order through :func:`frame_grids` (frame 0 without a
+    carry, frame t with frame t-1's) and add the temporal terms, averaged over the T-1 consecutive
+    pairs; per-frame terms (supervised, stats, swd, laplacian) are averaged over the frames, the
+    mask / guide terms and the noise term use the last frame. Otherwise only the last frame, without
+    a carry (the cost of one frame). ``with_noise=False`` skips the noise-resilience term (the noisy
+    copy of the last frame is predicted with the same carry as the clean one). Skipped terms are
+    reported as NaN."""
     content, masks = batch.content, batch.masks
-    b, _, n, s, _ = masks.shape
+    b, t_len, n, s, _ = masks.shape
     low = net.LOW_RES
     if s != low:
         raise ValueError(f"training crops must be {low}² (the model's low resolution), got {s}²")
-    frames = (0, 1) if with_temporal else (1,)
+    if t_len < 2 or batch.flow.shape[1] != t_len - 1 or batch.visibility.shape[1] != t_len - 1:
+        raise ValueError(f"a batch of T={t_len} frames needs T >= 2 and T-1 flows / visibilities, got "
+                         f"{tuple(batch.flow.shape)}, {tuple(batch.visibility.shape)}")
+    last = t_len - 1
+    frames = tuple(range(t_len)) if with_temporal else (last,)
     with torch.no_grad():  # the mask enhancement is pre-trained and frozen
         enh = {f: net.enhance_masks(masks[:, f]) for f in frames}
     styles = net.encode_style(batch.references.reshape(b * n, 3, s, s))
-    state = None
-    grids, rend = {}, {}
+    carry = None
+    grids, rend, carry_in = {}, {}, {}
     for f in frames:
-        grids[f], new_state = net.predict_grids(content[:, f], enh[f], styles, state, alpha)
+        carry_in[f] = carry
+        step_flow = batch.flow[:, f - 1] if f > 0 else None
+        step_vis = batch.visibility[:, f - 1] if f > 0 else None
+        grids[f], carry = frame_grids(net, content[:, f], enh[f], styles, carry, step_flow, step_vis, alpha)
         rend[f] = render_batch(net, content[:, f], masks[:, f], grids[f])
-        state_for_cur = state
-        state = new_state
-    state_cur = state_for_cur  # the state frame t was predicted with (None without the temporal pass)
     outs = {f: rend[f]["output"] for f in frames}
-    o_cur = outs[1]
+    o_cur = outs[last]
 
     def avg(fn) -> torch.Tensor:
         return sum(fn(f) for f in frames) / len(frames)
@@ -138,36 +204,42 @@ def compute_losses(
     parts["stats"] = avg(lambda f: L.region_stats_loss(outs[f], masks[:, f], batch.references, scales=w.stats_scales))
     parts["swd"] = avg(lambda f: L.region_swd_loss(outs[f], masks[:, f], batch.references, generator))
     parts["laplacian"] = avg(lambda f: L.grid_laplacian_loss(grids[f]))
-    sliced = slice_grid_reference(rend[1]["soft_masks"], rend[1]["guide"])  # (B,N,H,W)
-    parts["mask"] = L.mask_loss(sliced, masks[:, 1])
-    parts["guide"] = _guide_target_loss(rend[1]["guide"], content[:, 1], w.guide_low, w.guide_high)
+    sliced = slice_grid_reference(rend[last]["soft_masks"], rend[last]["guide"])  # (B,N,H,W)
+    parts["mask"] = L.mask_loss(sliced, masks[:, last])
+    parts["guide"] = _guide_target_loss(rend[last]["guide"], content[:, last], w.guide_low, w.guide_high)
     if with_temporal:
-        vis = batch.visibility
+        vis = batch.visibility  # (B,T-1,1,S,S)
         if w.temporal_real != 1.0 and batch.kinds:
             per = torch.tensor([1.0 if k == "photo" else w.temporal_real for k in batch.kinds], dtype=vis.dtype)
-            vis = vis * per.view(-1, 1, 1, 1)
-        parts["temporal"] = L.temporal_loss(o_cur, outs[0], batch.flow, vis)
-        parts["luminance_temporal"] = L.luminance_temporal_loss(
-            o_cur, outs[0], content[:, 1], content[:, 0], batch.flow, vis
-        )
+            vis = vis * per.view(-1, 1, 1, 1, 1)
+        pairs = range(1, t_len)
+        parts["temporal"] = sum(
+            L.temporal_loss(outs[f], outs[f - 1], batch.flow[:, f - 1], vis[:, f - 1]) for f in pairs
+        ) / len(pairs)
+        parts["luminance_temporal"] = sum(
+            L.luminance_temporal_loss(outs[f], outs[f - 1], content[:, f], content[:, f - 1], batch.flow[:, f - 1],
+                                      vis[:, f - 1])
+            for f in pairs
+        ) / len(pairs)
     k = min(b, w.noise_samples)
     if w.noise > 0 and k > 0 and with_noise:
         if w.grain_max > 0:
             sigma = w.grain_max * torch.rand((k,), generator=generator, dtype=content.dtype)
-            noisy = L.add_training_noise(content[:k, 1], generator, grain_sigma=sigma, grain_chroma=w.grain_chroma)
+            noisy = L.add_training_noise(content[:k, last], generator, grain_sigma=sigma, grain_chroma=w.grain_chroma)
         else:
-            noisy = L.add_training_noise(content[:k, 1], generator)
-        state_k = None if state_cur is None else state_cur.select(range(k * n))
-        grids_noisy, _ = net.predict_grids(noisy, enh[1][:k], styles.select(range(k * n)), state_k, alpha)
-        o_noisy = render_batch(net, content[:k, 1], masks[:k, 1], grids_noisy)["output"]
+            noisy = L.add_training_noise(content[:k, last], generator)
+        grids_noisy, _ = frame_grids(net, noisy, enh[last][:k], styles.select(range(k * n)),
+                                     _carry_rows(carry_in[last], k * n), batch.flow[:k, last - 1],
+                                     batch.visibility[:k, last - 1], alpha)
+        o_noisy = render_batch(net, content[:k, last], masks[:k, last], grids_noisy)["output"]
         parts["noise"] = L.noise_loss(o_cur[:k], o_noisy)
     total = sum(getattr(w, name) * value for name, value in parts.items())
     out = {name: float(v.detach()) for name, v in parts.items()}
     for name in ("temporal", "luminance_temporal", "noise"):
         out.setdefault(name, float("nan"))
     out["total"] = float(total.detach())
-    # guard against a dead grid path: how much frame t's grids vary across examples and regions
-    out["grid_spread"] = float(grids[1].detach().std(dim=0).mean()) if grids[1].shape[0] > 1 else float("nan")
+    # guard against a dead grid path: how much the last frame's grids vary across examples and regions
+    out["grid_spread"] = float(grids[last].detach().std(dim=0).mean()) if grids[last].shape[0] > 1 else float("nan")
     return total, out
 
 
