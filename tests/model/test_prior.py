@@ -133,7 +133,7 @@ def test_style_features_carry_colour_statistics_through_stack_select_lerp(gen):
     assert both.colour_mean.shape == (2, 3) and both.colour_cov.shape == (2, 3, 3)
     assert torch.equal(both.select([1]).colour_mean, b.colour_mean)
     assert torch.allclose(a.lerp(b, 0.25).colour_mean, 0.75 * a.colour_mean + 0.25 * b.colour_mean)
-    assert both.tones.shape == (2, P.LUMA_QUANTILES, 4)
+    assert both.tones.shape == (2, P.TONE_BINS, 4)
     assert torch.equal(both.select([1]).tones, b.tones)
     assert torch.allclose(a.lerp(b, 0.25).tones, 0.75 * a.tones + 0.25 * b.tones)
 

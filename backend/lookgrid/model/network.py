@@ -28,6 +28,7 @@ Where this departs from Table 4, and why:
 * mask enhancer: residual in logit space with a zero last layer (identity until trained);
 * temporal state: the blended statistics μ̂, σ̂ are carried (a recursive filter), see
   :class:`TemporalState`; convs use replicate padding and He initialisation;
+* the prior has a tone and split-tone curve along the guide (config ``prior_curve``, :mod:`.prior`);
 * the grid is a residual on a closed-form colour prior (:mod:`.prior`), not on the identity: trained
   here without pretrained networks, the network alone learnt looks far weaker than a classical
   statistics transfer; with the prior it only has to learn corrections;
@@ -239,11 +240,11 @@ class LookGridNet(nn.Module):
             h, (m, s) = blk.style(h, feats[i + 1])
             means.append(m)
             stds.append(s)
-        cm = cc = lq = None
+        cm = cc = tones = None
         if self.uses_prior:
             cm, cc, _ = P.colour_stats(style)
-            lq = P.tone_table(style)
-        return StyleFeatures(tuple(means), tuple(stds), cm, cc, lq)
+            tones = P.tone_table(style)
+        return StyleFeatures(tuple(means), tuple(stds), cm, cc, tones)
 
     def prior_grids(self, content, masks, styles: StyleFeatures, state: TemporalState | None, alpha: float,
                     guide: torch.Tensor | None = None):

@@ -62,7 +62,7 @@ DEFAULT_MAX_GAIN = 2.0
 DEFAULT_EPS = 1e-4
 PRIORS = ("mkl", "identity")
 #: tone bins kept per style image and per region for the tone curve (:func:`tone_table`)
-LUMA_QUANTILES = 64
+TONE_BINS = 64
 #: weight of the tone curve's smoothness term (per unit of region mass)
 CURVE_SMOOTHNESS = 0.005
 #: the tone curve is fitted on every CURVE_STRIDE-th pixel of the analysis frame each way (256² -> 64²)
@@ -177,7 +177,7 @@ def curve_pixels(x: torch.Tensor) -> torch.Tensor:
     return x[..., k // 2::k, k // 2::k]
 
 
-def tone_table(image: torch.Tensor, weights: torch.Tensor | None = None, q: int = LUMA_QUANTILES) -> torch.Tensor:
+def tone_table(image: torch.Tensor, weights: torch.Tensor | None = None, q: int = TONE_BINS) -> torch.Tensor:
     """The tones of ``image (B,3,h,w)`` weighted by ``weights (B,1,h,w)`` or None: its pixels ordered
     by luma (Rec.709 weights on the working-space values) and cut into ``q`` bins of equal mass.
     Returns ``(B,q,4)`` in the image's dtype: per bin, the luma quantile at the bin's middle level
