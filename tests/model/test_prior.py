@@ -6,6 +6,7 @@ import torch
 
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
 from lookgrid.model import prior as P
+from lookgrid.model.colormath import LUMA_WEIGHTS
 from lookgrid.model.network import LookGridNet
 from lookgrid.model.state import StyleFeatures, TemporalState
 
@@ -155,7 +156,7 @@ def test_tone_table_quantiles_and_bin_colours(gen):
     img = torch.rand(2, 3, 8, 10, generator=gen, dtype=torch.float64)
     t = P.tone_table(img, None, 16)
     assert t.shape == (2, 16, 4)
-    y = (img * torch.tensor(P.LUMA_WEIGHTS, dtype=torch.float64).view(1, 3, 1, 1)).sum(1).reshape(2, -1)
+    y = (img * torch.tensor(LUMA_WEIGHTS, dtype=torch.float64).view(1, 3, 1, 1)).sum(1).reshape(2, -1)
     levels = (np.arange(16) + 0.5) / 16
     for b in range(2):  # equal weights: mid-point ("hazen") luma quantiles; 80 pixels = 5 per bin
         assert np.allclose(t[b, :, 0].numpy(), np.quantile(y[b].numpy(), levels, method="hazen"), atol=1e-12)
@@ -184,7 +185,7 @@ def test_tone_curve_identity_slope_cap_and_monotone(gen):
 
 
 def _luma(img):
-    return (img * torch.tensor(P.LUMA_WEIGHTS, dtype=img.dtype).view(1, 3, 1, 1)).sum(1)
+    return (img * torch.tensor(LUMA_WEIGHTS, dtype=img.dtype).view(1, 3, 1, 1)).sum(1)
 
 
 def _ident(b=1):

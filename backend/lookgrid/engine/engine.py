@@ -28,7 +28,7 @@ from lookgrid.errors import UnknownStyleError
 from lookgrid.model.device import resolve_device
 from lookgrid.model.licence import model_data_licence
 from lookgrid.model.load import load_model, resolve_model_path
-from lookgrid.model.network import DEFAULT_CONFIG
+from lookgrid.model.network import temporal_mode
 from lookgrid.model.propagate import check_temporal_mode
 from lookgrid.model.render import render_frame
 
@@ -95,7 +95,7 @@ class Engine:
         model's ``config["temporal"]`` (the model default, ``"flow"``, for checkpoints that do not say)."""
         if self._temporal is not None:
             return self._temporal
-        return str(getattr(self.model, "config", {}).get("temporal", DEFAULT_CONFIG["temporal"]))
+        return temporal_mode(self.model)
 
     @property
     def low_res(self) -> int:

@@ -101,6 +101,13 @@ DEFAULT_CONFIG = {
 }
 
 
+
+def temporal_mode(model) -> str:
+    """How ``model`` carries the look between analysed frames, ``"tc"`` or ``"flow"``: its
+    ``config["temporal"]``, else the default (:data:`DEFAULT_CONFIG`). The engine and training both
+    ask here, so a model trains the way it renders."""
+    return check_temporal_mode(str(getattr(model, "config", {}).get("temporal", DEFAULT_CONFIG["temporal"])))
+
 class SplatBlock(nn.Module):
     """One splatting block (see module doc). Channels: prev → out, with ``enc`` encoder channels."""
 

@@ -55,8 +55,9 @@ from __future__ import annotations
 
 import torch
 
-from lookgrid.model.colormath import LUMA_WEIGHTS
-from lookgrid.model.grid import GRID_COEFFS, check_shape
+from lookgrid.model.colormath import luma_t
+from lookgrid.model.grid import GRID_COEFFS, OFFSET_CHANNELS, check_shape
+from lookgrid.model.slicing import depth_coords
 
 DEFAULT_MAX_GAIN = 2.0
 DEFAULT_EPS = 1e-4
@@ -190,8 +191,8 @@ def tone_table(image: torch.Tensor, weights: torch.Tensor | None = None, q: int 
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
-    """``(B,3,P)`` → ``(B,P)`` float64 luma."""
-    return torch.einsum("c,bcp->bp", torch.tensor(LUMA_WEIGHTS, dtype=torch.float64, device=x.device), x)
+    """``(B,3,P)`` → ``(B,P)`` luma (:func:`lookgrid.model.colormath.luma_t`)."""
+    return luma_t(x.unsqueeze(-1))[..., 0]
 
 
 def _tones(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, q: int):
@@ -239,15 +240,11 @@ def tone_curve(source_q: torch.Tensor, target_q: torch.Tensor, max_slope: float 
 
 def depth_weights(guide: torch.Tensor, depth: int) -> torch.Tensor:
     """Tent weights ``(B,P,D)`` of each pixel's guide value ``guide (B,P)`` over the grid's depth bins,
-    the slicing convention of :mod:`lookgrid.model.slicing` (``gz = z·D − 0.5``, indices clamped)."""
-    gz = guide.detach().to(torch.float64) * depth - 0.5
-    g0 = torch.floor(gz)
-    frac = gz - g0
-    i0 = g0.long().clamp(0, depth - 1)
-    i1 = (g0.long() + 1).clamp(0, depth - 1)
+    as slicing reads them (:func:`lookgrid.model.slicing.depth_coords`)."""
+    z0, z1, wz = depth_coords(guide.detach(), depth, torch.float64)
     w = torch.zeros(*guide.shape, depth, dtype=torch.float64, device=guide.device)
-    w.scatter_add_(2, i0.unsqueeze(-1), (1 - frac).unsqueeze(-1))
-    w.scatter_add_(2, i1.unsqueeze(-1), frac.unsqueeze(-1))
+    w.scatter_add_(2, z0.unsqueeze(-1), (1 - wz).unsqueeze(-1))
+    w.scatter_add_(2, z1.unsqueeze(-1), wz.unsqueeze(-1))
     return w
 
 
@@ -281,8 +278,7 @@ def tone_curve_offsets(content: torch.Tensor, weights: torch.Tensor, guide: torc
     knots_t = tone_curve(qc, ref[..., 0], max_slope)
     grey = _interp(y, qc, knots_t) - _interp(y, qc, qc)                   # beyond the ends: constant
     dc = ref[..., 1:] - tones[..., 1:]                                      # (B,Q,3)
-    lw = torch.tensor(LUMA_WEIGHTS, dtype=torch.float64, device=content.device)
-    chroma = dc - (dc @ lw).unsqueeze(-1)                                   # luma-free part
+    chroma = dc - _luma(dc.transpose(1, 2)).unsqueeze(-1)                   # luma-free part
     e = grey.unsqueeze(-1) + chroma.gather(1, bins.unsqueeze(-1).expand(b, h * w, 3))  # (B,P,3)
     wd = depth_weights(guide.reshape(b, h * w), depth)  # (B,P,D)
     wm = wd * m.unsqueeze(-1)
@@ -297,10 +293,10 @@ def tone_curve_offsets(content: torch.Tensor, weights: torch.Tensor, guide: torc
 
 def add_depth_offsets(grids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """``grids (B,12,D,Hg,Wg)`` with ``offsets (B,D,3)`` added to the constant term of each output
-    channel (coefficients 3, 7, 11 of the row-major 3×4 layout) in each depth bin."""
+    channel (:data:`lookgrid.model.grid.OFFSET_CHANNELS`) in each depth bin."""
     b, c, d = grids.shape[:3]
     check_shape("offsets", offsets, f"(B,D,3) = ({b},{d},3)", 3, d0=b, d1=d, d2=3)
     add = torch.zeros(b, c, d, dtype=grids.dtype, device=grids.device)
-    for ch, k in enumerate((3, 7, 11)):
+    for ch, k in enumerate(OFFSET_CHANNELS):
         add[:, k] = offsets[..., ch].to(grids.dtype)
     return grids + add[..., None, None]

@@ -47,6 +47,19 @@ def axis_coords(n_pix: int, n_cells: int, device, dtype):
     return i0, i1, w
 
 
+def depth_coords(guide: torch.Tensor, depth: int, dtype):
+    """Where guide values fall among the grid's depth bins (``gz = z·D − 0.5``, clamped to the first
+    and last bin, which also tames inf): lower bin, upper bin (both ``long``) and upper weight
+    (``dtype``), each the guide's shape. Shared by slicing, splatting
+    (:mod:`lookgrid.model.softmask`) and the prior's tone curve (:mod:`lookgrid.model.prior`)."""
+    gz = (guide.to(dtype) * depth - 0.5).clamp(-0.5, depth - 0.5)
+    z0f = torch.floor(gz).detach()
+    wz = gz - z0f
+    z0 = z0f.long().clamp(0, depth - 1)
+    z1 = (z0f.long() + 1).clamp(0, depth - 1)
+    return z0, z1, wz
+
+
 def slice_grid_reference(grid: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
     """Trilinearly sample a grid at every pixel.
 
@@ -60,12 +73,7 @@ def slice_grid_reference(grid: torch.Tensor, guide: torch.Tensor) -> torch.Tenso
     dev, dt = grid.device, grid.dtype
     y0, y1, wy = axis_coords(h, hg, dev, dt)
     x0, x1, wx = axis_coords(w, wg, dev, dt)
-    gz = guide.to(dt) * d - 0.5
-    gz = gz.clamp(-0.5, d - 0.5)  # same values as clamping indices; also tames inf
-    z0f = torch.floor(gz).detach()
-    wz = gz - z0f
-    z0 = z0f.long().clamp(0, d - 1)
-    z1 = (z0f.long() + 1).clamp(0, d - 1)
+    z0, z1, wz = depth_coords(guide, d, dt)
 
     flat = grid.reshape(b, c, d * hg * wg)
 

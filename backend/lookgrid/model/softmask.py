@@ -23,7 +23,7 @@ import torch
 
 from lookgrid.errors import InvalidInputError
 from lookgrid.model.grid import check_shape
-from lookgrid.model.slicing import axis_coords
+from lookgrid.model.slicing import axis_coords, depth_coords
 
 SOFT_MASK_METHODS = ("splat", "algorithm1")
 # Chosen by measurement: mask loss of eq. 12 (foreground soft mask sliced with the guide vs the true
@@ -69,11 +69,7 @@ def _splat(guide, values, depth, height, width):
     dev, dt = values.device, values.dtype
     y0, y1, wy = axis_coords(h, height, dev, dt)
     x0, x1, wx = axis_coords(w, width, dev, dt)
-    gz = (guide.to(dt) * depth - 0.5).clamp(-0.5, depth - 0.5)
-    z0f = torch.floor(gz).detach()
-    wz = gz - z0f
-    z0 = z0f.long().clamp(0, depth - 1)
-    z1 = (z0f.long() + 1).clamp(0, depth - 1)
+    z0, z1, wz = depth_coords(guide, depth, dt)
     ncells = depth * height * width
     vals = torch.cat([values, torch.ones(b, 1, h, w, device=dev, dtype=dt)], dim=1).reshape(b, c + 1, h * w)
     acc = torch.zeros(b, c + 1, ncells, device=dev, dtype=dt)

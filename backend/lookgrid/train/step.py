@@ -24,11 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from lookgrid.model.blend import blend_grids, pixel_blend_weights
-from lookgrid.model.propagate import check_temporal_mode, propagate_grids
+from lookgrid.model.network import temporal_mode
+from lookgrid.model.propagate import propagate_grids
 from lookgrid.model.render import blend_mode
 from lookgrid.model.slicing import slice_apply_reference, slice_blend_apply_reference, slice_grid_reference
-from lookgrid.train import losses as L
 from lookgrid.model.state import TemporalState
+from lookgrid.train import losses as L
 from lookgrid.train.data import Batch, degrade_masks
 
 
@@ -94,11 +95,6 @@ def _guide_target_loss(guide: torch.Tensor, image: torch.Tensor, lo: float, hi: 
     # L.guide_loss compares with luma in [0,1]; map the working-space luma range first.
     scaled = lo + (hi - lo) * guide
     return L.guide_loss(scaled, image) / (hi - lo) ** 2
-
-
-def temporal_mode(net) -> str:
-    """The net's temporal mode, "tc" or "flow" (``net.config["temporal"]``; "tc" if it has none)."""
-    return check_temporal_mode(getattr(net, "config", {}).get("temporal", "tc"))
 
 
 def propagate_batch(previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Tensor, visibility: torch.Tensor,
