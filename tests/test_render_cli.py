@@ -130,3 +130,17 @@ def test_render_real_davis_frames(shared_data, tmp_path, capsys):
     src = read_image(d / "frames" / "00001.jpg").pixels
     assert res.shape == src.shape == (480, 854, 3)
     assert np.abs(res - src).mean() > 0.02
+
+
+def test_write_spec_records_the_pinned_config_and_a_render_keeps_to_it(clip, capsys, monkeypatch):
+    from lookgrid.imaging import DEFAULT_CONFIG
+
+    monkeypatch.delenv("OCIO", raising=False)
+    spec_path = clip / "pinned.json"
+    assert main(base_args(clip) + ["--write-spec", str(spec_path)]) == 0
+    assert json.loads(spec_path.read_text())["config"] == DEFAULT_CONFIG
+    capsys.readouterr()
+    rc = main(["render", "--spec", str(spec_path), "--config", "ocio://default", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "made with OpenColorIO config" in err[0], err
+    assert not (clip / "out").exists()

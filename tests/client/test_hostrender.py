@@ -62,6 +62,7 @@ def test_results_and_storage_spec_or_nothing(live_server, shot, tmp_path):
                                                    storage_input=shot["plate"], storage_masks={"fg": shot["mask"]})
         assert paths == [frame_path(out, f) for f in FRAMES] and result.frames == FRAMES
         assert sorted(os.listdir(tmp_path / "graded")) == ["lookgrid_spec.json"] + [os.path.basename(p) for p in paths]
+        assert "latest" not in json.loads((tmp_path / "graded" / "lookgrid_spec.json").read_text())["config"]
         job = json.loads(open(spec_path).read())
         assert job["input"] == shot["plate"] and job["output"] == out and job["frames"] == "1001-1003"
         assert job["regions"][0]["mask"] == shot["mask"] and job["regions"][0]["styles"][0]["style"] == shot["warm"]

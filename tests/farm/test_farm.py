@@ -210,3 +210,23 @@ def test_the_command_joins_a_cluster_by_address_and_resumes_after_an_interrupt(
     assert f"{12 - done} frames rendered, {done} already done" in again.stdout, again.stdout
     assert "track reused" in again.stdout
     assert_same_as_reference(out, reference)
+
+
+def test_a_worker_that_resolves_another_colour_config_refuses(job_spec, capsys, tmp_path, monkeypatch):
+    """The track records the config the analysis used (pinned) and the OpenColorIO build; a worker
+    whose $OCIO names another config refuses with one line instead of rendering other pixels."""
+    import PyOpenColorIO as ocio
+
+    from lookgrid.imaging import DEFAULT_CONFIG
+
+    path = job_spec("ocio")
+    manifest = (path.parent / "ocio" / FOLDER / "track.json").read_text()
+    assert DEFAULT_CONFIG in manifest and ocio.__version__ in manifest
+    other = tmp_path / "studio.ocio"
+    other.write_text(ocio.Config.CreateFromFile(DEFAULT_CONFIG).serialize())
+    monkeypatch.setenv("OCIO", str(other))
+    capsys.readouterr()
+    assert lookgrid(["farm", "task", "render", "--spec", str(path), "--frames", "1001"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the spec's 'config' changed" in err[0], err
+    assert not (path.parent / "ocio" / "o.1001.exr").exists()

@@ -159,7 +159,7 @@ def test_configs_builtin_path_and_env(monkeypatch, tmp_path: Path):
     assert config_source(None) == "ocio://cg-config-latest"
     assert ColorPipeline(None, src="ACEScg").config_source == "ocio://cg-config-latest"
     monkeypatch.delenv("OCIO")
-    assert config_source(None) == "ocio://studio-config-latest"
+    assert config_source(None) == "ocio://studio-config-v5.0.0_aces-v2.1_ocio-v2.6"
     # a config file on disk (written from the built-in one)
     import PyOpenColorIO as ocio  # test-only: make a config file
 

@@ -29,6 +29,7 @@ def test_info_health_and_reflection(server, client):
     assert info.api_version == "lookgrid.v1" and info.device == "cpu"
     assert "lookgrid" in info.methods and info.limits.chunk_bytes <= info.limits.max_message_bytes
     assert info.working_space and info.roots
+    assert info.config.startswith("ocio://studio-config-v") or info.config.startswith("/")  # pinned, never -latest
     channel = grpc.insecure_channel(server.address)
     health = health_pb2_grpc.HealthStub(channel)
     for name in ("", "lookgrid.v1.LookGrid"):

@@ -38,7 +38,7 @@ def add_arguments(parser) -> None:
                         help="output colour space (default: the model's working space, ACEScct)")
     parser.add_argument("--config", default=None,
                         help="OpenColorIO config: ocio://... built-in, a path, default $OCIO or "
-                             "ocio://studio-config-latest")
+                             "the versioned ACES studio config built into OpenColorIO")
     parser.add_argument("--part", default=None, help="EXR part to read (index or name)")
     parser.add_argument("--dtype", choices=["half", "float", "uint8", "uint16"], default=None,
                         help="output pixel format (default: like the input where the format allows)")

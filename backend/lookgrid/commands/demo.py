@@ -1,8 +1,9 @@
 """``lookgrid demo``: render the built-in clip through the service, with a keyframed look transition.
 
 The clip is made from photographs that ship inside scikit-image (CC0), so it needs no download:
-``astronaut`` seen through a slow synthetic camera move (pan + zoom, 24 frames by default) with a
-soft synthetic matte of the astronaut that follows the camera. The astronaut region changes look
+``astronaut`` seen through a slow synthetic camera move (pan + zoom, 24 frames by default) with the
+astronaut's own matte (hair, suit, collar and the helmet she holds; ``astronaut_matte.png``, made
+once by ``tools/demo_matte.py``'s documented GrabCut recipe) moving with the camera. The astronaut region changes look
 from ``chelsea`` (warm) to ``coffee`` with a SMOOTH keyframed transition; the background takes the
 look of ``rocket``. Frames go to the server inline (as a host plugin would send them), come back
 rendered, and are written as PNGs with a contact sheet (input / matte / output rows).
@@ -16,6 +17,7 @@ import contextlib
 import json
 import os
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -59,16 +61,22 @@ def camera(n_frames: int, width: int, height: int, src_size: int = 512):
     return mats
 
 
+MATTE = Path(__file__).with_name("astronaut_matte.png")
+
+
+def astronaut_matte() -> np.ndarray:
+    """The astronaut's matte in the 512² photo, (512, 512) float32 in [0, 1] (``tools/demo_matte.py``)."""
+    matte = cv2.imread(str(MATTE), cv2.IMREAD_UNCHANGED)
+    if matte is None or matte.shape != (512, 512):
+        raise InvalidInputError(f"the demo's matte {MATTE} is missing or damaged (reinstall lookgrid)")
+    return matte.astype(np.float32) / 255.0
+
+
 def build_clip(n_frames: int, width: int, height: int):
     """(frames (N,H,W,3) float32 sRGB in [0,1], mattes (N,H,W) float32) of the demo clip."""
 
     src = data.astronaut().astype(np.float32) / 255.0
-    yy, xx = np.mgrid[0:512, 0:512].astype(np.float32)
-    # the astronaut: head and suit as two soft ellipses (source pixel coordinates)
-    head = ((xx - 255) / 85) ** 2 + ((yy - 150) / 110) ** 2
-    body = ((xx - 240) / 175) ** 2 + ((yy - 440) / 190) ** 2
-    matte = np.clip(1.5 - np.minimum(head, body), 0.0, 1.0)
-    matte = cv2.GaussianBlur((matte > 0.5).astype(np.float32), (0, 0), 4.0)
+    matte = astronaut_matte()
     frames, mattes = [], []
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     for m in camera(n_frames, width, height):

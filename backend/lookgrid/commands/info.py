@@ -68,7 +68,13 @@ def _devices() -> list[dict]:
 
 
 def _colour() -> dict:
-    info: dict = {"OCIO": os.environ.get("OCIO") or None, "config_used": color.config_source(None),
+    try:
+        used = color.pinned_config(None)
+    except Exception as err:
+        used = f"{color.config_source(None)} (cannot be used: {err})"
+    info: dict = {"OCIO": os.environ.get("OCIO") or None, "config_used": used,
+                  "config_from": "$OCIO" if os.environ.get("OCIO") else "the built-in default",
+                  "opencolorio": color.OCIO_VERSION,
                   "working_space": color.WORKING_SPACE,
                   "builtin_configs": [f"{uri}  {desc}" for uri, desc in color.builtin_configs()]}
     try:
@@ -129,7 +135,7 @@ def run(args) -> int:
     c = data["colour"]
     print("\ncolour (OpenColorIO):")
     print(f"  $OCIO                 {c['OCIO'] or '(not set)'}")
-    print(f"  config used           {c['config_used']}")
+    print(f"  config used           {c['config_used']}  (from {c['config_from']}; OpenColorIO {c['opencolorio']})")
     print(f"  working space         {c['working_space']}"
           + (f"  (ACEScg → working fast path: {'yes' if c.get('ACEScg_to_working_fast_path') else 'no'})"))
     if c.get("error"):

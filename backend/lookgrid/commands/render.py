@@ -29,7 +29,7 @@ from tqdm import tqdm
 from lookgrid.commands.options import add_device_option, add_model_option
 from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, Engine, RegionSpec, StyleTrack
 from lookgrid.errors import InvalidInputError
-from lookgrid.imaging import format_frame_ranges
+from lookgrid.imaging import check_config, format_frame_ranges, pinned_config
 from lookgrid.timeline import Key, Track
 
 
@@ -142,7 +142,9 @@ def spec_from_args(args):
         if missing:
             raise InvalidInputError(f"region(s) {', '.join(missing)} have a --mask but no --style")
         spec = ClipSpec(input=absp(args.input), regions=list(regions.values()))
-    # scalar flags override the spec (paths are made absolute)
+    # scalar flags override the spec (paths are made absolute); a config the spec recorded is not
+    # silently replaced by another
+    recorded = spec.config if args.spec else None
     if args.input and args.spec:
         spec.input = absp(args.input)
     for attr, is_path in (("output", True), ("frames", False), ("method", False),
@@ -153,12 +155,15 @@ def spec_from_args(args):
             setattr(spec, attr, absp(value) if is_path else value)
     if args.stride is not None:
         spec.stride = args.stride
+    if recorded:
+        check_config(pinned_config(recorded), spec.config)
     return spec.validate(need_paths=not args.write_spec or bool(spec.output))
 
 
 def run(args) -> int:
     spec = spec_from_args(args)
     if args.write_spec:
+        spec.config = pinned_config(spec.config)  # the config it was made with, by a name that holds
         spec.save(args.write_spec)
         print(f"wrote {args.write_spec}")
         return 0

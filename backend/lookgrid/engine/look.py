@@ -40,7 +40,7 @@ import torch
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import CancelledError, ImageWriteError, InvalidInputError
-from lookgrid.imaging import format_frame_ranges, write_image
+from lookgrid.imaging import format_frame_ranges, pinned_config, write_image
 from lookgrid.imaging.looks import cdl_text, clf_text, cube_text, look_config_text, write_text
 from lookgrid.model.blend import pixel_blend_weights
 from lookgrid.model.grid import apply_strength
@@ -91,7 +91,7 @@ class LookCollection:
     frames: list[int]
     frame_area: float                # Σ over frames of H·W
     shot_space: str
-    config: str | None
+    config: str                      # the OpenColorIO config, pinned (imaging.pinned_config)
     guide: Callable                  # lookgrid.model.look.Guide of the clip's model
     seconds: float = 0.0
 
@@ -199,7 +199,7 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
             if progress is not None:
                 progress(n, len(todo), frame)
         return LookCollection(regions=looks, frames=todo, frame_area=area, shot_space=io.input_colorspace,
-                              config=spec.config, guide=guide_of(net.guide_net),
+                              config=pinned_config(spec.config), guide=guide_of(net.guide_net),
                               seconds=time.perf_counter() - t0)
     finally:
         engine.close_clip(clip.id)
@@ -245,7 +245,7 @@ def _staging(out: Path) -> tuple[Path, bool]:
 def _describe(region: str, collection: LookCollection, size: int) -> str:
     return (f"LookGrid look of region '{region}', frames {format_frame_ranges(collection.frames)}: "
             f"the matte-weighted mean of the region's local colour transforms, as a {size}^3 LUT "
-            "on ACEScct [0, 1]")
+            f"on ACEScct [0, 1]; OpenColorIO config {collection.config}")
 
 
 def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence[int] | None = None, *,

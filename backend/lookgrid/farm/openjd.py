@@ -18,6 +18,7 @@ The template is built as plain data and written with a YAML library; no text tem
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -26,6 +27,7 @@ from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError
 from lookgrid.farm.chunks import openjd_range
 from lookgrid.fsutil import atomic_write
+from lookgrid.imaging import pinned_config
 
 SPEC_NAME = "clip.json"
 TEMPLATE_NAME = "template.yaml"
@@ -81,7 +83,7 @@ def write_bundle(spec: ClipSpec, frames: list[int], out: str | Path, *, chunk: i
     template = job_template(title, frames_expr, chunk)
     values = {"parameterValues": [{"name": "Frames", "value": frames_expr},
                                   {"name": "ChunkSize", "value": int(chunk)}]}
-    spec.save(out / SPEC_NAME)
+    replace(spec, config=pinned_config(spec.config)).save(out / SPEC_NAME)  # the config, named
     for file, data in ((TEMPLATE_NAME, template), (VALUES_NAME, values)):
         with atomic_write(out / file) as tmp:
             Path(tmp).write_text(yaml.safe_dump(data, sort_keys=False))

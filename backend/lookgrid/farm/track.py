@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lookgrid.engine.io import SequenceIO
@@ -32,6 +32,7 @@ from lookgrid.engine.spec import ClipSpec
 from lookgrid.engine.track import analysis_key
 from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.fsutil import atomic_write
+from lookgrid.imaging import OCIO_VERSION, pinned_config
 from lookgrid.model.load import resolve_model_path
 from lookgrid.timeline import subsample_frames
 
@@ -76,8 +77,9 @@ def analysed_files(spec: ClipSpec, io) -> list[str]:
     model = resolve_model_path(spec.model)  # a path or a model name; the default weights when unset
     if model is not None and model.is_file():
         files.append(str(model))
-    if spec.config and os.path.isfile(spec.config):
-        files.append(spec.config)
+    config = pinned_config(spec.config)  # $OCIO's file too when the spec names none
+    if not config.startswith("ocio://"):
+        files.append(config)
     return sorted({os.path.abspath(f) for f in files})
 
 
@@ -137,7 +139,10 @@ def fingerprint(spec: ClipSpec, io=None, known: dict | None = None) -> Fingerpri
             files[path] = list(old)
         else:
             files[path] = [st.st_size, st.st_mtime_ns, file_sha256(path)]
-    return Fingerprint(analysis_key(spec), [int(f) for f in io.frames], files)
+    # the config as this machine resolves it (a versioned built-in or a path) and the OpenColorIO
+    # build: a worker that would convert colours differently refuses the track
+    analysis = dict(analysis_key(spec), config=pinned_config(spec.config), opencolorio=OCIO_VERSION)
+    return Fingerprint(analysis, [int(f) for f in io.frames], files)
 
 
 @dataclass
@@ -212,7 +217,7 @@ def analyze(spec: ClipSpec, engine, *, progress=None, cancel=None) -> dict:
     if after.key != before.key:
         raise ClipStateError("the analysis inputs changed while they were analysed: "
                              + "; ".join(after.changes(before)))
-    spec.save(folder / SPEC_FILE)
+    replace(spec, config=pinned_config(spec.config)).save(folder / SPEC_FILE)
     manifest = {"format": MANIFEST_FORMAT, "version": 1, "key": before.key,
                 "track_sha256": file_sha256(folder / TRACK_FILE), "analysed": n,
                 "seconds": round(seconds, 3), "fingerprint": before.to_dict()}

@@ -13,17 +13,20 @@ The only package of LookGrid that imports OpenImageIO or PyOpenColorIO. See the 
 from lookgrid.imaging.color import (
     DEFAULT_CONFIG,
     HALF_MAX,
+    OCIO_VERSION,
     SCENE_DEFAULT,
     SRGB_TEXTURE,
     WORKING_SPACE,
     ColorPipeline,
     SanitizeReport,
     builtin_configs,
+    check_config,
     config_source,
     declared_colorspace,
     default_colorspace,
     get_pipeline,
     load_config,
+    pinned_config,
     resolve_colorspace,
     sanitize,
 )
@@ -32,8 +35,8 @@ from lookgrid.imaging.sequence import FrameSequence, format_frame_ranges, parse_
 from lookgrid.imaging.style import mask_from_pixels, read_mask, read_style_image, resize_mask
 
 __all__ = [
-    "DEFAULT_CONFIG", "HALF_MAX", "SCENE_DEFAULT", "SRGB_TEXTURE", "WORKING_SPACE", "ColorPipeline",
-    "SanitizeReport", "builtin_configs", "config_source", "declared_colorspace", "default_colorspace", "get_pipeline", "load_config",
+    "DEFAULT_CONFIG", "HALF_MAX", "OCIO_VERSION", "SCENE_DEFAULT", "SRGB_TEXTURE", "WORKING_SPACE", "ColorPipeline",
+    "SanitizeReport", "builtin_configs", "check_config", "config_source", "declared_colorspace", "default_colorspace", "get_pipeline", "load_config", "pinned_config",
     "resolve_colorspace", "sanitize", "Image", "SpecInfo", "read_header", "read_image", "write_image",
     "FrameSequence", "format_frame_ranges", "parse_frame_range", "mask_from_pixels", "read_mask",
     "read_style_image", "resize_mask",

@@ -76,7 +76,11 @@ from lookgrid.errors import ColorSpaceError, ShapeMismatchError
 log = logging.getLogger(__name__)
 
 WORKING_SPACE = "ACEScct"
-DEFAULT_CONFIG = "ocio://studio-config-latest"
+#: the default OpenColorIO config: a versioned built-in, never a ``-latest`` alias (whose meaning
+#: changes with OpenColorIO releases); $OCIO or an explicit config wins (:func:`config_source`)
+DEFAULT_CONFIG = "ocio://studio-config-v5.0.0_aces-v2.1_ocio-v2.6"
+#: the OpenColorIO library's version (farm tracks record it: another build may render other pixels)
+OCIO_VERSION = ocio.__version__
 HALF_MAX = 65504.0
 #: colour space assumed for 8/16-bit PNG/JPEG/TIFF files (reference photographs, masks)
 SRGB_TEXTURE = "sRGB - Texture"
@@ -106,6 +110,38 @@ def config_source(config: str | os.PathLike | None = None) -> str:
     return os.environ.get("OCIO") or DEFAULT_CONFIG
 
 
+def pinned_config(config: str | os.PathLike | None = None) -> str:
+    """The config a pipeline will use, named so that it cannot change meaning: a built-in URI with
+    its version (``ocio://studio-config-latest`` -> ``ocio://studio-config-v5.0.0_aces-v2.1_ocio-v2.6``),
+    or a config file's absolute path. What specs, farm tracks and exported looks record.
+
+    Raises :class:`ColorSpaceError` for a built-in this OpenColorIO does not know or a missing file."""
+    source = config_source(config)
+    if source.startswith("ocio://"):
+        try:
+            resolved = ocio.ResolveConfigPath(source)
+        except Exception as err:  # OCIO raises its own Exception type
+            raise ColorSpaceError(f"unknown OpenColorIO built-in config {source!r}: {err}") from None
+        known = {f"ocio://{name}" for name, _ui, _rec, _dep in ocio.BuiltinConfigRegistry().getBuiltinConfigs()}
+        if resolved not in known:
+            raise ColorSpaceError(f"OpenColorIO {ocio.__version__} has no built-in config {source!r}")
+        return resolved
+    path = os.path.abspath(os.fspath(source))
+    if not os.path.isfile(path):
+        raise ColorSpaceError(f"OpenColorIO config {source!r} is not a file")
+    return path
+
+
+def check_config(recorded: str | None, config: str | os.PathLike | None = None) -> str:
+    """Refuse to work with a different config than ``recorded`` (what a spec, track or look was made
+    with; ``None``: nothing recorded). Returns :func:`pinned_config` of ``config``."""
+    mine = pinned_config(config)
+    if recorded and recorded != mine:
+        raise ColorSpaceError(f"this job was made with OpenColorIO config {recorded!r} but this machine "
+                              f"resolves {mine!r}; render with the same config (--config / $OCIO)")
+    return mine
+
+
 @lru_cache(maxsize=16)
 def _load_config_cached(source: str) -> ocio.Config:
     try:
@@ -116,7 +152,7 @@ def _load_config_cached(source: str) -> ocio.Config:
 
 def load_config(config: str | os.PathLike | None = None) -> ocio.Config:
     """Load an OpenColorIO config: a built-in URI (``ocio://default``), a path, or ``None`` → $OCIO
-    or ``ocio://studio-config-latest``. Raises :class:`ColorSpaceError` if it cannot be loaded."""
+    or :data:`DEFAULT_CONFIG`. Raises :class:`ColorSpaceError` if it cannot be loaded."""
     return _load_config_cached(config_source(config))
 
 

@@ -28,7 +28,7 @@ import PyOpenColorIO as ocio
 
 from lookgrid.errors import ColorSpaceError, ImageWriteError, InvalidInputError, LookGridError, ShapeMismatchError
 from lookgrid.fsutil import atomic_write
-from lookgrid.imaging.color import WORKING_SPACE, load_config, resolve_colorspace
+from lookgrid.imaging.color import WORKING_SPACE, load_config, pinned_config, resolve_colorspace
 
 CLF_FORMAT = "Academy/ASC Common LUT Format"
 CDL_FORMAT = "ColorCorrection"
@@ -142,8 +142,8 @@ def look_config_text(looks: dict[str, tuple[str, str]], *, config=None, folder: 
                               transform=ocio.FileTransform(clf_name, interpolation=ocio.INTERP_TETRAHEDRAL)))
     cfg.setSearchPath(".")
     description = cfg.getDescription()
-    cfg.setDescription((description + "\n" if description else "") + "Looks exported by LookGrid: "
-                       + ", ".join(looks))
+    cfg.setDescription((description + "\n" if description else "") + "Looks exported by LookGrid from "
+                       + f"{pinned_config(config)}: " + ", ".join(looks))
     cfg.setWorkingDir(os.fspath(folder))
     try:
         cfg.validate()

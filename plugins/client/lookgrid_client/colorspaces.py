@@ -1,7 +1,7 @@
 """Hosts' colour-space names -> the OpenColorIO names the backend expects.
 
 The backend reads colour spaces by their names in its OpenColorIO config (by default the built-in
-``ocio://studio-config-latest``). Hosts name the same spaces differently; this table says, per host,
+``ocio://studio-config-v5.0.0_aces-v2.1_ocio-v2.6``). Hosts name the same spaces differently; this table says, per host,
 which name means which. A host space with no exact counterpart there (a display/view look such as
 Blender's "AgX Base sRGB", a log encoding only Blender defines such as "Filmic Log") is refused with
 a message naming the ones that work, rather than guessed. ``Non-Color`` (data) is refused for

@@ -21,6 +21,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeoutError  # not the builtin before 3.11
 from typing import Any
 
 from lookgrid_client.errors import LookGridError, RenderCancelledError, one_line
@@ -125,7 +126,7 @@ class HostJob:
                 raise RenderCancelledError("cancelled while waiting for the host")
             try:
                 return fut.result(timeout=0.05)
-            except TimeoutError:
+            except FutureTimeoutError:
                 continue
             except CancelledError:
                 raise RenderCancelledError("cancelled while waiting for the host") from None

@@ -88,6 +88,8 @@ def render_to_files(client, spec: dict, frames: Sequence[int], read_frame: Calla
     if storage_input:
         job = storage_spec(result.spec, input=storage_input, output=os.path.abspath(output),
                            masks=dict(storage_masks or {}), styles=result.styles)
+        if not job.get("config"):  # record the config the server used, by a name that holds
+            job["config"] = client.server_info().config
         written = spec_path or os.path.join(os.path.dirname(os.path.abspath(output)), "lookgrid_spec.json")
         write_atomic(written, json.dumps(job, indent=2) + "\n")
     return result, paths, written
