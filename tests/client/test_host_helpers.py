@@ -1,0 +1,90 @@
+"""The host-facing helpers of issue 25: where results live and which a new one replaces
+(hostresults), and colour-space mapping against the server's config (colorspaces)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lookgrid_client import InvalidRequestError
+from lookgrid_client.colorspaces import config_aliases, map_colorspace, pick_default
+from lookgrid_client.hostresults import fingerprint, result_location
+
+
+def test_results_are_beside_the_script_keyed_by_node_id(tmp_path):
+    loc = result_location("abc123", str(tmp_path / "shot010.nk"), script_dir_expression="[SCRIPT]")
+    assert loc.folder == tmp_path / "lookgrid" / "shot010" / "abc123"
+    assert loc.host_prefix == "[SCRIPT]/lookgrid/shot010/abc123"
+    chosen = result_location("abc123", "Root", str(tmp_path / "res"))
+    assert chosen.folder == tmp_path / "res" / "untitled" / "abc123" and chosen.host_prefix == str(chosen.folder)
+    with pytest.raises(InvalidRequestError, match="save the script first"):
+        result_location("abc123", "Root")
+
+
+def test_a_preview_replaces_previews_only_and_a_render_replaces_both(tmp_path):
+    loc = result_location("n", str(tmp_path / "s.nk"))
+    loc.folder.mkdir(parents=True)
+    for name in ("render.a.1001.exr", "render.a.1002.exr", "preview.b.1001.exr", "preview.c.1001.exr"):
+        (loc.folder / name).write_bytes(b"")
+    names = lambda paths: sorted(Path(p).name for p in paths)  # noqa: E731
+    assert names(loc.replaced_by("preview", "preview.c.")) == ["preview.b.1001.exr"]
+    assert names(loc.replaced_by("render", "render.d.")) == ["preview.b.1001.exr", "preview.c.1001.exr",
+                                                           "render.a.1001.exr", "render.a.1002.exr"]
+
+
+def test_fingerprint_is_stable_and_sensitive():
+    assert fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
+    assert fingerprint({"a": 1}) != fingerprint({"a": 1.5})
+
+
+SERVER = ["ACEScg", "ACEScct", "Linear Rec.709 (sRGB)", "Linear P3-D65", "sRGB - Texture", "sRGB - Display"]
+
+
+def test_map_colorspace_by_name_table_and_alias():
+    assert map_colorspace("blender", "ACEScg", SERVER) == "ACEScg"
+    assert map_colorspace("blender", "Linear Rec.709", SERVER) == "Linear Rec.709 (sRGB)"     # the table
+    studio = {"P3 linear": ["lin_p3d65_scene", "Linear P3-D65"]}
+    assert map_colorspace("blender", "P3 linear", SERVER, host_config=studio) == "Linear P3-D65"  # an alias
+    with pytest.raises(InvalidRequestError, match="could be any of"):
+        map_colorspace("blender", "odd", SERVER, host_config={"odd": ["sRGB - Texture", "sRGB - Display"]})
+    with pytest.raises(InvalidRequestError, match="no counterpart"):
+        map_colorspace("blender", "Filmic Log", SERVER, host_config={"Filmic Log": []})
+    with pytest.raises(InvalidRequestError, match="data, not a picture"):
+        map_colorspace("blender", "Non-Color", SERVER)
+    assert map_colorspace("blender", "sRGB", []) == "sRGB - Texture"    # an older server: the table only
+
+
+def test_config_aliases_reads_a_config_file_without_pyopencolorio(tmp_path, monkeypatch):
+    """Blender as a pip module has no PyOpenColorIO: the config's YAML is read."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "PyOpenColorIO", None)
+    path = tmp_path / "config.ocio"
+    path.write_text("""ocio_profile_version: 2
+roles:
+  scene_linear: ACEScg
+colorspaces:
+  - !<ColorSpace>
+    name: ACEScg
+    aliases: [lin_ap1_scene, "ACES - ACEScg"]
+    family: ACES
+  - !<ColorSpace>
+    name: Raw
+    family: Utility
+""")
+    assert config_aliases(str(path)) == {"ACEScg": ["lin_ap1_scene", "ACES - ACEScg"], "Raw": []}
+
+
+def test_pick_default_prefers_the_hosts_working_space():
+    assert pick_default("ACEScct", SERVER, "ACEScg") == "ACEScct"
+    assert pick_default("ACES - ACEScct", SERVER, "ACEScg") == "ACEScct"
+    assert pick_default("scene_linear", SERVER, "ACEScg") == "ACEScg"
+
+
+def test_config_aliases_through_pyopencolorio(tmp_path):
+    ocio = pytest.importorskip("PyOpenColorIO")
+    path = tmp_path / "studio.ocio"
+    ocio.Config.CreateFromBuiltinConfig("studio-config-latest").serialize(str(path))
+    aliases = config_aliases(str(path))
+    assert "ACEScg" in aliases and "lin_ap1_scene" in aliases["ACEScg"]
