@@ -88,3 +88,29 @@ def test_config_aliases_through_pyopencolorio(tmp_path):
     ocio.Config.CreateFromBuiltinConfig("studio-config-latest").serialize(str(path))
     aliases = config_aliases(str(path))
     assert "ACEScg" in aliases and "lin_ap1_scene" in aliases["ACEScg"]
+
+
+def test_hostio_reads_files_as_stored_off_any_thread(tmp_path):
+    """The worker-side reader (Blender apply without the UI thread): RGBA values as stored, alpha 1
+    added to RGB, a matte from alpha or else the first channel."""
+    import threading
+
+    import numpy as np
+
+    from lookgrid.imaging import write_image
+    from lookgrid_client.hostio import read_frame_files, read_matte, read_rgba
+
+    rgba = (np.random.default_rng(0).random((6, 8, 4)) * 3 - 0.5).astype(np.float16).astype(np.float32)  # half EXR
+    plate = write_image(tmp_path / "plate.1001.exr", rgba, channel_names=list("RGBA"))
+    rgb = write_image(tmp_path / "rgb.exr", rgba[..., :3], channel_names=list("RGB"))
+    y = write_image(tmp_path / "y.exr", rgba[..., :1], channel_names=["Y"])
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(f=read_frame_files(1001, str(plate), {"car": str(y)})))
+    worker.start()
+    worker.join()
+    np.testing.assert_array_equal(out["f"].pixels, rgba)
+    np.testing.assert_array_equal(out["f"].masks["car"], rgba[..., 0])
+    np.testing.assert_array_equal(read_rgba(str(rgb))[..., 3], 1.0)
+    np.testing.assert_array_equal(read_matte(str(plate)), rgba[..., 3])
+    with pytest.raises(InvalidRequestError, match="missing frame file"):
+        read_rgba(str(tmp_path / "nope.exr"))
