@@ -101,6 +101,27 @@ def _free_port():
     return free_port()
 
 
+def test_runs_in_the_blender_it_was_asked_for(session, blender_version):
+    r = session[0]["apply"]
+    assert r["blender"].startswith(blender_version), r["blender"]
+
+
+def test_the_zip_bundles_wheels_for_every_supported_python(extension_zip):
+    """One zip for Blender 4.2-5.2: grpcio for CPython 3.11 and 3.13 (Blender installs the wheels
+    that match its Python), and the manifest states the supported range."""
+    import tomllib
+    import zipfile
+
+    with zipfile.ZipFile(extension_zip) as z:
+        names = z.namelist()
+        manifest = tomllib.loads(z.read("blender_manifest.toml").decode())
+    grpcio = sorted(os.path.basename(n) for n in names if os.path.basename(n).startswith("grpcio-"))
+    assert [w.split("-")[2] for w in grpcio] == ["cp311", "cp313"], grpcio
+    assert manifest["blender_version_min"] == "4.2.0" and manifest["blender_version_max"] == "5.3.0"
+    assert sorted(os.path.basename(w) for w in manifest["wheels"]) == sorted(
+        os.path.basename(n) for n in names if n.endswith(".whl"))
+
+
 def test_installed_from_the_zip_with_working_region_operators(session):
     ui = session[0]["ui"]
     assert ui["module"].startswith("bl_ext.user_default.lookgrid"), "the installed extension, not the source tree"
