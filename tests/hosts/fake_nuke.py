@@ -24,7 +24,9 @@ Behaviour that matters, as in Nuke:
   when an input is connected; ``updateUI`` callbacks run when the tests call ``_update_ui`` (Nuke:
   when it refreshes the UI); ``onScriptLoad`` ones after ``scriptOpen``;
 - ``opHashes`` hashes a node's class, knobs and its inputs' hashes (upstream changes change it);
-- in proxy mode (``root().setProxy(True)``) ``execute`` writes images at half size.
+- in proxy mode (``root().setProxy(True)``) ``execute`` writes images at half size;
+- ``toNode("preferences")`` is the preferences node, which takes added knobs and outlives a
+  session (``_reset(keep_preferences=True)``), as Nuke keeps it in the user's preferences file.
 
 Assumptions about Nuke that no document quoted here confirms are listed in README ("How the host
 plugins are tested").
@@ -60,15 +62,19 @@ class _State:
         self.callbacks: dict[str, list] = {}             # "knobChanged" | "onScriptLoad" | "updateUI" -> [(call, cls)]
         self.this_knob = None
         self.proxy = False
+        self.preferences = None    # the "preferences" node (outside the script)
 
 
 _state = _State()
 
 
-def _reset(first: int = 1, last: int = 100) -> None:
-    """A new Nuke session with an empty, unsaved script of the given frame range."""
+def _reset(first: int = 1, last: int = 100, keep_preferences: bool = False) -> None:
+    """A new Nuke session with an empty, unsaved script of the given frame range (the user's
+    preferences kept, as Nuke reads them from its preferences file, when ``keep_preferences``)."""
     global _state
+    prefs = _state.preferences if keep_preferences else None
     _state = _State()
+    _state.preferences = prefs or Node("Preferences", name="preferences")
     _state.root = Root("root")
     _state.root._first, _state.root._last = first, last
     _state.frame = first
@@ -378,6 +384,7 @@ _NODE_KNOBS = {
     "Output": {},
     "Group": {},
     "Root": {"colorManagement": Enumeration_Knob, "workingSpaceLUT": String_Knob},
+    "Preferences": {},
 }
 _ROOT_KNOB_ITEMS = {"colorManagement": ["Nuke", "OCIO"]}
 
@@ -648,6 +655,16 @@ def root():
 def thisNode():
     _main_only("thisNode")
     return _state.this_node
+
+
+def toNode(s: str):
+    _main_only("toNode")
+    if s == "preferences":
+        return _state.preferences
+    for c in _state.root._children:
+        if c._name == s:
+            return c
+    return None
 
 
 def thisKnob():

@@ -177,7 +177,7 @@ def test_errors_are_one_readable_line(nuke, shot, lookgrid_server, tmp_path, cas
         lg["colorspace"].setValue("No Such Space")
     elif case == "launch fails":
         lg["server"].setValue("127.0.0.1:9")
-        lg["launch"].setValue(str(tmp_path / "no-such-lookgrid"))
+        nuke.toNode("preferences")["lookgrid_executable"].setValue(str(tmp_path / "no-such-lookgrid"))
     else:
         lg["r1_ref2"].setValue(str(tmp_path / "no-such-photo.jpg"))
     job = lookgrid_nuke.render_range(lg)
@@ -193,11 +193,13 @@ def test_errors_are_one_readable_line(nuke, shot, lookgrid_server, tmp_path, cas
 
 
 def test_launches_a_server_when_none_answers(nuke, shot, lookgrid_server, tmp_path):
-    """With a `lookgrid` executable in "start server", the node starts one (and the client stops it)."""
+    """With a `lookgrid` executable in the preferences, the node starts one (and the client stops
+    it). A script cannot name a program to start: the node has no such knob."""
     import lookgrid_nuke
 
     lg = _script(nuke, shot, "127.0.0.1:9", tmp_path / "x")
-    lg["launch"].setValue(lookgrid_server.launch)
+    assert not {"launch", "lookgrid_executable"} & set(lg.knobs())
+    nuke.toNode("preferences")["lookgrid_executable"].setValue(lookgrid_server.launch)
     lg["last"].setValue(FIRST + 1)
     job = _run(nuke, lookgrid_nuke.render_range(lg))
     assert job.error is None, job.error_line()
@@ -232,7 +234,7 @@ def _new_session(nuke):
 
     from hostkit import NUKE_PLUGIN
 
-    nuke._reset(FIRST, LAST)
+    nuke._reset(FIRST, LAST, keep_preferences=True)
     runpy.run_path(str(NUKE_PLUGIN / "init.py"))
     runpy.run_path(str(NUKE_PLUGIN / "menu.py"))
 
@@ -371,3 +373,84 @@ def test_proxy_mode_renders_at_full_resolution_and_says_so(nuke, shot, lookgrid_
     assert _node_output(nuke, lg, FIRST).shape == (48, 64, 3)
     assert "full resolution" in lg["status"].value() and "proxy" in lg["status"].value()
     assert nuke.root().proxy() is True, "proxy mode is restored"
+
+
+# -- farm and batch ---------------------------------------------------------------------------------
+
+def _saved_script(nuke, shot, lookgrid_server, folder, last=FIRST + 1):
+    folder.mkdir(parents=True, exist_ok=True)
+    nuke.scriptSaveAs(str(folder / "shot010.nk"))
+    lg = _script(nuke, shot, lookgrid_server.address, None)
+    lg["last"].setValue(last)
+    nuke.toNode("preferences")["lookgrid_executable"].setValue(lookgrid_server.launch)
+    return lg
+
+
+def test_render_on_farm_writes_the_backends_bundle_which_openjd_checks_and_runs(nuke, shot, lookgrid_server,
+                                                                                  tmp_path):
+    """The farm button writes `lookgrid farm export`'s bundle beside the script; `openjd check`
+    accepts it and `openjd run` renders the same pixels as the node's interactive render."""
+    import lookgrid_nuke
+
+    lg = _saved_script(nuke, shot, lookgrid_server, tmp_path / "project")
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+    interactive = [_node_output(nuke, lg, f) for f in (FIRST, FIRST + 1)]
+    lg["chunk"].setValue(1)
+    job = _run(nuke, lookgrid_nuke.render_on_farm(lg))
+    assert job.error is None, job.error_line()
+    bundle = Path(job.result())
+    assert bundle.is_relative_to(tmp_path / "project" / "lookgrid" / "shot010" / lg["node_id"].value())
+    assert sorted(p.name for p in bundle.iterdir()) == ["clip.json", "parameter_values.yaml", "template.yaml"]
+    assert lg["status"].value().startswith("farm job written: ")
+    openjd = str(Path(sys.executable).with_name("openjd"))
+    check = subprocess.run([openjd, "check", str(bundle / "template.yaml")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    spec = json.loads((bundle / "clip.json").read_text())
+    run = subprocess.run([openjd, "run", str(bundle / "template.yaml"), "-p", f"Spec={bundle / 'clip.json'}",
+                          "-p", f"LookGrid={lookgrid_server.launch}"], capture_output=True, text=True, timeout=600,
+                         cwd=bundle)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    for i, f in enumerate((FIRST, FIRST + 1)):
+        farm = read_exr(spec["output"].replace("####", f"{f:04d}"))[0][..., :3]
+        np.testing.assert_allclose(farm, interactive[i], rtol=2 ** -10, atol=2 ** -12)
+
+
+def test_render_on_farm_without_the_executable_in_preferences_says_so(nuke, shot, lookgrid_server, tmp_path):
+    import lookgrid_nuke
+
+    lg = _saved_script(nuke, shot, lookgrid_server, tmp_path / "project")
+    nuke.toNode("preferences")["lookgrid_executable"].setValue("")
+    assert lookgrid_nuke.render_on_farm(lg) is None
+    (message,) = nuke._state.messages
+    assert "LookGrid executable" in message and one_line(message)
+
+
+def test_batch_render_equals_the_interactive_one(nuke, shot, lookgrid_server, tmp_path):
+    """`nuke -t lookgrid_batch.py shot010.nk <node>`: no UI and no main-thread queue; the script
+    saved by the batch shows the same pixels as an interactive render of the node."""
+    import runpy
+
+    import lookgrid_nuke
+    from hostkit import NUKE_PLUGIN
+
+    lg = _saved_script(nuke, shot, lookgrid_server, tmp_path / "project")
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+    interactive = [_node_output(nuke, lg, f) for f in (FIRST, FIRST + 1)]
+    name, script = lg.name(), str(tmp_path / "project" / "shot010.nk")
+    lg.node("LookGridResult")["file"].setValue("")                  # as if never rendered
+    lg["result_hash"].setValue("")
+    nuke.scriptSaveAs(script)
+
+    nuke._reset(FIRST, LAST, keep_preferences=True)                  # `nuke -t`: init.py only, no menu.py
+    runpy.run_path(str(NUKE_PLUGIN / "init.py"))
+    batch = runpy.run_path(str(NUKE_PLUGIN / "lookgrid_batch.py"), run_name="lookgrid_batch")
+    assert batch["main"]([script, name]) == 0
+    assert nuke._state.main_queue.empty() and nuke._state.messages == []
+    _new_session(nuke)
+    nuke.scriptOpen(script)
+    (lg,) = _lookgrid_nodes(nuke)
+    for i, f in enumerate((FIRST, FIRST + 1)):
+        np.testing.assert_allclose(_node_output(nuke, lg, f), interactive[i], rtol=2 ** -10, atol=2 ** -12)
+    assert lg["status"].value() == f"rendered {FIRST}-{FIRST + 1}"
+    _new_session(nuke)
+    assert batch["main"]([script, "NoSuchNode"]) == 1

@@ -79,7 +79,6 @@ def create_node():
     add(nuke.String_Knob("node_id", "node id"), uuid.uuid4().hex[:16]).setVisible(False)
     add(nuke.String_Knob("result_hash", "result hash"), "").setVisible(False)
     add(nuke.String_Knob("server", "server"), "127.0.0.1:50051")
-    add(nuke.File_Knob("launch", "start server"))       # a `lookgrid` executable, used when none answers
     add(nuke.Enumeration_Knob("method", "method", METHODS))
     add(nuke.Int_Knob("stride", "grid stride"), 1)
     working = working_space() or DEFAULT_COLORSPACE
@@ -89,6 +88,8 @@ def create_node():
     add(nuke.File_Knob("storage", "results folder"))   # empty: lookgrid/ beside the script
     add(nuke.PyScript_Knob("preview", "Preview frame", "import lookgrid_nuke; lookgrid_nuke.preview_frame()"))
     add(nuke.PyScript_Knob("render", "Render range", "import lookgrid_nuke; lookgrid_nuke.render_range()"))
+    add(nuke.Int_Knob("chunk", "farm chunk"), 10)
+    add(nuke.PyScript_Knob("farm", "Render on farm", "import lookgrid_nuke; lookgrid_nuke.render_on_farm()"))
     add(nuke.Text_Knob("status", "", ""))
     for i in range(1, MAX_REGIONS + 1):
         add(nuke.Tab_Knob(f"region{i}", f"Region {i}"))
@@ -164,7 +165,9 @@ def read_node(group, first: int | None = None, last: int | None = None) -> NodeJ
     last = int(group["last"].value()) if last is None else last
     if last < first:
         raise NodeSetupError(f"{group.name()}: the last frame ({last}) is before the first ({first})")
-    job = NodeJob(node_id=group["node_id"].value().strip(), server=group["server"].value().strip(), launch=group["launch"].value().strip(),
+    from lookgrid_nuke.prefs import executable
+
+    job = NodeJob(node_id=group["node_id"].value().strip(), server=group["server"].value().strip(), launch=executable(),
                   method=group["method"].value(), stride=int(group["stride"].value()),
                   colorspace=group["colorspace"].value().strip(), first=first, last=last,
                   storage=group["storage"].value().strip())

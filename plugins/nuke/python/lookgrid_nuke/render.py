@@ -51,7 +51,7 @@ def _is_under(path: str, roots) -> bool:
 class Exchange:
     """The files of one render of one node (see the module docstring)."""
 
-    def __init__(self, storage: str, script: str, node_id: str, kind: str) -> None:
+    def __init__(self, storage: str, script: str, node_id: str, kind: str, run_prefix: str = "run") -> None:
         from lookgrid_client import InvalidRequestError
         from lookgrid_client.hostresults import result_location
 
@@ -65,7 +65,7 @@ class Exchange:
         for stale in self.base.glob("run-*"):
             shutil.rmtree(stale, ignore_errors=True)
         self.id = uuid.uuid4().hex[:12]
-        self.run = self.base / f"run-{self.id}"
+        self.run = self.base / f"{run_prefix}-{self.id}"     # "farm-<id>" folders stay: the farm reads them
         self.run.mkdir()
         self.source = str(self.run / f"source.{PADDING}.exr")
         self.by_path_output = str(self.run / "out" / f"graded.{PADDING}.exr")
@@ -294,15 +294,32 @@ def _report(group, message: str, alert: bool) -> None:
         nuke.message(message)
 
 
-def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview: bool):
-    """The worker: connect, render, stage the results; returns the spec as sent."""
+class _PrintedProgress:
+    """Progress without Nuke's UI (``nuke -t``): one line per frame on stdout."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+
+    def setProgress(self, percent: int) -> None:
+        pass
+
+    def setMessage(self, message: str) -> None:
+        print(f"{self.title}: {message}", flush=True)
+
+    def isCancelled(self) -> bool:
+        return False
+
+
+def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview: bool, batch: bool = False):
+    """The worker (or, in batch mode, the calling thread): connect, render, stage the results;
+    returns the spec as sent."""
     import nuke
 
     from lookgrid_client import FrameIn, connect
     from lookgrid_client.hostrender import render_by_path_to_files, render_to_files
     from lookgrid_client.output import frame_path
 
-    task = nuke.ProgressTask(f"LookGrid {group_name}")
+    task = _PrintedProgress(f"LookGrid {group_name}") if batch else nuke.ProgressTask(f"LookGrid {group_name}")
     frames = node_job.frames
 
     def progress(done: int, total: int) -> None:
@@ -334,9 +351,10 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
         del task
 
 
-def _start(group, first: int | None, last: int | None, preview: bool):
+def _start(group, first: int | None, last: int | None, preview: bool, batch: bool = False):
     """Main thread: read the node, write the exchange frames, start the worker (None on a setup
-    error, reported). Returns the client's HostJob; its result is the spec as sent."""
+    error, reported). Returns the client's HostJob; its result is the spec as sent. ``batch``
+    (``nuke -t``, no UI and no main-thread queue): everything runs here, and errors raise."""
     import nuke
 
     from lookgrid_client.hostjob import HostJob
@@ -360,11 +378,22 @@ def _start(group, first: int | None, last: int | None, preview: bool):
     except (NodeSetupError, OSError, RuntimeError) as err:
         if exchange is not None:
             exchange.remove_run()
+        if batch:
+            raise NodeSetupError(f"LookGrid: {err}") from None
         _report(group, f"LookGrid: {err}", True)
         return None
     what = f"frame {node_job.first}" if preview else f"{node_job.first}-{node_job.last}"
     if proxy:
         what += " (full resolution: proxy mode is on)"
+
+    if batch:
+        job = HostJob(lambda j: _render(j, name, node_job, exchange, preview, batch=True), name=f"lookgrid-{name}")
+        try:
+            job.run_here()
+        except BaseException:
+            pass    # job.error, below
+        _finish(group, job, exchange, node_job, what, state_hash, batch=True)
+        return job
 
     def work(job):
         try:
@@ -378,13 +407,16 @@ def _start(group, first: int | None, last: int | None, preview: bool):
     return job.start()
 
 
-def _finish(group, job, exchange: Exchange, node_job: NodeJob, what: str, state_hash: str) -> None:
+def _finish(group, job, exchange: Exchange, node_job: NodeJob, what: str, state_hash: str,
+            batch: bool = False) -> None:
     """Main thread, once the worker is done: show the result, or say why there is none."""
-    from lookgrid_client import RenderCancelledError
+    from lookgrid_client import LookGridError, RenderCancelledError
 
     job.wait(10.0)   # the worker has queued this as its last act; it ends right after
     if job.error is None:
         _show_result(group, exchange, node_job.first, node_job.last, f"rendered {what}", state_hash)
+    elif batch:
+        raise LookGridError(f"LookGrid: {job.error_line()}")
     elif isinstance(job.error, RenderCancelledError):
         _report(group, "render cancelled", False)
     else:
@@ -403,3 +435,58 @@ def preview_frame(group=None):
 
     frame = nuke.frame()
     return _start(group, frame, frame, preview=True)
+
+
+def render_on_farm(group=None):
+    """The "Render on farm" button: write the node's job beside the script as the backend's farm
+    bundle (``lookgrid farm export``: ClipSpec + Open Job Description template), for ``deadline
+    bundle submit`` or ``openjd run``. Main thread: the Source (and input mattes) to EXR under
+    ``farm-<id>/`` in the node's results folder (the farm reads them, so they stay); a worker runs the
+    ``lookgrid`` executable of the preferences with a deadline. The farm writes
+    ``render.<id>.####.exr`` beside the node's other results. Returns the HostJob (its result: the
+    bundle folder), or None after a setup error (reported)."""
+    import nuke
+
+    from lookgrid_client.hostfarm import export_bundle
+    from lookgrid_client.hostjob import HostJob
+
+    if group is None:
+        group = nuke.thisNode()
+    name = group.name()
+    exchange = None
+    try:
+        node_job = read_node(group)
+        if not node_job.launch:
+            raise NodeSetupError("set the LookGrid executable in Preferences ▸ LookGrid (the farm job is written "
+                                 "by `lookgrid farm export`)")
+        exchange = Exchange(node_job.storage, nuke.root().name(), group["node_id"].value(), "render", "farm")
+        write_exchange(group, node_job, exchange)
+        spec = build_spec(node_job, exchange, by_path=True)
+        spec["output"] = exchange.result
+        chunk = max(1, int(group["chunk"].value()))
+    except (NodeSetupError, OSError, RuntimeError) as err:
+        if exchange is not None:
+            exchange.remove_run()
+        _report(group, f"LookGrid: {err}", True)
+        return None
+
+    def work(job):
+        try:
+            return export_bundle(node_job.launch, spec, exchange.run, chunk=chunk,
+                                 name=f"LookGrid {Path(nuke_script_name).stem} {name}")
+        finally:
+            nuke.executeInMainThread(_farm_written, args=(group, job, exchange))
+
+    nuke_script_name = nuke.root().name()
+    job = HostJob(work, name=f"lookgrid-farm-{name}")
+    group["status"].setValue("writing the farm job…")
+    return job.start()
+
+
+def _farm_written(group, job, exchange: Exchange) -> None:
+    job.wait(10.0)
+    if job.error is None:
+        _report(group, f"farm job written: {job.result()} (frames to {exchange.result})", False)
+    else:
+        exchange.remove_run()
+        _report(group, f"LookGrid: {job.error_line()}", True)
