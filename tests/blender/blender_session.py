@@ -107,10 +107,13 @@ def ui_operators() -> dict:
             "module": bpy.types.Scene.lookgrid.keywords["type"].__module__}
 
 
-def apply_on_a_worker(scene) -> int:
+def apply_on_a_worker(scene, bpy_reads: bool = False) -> int:
     """Apply as the interactive operator does (a worker thread, this thread pumping its host calls
-    as the modal timer would); returns how many calls the worker needed on this (the UI) thread."""
+    as the modal timer would); returns how many calls the worker needed on this (the UI) thread.
+    ``bpy_reads``: as in a Blender without OpenImageIO (frames read through bpy on this thread)."""
     ui = sys.modules[ADDON + ".ui"]
+    if bpy_reads:
+        ui.openimageio = lambda: None
     from lookgrid_client.hostjob import HostJob  # the extension's bundled client
 
     calls = []
@@ -143,7 +146,7 @@ def main() -> None:
         main_calls = None
         try:
             if case.get("worker"):
-                main_calls = apply_on_a_worker(scene)
+                main_calls = apply_on_a_worker(scene, case.get("bpy_reads", False))
             else:
                 bpy.ops.sequencer.lookgrid_apply()
             ok, error = True, ""

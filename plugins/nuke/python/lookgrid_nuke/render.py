@@ -215,13 +215,26 @@ def knob_changed() -> None:
     refresh_status(node)
 
 
+_seen_inputs: dict[str, list] = {}   # node id -> its inputs' op hashes when updateUI last looked
+
+
 def update_ui() -> None:
-    """Nuke's updateUI callback (menu.py): upstream changes do not reach knobChanged."""
+    """Nuke's updateUI callback (menu.py): upstream changes do not reach knobChanged. Cheap when
+    nothing upstream changed (only the inputs' op hashes are compared); knob changes are
+    knobChanged's."""
     import nuke
 
+    from lookgrid_nuke.node import MAX_REGIONS
+
     node = nuke.thisNode()
-    if is_lookgrid_node(node):
-        refresh_status(node)
+    if not is_lookgrid_node(node):
+        return
+    hashes = [None if node.input(i) is None else list(node.input(i).opHashes()) for i in range(1 + MAX_REGIONS)]
+    key = node["node_id"].value()
+    if _seen_inputs.get(key) == hashes:
+        return
+    _seen_inputs[key] = hashes
+    refresh_status(node)
 
 
 def script_loaded() -> None:
