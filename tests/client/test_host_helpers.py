@@ -114,3 +114,33 @@ def test_hostio_reads_files_as_stored_off_any_thread(tmp_path):
     np.testing.assert_array_equal(read_matte(str(plate)), rgba[..., 3])
     with pytest.raises(InvalidRequestError, match="missing frame file"):
         read_rgba(str(tmp_path / "nope.exr"))
+
+
+def test_export_bundle_runs_the_configured_executable_with_a_deadline(tmp_path):
+    """hostfarm.export_bundle: `lookgrid farm export` of the preferences' executable; every failure
+    is one line (the success path is tested from Nuke, tests/hosts)."""
+    import os
+    import sys
+
+    from lookgrid_client import LookGridError
+    from lookgrid_client.hostfarm import export_bundle
+
+    spec = {"input": "/shots/a.####.exr", "output": "/shots/out/a.####.exr", "regions": []}
+    with pytest.raises(InvalidRequestError, match="set the LookGrid executable"):
+        export_bundle("", spec, tmp_path / "f")
+    with pytest.raises(InvalidRequestError, match="does not exist"):
+        export_bundle(str(tmp_path / "nope"), spec, tmp_path / "f")
+    with pytest.raises(InvalidRequestError, match="needs files"):
+        export_bundle(sys.executable, {"regions": []}, tmp_path / "f")
+    failing = tmp_path / "failing"
+    failing.write_text("#!/bin/sh\necho 'Traceback ...' >&2\necho 'error: bad spec\n  details' >&2\nexit 3\n")
+    os.chmod(failing, 0o755)
+    with pytest.raises(LookGridError, match="farm export` failed: details") as err:
+        export_bundle(str(failing), spec, tmp_path / "f")
+    assert "\n" not in str(err.value)
+    slow = tmp_path / "slow"
+    slow.write_text("#!/bin/sh\nsleep 5\n")
+    os.chmod(slow, 0o755)
+    with pytest.raises(LookGridError, match="took longer than 1 s"):
+        export_bundle(str(slow), spec, tmp_path / "f", timeout=1.0)
+    assert (tmp_path / "f" / "spec.json").is_file()

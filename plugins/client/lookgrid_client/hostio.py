@@ -81,7 +81,7 @@ def read_matte(path: str) -> np.ndarray:
 
 def read_frame_files(frame: int, plate: str, masks: Mapping[str, str]):
     """The FrameIn of ``frame`` from its plate file and each region's matte file (any thread)."""
-    from lookgrid_client.client import FrameIn
+    from lookgrid_client import FrameIn
 
     return FrameIn(frame, read_rgba(plate), ["R", "G", "B", "A"],
                    masks={name: read_matte(path) for name, path in masks.items()})
