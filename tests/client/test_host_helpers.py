@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lookgrid_client import InvalidRequestError
-from lookgrid_client.colorspaces import config_aliases, map_colorspace, pick_default
+from lookgrid_client.hostcolor import config_aliases, map_colorspace, pick_default
 from lookgrid_client.hostresults import fingerprint, result_location
 
 

@@ -21,7 +21,6 @@ from lookgrid.imaging.color import (
     SanitizeReport,
     builtin_configs,
     check_config,
-    config_colorspaces,
     config_source,
     declared_colorspace,
     default_colorspace,
@@ -37,7 +36,7 @@ from lookgrid.imaging.style import mask_from_pixels, read_mask, read_style_image
 
 __all__ = [
     "DEFAULT_CONFIG", "HALF_MAX", "OCIO_VERSION", "SCENE_DEFAULT", "SRGB_TEXTURE", "WORKING_SPACE", "ColorPipeline",
-    "SanitizeReport", "builtin_configs", "check_config", "config_colorspaces", "config_source", "declared_colorspace", "default_colorspace", "get_pipeline", "load_config", "pinned_config",
+    "SanitizeReport", "builtin_configs", "check_config", "config_source", "declared_colorspace", "default_colorspace", "get_pipeline", "load_config", "pinned_config",
     "resolve_colorspace", "sanitize", "Image", "SpecInfo", "read_header", "read_image", "write_image",
     "FrameSequence", "format_frame_ranges", "parse_frame_range", "mask_from_pixels", "read_mask",
     "read_style_image", "resize_mask",

@@ -156,12 +156,6 @@ def load_config(config: str | os.PathLike | None = None) -> ocio.Config:
     return _load_config_cached(config_source(config))
 
 
-def config_colorspaces(config: str | os.PathLike | None = None) -> list[str]:
-    """The colour-space names of ``config`` (default: :func:`config_source`), in the config's order:
-    what ServerInfo offers hosts for their colour-space pickers."""
-    return [cs.getName() for cs in load_config(config).getColorSpaces()]
-
-
 def resolve_colorspace(cfg: ocio.Config, name: str) -> str:
     """Canonical name of colour space ``name`` (aliases and roles accepted) in ``cfg``.
 

@@ -108,7 +108,7 @@ def ocio_config() -> str:
     """The OpenColorIO config Blender uses: ``$OCIO`` when set, else its bundled config."""
     import bpy
 
-    from lookgrid_client.colorspaces import active_config
+    from lookgrid_client.hostcolor import active_config
 
     return active_config(os.path.join(bpy.utils.resource_path("LOCAL"), "datafiles", "colormanagement", "config.ocio"))
 

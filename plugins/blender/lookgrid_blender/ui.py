@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from lookgrid_client import DEFAULT_ADDRESS, LookGridError
-from lookgrid_client.colorspaces import config_aliases, map_colorspace
+from lookgrid_client.hostcolor import config_aliases, map_colorspace
 from lookgrid_client.hostio import add_bundled_site_packages, openimageio, read_frame_files
 from lookgrid_client.hostjob import HostJob
 from lookgrid_client.hostrender import build_spec, render_to_files

@@ -278,7 +278,7 @@ def fetch_colorspaces(group, working: str):
 
 
 def _apply_colorspaces(group, job, working: str) -> None:
-    from lookgrid_client.colorspaces import pick_default
+    from lookgrid_client.hostcolor import pick_default
 
     job.wait(10.0)
     if job.error is not None:
