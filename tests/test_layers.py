@@ -17,6 +17,8 @@ Rules checked, for every module of ``backend/lookgrid`` (generated protobuf stub
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,11 @@ def test_checker_sees_what_it_should(tmp_path):
         assert "import it at module level" in str(err.value) and "say why" in str(err.value)
     finally:
         PACKAGE, REPO = old
+
+
+def test_spec_imports_no_torch():
+    """The job description is plain data: importing it (through the package too) loads no torch."""
+    code = ("import sys; import lookgrid.engine.spec; from lookgrid.engine import ClipSpec, METHOD_NAMES; "
+            "print(sorted(m for m in ('torch', 'numba', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"lookgrid.engine.spec pulls in {out.stdout.strip()}"

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from lookgrid.engine.chain import Pass, RegionStylePass, StylePass
+from lookgrid.engine.spec import METHOD_NAMES
 from lookgrid.errors import InvalidInputError
 from lookgrid.model.blend import pixel_blend
 from lookgrid.model.grid import identity_grid
@@ -148,9 +149,9 @@ METHODS: tuple[Method, ...] = (
     ReinhardMethod("reinhard", temporal=False, analysed=False, mixes_grids=False,
                    description="classical per-region colour-statistics transfer (no network)"),
 )
-METHOD_NAMES: tuple[str, ...] = tuple(m.name for m in METHODS)
-#: the method of a spec that names none
-DEFAULT_METHOD = METHOD_NAMES[0]
+if tuple(m.name for m in METHODS) != METHOD_NAMES:
+    raise ImportError(f"lookgrid.engine.methods: the table {[m.name for m in METHODS]} disagrees with "
+                      f"the spec's METHOD_NAMES {list(METHOD_NAMES)} (lookgrid.engine.spec)")
 _BY_NAME = {m.name: m for m in METHODS}
 
 
