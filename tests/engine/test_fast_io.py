@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lookgrid.engine import ClipSpec, RegionSpec, StyleTrack
-from lookgrid.engine.clip import full_masks, full_masks_fast
+from lookgrid.engine.tensors import full_masks, full_masks_fast
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.track import load_track
 from lookgrid.imaging import read_image, write_image

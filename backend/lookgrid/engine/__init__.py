@@ -3,8 +3,9 @@
 * :mod:`.spec` — the job description (``ClipSpec``, ``METHOD_NAMES``), validated once on its way
   in; no torch: importing it (or this package for the spec's names) loads no model code;
 * :mod:`.methods` — the ways of transferring a look, one ``Method`` each;
-* :mod:`.clip` — one clip's regions, inputs and low-res cache; :mod:`.chain` — its temporal chains
-  and their replay; :mod:`.invalidation` — what a new spec invalidates;
+* :mod:`.clip` — one clip's regions, inputs and caches; :mod:`.chain` — its temporal chains
+  and their replay; :mod:`.lowres` — its network-resolution frames; :mod:`.tensors` — array
+  helpers; :mod:`.invalidation` — what a new spec invalidates;
 * :mod:`.styles` — the style store; :mod:`.registry` — open clips, eviction, the busy gate;
 * :mod:`.track` — the grid-track file; :mod:`.jobs` — whole-sequence jobs; :mod:`.io` — a
   sequence's files;

@@ -24,21 +24,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-import numba
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from lookgrid import _numba
 from lookgrid.engine import track as tracks
 from lookgrid.engine.chain import Chains, GridKey, Pass, StateKey
 from lookgrid.engine.invalidation import SpecChange, keyframe_changes
+from lookgrid.engine.lowres import LowRes, LowResCache, make_lowres
 from lookgrid.engine.methods import combine_styles, get_method
 from lookgrid.engine.spec import BACKGROUND, ClipSpec, RegionSpec
+from lookgrid.engine.tensors import full_masks, full_masks_fast, nbytes, resize_planes, to_hwc, to_image_tensor
 from lookgrid.errors import ClipStateError, InvalidInputError, ShapeMismatchError
 from lookgrid.imaging.flow import flow_to_previous
 from lookgrid.imaging.sequence import check_frame_count
@@ -50,153 +47,8 @@ from lookgrid.timeline import bracket, region_weights, subsample_frames
 if TYPE_CHECKING:  # annotations only
     from lookgrid.engine.engine import Engine
 
-#: inline (never re-readable) network-resolution frames a clip keeps at most, beyond the ones it
-#: still needs; ~0.4 MB + 0.13 MB per region each
-MAX_INLINE_LOWRES = 256
-#: network-resolution frames kept when the clip can re-read its frames from storage
-MAX_STORED_LOWRES = 16
-
 FrameLoader = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """``loader(frame) -> (image_working (H,W,3) float32, region_masks (M,H,W) float32)``; M = masked regions."""
-
-
-# --- array helpers (pure functions) -------------------------------------------------------------
-def resize_planes(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Resize ``(B, C, h, w)`` to ``(B, C, height, width)``: bilinear, antialiased when shrinking."""
-    if x.shape[-2:] == (height, width):
-        return x
-    shrink = x.shape[-2] > height or x.shape[-1] > width
-    return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False,
-                         antialias=shrink)
-
-
-def to_image_tensor(image, device: torch.device) -> torch.Tensor:
-    """``(H, W, 3)`` numpy/tensor or ``(1, 3, H, W)`` tensor → float32 ``(1, 3, H, W)`` on ``device``.
-
-    An ``(H, W, 3)`` view of planar ``(3, H, W)`` memory (:meth:`lookgrid.engine.io.SequenceIO.read`)
-    is taken as it is: no copy on the CPU."""
-    if isinstance(image, np.ndarray) and min(image.strides, default=0) < 0:
-        image = np.ascontiguousarray(image)  # torch takes any strides but negative ones
-    t = torch.as_tensor(image)
-    if t.dim() == 3 and t.shape[-1] == 3:
-        t = t.permute(2, 0, 1).unsqueeze(0)
-    if t.dim() != 4 or t.shape[:2] != (1, 3):
-        raise ShapeMismatchError(f"image must be (H, W, 3) or (1, 3, H, W), got {tuple(t.shape)}")
-    return t.to(device=device, dtype=torch.float32).contiguous()
-
-
-def full_masks(region_masks: torch.Tensor, background_index: int | None) -> torch.Tensor:
-    """Insert the background mask ``clip(1 − Σ others, 0, 1)``.
-
-    region_masks ``(B, M, H, W)`` for the masked regions in order; returns ``(B, M+1, H, W)`` with
-    the background at ``background_index`` (``None``: returned unchanged, clamped to [0, 1]).
-    """
-    m = region_masks.clamp(0.0, 1.0)
-    if background_index is None:
-        return m
-    bg = (1.0 - m.sum(dim=1, keepdim=True)).clamp(0.0, 1.0)
-    return torch.cat([m[:, :background_index], bg, m[:, background_index:]], dim=1)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _mask_plane_kernel(src, dst, bg, first, last):
-    """One region's matte into its slot of the render masks, and into the background:
-    ``dst = clamp(nan→0 (src), 0, 1)``; ``bg = dst`` (``first``) or ``bg + dst``; with ``last``
-    then ``bg = clamp(1 − bg, 0, 1)``. (H, W) float32, any strides; float32 arithmetic."""
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    for y in numba.prange(src.shape[0]):
-        for x in range(src.shape[1]):
-            v = src[y, x]
-            v = zero if v != v else min(max(v, zero), one)
-            dst[y, x] = v
-            s = v if first else bg[y, x] + v
-            bg[y, x] = min(max(one - s, zero), one) if last else s
-
-
-def full_masks_fast(planes: Sequence[np.ndarray], background_index: int) -> torch.Tensor:
-    """``full_masks(nan_to_num(stack(planes)), background_index)`` on the CPU in one pass per
-    plane (the reference makes seven full-frame passes, each into a new tensor: ~0.14 s of a 4K
-    frame with one matte): M ≥ 1 (H, W) float32 planes of the masked regions in order → ``(1,
-    M+1, H, W)``. Same values: the background's sum adds the planes in order, as torch does."""
-    m = len(planes)
-    h, w = planes[0].shape
-    out = torch.empty((1, m + 1, h, w), dtype=torch.float32)
-    full = out.numpy()[0]
-    slots = [j if j < background_index else j + 1 for j in range(m)]
-    with _numba.PARALLEL_LOCK:
-        for j, p in enumerate(planes):
-            _mask_plane_kernel(p, full[slots[j]], full[background_index], j == 0, j == m - 1)
-    return out
-
-
-def nbytes(obj) -> int:
-    """Rough size in bytes of the tensors/arrays held by ``obj`` (nested containers, dataclasses)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.element_size() * obj.nelement()
-    if isinstance(obj, np.ndarray):
-        return obj.nbytes
-    if isinstance(obj, dict):
-        return sum(nbytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(nbytes(v) for v in obj)
-    if hasattr(obj, "__dataclass_fields__"):
-        return sum(nbytes(getattr(obj, f, None)) for f in obj.__dataclass_fields__)
-    if hasattr(obj, "__dict__"):
-        return sum(nbytes(v) for v in vars(obj).values())
-    return 0
-
-
-@dataclass
-class LowRes:
-    """One analysed frame at the network's resolution: content ``(1,3,L,L)``, masks ``(1,N,L,L)``."""
-
-    content: torch.Tensor
-    masks: torch.Tensor
-
-
-def make_lowres(image: torch.Tensor, masks: torch.Tensor, size: int) -> LowRes:
-    """Network-resolution copy, stored as float16 (half the memory; every path — in order, out of
-    order, inline or from disk — goes through here, so analysis sees identical inputs)."""
-    image = torch.nan_to_num(image, nan=0.0, posinf=16.0, neginf=-16.0).clamp(-16.0, 16.0)
-    return LowRes(resize_planes(image, size, size).to(torch.float16).contiguous(),
-                  resize_planes(masks, size, size).clamp(0.0, 1.0).to(torch.float16).contiguous())
-
-
-class LowResCache:
-    """The network-resolution frames of a clip, most recently used last.
-
-    Two retention policies: frames re-readable from storage (``rereadable``) keep only
-    :data:`MAX_STORED_LOWRES`; inline frames cannot be re-read, so they are kept while they may still
-    be needed, and beyond :data:`MAX_INLINE_LOWRES` the oldest frames whose grids are all cached are
-    dropped (needed again only if a style changes, which then asks the client to send them again).
-    """
-
-    def __init__(self, rereadable: bool) -> None:
-        self.rereadable = rereadable
-        self.frames: OrderedDict[int, LowRes] = OrderedDict()
-
-    def get(self, frame: int) -> LowRes | None:
-        return self.frames.get(frame)
-
-    def __contains__(self, frame: int) -> bool:
-        return frame in self.frames
-
-    def first(self) -> int | None:
-        return min(self.frames) if self.frames else None
-
-    def put(self, frame: int, low: LowRes, analysed: set[int]) -> None:
-        self.frames[frame] = low
-        self.frames.move_to_end(frame)
-        if self.rereadable:
-            while len(self.frames) > MAX_STORED_LOWRES:
-                self.frames.popitem(last=False)
-        elif len(self.frames) > MAX_INLINE_LOWRES:
-            for f in [f for f in self.frames if f in analysed][: len(self.frames) - MAX_INLINE_LOWRES]:
-                del self.frames[f]
-
-    def clear(self) -> None:
-        self.frames.clear()
 
 
 class Clip:
@@ -462,14 +314,14 @@ class Clip:
         """Render one frame. image_working ``(H,W,3)`` float32 (working space); region_masks as in
         :meth:`provide`. Returns ``(H,W,3)`` float32 working space. Thread-safe per clip."""
         image, masks = self.inputs(image_working, region_masks)
-        return _to_hwc(self.render_tensors(frame, image, masks))
+        return to_hwc(self.render_tensors(frame, image, masks))
 
     def render_with_grids(self, image_working, region_masks, grids: torch.Tensor, strength: torch.Tensor) -> np.ndarray:
         """Render a frame with given per-region grids ``(N,12,D,Hg,Wg)`` and strength ``(N,)`` (e.g.
         another frame's :meth:`grids_at` / :meth:`strength_at`) instead of its own analysis.
         Inputs as in :meth:`render`; returns ``(H,W,3)`` float32 working space."""
         image, masks = self.inputs(image_working, region_masks)
-        return _to_hwc(self.engine.render_grids(image, masks, grids, strength))
+        return to_hwc(self.engine.render_grids(image, masks, grids, strength))
 
     def render_tensors(self, frame: int, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """image ``(1,3,H,W)``, masks ``(1,N,H,W)`` (background included) → ``(1,3,H,W)``."""
@@ -544,7 +396,3 @@ class Clip:
     def save_track(self, path) -> str:
         """Write :meth:`export_track` to ``path`` atomically."""
         return tracks.save_track(self.export_track(), path)
-
-
-def _to_hwc(out: torch.Tensor) -> np.ndarray:
-    return out[0].permute(1, 2, 0).cpu().numpy()

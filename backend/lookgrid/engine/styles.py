@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from lookgrid.engine.clip import resize_planes, to_image_tensor
+from lookgrid.engine.tensors import resize_planes, to_image_tensor
 from lookgrid.errors import ShapeMismatchError, UnknownStyleError
 from lookgrid.imaging import read_style_image
 from lookgrid.model.reinhard import style_stats
