@@ -7,12 +7,14 @@ Analysis and rendering are separate (DESIGN.md §3.4):
   (:func:`lookgrid.timeline.subsample_frames`) — through the passes of the clip's method
   (:mod:`lookgrid.engine.methods`), keeping grids and temporal state in a
   :class:`lookgrid.engine.chain.Chains`.
-  With the engine's ``temporal = "flow"`` the state is the previous analysed frame's grids,
-  warped along DIS flow at analysis resolution (:meth:`Clip._flow_pass`), not its statistics.
+  The network is the clip's :class:`lookgrid.engine.runtime.ModelRuntime` (shared by all clips).
+  With the runtime's ``temporal = "flow"`` the state is the previous analysed frame's grids,
+  warped along DIS flow at analysis resolution (:meth:`lookgrid.engine.runtime.ModelRuntime.predict_flow`), not its statistics.
 * **Rendering** (full resolution, stateless given the grids) takes the two analysed neighbours of a
   frame, interpolates linearly (paper §7), mixes each region's styles with its keyframed weights
   ``Σᵢ wᵢ(t)·Γᵢ(t)`` in grid space (paper §4.4), blends toward identity by the region's strength and
-  renders as the method says.
+  renders as the method says. The clip fills the frame's :class:`lookgrid.engine.methods.FrameRecord`
+  under its lock (:meth:`Clip.record_at`); the method renders it with the runtime, outside the lock.
 
 Regions are ``spec.regions`` in order; when no region is the background an implicit one is appended
 (no style: identity grid, strength 0), so the N render masks always include a background whose mask
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -33,19 +35,14 @@ from lookgrid.engine import track as tracks
 from lookgrid.engine.chain import Chains, GridKey, Pass, StateKey
 from lookgrid.engine.invalidation import SpecChange, keyframe_changes
 from lookgrid.engine.lowres import LowRes, LowResCache, make_lowres
-from lookgrid.engine.methods import combine_styles, get_method
+from lookgrid.engine.methods import FrameRecord, combine_styles, get_method
+from lookgrid.engine.runtime import ModelRuntime
 from lookgrid.engine.spec import BACKGROUND, ClipSpec, RegionSpec
 from lookgrid.engine.tensors import full_masks, full_masks_fast, nbytes, resize_planes, to_hwc, to_image_tensor
 from lookgrid.errors import ClipStateError, InvalidInputError, ShapeMismatchError
-from lookgrid.imaging.flow import flow_to_previous
 from lookgrid.imaging.sequence import check_frame_count
-from lookgrid.model.colormath import display_luma_u8
 from lookgrid.model.grid import identity_grid
-from lookgrid.model.propagate import FlowState, propagate_grids
 from lookgrid.timeline import bracket, region_weights, subsample_frames
-
-if TYPE_CHECKING:  # annotations only
-    from lookgrid.engine.engine import Engine
 
 FrameLoader = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """``loader(frame) -> (image_working (H,W,3) float32, region_masks (M,H,W) float32)``; M = masked regions."""
@@ -54,9 +51,9 @@ FrameLoader = Callable[[int], tuple[np.ndarray, np.ndarray]]
 class Clip:
     """One clip's state: spec, analysed-frame chains, caches. Opened through :class:`Engine`."""
 
-    def __init__(self, engine: "Engine", clip_id: str, spec: ClipSpec, *,
+    def __init__(self, runtime: ModelRuntime, clip_id: str, spec: ClipSpec, *,
                  frames: Sequence[int] | None = None, loader: FrameLoader | None = None):
-        self.engine = engine
+        self.runtime = runtime
         self.id = clip_id
         self.lock = threading.RLock()
         self.loader = loader
@@ -82,7 +79,6 @@ class Clip:
         self.regions = regions
         self.styled = [i for i, r in enumerate(regions) if r.styles]   # regions given to the network
         self.masked = [i for i, r in enumerate(regions) if not r.is_background]
-        self.n_passes = max(len(r.styles) for r in regions)
         if frames is not None:
             self.frames = sorted(set(int(f) for f in frames))
             if not self.frames:
@@ -97,9 +93,8 @@ class Clip:
     def n_regions(self) -> int:
         return len(self.regions)
 
-    def style_at(self, region: int, p: int) -> str:
-        styles = self.regions[region].styles
-        return styles[min(p, len(styles) - 1)].style
+    def _passes(self) -> list[Pass]:
+        return self.method.passes(self.regions, self.styled)
 
     # --- frames and inputs --------------------------------------------------------------------
     def _anchor_list(self, frame: int) -> list[int]:
@@ -123,7 +118,7 @@ class Clip:
         """An open-ended clip's chain up to ``frame`` replays from the nearest frame whose state is
         kept; every frame after that must have been sent. Walks back only over frames the clip
         holds, so a jump in frame numbers costs nothing (ClipStateError naming the first gap)."""
-        passes = self.method.passes(self)
+        passes = self._passes()
         f = frame - 1
         while f >= start:
             if all(StateKey(p, f) in self._chains.states for p in passes):
@@ -148,7 +143,7 @@ class Clip:
             self._store_lowres(frame, image, masks)
 
     def _store_lowres(self, frame: int, image: torch.Tensor, masks: torch.Tensor) -> LowRes:
-        low = make_lowres(image, masks, self.engine.low_res)
+        low = make_lowres(image, masks, self.runtime.low_res)
         if self.frames is None:
             start = self._lowres.first()
             if start is not None and frame < start and self._chains.states:
@@ -163,7 +158,7 @@ class Clip:
         re-read the frame should a change need them again: its network-resolution copy
         (~0.2 s per 4K frame to make) is then not needed."""
         return self.loader is not None and all(
-            self._chains.done(p, frame, self.regions, self.styled) for p in self.method.passes(self))
+            self._chains.done(p, frame, self.regions, self.styled) for p in self._passes())
 
     def _lowres_for(self, frame: int) -> LowRes:
         low = self._lowres.get(frame)
@@ -179,7 +174,7 @@ class Clip:
     def inputs(self, image_working, region_masks) -> tuple[torch.Tensor, torch.Tensor]:
         """image_working ``(H,W,3)``, region_masks ``(M,H,W)`` / ``(N,H,W)`` or name → ``(h,w)``
         → image ``(1,3,H,W)`` and all N masks ``(1,N,H,W)`` (background included) on the device."""
-        dev = self.engine.device
+        dev = self.runtime.device
         image = to_image_tensor(image_working, dev)
         h, w = image.shape[-2:]
         m = len(self.masked)
@@ -219,28 +214,15 @@ class Clip:
         styles, rows = pass_.network_inputs(self.regions, self.styled)
         masks = torch.ones_like(low.masks[:, :1]) if rows is None else low.masks[:, rows]
         temporal = self.method.temporal
-        if temporal and self.engine.temporal == "flow":
-            grids, new_state = self._flow_pass(low, masks, styles, state)
+        if temporal and self.runtime.temporal == "flow":
+            grids, new_state = self.runtime.predict_flow(low.content, masks, styles, state)
         else:
-            grids, new_state = self.engine.predict(low.content.float(), masks.float(), styles,
+            grids, new_state = self.runtime.predict(low.content.float(), masks.float(), styles,
                                                    state if temporal else None)
         self.stats["analysed"] += 1
         for j, k, i in pass_.outputs(self.regions, self.styled):
             self._chains.grids[GridKey(frame, k, i)] = grids[j]
         return new_state if temporal else None
-
-    def _flow_pass(self, low: LowRes, masks: torch.Tensor, styles: list[str], state: FlowState | None):
-        """``temporal = "flow"``: this frame's grids without statistics state, blended with the
-        previous analysed frame's propagated grids warped along DIS flow at analysis resolution
-        (:func:`lookgrid.model.propagate.propagate_grids`). Returns ``(grids, FlowState)``."""
-        grids, _ = self.engine.predict(low.content.float(), masks.float(), styles, None)
-        luma = display_luma_u8(low.content[0].permute(1, 2, 0).float().cpu().numpy())
-        if state is not None:
-            flow, visible = flow_to_previous(luma, state.luma.numpy())
-            alpha = float(getattr(self.engine.model, "config", {}).get("alpha", 0.5))
-            grids = propagate_grids(state.grids, grids, torch.from_numpy(flow).to(grids.device),
-                                    torch.from_numpy(visible).to(grids.device), alpha)
-        return grids, FlowState(grids, torch.from_numpy(luma))
 
     def analyze(self, frame: int, cancel: Callable[[], bool] | None = None) -> None:
         """Compute and cache the grids of the analysed frames that ``frame`` needs."""
@@ -250,7 +232,7 @@ class Clip:
             self.last_used = time.monotonic()
             f0, f1, _ = self._bracket(frame)
             for f in sorted({f0, f1}):
-                for pass_ in self.method.passes(self):
+                for pass_ in self._passes():
                     self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
                                         run=self._run_pass, regions=self.regions, styled=self.styled,
                                         cancel=cancel)
@@ -278,7 +260,7 @@ class Clip:
         """``(N,)`` strength per region at ``frame`` (0 for the implicit background)."""
         vals = [0.0 if (self.implicit_background and k == self.background_index)
                 else r.strength.evaluate(frame) for k, r in enumerate(self.regions)]
-        return torch.tensor(vals, dtype=torch.float32, device=self.engine.device)
+        return torch.tensor(vals, dtype=torch.float32, device=self.runtime.device)
 
     def grids_at(self, frame: int) -> torch.Tensor:
         """``(N,12,D,Hg,Wg)``: each region's look at ``frame`` — stride interpolation, then the
@@ -302,7 +284,7 @@ class Clip:
                     if ident is None:
                         some = next(iter(self._chains.grids.values()), None)
                         shape = tuple(some.shape[1:]) if some is not None else (8, 16, 16)
-                        ident = identity_grid(1, *shape, device=self.engine.device)[0]
+                        ident = identity_grid(1, *shape, device=self.runtime.device)[0]
                     out.append(ident)
             combined = torch.stack(out)
             self._combined[frame] = combined
@@ -321,10 +303,22 @@ class Clip:
         another frame's :meth:`grids_at` / :meth:`strength_at`) instead of its own analysis.
         Inputs as in :meth:`render`; returns ``(H,W,3)`` float32 working space."""
         image, masks = self.inputs(image_working, region_masks)
-        return to_hwc(self.engine.render_grids(image, masks, grids, strength))
+        return to_hwc(self.runtime.render_grids(image, masks, grids, strength))
+
+    def record_at(self, frame: int) -> FrameRecord:
+        """What the clip's method renders ``frame`` from (:class:`FrameRecord`), taken under the
+        clip's lock (analysing what it needs first): the one place a render holds the lock."""
+        with self.lock:
+            grids = self.grids_at(frame) if self.method.mixes_grids else None
+            style_grids = (tuple(tuple(g) for g in self.region_grids(frame))
+                           if self.method.analysed and not self.method.mixes_grids else None)
+            return FrameRecord(frame=frame, styles=tuple(tuple(s.style for s in r.styles) for r in self.regions),
+                               weights=tuple(tuple(w) for w in self.weights_at(frame)),
+                               strength=self.strength_at(frame), grids=grids, style_grids=style_grids)
 
     def render_tensors(self, frame: int, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """image ``(1,3,H,W)``, masks ``(1,N,H,W)`` (background included) → ``(1,3,H,W)``."""
+        """image ``(1,3,H,W)``, masks ``(1,N,H,W)`` (background included) → ``(1,3,H,W)``: the
+        frame's :meth:`record_at`, rendered by the method outside the lock."""
         with self.lock:
             self.last_used = time.monotonic()
             if self.method.analysed:
@@ -332,7 +326,8 @@ class Clip:
                 if frame in anchors and frame not in self._lowres and not self._analysed(frame):
                     self._store_lowres(frame, image, masks)  # analysis will need it next
             self.stats["rendered"] += 1
-        return self.method.render(self, frame, image, masks)
+            record = self.record_at(frame)
+        return self.method.render(self.runtime, record, image, masks)
 
     # --- updates and memory -------------------------------------------------------------------
     def update(self, spec: ClipSpec, frames: Sequence[int] | None = None, *,
@@ -355,7 +350,7 @@ class Clip:
                 return len(touched)
             touched: set[int] = set()
             if change.styles:
-                stale = [p for p in self.method.passes(self) if p.replaced_by(set(change.styles))]
+                stale = [p for p in self._passes() if p.replaced_by(set(change.styles))]
                 touched |= self._chains.drop_passes(stale, self.regions, self.styled)
             self._set_spec(spec, frames)
             if change.styles:
@@ -389,7 +384,7 @@ class Clip:
         grids = tracks.check_track(track, self.spec, self.frames)
         with self.lock:
             for key, g in grids.items():
-                self._chains.grids[key] = g.to(self.engine.device)
+                self._chains.grids[key] = g.to(self.runtime.device)
             self._combined.clear()
             return len({k.frame for k in grids})
 
