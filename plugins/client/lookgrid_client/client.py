@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -37,38 +36,14 @@ from google.protobuf import json_format
 
 from lookgrid_client import wire
 from lookgrid_client.errors import InvalidRequestError, RenderCancelledError, ServerError, ServerUnavailableError
-from lookgrid_client.launch import DEFAULT_ADDRESS, check_api_version
+from lookgrid_client.frames import FrameIn, FrameOut
+from lookgrid_client import sequence
+from lookgrid_client.api import DEFAULT_ADDRESS, check_api_version
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
 
 RETRY_DELAYS = (0.2, 0.5, 1.0)
 """Seconds to wait before each retry of a call that is safe to repeat, when the server is UNAVAILABLE."""
-
-
-@dataclass
-class FrameIn:
-    """One frame to send: ``pixels`` (H, W, C) float16/float32 with ``channels`` names (e.g. R,G,B,A).
-
-    ``masks`` maps region names to (H, W) arrays in [0, 1]; they are sent as extra channels named
-    after the region. Alternatively pass ``exr`` (the bytes of an OpenEXR file) instead of pixels.
-    """
-
-    frame: int
-    pixels: np.ndarray | None = None
-    channels: list[str] = field(default_factory=lambda: ["R", "G", "B"])
-    masks: dict[str, np.ndarray] = field(default_factory=dict)
-    exr: bytes | None = None
-
-
-@dataclass
-class FrameOut:
-    """A rendered frame: ``pixels`` (H, W, C) for raw frames, ``exr`` bytes for encoded ones."""
-
-    frame: int
-    channels: list[str]
-    pixels: np.ndarray | None
-    exr: bytes | None
-    seconds: float
 
 
 def spec_message(spec) -> pb.ClipSpec:
@@ -259,12 +234,10 @@ class LookGridClient:
         one frame's time for the frame the server was finishing to land, and raises
         RenderCancelledError.
         """
-        from lookgrid_client.sequence import resolve_styles
-
         req = pb.RenderByPathRequest(clip_id=clip_id, frames=list(frames or []))
         if spec is not None:
             if isinstance(spec, dict):
-                spec, _ = resolve_styles(self, spec)
+                spec, _ = sequence.resolve_styles(self, spec)
             req.spec.CopyFrom(spec_message(spec))
         out = []
         slowest = 0.0
@@ -372,8 +345,6 @@ class LookGridClient:
         for EXR bytes, 0 = raw like the input. The clip is always closed. All callbacks run on the
         calling thread (details: :mod:`lookgrid_client.sequence`).
         """
-        from lookgrid_client import sequence
-
         return sequence.render_sequence(self, spec, frames, read_frame, write_frame, progress, cancel,
                                         output_encoding=output_encoding,
                                         in_flight=in_flight or sequence.DEFAULT_IN_FLIGHT, label=label)

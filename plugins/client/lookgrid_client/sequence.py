@@ -26,6 +26,7 @@ import grpc
 
 from lookgrid_client import wire
 from lookgrid_client.errors import (InvalidRequestError, LookGridError, RenderCancelledError, ServerError)
+from lookgrid_client.frames import FrameOut
 from lookgrid_client.proto import lookgrid_pb2 as pb
 
 DEFAULT_IN_FLIGHT = 3
@@ -194,8 +195,6 @@ class _Stream:
 
 
 def _frame_out(fr):
-    from lookgrid_client.client import FrameOut
-
     h = fr.header
     if h.encoding == pb.ENCODED:
         return FrameOut(h.frame, list(h.channels), None, bytes(fr.payload), h.seconds)
