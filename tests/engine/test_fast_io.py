@@ -10,7 +10,7 @@ import torch
 from lookgrid.engine import ClipSpec, RegionSpec, StyleTrack
 from lookgrid.engine.tensors import full_masks, full_masks_fast
 from lookgrid.engine.io import SequenceIO
-from lookgrid.engine.track import load_track
+from lookgrid.engine.analysis import load_analysis
 from lookgrid.imaging import read_image, write_image
 
 from engine_clips import STYLE_A, STYLE_B, make_frame
@@ -93,23 +93,23 @@ def test_full_masks_fast_equals_the_reference(m):
         assert torch.equal(fast, ref), (m, background)
 
 
-def test_render_from_a_track_makes_no_network_resolution_copies(engine, tmp_path):
-    """Frames whose grids came from a track are not downscaled for an analysis that will not
+def test_render_from_an_analysis_makes_no_network_resolution_copies(engine, tmp_path):
+    """Frames whose grids came from an analysis are not downscaled for an analysis that will not
     run (~0.2 s per 4K frame); the pixels are those of a clip that analyses as it renders."""
     spec = _clip(tmp_path, ["R", "G", "B"])
-    track = tmp_path / "t.track"
-    engine.analyze_clip(spec, track)
+    analysis = tmp_path / "t.analysis"
+    engine.analyze_clip(spec, analysis)
     io = SequenceIO(spec)
-    from_track = engine.open_clip(spec, frames=io.frames, loader=io.load)
-    from_track.import_track(load_track(track))
+    from_analysis = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    from_analysis.import_analysis(load_analysis(analysis))
     analysing = engine.open_clip(spec, frames=io.frames, loader=io.load)
     try:
         for f in io.frames:
-            a = from_track.render(f, *io.load(f))
+            a = from_analysis.render(f, *io.load(f))
             b = analysing.render(f, *io.load(f))
             np.testing.assert_array_equal(a, b)
-        assert len(from_track._lowres.frames) == 0 and from_track.stats["analysed"] == 0
+        assert len(from_analysis._lowres.frames) == 0 and from_analysis.stats["analysed"] == 0
         assert len(analysing._lowres.frames) == len(io.frames)
     finally:
-        engine.close_clip(from_track.id)
+        engine.close_clip(from_analysis.id)
         engine.close_clip(analysing.id)

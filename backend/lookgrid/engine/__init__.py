@@ -7,7 +7,7 @@
   and their replay; :mod:`.lowres` — its network-resolution frames; :mod:`.tensors` — array
   helpers; :mod:`.invalidation` — what a new spec invalidates;
 * :mod:`.styles` — the style store; :mod:`.registry` — open clips, eviction, the busy gate;
-* :mod:`.track` — the grid-track file; :mod:`.jobs` — whole-sequence jobs; :mod:`.io` — a
+* :mod:`.analysis` — a clip's analysed grids as a file; :mod:`.jobs` — whole-sequence jobs; :mod:`.io` — a
   sequence's files;
 * :mod:`.engine` — the façade, :class:`Engine`.
 

@@ -19,7 +19,7 @@ Analysis and rendering are separate (DESIGN.md §3.4):
 Regions are ``spec.regions`` in order; when no region is the background an implicit one is appended
 (no style: identity grid, strength 0), so the N render masks always include a background whose mask
 is ``clip(1 − Σ others, 0, 1)``. What a new spec invalidates is decided by
-:mod:`lookgrid.engine.invalidation`; the grid-track file is :mod:`lookgrid.engine.track`.
+:mod:`lookgrid.engine.invalidation`; the analysis file is :mod:`lookgrid.engine.analysis`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from lookgrid.engine import track as tracks
+from lookgrid.engine import analysis as analyses
 from lookgrid.engine.chain import Chains, GridKey, Pass, StateKey
 from lookgrid.engine.invalidation import SpecChange, keyframe_changes
 from lookgrid.engine.lowres import LowRes, LowResCache, make_lowres
@@ -154,7 +154,7 @@ class Clip:
         return low
 
     def _analysed(self, frame: int) -> bool:
-        """True when ``frame``'s grids are all cached (e.g. from a grid track) and the clip can
+        """True when ``frame``'s grids are all cached (e.g. from an analysis file) and the clip can
         re-read the frame should a change need them again: its network-resolution copy
         (~0.2 s per 4K frame to make) is then not needed."""
         return self.loader is not None and all(
@@ -372,22 +372,22 @@ class Clip:
             return (nbytes(self._chains.grids) + nbytes(self._combined)
                     + nbytes(list(self._lowres.frames.values())) + nbytes(list(self._chains.states.values())))
 
-    # --- grid tracks: analysis once, render anywhere -----------------------------------------
-    def export_track(self) -> dict:
-        """The analysed grids as plain data (:func:`lookgrid.engine.track.export_track`)."""
+    # --- analyses: analyse once, render anywhere ---------------------------------------------
+    def export_analysis(self) -> dict:
+        """The analysed grids as plain data (:func:`lookgrid.engine.analysis.export_analysis`)."""
         with self.lock:
-            return tracks.export_track(self.spec, self.frames, self._chains.grids)
+            return analyses.export_analysis(self.spec, self.frames, self._chains.grids)
 
-    def import_track(self, track: dict) -> int:
-        """Add the grids of a track (:meth:`export_track`) to this clip's cache; returns how many
-        frames. Raises :class:`InvalidInputError` unless it was analysed with the same inputs."""
-        grids = tracks.check_track(track, self.spec, self.frames)
+    def import_analysis(self, analysis: dict) -> int:
+        """Add the grids of an analysis (:meth:`export_analysis`) to this clip's cache; returns how
+        many frames. Raises :class:`InvalidInputError` unless it was made with the same inputs."""
+        grids = analyses.check_analysis(analysis, self.spec, self.frames)
         with self.lock:
             for key, g in grids.items():
                 self._chains.grids[key] = g.to(self.runtime.device)
             self._combined.clear()
             return len({k.frame for k in grids})
 
-    def save_track(self, path) -> str:
-        """Write :meth:`export_track` to ``path`` atomically."""
-        return tracks.save_track(self.export_track(), path)
+    def save_analysis(self, path) -> str:
+        """Write :meth:`export_analysis` to ``path`` atomically."""
+        return analyses.save_analysis(self.export_analysis(), path)

@@ -122,26 +122,27 @@ class Engine:
         io = SequenceIO(spec, allow_missing=allow_missing)
         return io, self.open_clip(spec, frames=io.frames, loader=io.load, validated=True)
 
-    def analyze_clip(self, spec: ClipSpec, track_path, progress: jobs.Progress | None = None, *,
+    def analyze_clip(self, spec: ClipSpec, path, progress: jobs.Progress | None = None, *,
                      cancel: Callable[[], bool] | None = None, validated: bool = False) -> int:
-        """Analyse a clip on storage and save its grid track (:func:`lookgrid.engine.jobs.analyze_clip`);
+        """Analyse a clip on storage and save its analysis to ``path`` (:func:`lookgrid.engine.jobs.analyze_clip`);
         returns the number of analysed frames. ``progress(done, total, frame, None, seconds)``.
         ``validated``: the caller has run ``spec.validate(need_paths=True)``."""
         _, clip = self._open_on_storage(spec, validated)
         try:
-            return jobs.analyze_clip(clip, track_path, progress, cancel=cancel)
+            return jobs.analyze_clip(clip, path, progress, cancel=cancel)
         finally:
             self.close_clip(clip.id)
 
     def render_clip(self, spec: ClipSpec, progress: jobs.Progress | None = None, *,
                     frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
-                    track=None, validated: bool = False, allow_missing: bool = False) -> jobs.RenderSummary:
+                    analysis=None, validated: bool = False, allow_missing: bool = False) -> jobs.RenderSummary:
         """Read, render and write a sequence (:func:`lookgrid.engine.jobs.render_clip`).
         ``progress(done, total, frame, path, seconds)`` after each written frame; ``cancel()``
         returning true stops with :class:`CancelledError`; the job is all or nothing.
-        ``allow_missing``: render a sequence found on disk despite holes in it."""
+        ``analysis``: an analysis (path or dict) instead of analysing again; ``allow_missing``:
+        render a sequence found on disk despite holes in it."""
         io, clip = self._open_on_storage(spec, validated, allow_missing)
         try:
-            return jobs.render_clip(clip, io, progress, frames=frames, cancel=cancel, track=track)
+            return jobs.render_clip(clip, io, progress, frames=frames, cancel=cancel, analysis=analysis)
         finally:
             self.close_clip(clip.id)

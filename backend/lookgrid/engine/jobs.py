@@ -1,4 +1,4 @@
-"""Whole-sequence jobs on storage: analyse a clip to a grid track, render a clip (or a chunk).
+"""Whole-sequence jobs on storage: analyse a clip to an analysis file, render a clip (or a chunk).
 
 ``lookgrid render``, the service's RenderByPath and the farm run these through the façade
 (:meth:`lookgrid.engine.engine.Engine.render_clip`), which opens a one-off clip with the sequence's
@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 from lookgrid.engine.clip import Clip
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.pipeline import run_overlapped
-from lookgrid.engine.track import load_track
+from lookgrid.engine.analysis import load_analysis
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import StagedFiles, remove_stale_temps
 
@@ -55,34 +55,34 @@ def _output_folders(io: SequenceIO) -> set[str]:
     return {os.path.dirname(os.path.abspath(io.output.path(f))) for f in io.frames}
 
 
-def analyze_clip(clip: Clip, track_path, progress: Progress | None = None, *,
+def analyze_clip(clip: Clip, path, progress: Progress | None = None, *,
                  cancel: Callable[[], bool] | None = None) -> int:
     """Analyse every analysed frame of an open clip on storage (low resolution, sequential) and save
-    the grid track to ``track_path``; returns the number of analysed frames."""
-    remove_stale_temps(os.path.dirname(os.path.abspath(os.fspath(track_path))))
+    its analysis to ``path`` (:mod:`lookgrid.engine.analysis`); returns the number of analysed frames."""
+    remove_stale_temps(os.path.dirname(os.path.abspath(os.fspath(path))))
     anchors = clip.anchors or []
     for n, frame in enumerate(anchors, 1):
         t1 = time.perf_counter()
         clip.analyze(frame, cancel=cancel)
         if progress is not None:
             progress(n, len(anchors), frame, None, time.perf_counter() - t1)
-    clip.save_track(track_path)
+    clip.save_analysis(path)
     return len(anchors)
 
 
 def render_clip(clip: Clip, io: SequenceIO, progress: Progress | None = None, *,
                 frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
-                track=None) -> RenderSummary:
+                analysis=None) -> RenderSummary:
     """Read, render and write the whole sequence of ``io`` through the open ``clip`` over it, or the
     ``frames`` of it (a farm chunk: analysis still follows the whole clip's chain, so chunks give
-    the same pixels as one run), all or nothing (module docstring). ``track``: a grid track (path
-    or dict) used instead of analysing again."""
+    the same pixels as one run), all or nothing (module docstring). ``analysis``: an analysis (path
+    or dict, :mod:`lookgrid.engine.analysis`) used instead of analysing again."""
     todo = list(io.frames if frames is None else frames)
     missing = sorted(set(todo) - set(io.frames))
     for folder in _output_folders(io):  # what killed runs left behind
         remove_stale_temps(folder)
-    if track is not None:
-        clip.import_track(track if isinstance(track, dict) else load_track(track))
+    if analysis is not None:
+        clip.import_analysis(analysis if isinstance(analysis, dict) else load_analysis(analysis))
     if missing:
         raise InvalidInputError(f"frames {missing[:5]} are not in the clip's frame range")
     t0 = time.perf_counter()

@@ -125,15 +125,16 @@ def _list_images(folder: Path) -> list[Path]:
 
 
 @dataclass
-class Clip:
-    """Frames ``list[(H,W,3) uint8]`` and masks ``list[(H,W) uint8] | None`` of one clip."""
+class TrainingClip:
+    """Frames ``list[(H,W,3) uint8]`` and masks ``list[(H,W) uint8] | None`` of one training clip
+    (not the engine's :class:`lookgrid.engine.clip.Clip`)."""
 
     name: str
     frames: list[np.ndarray]
     masks: list[np.ndarray] | None
 
 
-def load_clip(folder: Path, max_side: int = 640) -> Clip:
+def load_clip(folder: Path, max_side: int = 640) -> TrainingClip:
     """Load ``folder/frames`` (or images directly in ``folder``) and ``folder/masks`` if present,
     downscaled so the longer side is at most ``max_side``."""
     frames_dir = folder / "frames" if (folder / "frames").is_dir() else folder
@@ -154,7 +155,7 @@ def load_clip(folder: Path, max_side: int = 640) -> Clip:
         if masks is not None:
             m = load_mask8(mask_paths[i])
             masks.append(_resize(m, nh, nw) if m.shape != (nh, nw) else m)
-    return Clip(folder.name, frames, masks)
+    return TrainingClip(folder.name, frames, masks)
 
 
 def find_clips(root: Path) -> list[Path]:
@@ -270,7 +271,7 @@ class TrainingData:
         def keep(*names: str) -> bool:
             return not any(n in excluded for n in names) and any(n in hold for n in names) == holdout_only
 
-        self.clips: list[Clip] = []
+        self.clips: list[TrainingClip] = []
         for root in cfg.clips:
             for d in find_clips(Path(root)):
                 if keep(d.name):
