@@ -38,7 +38,7 @@ from lookgrid.engine.lowres import LowRes, LowResCache, make_lowres
 from lookgrid.engine.methods import FrameRecord, combine_styles, get_method
 from lookgrid.engine.runtime import ModelRuntime
 from lookgrid.engine.spec import BACKGROUND, ClipSpec, RegionSpec
-from lookgrid.engine.tensors import full_masks, full_masks_fast, nbytes, resize_planes, to_hwc, to_image_tensor
+from lookgrid.engine.tensors import full_masks, full_masks_cpu, nbytes, resize_planes, to_hwc, to_image_tensor
 from lookgrid.errors import ClipStateError, InvalidInputError, ShapeMismatchError
 from lookgrid.imaging.sequence import check_frame_count
 from lookgrid.model.grid import identity_grid
@@ -190,7 +190,7 @@ class Clip:
             planes = [torch.as_tensor(p)[None, None] for p in planes]
             masks = [resize_planes(p.to(dev), h, w) for p in planes]
             if masks and dev.type == "cpu" and self.background_index is not None:
-                return image, full_masks_fast([t[0, 0].numpy() for t in masks], self.background_index)
+                return image, full_masks_cpu([t[0, 0].numpy() for t in masks], self.background_index)
             masks = torch.cat(masks, dim=1) if masks else torch.zeros(1, 0, h, w, device=dev)
         else:
             arr = torch.as_tensor(np.asarray(region_masks, dtype=np.float32) if region_masks is not None

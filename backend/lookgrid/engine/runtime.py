@@ -146,4 +146,4 @@ class ModelRuntime:
         """Full-resolution render: image ``(1,3,H,W)``, masks ``(1,N,H,W)``, grids ``(N,12,D,Hg,Wg)``,
         strength ``(N,)`` → ``(1,3,H,W)``."""
         with torch.inference_mode():
-            return render_frame(self.model, image, masks, grids, strength, fast=True)
+            return render_frame(self.model, image, masks, grids, strength)

@@ -1,8 +1,8 @@
 """Array helpers of the engine (pure functions): resizing planes, image tensors, the render masks
 with their background, sizes of what a cache holds, and back to ``(H, W, 3)`` pixels.
 
-:func:`full_masks` is the reference for the render masks; :func:`full_masks_fast` gives the same
-values on the CPU in one numba pass per plane (``tests/engine/test_fast_io.py`` holds them equal).
+:func:`full_masks` is the reference for the render masks; :func:`full_masks_cpu` gives the same
+values on the CPU in one numba pass per plane (``tests/engine/test_reference_paths.py`` holds them equal).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _mask_plane_kernel(src, dst, bg, first, last):
             bg[y, x] = min(max(one - s, zero), one) if last else s
 
 
-def full_masks_fast(planes: Sequence[np.ndarray], background_index: int) -> torch.Tensor:
+def full_masks_cpu(planes: Sequence[np.ndarray], background_index: int) -> torch.Tensor:
     """``full_masks(nan_to_num(stack(planes)), background_index)`` on the CPU in one pass per
     plane (the reference makes seven full-frame passes, each into a new tensor: ~0.14 s of a 4K
     frame with one matte): M ≥ 1 (H, W) float32 planes of the masked regions in order → ``(1,

@@ -7,7 +7,7 @@
    ``lookgrid render`` and the farm's workers do. Also the engine's read (colour conversion,
    masks), compute (from the analysis, as ``render_clip`` computes) and write one at a time, and
    their plain sum. Each with the engine's fast I/O and with its reference path
-   (``SequenceIO(fast=False)``, ``LOOKGRID_REFERENCE_IO=1``), interleaved frame by frame and run
+   (``SequenceIO(reference=True)``, ``LOOKGRID_REFERENCE_IO=1``), interleaved frame by frame and run
    by run with floor passes, so that the ratios compare times taken under the same load.
    Target: render ≤ 1.15 × floor.
 2. **Workers**: frames/s of ``lookgrid farm render`` (Ray, chunks of ``--chunk``) for each of
@@ -105,7 +105,7 @@ def _floor_pass(spec, frames, folder, cpu: list | None = None) -> list[tuple[flo
 
 def _render_s(engine, spec, analysis, n: int, fast: bool) -> tuple[float, float]:
     """(Seconds, CPU seconds of the process) per frame of ``Engine.render_clip`` from the analysis,
-    with the fast or the reference engine I/O (:class:`SequenceIO`'s ``fast``, chosen by
+    with the fast or the reference engine I/O (:class:`SequenceIO`'s ``reference``, chosen by
     ``LOOKGRID_REFERENCE_IO``)."""
     old = os.environ.get(REFERENCE_IO_ENV)
     os.environ[REFERENCE_IO_ENV] = "0" if fast else "1"
@@ -134,7 +134,7 @@ def _floor(args, root) -> dict:
     analyze_s = (time.perf_counter() - t0) / n
     stages = {True: [], False: []}  # fast → [(read, compute, write)]
     floor_t, out_write = [], []
-    ios = {fast: SequenceIO(spec, fast=fast) for fast in (True, False)}
+    ios = {fast: SequenceIO(spec, reference=not fast) for fast in (True, False)}
     clips = {}
     for fast, io in ios.items():
         clips[fast] = engine.open_clip(spec, frames=io.frames, loader=io.load)
