@@ -303,8 +303,7 @@ class LookGridNet(nn.Module):
         """
         self._check_low("content", content, 3)
         b = content.shape[0]
-        check_shape("masks", masks, f"(B,N,{self.LOW_RES},{self.LOW_RES}) with B={b}", 4,
-                    d0=b, d2=self.LOW_RES, d3=self.LOW_RES)
+        check_shape("masks", masks, "(B,N,L,L)", B=b, L=self.LOW_RES)
         self._check_low("masks", masks)
         n = masks.shape[1]
         if n < 1:

@@ -91,9 +91,9 @@ def subsample(image: torch.Tensor, masks: torch.Tensor, max_side: int = SOFT_MAS
 
 
 def _check(net, image, masks, grids, strength):
-    check_shape("image", image, "(1,3,H,W)", 4, d0=1, d1=3)
+    check_shape("image", image, "(1,3,H,W)")
     h, w = image.shape[2:]
-    check_shape("masks", masks, f"(1,N,H,W) = (1,N,{h},{w})", 4, d0=1, d2=h, d3=w)
+    check_shape("masks", masks, "(1,N,H,W)", H=h, W=w)
     check_grids("grids", grids)
     n = masks.shape[1]
     if grids.shape[0] != n:
