@@ -48,6 +48,7 @@ from lookgrid.errors import ImageReadError, InvalidInputError
 from lookgrid.imaging.color import get_pipeline
 from lookgrid.imaging.io import read_image
 from lookgrid.model.colormath import LUMA_WEIGHTS, apply_weights, srgb_encode
+from lookgrid.model.grid import check_shape
 from lookgrid.train.flow import dis_flow, flow_visibility, random_smooth_flow, warp
 from lookgrid.train.grading import Grading, apply_grading, apply_region_gradings, sample_grading
 
@@ -493,8 +494,7 @@ def degrade_masks(masks: torch.Tensor, generator: torch.Generator) -> torch.Tens
 
     Returns ``(B,1,H,W)`` in [0,1]: what a rough roto or a segmentation network gives.
     """
-    if masks.dim() != 4 or masks.shape[1] != 1:
-        raise ValueError(f"masks must be (B,1,H,W); got {tuple(masks.shape)}")
+    check_shape("masks", masks, "(B,1,H,W)")
     b, _, h, w = masks.shape
     out = []
     for i in range(b):

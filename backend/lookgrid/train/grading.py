@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
 from lookgrid.model.colormath import LUMA_WEIGHTS
+from lookgrid.model.grid import check_shape
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,7 @@ def hue_rotation_matrix(angle: float) -> np.ndarray:
 
 def apply_grading(rgb: torch.Tensor, g: Grading) -> torch.Tensor:
     """Apply one grading. ``rgb (B,3,H,W) -> (B,3,H,W)`` in [0, 1]."""
-    if rgb.dim() != 4 or rgb.shape[1] != 3:
-        raise ValueError(f"rgb must be (B, 3, H, W); got {tuple(rgb.shape)}")
+    check_shape("rgb", rgb, "(B,3,H,W)")
 
     def vec(t: tuple[float, float, float]) -> torch.Tensor:
         return rgb.new_tensor(t).view(1, 3, 1, 1)
@@ -128,9 +129,9 @@ def apply_region_gradings(
     """
     b, n = masks.shape[:2]
     if rgb.shape[0] != b or rgb.shape[2:] != masks.shape[2:]:
-        raise ValueError(f"rgb {tuple(rgb.shape)} and masks {tuple(masks.shape)} do not match")
+        raise ShapeMismatchError(f"rgb {tuple(rgb.shape)} and masks {tuple(masks.shape)} do not match")
     if len(gradings) != b or any(len(row) != n for row in gradings):
-        raise ValueError(f"need {b}×{n} gradings")
+        raise InvalidInputError(f"need {b}×{n} gradings")
     out = torch.zeros_like(rgb)
     for i in range(b):
         for k in range(n):

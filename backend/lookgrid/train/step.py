@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from lookgrid.errors import ShapeMismatchError
 from lookgrid.model.blend import blend_grids, pixel_blend_weights
 from lookgrid.model.network import temporal_mode
 from lookgrid.model.propagate import propagate_grids
@@ -79,7 +80,7 @@ def render_batch(net, image: torch.Tensor, masks: torch.Tensor, grids: torch.Ten
     mode = blend_mode(net)
     b, n = masks.shape[:2]
     if grids.shape[0] != b * n:
-        raise ValueError(f"grids must be (B·N,12,D,Hg,Wg) = ({b * n},...), got {tuple(grids.shape)}")
+        raise ShapeMismatchError(f"grids must be (B·N,12,D,Hg,Wg) = ({b * n},...), got {tuple(grids.shape)}")
     z = net.guide(image, masks)
     soft = net.soft_masks(z, masks)  # (B,N,D,Hg,Wg)
     g = grids.view(b, n, *grids.shape[1:])
@@ -106,7 +107,7 @@ def propagate_batch(previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Ten
     Returns ``(B·N,12,D,Hg,Wg)``."""
     b = flow.shape[0]
     if fresh.shape[0] % b:
-        raise ValueError(f"grids {tuple(fresh.shape)} do not split into {b} examples")
+        raise ShapeMismatchError(f"grids {tuple(fresh.shape)} do not split into {b} examples")
     n = fresh.shape[0] // b
     return torch.cat([
         propagate_grids(previous[i * n : (i + 1) * n], fresh[i * n : (i + 1) * n],
@@ -167,9 +168,9 @@ def compute_losses(
     b, t_len, n, s, _ = masks.shape
     low = net.LOW_RES
     if s != low:
-        raise ValueError(f"training crops must be {low}² (the model's low resolution), got {s}²")
+        raise ShapeMismatchError(f"training crops must be {low}² (the model's low resolution), got {s}²")
     if t_len < 2 or batch.flow.shape[1] != t_len - 1 or batch.visibility.shape[1] != t_len - 1:
-        raise ValueError(f"a batch of T={t_len} frames needs T >= 2 and T-1 flows / visibilities, got "
+        raise ShapeMismatchError(f"a batch of T={t_len} frames needs T >= 2 and T-1 flows / visibilities, got "
                          f"{tuple(batch.flow.shape)}, {tuple(batch.visibility.shape)}")
     last = t_len - 1
     frames = tuple(range(t_len)) if with_temporal else (last,)
