@@ -44,8 +44,9 @@ from lookgrid.imaging.sequence import check_frame_count
 from lookgrid.model.grid import identity_grid
 from lookgrid.timeline import bracket, region_weights, subsample_frames
 
-FrameLoader = Callable[[int], tuple[np.ndarray, np.ndarray]]
-"""``loader(frame) -> (image_working (H,W,3) float32, region_masks (M,H,W) float32)``; M = masked regions."""
+FrameLoader = Callable[[int], tuple[np.ndarray, "np.ndarray | Mapping[str, np.ndarray]"]]
+"""``loader(frame) -> (image_working (H,W,3) float32, region_masks)``: the masks of the M masked
+regions as ``(M,H,W)`` float32 or by region name, as :meth:`Clip.inputs` takes them."""
 
 
 class Clip:
@@ -79,13 +80,12 @@ class Clip:
         self.regions = regions
         self.styled = [i for i, r in enumerate(regions) if r.styles]   # regions given to the network
         self.masked = [i for i, r in enumerate(regions) if not r.is_background]
+        self.frames: list[int] | None = None
         if frames is not None:
             self.frames = sorted(set(int(f) for f in frames))
             if not self.frames:
                 raise InvalidInputError("clip has no frames")
             check_frame_count(len(self.frames), "clip")
-        else:
-            self.frames = None
         self._frame_set = set(self.frames) if self.frames else set()
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
 
@@ -97,8 +97,8 @@ class Clip:
         return self.method.passes(self.regions, self.styled)
 
     # --- frames and inputs --------------------------------------------------------------------
-    def _anchor_list(self, frame: int) -> list[int]:
-        if self.anchors is not None:
+    def _anchor_list(self, frame: int) -> Sequence[int]:
+        if self.anchors is not None and self.frames is not None:
             if frame not in self._frame_set:
                 raise InvalidInputError(
                     f"frame {frame} is not in the clip (frames {self.frames[0]}-{self.frames[-1]}, "
@@ -182,16 +182,15 @@ class Clip:
             missing = [self.regions[i].name for i in self.masked if self.regions[i].name not in region_masks]
             if missing:
                 raise InvalidInputError(f"no mask given for region(s) {', '.join(missing)}")
-            planes = [np.asarray(region_masks[self.regions[i].name], dtype=np.float32) for i in self.masked]
-            for i, p in zip(self.masked, planes):
-                if p.ndim != 2:
+            arrays = [np.asarray(region_masks[self.regions[i].name], dtype=np.float32) for i in self.masked]
+            for i, a in zip(self.masked, arrays):
+                if a.ndim != 2:
                     raise ShapeMismatchError(
-                        f"mask of region {self.regions[i].name!r} must be (H, W), got {p.shape}")
-            planes = [torch.as_tensor(p)[None, None] for p in planes]
-            masks = [resize_planes(p.to(dev), h, w) for p in planes]
-            if masks and dev.type == "cpu" and self.background_index is not None:
-                return image, full_masks_cpu([t[0, 0].numpy() for t in masks], self.background_index)
-            masks = torch.cat(masks, dim=1) if masks else torch.zeros(1, 0, h, w, device=dev)
+                        f"mask of region {self.regions[i].name!r} must be (H, W), got {a.shape}")
+            planes = [resize_planes(torch.as_tensor(a)[None, None].to(dev), h, w) for a in arrays]
+            if planes and dev.type == "cpu" and self.background_index is not None:
+                return image, full_masks_cpu([t[0, 0].numpy() for t in planes], self.background_index)
+            masks = torch.cat(planes, dim=1) if planes else torch.zeros(1, 0, h, w, device=dev)
         else:
             arr = torch.as_tensor(np.asarray(region_masks, dtype=np.float32) if region_masks is not None
                                   else np.zeros((0, h, w), np.float32))
@@ -343,11 +342,11 @@ class Clip:
             frames = self.frames if frames is None else frames
             change = SpecChange.between(old, spec, self.frames, frames)
             if change.structural:
-                touched = self._chains.clear() | set(self._combined)
+                dropped = self._chains.clear() | set(self._combined)
                 self._combined.clear()
                 self._lowres.clear()
                 self._set_spec(spec, frames)
-                return len(touched)
+                return len(dropped)
             touched: set[int] = set()
             if change.styles:
                 stale = [p for p in self._passes() if p.replaced_by(set(change.styles))]

@@ -23,9 +23,19 @@ import numpy as np
 
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError, MissingFramesError, ShapeMismatchError
-from lookgrid.imaging import (SRGB_TEXTURE, FrameSequence, SanitizeReport, default_colorspace,
-                              format_frame_ranges, get_pipeline, read_image, read_mask, sanitize,
-                              write_image)
+from lookgrid.imaging import (
+    SRGB_TEXTURE,
+    FrameSequence,
+    SanitizeReport,
+    default_colorspace,
+    format_frame_ranges,
+    get_pipeline,
+    read_image,
+    read_mask,
+    sanitize,
+    write_image,
+)
+from lookgrid.imaging.io import Image
 
 EIGHT_BIT_OUT = {".png", ".jpg", ".jpeg"}
 #: ``LOOKGRID_REFERENCE_IO=1``: :class:`SequenceIO` takes its plain reference read/write path
@@ -54,8 +64,8 @@ class FrameIn:
     mask files' own resolution), and the image as read (for writing back channels and metadata)."""
 
     working: np.ndarray
-    masks: dict
-    image: object
+    masks: dict[str, np.ndarray]
+    image: Image
     rgb: list[int]
 
 
@@ -89,7 +99,7 @@ class SequenceIO:
         self.output = FrameSequence.parse(spec.output, self.frames)
         self.masks = []
         for r in spec.regions:
-            if r.is_background:
+            if not r.mask:  # the background
                 continue
             seq = FrameSequence.parse(r.mask, self.frames)
             if not seq.is_single_file:
@@ -135,7 +145,7 @@ class SequenceIO:
         masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}
         return FrameIn(working=working, masks=masks, image=img, rgb=rgb)
 
-    def load(self, frame: int) -> tuple[np.ndarray, dict]:
+    def load(self, frame: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Loader for :class:`Clip` analysis: ``(working (H,W,3), {region: mask (h,w)})``."""
         f = self.read(frame)
         return f.working, f.masks

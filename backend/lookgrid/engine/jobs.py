@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from lookgrid.engine.analysis import load_analysis
 from lookgrid.engine.clip import Clip
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.pipeline import run_overlapped
-from lookgrid.engine.analysis import load_analysis
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import StagedFiles, remove_stale_temps
 

@@ -108,8 +108,8 @@ class ModelRuntime:
         if identity is None:  # a LookGridNet whose grid head is all zeros gives identity grids
             head = getattr(model, "to_grid", None)
             identity = head is not None and int(torch.count_nonzero(head.weight)) == 0
-        path = resolve_model_path(self.model_path) if self.model_path or hasattr(model, "meta") else None
-        path = str(path or "")
+        found = resolve_model_path(self.model_path) if self.model_path or hasattr(model, "meta") else None
+        path = str(found or "")
         name = str(getattr(model, "name", "") or (os.path.splitext(os.path.basename(path))[0] if path
                                                   else "lookgrid-untrained"))
         return ModelInfo(name=name, path=path, identity=bool(identity),

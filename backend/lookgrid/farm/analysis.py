@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lookgrid.engine.analysis import analysis_key
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
-from lookgrid.engine.analysis import analysis_key
 from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.fsutil import atomic_write
 from lookgrid.model.load import resolve_model_path

@@ -23,7 +23,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from lookgrid.engine import Engine
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec

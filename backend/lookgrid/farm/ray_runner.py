@@ -184,7 +184,7 @@ def _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, alrea
                    interrupted) -> None:
     """Keep at most ``workers`` chunks running until all are rendered; report frames."""
     since = time.time_ns() - 1_000_000_000
-    queue, running = list(chunks), {}
+    queue, running = list(chunks), dict[object, list[int]]()
 
     def written(frames) -> int:  # outputs of running chunks that have appeared (for progress)
         n = 0

@@ -70,8 +70,8 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from lookgrid._numba import PARALLEL_LOCK as _KERNEL_LOCK  # one lock for every parallel kernel
-from lookgrid.imaging import _color_kernels as kernels
 from lookgrid.errors import ColorSpaceError, ShapeMismatchError
+from lookgrid.imaging import _color_kernels as kernels
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ class _LogCamera:
         offset = log_break - slope * br
         return _LogCamera(base, ls, lo, ns, no, br, slope, offset, log_break)
 
-    def params(self) -> np.ndarray:
+    def params(self) -> np.ndarray | None:
         """(9,) float32: the slope for log2 (logSlope/log2(base)), logOffset, linSlope, linOffset,
         linBreak, linearSlope, linearOffset, logBreak, log2(base); None when the three channels
         differ (the kernel handles one curve for all channels)."""
@@ -284,7 +284,7 @@ class _LogCamera:
 _IDENTITY_CURVE = np.ones(9, np.float32)
 
 
-def _flatten(transform) -> list:
+def _flatten(transform) -> list | None:
     if isinstance(transform, ocio.GroupTransform):
         items = [transform.__getitem__(i) for i in range(len(transform))]
         if transform.getDirection() == ocio.TRANSFORM_DIR_INVERSE:
@@ -304,13 +304,13 @@ def _decompose(group) -> tuple[np.ndarray, np.ndarray, _LogCamera | None] | None
     ts = _flatten(group)
     if ts is None:
         return None
-    m4 = np.eye(4)
+    m4: np.ndarray = np.eye(4)
     curve = None
     for t in ts:
         if curve is not None:
             return None  # something after the log curve
         if isinstance(t, ocio.MatrixTransform):
-            a = np.array(t.getMatrix(), np.float64).reshape(4, 4)
+            a: np.ndarray = np.array(t.getMatrix(), np.float64).reshape(4, 4)
             a[:3, 3] = np.array(t.getOffset(), np.float64)[:3]
             if np.any(a[3, :3] != 0) or a[3, 3] != 1:
                 return None  # alpha mixes into colour
@@ -476,7 +476,7 @@ class ColorPipeline:
             arr, shape = self._prepare(pixels, strided=True)
             m, off, minv, has_matrix, curve, has_curve = self._fast
             direct = out is not None and out.ndim == 3 and min(out.strides) >= 0
-            dst = out if direct else np.empty(arr.shape, np.float32)
+            dst = out if out is not None and direct else np.empty(arr.shape, np.float32)
             counts = np.zeros((arr.shape[0], 4), np.int64)
             # one parallel kernel at a time: each already uses every core, and numba's fallback
             # "workqueue" threading layer must not be entered from two threads at once
@@ -498,7 +498,8 @@ class ColorPipeline:
             result = out
         return (result, report) if return_report else result
 
-    def _apply_ocio(self, arr: np.ndarray, shape: tuple, cpu, *, threads: int, forward: bool):
+    def _apply_ocio(self, arr: np.ndarray, shape: tuple, cpu, *, threads: int,
+                    forward: bool) -> tuple[np.ndarray, SanitizeReport]:
         clean, report = sanitize(arr, copy=True)
         out = clean if clean is not arr else arr.copy()
         rgb = np.ascontiguousarray(out[..., :3])

@@ -40,7 +40,7 @@ class DecodedFrame:
     rgb: list[int]
     masks: dict[str, np.ndarray]
     mask_indices: set[int]
-    image: object = None
+    image: Image | None = None
 
 
 def _channel_index(names: list[str], wanted: str) -> int | None:

@@ -24,8 +24,8 @@ from google.protobuf import json_format
 from lookgrid import __version__
 from lookgrid.engine import METHOD_NAMES, ClipSpec
 from lookgrid.engine.io import SequenceIO
-from lookgrid.engine.styles import MAX_STYLE_SIDE
 from lookgrid.engine.look import export_look, matte_pattern
+from lookgrid.engine.styles import MAX_STYLE_SIDE
 from lookgrid.errors import CancelledError, ClipStateError, InvalidInputError, UnknownStyleError
 from lookgrid.imaging import WORKING_SPACE, parse_frame_range
 from lookgrid.imaging.decode import decode_style, encode_exr, raw_style_to_working
@@ -59,7 +59,7 @@ def look_result(res, seconds: float) -> pb.ExportLookResult:
     for look in res.collection.regions:
         if look.name not in res.exported:
             continue
-        j = lambda ext: os.path.join(res.out, look.name + ext)  # noqa: E731
+        j = lambda ext, name=look.name: os.path.join(res.out, name + ext)  # noqa: E731
         regions.append(pb.RegionLookInfo(
             name=look.name, look_name=f"lookgrid-{look.name}" if path(j(".acescct.clf")) else "",
             clf_path=path(j(".clf")), cube_path=path(j(".cube")), cdl_path=path(j(".cc")),
@@ -364,7 +364,7 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         header = pb.FrameHeader(clip_id=h.clip_id, frame=h.frame, encoding=out_encoding, width=out.shape[1],
                                 height=out.shape[0], channels=names)
         if out_encoding == pb.ENCODED:
-            payload = encode_exr(out, names, like=dec.image)
+            payload: bytes | memoryview = encode_exr(out, names, like=dec.image)
         else:
             dtype = wire.dtype_for_encoding(out_encoding)
             payload = wire.raw_bytes(out if out.dtype == dtype else out.astype(dtype))

@@ -38,6 +38,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -58,9 +59,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".exr")
 #: an EXR still is scaled so this luminance quantile lands on display white before it is clipped
 EXR_WHITE_QUANTILE = 0.99
 #: the foreground blob's motion per step in photo sequences (the background: random_smooth_flow's defaults)
-PHOTO_FG_MOTION = {"max_shift": 10.0, "max_zoom": 0.05, "max_rotation_deg": 4.0, "local_amplitude": 1.0}
+PHOTO_FG_MOTION: dict[str, Any] = {"max_shift": 10.0, "max_zoom": 0.05, "max_rotation_deg": 4.0, "local_amplitude": 1.0}
 #: photo sequences move at constant velocity: each step after the first adds this small random flow
-PHOTO_JITTER = {"max_shift": 1.5, "max_zoom": 0.005, "max_rotation_deg": 0.5, "local_amplitude": 0.5}
+PHOTO_JITTER: dict[str, Any] = {"max_shift": 1.5, "max_zoom": 0.005, "max_rotation_deg": 0.5, "local_amplitude": 0.5}
 
 
 def check_frames(frames) -> int:
@@ -146,14 +147,15 @@ def load_clip(folder: Path, max_side: int = 640) -> TrainingClip:
     mask_paths = _list_images(mask_dir) if mask_dir.is_dir() else None
     if mask_paths is not None and len(mask_paths) != len(paths):
         raise InvalidInputError(f"clip {folder}: {len(paths)} frames but {len(mask_paths)} masks")
-    frames, masks = [], [] if mask_paths else None
+    frames: list[np.ndarray] = []
+    masks: list[np.ndarray] | None = [] if mask_paths else None
     for i, p in enumerate(paths):
         f = load_rgb8(p)
         h, w = f.shape[:2]
         s = min(1.0, max_side / max(h, w))
         nh, nw = round(h * s), round(w * s)
         frames.append(_resize(f, nh, nw) if s < 1 else f)
-        if masks is not None:
+        if masks is not None and mask_paths is not None:
             m = load_mask8(mask_paths[i])
             masks.append(_resize(m, nh, nw) if m.shape != (nh, nw) else m)
     return TrainingClip(folder.name, frames, masks)
@@ -458,7 +460,9 @@ class TrainingData:
         for _ in range(size):
             if masked and rng.random() < 0.7:
                 c = masked[int(rng.integers(len(masked)))]
-                m = c.masks[int(rng.integers(len(c.masks)))]
+                clip_masks = c.masks
+                assert clip_masks is not None  # one of the masked clips
+                m = clip_masks[int(rng.integers(len(clip_masks)))]
                 nh, nw = self._scale_for(rng, *m.shape)
                 y, x = random_crop_box(rng, nh, nw, S)
                 t = torch.from_numpy(_resize(m, nh, nw)[y : y + S, x : x + S].astype(np.float32) / 255.0)

@@ -46,6 +46,12 @@ class Grading:
         return Grading()
 
 
+def _rgb(values) -> tuple[float, float, float]:
+    """Three numbers (R, G, B) as a tuple of Python floats."""
+    r, g, b = (float(v) for v in values)
+    return r, g, b
+
+
 def _unit_tint(rng: np.random.Generator, amount: float) -> tuple[float, float, float]:
     """A random chroma offset (zero-sum RGB vector) of the given length."""
     angle = rng.uniform(0, 2 * math.pi)
@@ -53,7 +59,7 @@ def _unit_tint(rng: np.random.Generator, amount: float) -> tuple[float, float, f
     u = np.array([1.0, -1.0, 0.0]) / math.sqrt(2)
     v = np.array([1.0, 1.0, -2.0]) / math.sqrt(6)
     t = amount * (math.cos(angle) * u + math.sin(angle) * v)
-    return tuple(float(x) for x in t)
+    return _rgb(t)
 
 
 def sample_grading(rng: np.random.Generator, strength: float = 1.0) -> Grading:
@@ -75,10 +81,10 @@ def sample_grading(rng: np.random.Generator, strength: float = 1.0) -> Grading:
     gamma = np.exp(rng.normal(0, 0.18, 3) + rng.normal(0, 0.15)) ** s
     gain = rng.uniform(0.85, 1.12, 3)
     return Grading(
-        white_balance=tuple(float(1 + s * (w - 1)) for w in wb),
-        lift=tuple(float(x) for x in lift),
-        gamma=tuple(float(x) for x in gamma),
-        gain=tuple(float(lerp1(x)) for x in gain),
+        white_balance=_rgb([1 + s * (w - 1) for w in wb]),
+        lift=_rgb(lift),
+        gamma=_rgb(gamma),
+        gain=_rgb([lerp1(x) for x in gain]),
         contrast=lerp1(float(np.exp(rng.uniform(math.log(0.7), math.log(1.45))))),
         pivot=float(rng.uniform(0.35, 0.55)),
         saturation=lerp1(float(np.exp(rng.uniform(math.log(0.45), math.log(1.6))))),

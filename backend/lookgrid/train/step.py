@@ -19,11 +19,12 @@ input, so pixel noise passes through by design; what must not change is the look
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 
-from lookgrid.errors import ShapeMismatchError
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
 from lookgrid.model.blend import blend_grids, pixel_blend_weights
 from lookgrid.model.network import temporal_mode
 from lookgrid.model.propagate import propagate_grids
@@ -131,6 +132,8 @@ def frame_grids(net, content: torch.Tensor, masks: torch.Tensor, styles, carry, 
     fresh, _ = net.predict_grids(content, masks, styles, None, alpha)
     if carry is None:
         return fresh, fresh
+    if flow is None or visibility is None:
+        raise InvalidInputError("flow mode carries grids along the flow: give flow and visibility")
     a = float(net.config["alpha"] if alpha is None else alpha)
     grids = propagate_batch(carry, fresh, flow, visibility, a)
     return grids, grids
@@ -178,7 +181,9 @@ def compute_losses(
         enh = {f: net.enhance_masks(masks[:, f]) for f in frames}
     styles = net.encode_style(batch.references.reshape(b * n, 3, s, s))
     carry = None
-    grids, rend, carry_in = {}, {}, {}
+    grids: dict[int, torch.Tensor] = {}
+    rend: dict[int, dict[str, Any]] = {}
+    carry_in: dict[int, Any] = {}
     for f in frames:
         carry_in[f] = carry
         step_flow = batch.flow[:, f - 1] if f > 0 else None
@@ -210,14 +215,15 @@ def compute_losses(
             per = torch.tensor([1.0 if k == "photo" else w.temporal_real for k in batch.kinds], dtype=vis.dtype)
             vis = vis * per.view(-1, 1, 1, 1, 1)
         pairs = range(1, t_len)
-        parts["temporal"] = sum(
+        # sums of tensors over a non-empty range (T >= 2): tensors
+        parts["temporal"] = cast(torch.Tensor, sum(
             L.temporal_loss(outs[f], outs[f - 1], batch.flow[:, f - 1], vis[:, f - 1]) for f in pairs
-        ) / len(pairs)
-        parts["luminance_temporal"] = sum(
+        )) / len(pairs)
+        parts["luminance_temporal"] = cast(torch.Tensor, sum(
             L.luminance_temporal_loss(outs[f], outs[f - 1], content[:, f], content[:, f - 1], batch.flow[:, f - 1],
                                       vis[:, f - 1])
             for f in pairs
-        ) / len(pairs)
+        )) / len(pairs)
     k = min(b, w.noise_samples)
     if w.noise > 0 and k > 0 and with_noise:
         if w.grain_max > 0:

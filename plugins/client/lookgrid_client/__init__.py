@@ -12,8 +12,8 @@ holds every error (all :class:`LookGridError`, one line each); :mod:`lookgrid_cl
 work off a host's UI thread; :mod:`lookgrid_client.output` writes result sequences atomically.
 """
 
-from lookgrid_client.proto import lookgrid_pb2 as pb
-from lookgrid_client.wire import style_hash
+from lookgrid_client.api import API_VERSION, DEFAULT_ADDRESS
+from lookgrid_client.client import LookGridClient, spec_dict, spec_message
 from lookgrid_client.errors import (
     IncompatibleServerError,
     InvalidRequestError,
@@ -22,12 +22,12 @@ from lookgrid_client.errors import (
     ServerError,
     ServerUnavailableError,
 )
-from lookgrid_client.api import API_VERSION, DEFAULT_ADDRESS
 from lookgrid_client.frames import FrameIn, FrameOut
 from lookgrid_client.launch import connect
-from lookgrid_client.client import LookGridClient, spec_dict, spec_message
+from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.sequence import RenderResult, frames_text, storage_spec
 from lookgrid_client.tracks import track_from_samples
+from lookgrid_client.wire import style_hash
 
 __all__ = ["API_VERSION", "DEFAULT_ADDRESS", "FrameIn", "FrameOut", "IncompatibleServerError",
            "InvalidRequestError", "LookGridClient", "LookGridError", "RenderCancelledError", "RenderResult",

@@ -29,18 +29,31 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 import numpy as np
 from google.protobuf import json_format
 
-from lookgrid_client import wire
-from lookgrid_client.errors import InvalidRequestError, RenderCancelledError, ServerError, ServerUnavailableError
-from lookgrid_client.frames import FrameIn, FrameOut
-from lookgrid_client import sequence
+from lookgrid_client import sequence, wire
 from lookgrid_client.api import DEFAULT_ADDRESS, check_api_version
+from lookgrid_client.errors import (
+    InvalidRequestError,
+    LookGridError,
+    RenderCancelledError,
+    ServerError,
+    ServerUnavailableError,
+)
+from lookgrid_client.frames import FrameIn, FrameOut
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
+
+
+class _OwnedProcess(Protocol):
+    """What a client needs of a server process it owns (:class:`lookgrid_client.launch.ServerProcess`)."""
+
+    def stop(self) -> None: ...
+
 
 RETRY_DELAYS = (0.2, 0.5, 1.0)
 """Seconds to wait before each retry of a call that is safe to repeat, when the server is UNAVAILABLE."""
@@ -97,7 +110,7 @@ class LookGridClient:
             self._channel = grpc.insecure_channel(address, options=options)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = pb_grpc.LookGridStub(self._channel)
-        self.owned_process = None  # a ServerProcess that connect() launched for this client
+        self.owned_process: _OwnedProcess | None = None  # a ServerProcess that connect() launched for this client
 
     # -- plumbing ----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -170,7 +183,7 @@ class LookGridClient:
             if source.ndim != 3 or source.shape[2] not in (3, 4):
                 raise InvalidRequestError(f"a style array must be (H, W, 3|4), got shape {source.shape}")
             encoding = wire.encoding_for_dtype(source.dtype)
-            payload = wire.raw_bytes(source)
+            payload: bytes | memoryview = wire.raw_bytes(source)
             key = wire.style_hash(payload, encoding=encoding, shape=source.shape, colorspace=colorspace)
             header = pb.StyleHeader(sha256=key, encoding=encoding, payload_bytes=len(payload),
                                     height=source.shape[0], width=source.shape[1], channels=source.shape[2],
@@ -271,10 +284,12 @@ class LookGridClient:
                 result = msg.result
             elif progress:
                 progress(msg.progress)
+        if result is None:
+            raise LookGridError("ExportLook: the server's answer ended without a result")
         return result
 
     # -- inline frames -----------------------------------------------------------------------------
-    def _frame_messages(self, clip_id: str, item: FrameIn, output_encoding: int):
+    def _frame_messages(self, clip_id: str, item: FrameIn, output_encoding: pb.PixelEncoding):
         if item.exr is not None:
             header = pb.FrameHeader(clip_id=clip_id, frame=int(item.frame), encoding=pb.ENCODED,
                                     output_encoding=output_encoding)
@@ -302,7 +317,7 @@ class LookGridClient:
                                        mask_channels=mask_channels, output_encoding=output_encoding,
                                        chunk_bytes=self.chunk_bytes)
 
-    def render_frames(self, clip_id: str, frames: Iterable[FrameIn], *, output_encoding: int = 0,
+    def render_frames(self, clip_id: str, frames: Iterable[FrameIn], *, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
                       timeout: float | None = None) -> Iterator[FrameOut]:
         """Stream frames to the server and yield the rendered ones, in order.
 
@@ -332,7 +347,7 @@ class LookGridClient:
 
     def render_sequence(self, spec: dict, frames: Sequence[int], read_frame: Callable[[int], FrameIn],
                         write_frame: Callable[[FrameOut], None], progress: Callable[[int, int], None] | None = None,
-                        cancel: Callable[[], bool] | None = None, *, output_encoding: int = 0,
+                        cancel: Callable[[], bool] | None = None, *, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
                         in_flight: int | None = None, label: str = ""):
         """Render ``frames`` of a host's sequence; returns a :class:`~lookgrid_client.sequence.RenderResult`.
 
@@ -354,4 +369,6 @@ class LookGridClient:
         """Render one raw frame; returns the (H, W, C) result (colour + alpha channels)."""
         item = FrameIn(frame, pixels, list(channels), dict(masks or {}))
         outs = list(self.render_frames(clip_id, [item]))
+        if outs[0].pixels is None:
+            raise LookGridError("RenderFrames: a raw frame came back without pixels")
         return outs[0].pixels

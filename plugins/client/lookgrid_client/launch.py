@@ -23,12 +23,16 @@ import tempfile
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from lookgrid_client.api import API_VERSION, DEFAULT_ADDRESS, check_api_version
 from lookgrid_client.errors import ServerUnavailableError
+
+if TYPE_CHECKING:  # annotations only
+    from lookgrid_client.client import LookGridClient
 
 SERVING = 1  # grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
 
@@ -205,7 +209,7 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
     return client
 
 
-_session: dict[tuple, object] = {}
+_session: dict[tuple, "LookGridClient"] = {}
 _session_lock = threading.Lock()
 
 

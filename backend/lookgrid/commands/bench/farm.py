@@ -34,14 +34,14 @@ import ray
 import skimage.data
 
 from lookgrid.engine import Engine
+from lookgrid.engine.analysis import load_analysis
 from lookgrid.engine.io import REFERENCE_IO_ENV, SequenceIO
 from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
-from lookgrid.engine.analysis import load_analysis
 from lookgrid.errors import InvalidInputError
 from lookgrid.farm import job as jobs
+from lookgrid.farm.analysis import FOLDER
 from lookgrid.farm.job import load_spec
 from lookgrid.farm.ray_runner import run_job, start_ray
-from lookgrid.farm.analysis import FOLDER
 from lookgrid.imaging import read_image, write_image
 
 SIZES = {"960x540": (540, 960), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
@@ -132,7 +132,7 @@ def _floor(args, root) -> dict:
     t0 = time.perf_counter()
     n = engine.analyze_clip(spec, analysis)
     analyze_s = (time.perf_counter() - t0) / n
-    stages = {True: [], False: []}  # fast → [(read, compute, write)]
+    stages: dict[bool, list] = {True: [], False: []}  # fast → [(read, compute, write)]
     floor_t, out_write = [], []
     ios = {fast: SequenceIO(spec, reference=not fast) for fast in (True, False)}
     clips = {}
@@ -160,7 +160,7 @@ def _floor(args, root) -> dict:
     finally:
         for clip in clips.values():
             engine.close_clip(clip.id)
-    render = {True: [], False: []}
+    render: dict[bool, list] = {True: [], False: []}
     floor_cpu: list[float] = []
     _render_s(engine, spec, analysis, len(frames), True)  # warm: kernels, OCIO processors
     for _ in range(max(1, args.repeats)):  # floor, fast and reference in turn: the same load

@@ -122,7 +122,7 @@ def run(args) -> int:
         print(f"{w}x{h:<5} {ref:>10.1f} {fast:>8.1f} {kern:>8.1f} {copy:>7.1f} {copyto:>7.1f} "
               f"{fast / copy:>9.2f} {kern / copy:>11.2f} {fast / copyto:>11.2f} "
               f"{kern_cpu:>10.1f} {copy_cpu:>8.1f}", flush=True)
-        del img, masks
+        img = masks = torch.empty(0)  # free this size's frame before the next one is made
     print("times in ms, medians; reference = plain torch render_frame(reference=True); fast = render_frame()"
           " incl. strength (and, for blend=grid, soft masks and eq. 7); kernel = fused guide+slice+apply only"
           " (per region + pixel blend for blend=pixel); copy = numpy copy (new array);"
