@@ -38,8 +38,8 @@ from lookgrid.engine.lowres import LowRes, LowResCache, make_lowres
 from lookgrid.engine.methods import FrameRecord, combine_styles, get_method
 from lookgrid.engine.runtime import ModelRuntime
 from lookgrid.engine.spec import BACKGROUND, ClipSpec, RegionSpec
-from lookgrid.engine.tensors import full_masks, full_masks_cpu, nbytes, resize_planes, to_hwc, to_image_tensor
-from lookgrid.errors import ClipStateError, InvalidInputError, ShapeMismatchError
+from lookgrid.engine.tensors import nbytes, render_masks, to_hwc, to_image_tensor
+from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.imaging.sequence import check_frame_count
 from lookgrid.model.grid import identity_grid
 from lookgrid.timeline import bracket, region_weights, subsample_frames
@@ -177,34 +177,8 @@ class Clip:
         dev = self.runtime.device
         image = to_image_tensor(image_working, dev)
         h, w = image.shape[-2:]
-        m = len(self.masked)
-        if isinstance(region_masks, Mapping):
-            missing = [self.regions[i].name for i in self.masked if self.regions[i].name not in region_masks]
-            if missing:
-                raise InvalidInputError(f"no mask given for region(s) {', '.join(missing)}")
-            arrays = [np.asarray(region_masks[self.regions[i].name], dtype=np.float32) for i in self.masked]
-            for i, a in zip(self.masked, arrays):
-                if a.ndim != 2:
-                    raise ShapeMismatchError(
-                        f"mask of region {self.regions[i].name!r} must be (H, W), got {a.shape}")
-            planes = [resize_planes(torch.as_tensor(a)[None, None].to(dev), h, w) for a in arrays]
-            if planes and dev.type == "cpu" and self.background_index is not None:
-                return image, full_masks_cpu([t[0, 0].numpy() for t in planes], self.background_index)
-            masks = torch.cat(planes, dim=1) if planes else torch.zeros(1, 0, h, w, device=dev)
-        else:
-            arr = torch.as_tensor(np.asarray(region_masks, dtype=np.float32) if region_masks is not None
-                                  else np.zeros((0, h, w), np.float32))
-            if arr.dim() == 2:
-                arr = arr[None]
-            if arr.dim() != 3 or arr.shape[0] not in (m, self.n_regions):
-                raise ShapeMismatchError(
-                    f"masks must be (M, H, W) with M = {m} masked region(s) "
-                    f"({', '.join(self.regions[i].name for i in self.masked) or 'none'}), got {tuple(arr.shape)}")
-            if arr.shape[0] == self.n_regions and m != self.n_regions:
-                arr = arr[[i for i in range(self.n_regions) if i != self.background_index]]
-            masks = resize_planes(arr[None].to(dev), h, w)
-        masks = torch.nan_to_num(masks, nan=0.0)
-        return image, full_masks(masks, self.background_index)
+        names = [r.name for r in self.regions]
+        return image, render_masks(region_masks, names, self.background_index, h, w, dev)
 
     # --- analysis -----------------------------------------------------------------------------
     def _run_pass(self, pass_: Pass, frame: int, state):

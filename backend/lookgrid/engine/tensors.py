@@ -1,5 +1,6 @@
 """Array helpers of the engine (pure functions): resizing planes, image tensors, the render masks
-with their background, sizes of what a cache holds, and back to ``(H, W, 3)`` pixels.
+with their background (:func:`render_masks` from what a caller sends), sizes of what a cache holds,
+and back to ``(H, W, 3)`` pixels.
 
 :func:`full_masks` is the reference for the render masks; :func:`full_masks_cpu` gives the same
 values on the CPU in one numba pass per plane (``tests/engine/test_reference_paths.py`` holds them equal).
@@ -7,7 +8,7 @@ values on the CPU in one numba pass per plane (``tests/engine/test_reference_pat
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numba
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from lookgrid import _numba
-from lookgrid.errors import ShapeMismatchError
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
 
 
 def resize_planes(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -85,6 +86,43 @@ def full_masks_cpu(planes: Sequence[np.ndarray], background_index: int) -> torch
         for j, p in enumerate(planes):
             _mask_plane_kernel(p, full[slots[j]], full[background_index], j == 0, j == m - 1)
     return out
+
+
+def render_masks(region_masks, names: Sequence[str], background_index: int | None, height: int, width: int,
+                 device: torch.device) -> torch.Tensor:
+    """All N render masks ``(1,N,H,W)`` on ``device``, background included (:func:`full_masks`), from
+    what a caller gives for the M masked regions — every region but ``background_index``: planes
+    ``(M,h,w)`` (or ``(N,h,w)``: the background's plane is ignored) or a mapping region name →
+    ``(h,w)``; any resolution, resized to ``(height, width)``; NaN counts as 0. ``names``: the N
+    region names in order."""
+    masked = [i for i in range(len(names)) if i != background_index]
+    n, m = len(names), len(masked)
+    if isinstance(region_masks, Mapping):
+        missing = [names[i] for i in masked if names[i] not in region_masks]
+        if missing:
+            raise InvalidInputError(f"no mask given for region(s) {', '.join(missing)}")
+        arrays = [np.asarray(region_masks[names[i]], dtype=np.float32) for i in masked]
+        for i, a in zip(masked, arrays):
+            if a.ndim != 2:
+                raise ShapeMismatchError(f"mask of region {names[i]!r} must be (H, W), got {a.shape}")
+        planes = [resize_planes(torch.as_tensor(a)[None, None].to(device), height, width) for a in arrays]
+        if planes and device.type == "cpu" and background_index is not None:
+            return full_masks_cpu([t[0, 0].numpy() for t in planes], background_index)
+        masks = torch.cat(planes, dim=1) if planes else torch.zeros(1, 0, height, width, device=device)
+    else:
+        arr = torch.as_tensor(np.asarray(region_masks, dtype=np.float32) if region_masks is not None
+                              else np.zeros((0, height, width), np.float32))
+        if arr.dim() == 2:
+            arr = arr[None]
+        if arr.dim() != 3 or arr.shape[0] not in (m, n):
+            raise ShapeMismatchError(
+                f"masks must be (M, H, W) with M = {m} masked region(s) "
+                f"({', '.join(names[i] for i in masked) or 'none'}), got {tuple(arr.shape)}")
+        if arr.shape[0] == n and m != n:
+            arr = arr[masked]
+        masks = resize_planes(arr[None].to(device), height, width)
+    masks = torch.nan_to_num(masks, nan=0.0)
+    return full_masks(masks, background_index)
 
 
 def nbytes(obj) -> int:
