@@ -23,14 +23,17 @@ import tempfile
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from lookgrid_client.errors import IncompatibleServerError, ServerUnavailableError
+from lookgrid_client.api import API_VERSION, DEFAULT_ADDRESS, check_api_version
+from lookgrid_client.errors import ServerUnavailableError
 
-API_VERSION = "lookgrid.v1"
-DEFAULT_ADDRESS = "127.0.0.1:50051"
+if TYPE_CHECKING:  # annotations only
+    from lookgrid_client.client import LookGridClient
+
 SERVING = 1  # grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
 
 
@@ -206,7 +209,7 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
     return client
 
 
-_session: dict[tuple, object] = {}
+_session: dict[tuple, "LookGridClient"] = {}
 _session_lock = threading.Lock()
 
 
@@ -238,14 +241,6 @@ def close_session_clients() -> None:
         for client in _session.values():
             client.close()
         _session.clear()
-
-
-def check_api_version(server_version: str, address: str) -> None:
-    """IncompatibleServerError unless ``server_version`` is this client's :data:`API_VERSION`."""
-    if server_version != API_VERSION:
-        raise IncompatibleServerError(
-            f"the LookGrid server at {address} speaks API {server_version or '(none)'!r}, this client "
-            f"needs {API_VERSION!r}: install matching versions of the backend and the plugin")
 
 
 __all__ = ["API_VERSION", "DEFAULT_ADDRESS", "ServerProcess", "check_api_version", "close_session_clients",
