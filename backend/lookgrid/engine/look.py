@@ -26,6 +26,7 @@ the exported files reproduce the render (:mod:`lookgrid.eval.looks`).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -38,7 +39,8 @@ import numpy as np
 import torch
 
 from lookgrid.engine.io import SequenceIO
-from lookgrid.engine.spec import ClipSpec
+from lookgrid.engine.lookfidelity import Fidelity, fidelity, file_result, working_file_result
+from lookgrid.engine.spec import ClipSpec, RegionSpec
 from lookgrid.errors import CancelledError, ImageWriteError, InvalidInputError
 from lookgrid.imaging import format_frame_ranges, pinned_config, write_image
 from lookgrid.imaging.looks import cdl_text, clf_text, cube_text, look_config_text, write_text
@@ -63,6 +65,7 @@ STAGING_PREFIX = ".lookgrid-export-"
 #: pixels sampled per region (over all frames) for the fidelity measurement and the CDL fit
 SAMPLES = 40000
 MATTE_PATTERN = "{region}.matte.%04d.exr"  # region names hold no "%" (ClipSpec.validate)
+KEY_PATTERN = "{region}.key.%04d.exr"      # the Keymix masks of a bake (key_mattes)
 
 
 @dataclass
@@ -78,6 +81,14 @@ class RegionLook:
     render: list = field(default_factory=list)
     lut: np.ndarray | None = None
     cdl: CDLFit | None = None
+    #: per frame, per reference of the region's style track: the statistics of that reference's own
+    #: grid (no weight, no strength) under the region's matte (``per_reference`` collections only)
+    ref_stats: list = field(default_factory=list)
+    #: per frame: ``(weights, strength)`` the render used (weights normalised, one per reference)
+    mix: list = field(default_factory=list)
+    #: per sample: the position of its frame in the collection's frame list
+    sample_frame: list = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # the style of each reference
 
     def total(self, frames: slice | None = None):
         """Sum of the per-frame statistics (all frames, or ``frames`` of the list)."""
@@ -86,6 +97,17 @@ class RegionLook:
         for s in items[1:]:
             out = out + s
         return out
+
+    def ref_totals(self, frames: slice | None = None) -> list:
+        """Per reference, the sum of its statistics over ``frames`` (a slice of the frame list)."""
+        items = self.ref_stats if frames is None else self.ref_stats[frames]
+        out = list(items[0])
+        for per_frame in items[1:]:
+            out = [a + b for a, b in zip(out, per_frame)]
+        return out
+
+    def frame_of_samples(self) -> np.ndarray:
+        return np.concatenate(self.sample_frame) if self.sample_frame else np.zeros(0, np.int64)
 
     def samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cat = lambda xs: np.concatenate(xs) if xs else np.zeros((0, 3), np.float32)  # noqa: E731
@@ -106,6 +128,35 @@ class LookCollection:
 
 
 @dataclass
+class BakeSegment:
+    """One frame range of a bake: per reference the ACEScct LUT file (``.cube`` beside it when
+    written), the range's own look (shot space CLF, "" with a single range) and its fidelity."""
+
+    first: int
+    last: int
+    reference_clfs: list[str]
+    reference_cubes: list[str]
+    clf: str = ""
+    cube: str = ""
+    fidelity: Fidelity | None = None
+
+
+@dataclass
+class BakeRegion:
+    """What the native graph needs for one region: its ranges, its key matte pattern, the weights
+    (normalised) and strength at every frame, and how close the dissolved references come to the
+    render inside its matte."""
+
+    segments: list[BakeSegment]
+    key_pattern: str
+    frames: list[int]
+    weights: list[list[float]]
+    strength: list[float]
+    references: list[str]
+    fidelity: Fidelity | None = None
+
+
+@dataclass
 class LookExport:
     """Result of :func:`export_look`: the collection, the LUT size, the global (whole-frame) LUT
     and the files written (final paths)."""
@@ -116,6 +167,13 @@ class LookExport:
     files: list[str]
     out: str
     exported: list[str] = field(default_factory=list)  # the regions whose files were written
+    #: region -> its CLF (shot look) against LookGrid's render inside its matte
+    fidelity: dict[str, Fidelity] = field(default_factory=dict)
+    #: region -> what a native-node bake needs (``export_look(..., bake=True)`` only)
+    bake: dict[str, "BakeRegion"] = field(default_factory=dict)
+
+    def key_pattern(self, region: str) -> str:
+        return os.path.join(self.out, KEY_PATTERN.format(region=region))
 
     def clf_path(self, region: str) -> str:
         return os.path.join(self.out, f"{region}.clf")
@@ -151,11 +209,14 @@ def _sample(mask: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *,
                   on_frame: Callable | None = None, progress: Callable | None = None,
-                  cancel: Callable[[], bool] | None = None, samples: int = SAMPLES) -> LookCollection:
+                  cancel: Callable[[], bool] | None = None, samples: int = SAMPLES,
+                  per_reference: bool = False) -> LookCollection:
     """Read, analyse and render ``frames`` of the clip and gather every region's look statistics.
 
     ``frames``: frame numbers of the clip (default: all). ``on_frame(frame, names, weights (N,H,W))``
     is called per frame with the mattes (the export writes them); ``progress(done, total, frame)``.
+    ``per_reference``: also each reference's own statistics per frame (:attr:`RegionLook.ref_stats`;
+    the blend mode must be "pixel", where a region's look is exactly its references' looks mixed).
     """
     t0 = time.perf_counter()
     if not spec.output:  # the export writes no frames; SequenceIO wants an output pattern
@@ -174,6 +235,11 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
         looks = [RegionLook(n) for n in names]
         net = engine.model
         grid_mode = blend_mode(net) == "grid"
+        if per_reference and grid_mode:
+            raise InvalidInputError("per-reference looks need the model's \"pixel\" blend mode: in \"grid\" "
+                                    "mode regions bleed into each other's grid cells")
+        for look, region in zip(looks, clip.regions):
+            look.references = [st.style for st in region.styles]
         per_frame = max(1, samples // len(todo))
         area = 0.0
         for n, frame in enumerate(todo, 1):
@@ -197,9 +263,15 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
             shot = frame_in.image.rgb().reshape(-1, 3)
             working = np.asarray(frame_in.working, np.float32).reshape(-1, 3)
             out = rendered[0].permute(1, 2, 0).cpu().numpy().reshape(-1, 3)
+            mix = clip.weights_at(frame)
+            per_style = clip.region_grids(frame) if per_reference else None
             for k, look in enumerate(looks):
                 look.stats.append(look_stats(region_grids[k].cpu(), code, weights[k]))
+                look.mix.append((list(mix[k]), float(strength[k])))
+                if per_style is not None:
+                    look.ref_stats.append([look_stats(g.cpu(), code, weights[k]) for g in per_style[k]])
                 idx = _sample(weights[k].numpy().reshape(-1) >= 0.5, per_frame, seed=frame * 131 + k)
+                look.sample_frame.append(np.full(len(idx), n - 1, np.int64))
                 look.shot.append(shot[idx])
                 look.working.append(working[idx])
                 look.render.append(out[idx])
@@ -224,6 +296,75 @@ def region_luts(collection: LookCollection, size: int, frames: slice | None = No
     frame_area = collection.frame_area * n_frames / len(collection.frames)
     areas = torch.tensor([t.total for t in totals], dtype=torch.float64)
     return luts, global_lut(luts, areas, frame_area)
+
+
+# --- the bake: per-reference looks, frame ranges, key mattes --------------------------------------
+def look_segments(regions, frames: Sequence[int]) -> list[tuple[int, int]]:
+    """The frame ranges ``(first, last)`` over which no region's look curve has a key: ``frames``
+    (sorted) cut before every key, of a reference's weight or of a strength curve whose values
+    change, that lies after the first frame. ``regions``: the clip's :class:`RegionSpec` list."""
+    frames = sorted(frames)
+    cuts = set()
+    for region in regions:
+        tracks = [st.weight for st in region.styles] + [region.strength]
+        for track in tracks:
+            if track.is_constant:
+                continue
+            cuts.update(math.ceil(k.frame) for k in track.keys if frames[0] < k.frame <= frames[-1])
+    out, start = [], frames[0]
+    prev = frames[0]
+    for f in frames[1:]:
+        if f in cuts or any(prev < c <= f for c in cuts):
+            out.append((start, prev))
+            start = f
+        prev = f
+    out.append((start, prev))
+    return out
+
+
+def key_mattes(weights: np.ndarray) -> np.ndarray:
+    """Keymix masks ``(N,H,W)`` for a chain in region order that gives exactly the render's blend.
+
+    The render gives ``p + Σ_k w_k·(L_k − p)`` (``weights`` = the blend weights ``w``, Σ ≤ 1). A
+    chain ``x_k = x_{k−1} + a_k·(L_k − x_{k−1})`` from ``x_0 = p`` gives the same when
+    ``a_k = w_k / (1 − Σ_j w_j + Σ_{j≤k} w_j)`` (0 where that is 0): each step keeps the running
+    result a weighted mean of the input and the looks so far. With mattes that do not overlap,
+    ``a_k = w_k``."""
+    w = np.asarray(weights, np.float64)
+    rest = 1.0 - w.sum(axis=0)
+    running = rest + np.cumsum(w, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(running > 1e-12, w / np.maximum(running, 1e-12), 0.0)
+    return np.clip(a, 0.0, 1.0).astype(np.float32)
+
+
+def reference_luts(look: RegionLook, guide, size: int, frames: slice | None = None) -> list[torch.Tensor]:
+    """Per reference of the region's style track, the LUT of that reference's own grid (no weight,
+    no strength) under the region's matte over ``frames`` (a slice of the collection's frames)."""
+    if not look.ref_stats:
+        return []
+    return [look_lut(t, guide, size) for t in look.ref_totals(frames)]
+
+
+def dissolve(inputs: np.ndarray, refs: Sequence[np.ndarray], weights: Sequence[float], strength: float) -> np.ndarray:
+    """What the native graph does with one region's per-reference results: dissolve them with the
+    weights (normalised), then mix toward the input with the strength:
+    ``c + s·Σᵢ wᵢ·(Lᵢ(c) − c)``. ``inputs`` and each of ``refs`` ``(..., 3)`` in ACEScct."""
+    c = np.asarray(inputs, np.float64)
+    out = c.copy()
+    for ref, w in zip(refs, weights):
+        out += strength * w * (np.asarray(ref, np.float64) - c)
+    return out
+
+
+def dissolve_lut(ref_luts: Sequence[torch.Tensor], weights: Sequence[float], strength: float, size: int) -> torch.Tensor:
+    """:func:`dissolve` on LUTs: the LUT of the region's blended, strength-applied grid, when every
+    statistic comes from one frame (tests prove it against :func:`lookgrid.model.look.look_lut`)."""
+    ident = lut_lattice(size)
+    out = ident.clone()
+    for lut, w in zip(ref_luts, weights):
+        out += strength * w * (lut - ident)
+    return out
 
 
 def _clean_stale_staging(out: Path) -> None:
@@ -260,9 +401,19 @@ def _describe(region: str, collection: LookCollection, size: int) -> str:
 
 def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence[int] | None = None, *,
                 size: int = 33, formats: Sequence[str] = FORMATS, regions: Sequence[str] | None = None,
-                progress: Callable | None = None, cancel: Callable[[], bool] | None = None) -> LookExport:
+                progress: Callable | None = None, cancel: Callable[[], bool] | None = None,
+                bake: bool = False) -> LookExport:
     """Run the export (see the module docstring). ``regions``: names to export (default all, the
-    background included); mattes are written for those regions, every frame."""
+    background included); mattes are written for those regions, every frame. Each exported
+    region's CLF is measured against LookGrid's render (:attr:`LookExport.fidelity`).
+
+    ``bake``: also what a native-node bake needs (:class:`BakeRegion` per region): the frame ranges
+    over which no look curve has a key (:func:`look_segments`); per range and region, one LUT per
+    reference of the style track (``R.ref<i>.<first>-<last>.acescct.clf``, and ``.cube``), and, when
+    the shot has several ranges, the range's own look (``R.<first>-<last>.clf`` / ``.cube``); the
+    Keymix masks of a region-order chain (``R.key.####.exr``, :func:`key_mattes`); the weights and
+    strength of every frame; and the fidelity of those references dissolved with the weights and
+    mixed toward the input with the strength (:func:`dissolve`), the way the native graph does it."""
     formats = list(dict.fromkeys(formats or FORMATS))
     _check_request(spec, size, formats, regions)
     want = set(regions or [r.name for r in spec.regions] + ["background"])
@@ -271,13 +422,19 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
     done = False
     try:
         def write_mattes(frame, names, weights):
+            keys = key_mattes(weights) if bake else None
             for k, name in enumerate(names):
                 if name in want:
                     m = weights[k][..., None].repeat(4, axis=2)
                     write_image(stage / (MATTE_PATTERN.format(region=name) % frame), m,
                                 channel_names=["R", "G", "B", "A"], dtype="half")
+                if keys is not None:  # every region: the chain needs all of them
+                    write_image(stage / (KEY_PATTERN.format(region=name) % frame),
+                                keys[k][..., None].repeat(4, axis=2), channel_names=["R", "G", "B", "A"],
+                                dtype="float")
 
-        col = collect_looks(engine, spec, frames, on_frame=write_mattes, progress=progress, cancel=cancel)
+        col = collect_looks(engine, spec, frames, on_frame=write_mattes, progress=progress, cancel=cancel,
+                            per_reference=bake)
         luts, glob = region_luts(col, size)
         cfg = col.config
         looks_in_config = {}
@@ -308,18 +465,89 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
                                                 f"rms error {look.cdl.rms:.4f}"))
         if "ocio" in formats:
             write_text(stage / "config.ocio", look_config_text(looks_in_config, config=cfg, folder=stage))
+        measured = {}
+        for look in col.regions:
+            if look.name in want and "clf" in formats:
+                shot, _, render = look.samples()
+                measured[look.name] = fidelity(render, file_result(stage / f"{look.name}.clf", shot,
+                                                                   col.shot_space, cfg)) if len(shot) else None
+        baked = _bake(col, spec, size, formats, want, stage, out) if bake else {}
         files = []
         for p in sorted(stage.iterdir()):
             os.replace(p, out / p.name)
             files.append(str(out / p.name))
         done = True
         return LookExport(collection=col, size=size, global_lut=glob.numpy(), files=files, out=str(out),
-                          exported=[r.name for r in col.regions if r.name in want])
+                          exported=[r.name for r in col.regions if r.name in want],
+                          fidelity={k: v for k, v in measured.items() if v is not None}, bake=baked)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if created and not done:
             with contextlib.suppress(OSError):
                 out.rmdir()  # only if empty: the folder this failed run made
+
+
+def _bake(col: LookCollection, spec: ClipSpec, size: int, formats, want, stage: Path, out: Path) -> dict:
+    """The bake's files in ``stage`` and its :class:`BakeRegion` per exported region (final paths)."""
+    regions = list(spec.regions)
+    if "background" not in {r.name for r in regions}:
+        regions.append(RegionSpec("background"))
+    segments = look_segments(regions, col.frames)
+    index = {f: i for i, f in enumerate(col.frames)}
+    cfg = col.config
+    result = {}
+    for look in col.regions:
+        if look.name not in want:
+            continue
+        segs = []
+        _, working, render = look.samples()
+        at = look.frame_of_samples()
+        baked = working.astype(np.float64).copy()
+        for first, last in segments:
+            part = slice(index[first], index[last] + 1)
+            span = f"{first}-{last}"
+            desc = (f"LookGrid look of region '{look.name}', frames {span}, OpenColorIO config {cfg}: "
+                    f"as a {size}^3 LUT on ACEScct [0, 1]")
+            seg = BakeSegment(first, last, [], [])
+            in_seg = (at >= part.start) & (at < part.stop)
+            ref_results = []
+            for i, lut in enumerate(reference_luts(look, col.guide, size, part), 1):
+                name = f"{look.name}.ref{i}.{span}"
+                rdesc = f"{desc}; reference {i} ({look.references[i - 1]}) alone, no weight or strength"
+                write_text(stage / f"{name}.acescct.clf",
+                           clf_text(lut.numpy(), config=cfg, description=f"{rdesc}; input and output ACEScct"))
+                seg.reference_clfs.append(str(out / f"{name}.acescct.clf"))
+                if "cube" in formats:
+                    write_text(stage / f"{name}.cube", cube_text(lut.numpy(), config=cfg,
+                                                                 description=f"{rdesc}\nInput: ACEScct. Output: ACEScct."))
+                seg.reference_cubes.append(str(out / f"{name}.cube") if "cube" in formats else "")
+                ref_results.append(working_file_result(stage / f"{name}.acescct.clf", working[in_seg], cfg))
+            rows = np.flatnonzero(in_seg)
+            for pos in np.unique(at[in_seg]):
+                weights, strength = look.mix[pos]
+                sel = at[rows] == pos
+                baked[rows[sel]] = dissolve(working[rows[sel]], [r[sel] for r in ref_results], weights, strength)
+            if len(segments) > 1:
+                lut = look_lut(look.total(part), col.guide, size).numpy()
+                write_text(stage / f"{look.name}.{span}.clf",
+                           clf_text(lut, config=cfg, shot_space=col.shot_space,
+                                    description=f"{desc}; input and output {col.shot_space}"))
+                seg.clf = str(out / f"{look.name}.{span}.clf")
+                if "cube" in formats:
+                    write_text(stage / f"{look.name}.{span}.cube",
+                               cube_text(lut, config=cfg, description=f"{desc}\nInput: ACEScct. Output: ACEScct."))
+                    seg.cube = str(out / f"{look.name}.{span}.cube")
+                shot = look.samples()[0][in_seg]
+                if len(shot):
+                    pair = (render[in_seg], file_result(stage / f"{look.name}.{span}.clf", shot, col.shot_space, cfg))
+                    seg.fidelity = fidelity(*pair)
+            segs.append(seg)
+        result[look.name] = BakeRegion(
+            segments=segs, key_pattern=str(out / KEY_PATTERN.format(region=look.name)), frames=list(col.frames),
+            weights=[list(w) for w, _ in look.mix], strength=[s for _, s in look.mix],
+            references=list(look.references),
+            fidelity=fidelity(render, baked.astype(np.float32)) if len(render) else None)
+    return result
 
 
 def lut_lattice_sample(size: int) -> torch.Tensor:

@@ -1,76 +1,16 @@
 """How faithfully an exported look file reproduces LookGrid's own render.
 
-For a region, its sampled pixels (inside its matte, weight ≥ 0.5, :mod:`lookgrid.engine.look`) are
-put through the exported CLF **by OpenColorIO** (shot colour space in and out, exactly as a host
-would apply it) and compared with LookGrid's render of the same pixels: the CIEDE2000 difference of
-what a display shows (:func:`lookgrid.eval.metrics.display_lab`: sRGB display image clipped to
-[0, 1]), mean and 95th percentile. The same pixels through the *global* LUT (the whole frame's look
-as one LUT, what a host's match-grade exports) measure the gain of per-region export.
-
-:func:`fidelity_rows` measures an export's own files; :func:`lut_fidelity` any LUT (it writes the
-LUT as CLF to a temporary file with the same writer and reads it back through OpenColorIO).
+The measurement itself is :mod:`lookgrid.engine.lookfidelity` (the export fills the ``ExportLook``
+reply with it, below the service); this module keeps its names for the evaluation and adds
+:func:`fidelity_rows`, an export's own CLFs beside one global whole-frame LUT (what a host's
+match-grade exports), which measures the gain of per-region export.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from dataclasses import dataclass
+from lookgrid.engine.lookfidelity import Fidelity, fidelity, file_result, lut_fidelity, lut_result, pooled
 
-import numpy as np
-
-from lookgrid.eval.metrics import delta_e2000, display_lab
-from lookgrid.imaging import get_pipeline
-from lookgrid.imaging.looks import apply_file, clf_text, write_text
-
-
-@dataclass(frozen=True)
-class Fidelity:
-    """ΔE2000 between the look file's result and LookGrid's render over ``pixels`` samples."""
-
-    mean: float
-    p95: float
-    pixels: int
-
-    def text(self) -> str:
-        return f"ΔE2000 mean {self.mean:.2f}  p95 {self.p95:.2f}  ({self.pixels} px)"
-
-
-def fidelity(render_working: np.ndarray, test_working: np.ndarray) -> Fidelity:
-    """Compare two working-space ``(P, 3)`` arrays (LookGrid's render, the look file's result)."""
-    if len(render_working) == 0:
-        return Fidelity(float("nan"), float("nan"), 0)
-    d = delta_e2000(display_lab(render_working), display_lab(test_working))
-    return Fidelity(float(d.mean()), float(np.percentile(d, 95)), int(d.size))
-
-
-def pooled(items: list[tuple[np.ndarray, np.ndarray]]) -> Fidelity:
-    """:func:`fidelity` over the union of several ``(render, test)`` sample sets."""
-    items = [(r, t) for r, t in items if len(r)]
-    if not items:
-        return Fidelity(float("nan"), float("nan"), 0)
-    return fidelity(np.concatenate([r for r, _ in items]), np.concatenate([t for _, t in items]))
-
-
-def _file_result(path, shot: np.ndarray, shot_space: str, config) -> np.ndarray:
-    """The CLF at ``path`` applied by OpenColorIO to shot pixels, converted to working space."""
-    out = apply_file(path, shot, config=config)
-    return get_pipeline(config, shot_space).to_working(out.reshape(-1, 1, 3)).reshape(-1, 3)
-
-
-def lut_result(lut: np.ndarray, shot: np.ndarray, shot_space: str, config) -> np.ndarray:
-    """A LUT written as a CLF (shot space in/out) and applied through OpenColorIO → working ``(P,3)``."""
-    with tempfile.TemporaryDirectory(prefix="lookgrid-fidelity-") as tmp:
-        path = os.path.join(tmp, "look.clf")
-        write_text(path, clf_text(lut, config=config, shot_space=shot_space))
-        return _file_result(path, shot, shot_space, config)
-
-
-def lut_fidelity(lut: np.ndarray, shot: np.ndarray, render: np.ndarray, shot_space: str, config) -> tuple:
-    """``(render, LUT result)`` working-space arrays for :func:`fidelity` / :func:`pooled`."""
-    if len(shot) == 0:
-        return render, render
-    return render, lut_result(lut, shot, shot_space, config)
+__all__ = ["Fidelity", "fidelity", "fidelity_rows", "lut_fidelity", "lut_result", "pooled"]
 
 
 def fidelity_rows(export) -> list[tuple[str, Fidelity, Fidelity]]:
@@ -83,7 +23,7 @@ def fidelity_rows(export) -> list[tuple[str, Fidelity, Fidelity]]:
         if path not in export.files:
             continue
         shot, _, render = look.samples()
-        own = (render, _file_result(path, shot, col.shot_space, col.config)) if len(shot) else (render, render)
+        own = (render, file_result(path, shot, col.shot_space, col.config)) if len(shot) else (render, render)
         glob = lut_fidelity(export.global_lut, shot, render, col.shot_space, col.config)
         rows.append((look.name, fidelity(*own), fidelity(*glob)))
         own_all.append(own)

@@ -306,3 +306,53 @@ def oklab_to_linear709_t(lab: torch.Tensor) -> torch.Tensor:
 def working_to_oklab_t(rgb: torch.Tensor) -> torch.Tensor:
     """Working space (ACEScct) RGB ``(B,3,H,W)`` -> Oklab ``(B,3,H,W)``."""
     return linear709_to_oklab_t(working_to_linear709_t(rgb))
+
+
+# --- colour difference -----------------------------------------------------------------------
+def delta_e2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference (kL = kC = kH = 1) of CIE L*a*b* ``(..., 3)`` pairs -> ``(...)``.
+
+    The formula of Sharma, Wu and Dalal (2005), including their notes on the hue mean and hue
+    difference when a chroma is zero; a test checks it against their published pairs.
+    """
+    a = np.asarray(lab1, dtype=np.float64)
+    b = np.asarray(lab2, dtype=np.float64)
+    if a.shape != b.shape or a.shape[-1] != 3:
+        raise ShapeMismatchError(f"delta_e2000 needs two (..., 3) Lab arrays of one shape; got {a.shape}, {b.shape}")
+    l1, a1, b1 = a[..., 0], a[..., 1], a[..., 2]
+    l2, a2, b2 = b[..., 0], b[..., 1], b[..., 2]
+    c_mean = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2.0
+    g = 0.5 * (1.0 - np.sqrt(c_mean**7 / (c_mean**7 + 25.0**7)))
+    a1p, a2p = (1.0 + g) * a1, (1.0 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360.0
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360.0
+    zero = (c1p * c2p) == 0
+    dh = h2p - h1p
+    dh = np.where(dh > 180.0, dh - 360.0, np.where(dh < -180.0, dh + 360.0, dh))
+    dh = np.where(zero, 0.0, dh)
+    d_l = l2 - l1
+    d_c = c2p - c1p
+    d_h = 2.0 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh) / 2.0)
+    l_mean = (l1 + l2) / 2.0
+    cp_mean = (c1p + c2p) / 2.0
+    hsum = h1p + h2p
+    h_mean = np.where(np.abs(h1p - h2p) <= 180.0, hsum / 2.0,
+                      np.where(hsum < 360.0, (hsum + 360.0) / 2.0, (hsum - 360.0) / 2.0))
+    h_mean = np.where(zero, hsum, h_mean)
+    t = (1.0 - 0.17 * np.cos(np.radians(h_mean - 30.0)) + 0.24 * np.cos(np.radians(2.0 * h_mean))
+         + 0.32 * np.cos(np.radians(3.0 * h_mean + 6.0)) - 0.20 * np.cos(np.radians(4.0 * h_mean - 63.0)))
+    d_theta = 30.0 * np.exp(-(((h_mean - 275.0) / 25.0) ** 2))
+    r_c = 2.0 * np.sqrt(cp_mean**7 / (cp_mean**7 + 25.0**7))
+    s_l = 1.0 + 0.015 * (l_mean - 50.0) ** 2 / np.sqrt(20.0 + (l_mean - 50.0) ** 2)
+    s_c = 1.0 + 0.045 * cp_mean
+    s_h = 1.0 + 0.015 * cp_mean * t
+    r_t = -np.sin(np.radians(2.0 * d_theta)) * r_c
+    return np.sqrt((d_l / s_l) ** 2 + (d_c / s_c) ** 2 + (d_h / s_h) ** 2 + r_t * (d_c / s_c) * (d_h / s_h))
+
+
+def display_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* of what a display shows for working-space ``(..., 3)``: the sRGB display image
+    clipped to [0, 1], decoded to linear Rec.709, to Lab (D65) -> ``(..., 3)`` float64."""
+    disp = np.clip(working_to_display(np.asarray(rgb, dtype=np.float64)), 0.0, 1.0)
+    return linear709_to_lab(srgb_decode(disp))
