@@ -39,3 +39,15 @@ def test_look_export_bad_input_is_one_line_and_writes_nothing(clip, capsys):  # 
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2 and len(err) == 1 and message in err[0] and err[0].startswith("lookgrid look: error:")
         assert not (clip / "looks").exists()
+
+
+def test_look_export_bake_writes_reference_luts_and_prints_their_fidelity(clip, capsys):  # noqa: F811
+    spec = _spec(clip)
+    capsys.readouterr()
+    rc = main(["look", "export", "--spec", str(spec), "--frames", "0-1", "--out", str(clip / "looks"),
+               "--size", "17", "--no-progress", "--bake", "--formats", "clf"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "bake (references dissolved" in out and "ranges 0-1" in out
+    names = set(os.listdir(clip / "looks"))
+    assert {"fg.ref1.0-1.acescct.clf", "fg.key.0000.exr", "background.key.0001.exr"} <= names

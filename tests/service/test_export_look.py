@@ -48,3 +48,21 @@ def test_export_look_errors(client, styles, tmp_path):
             client.export_look(out, spec, **kwargs)
         assert _code(err) == code and text in err.value.details
     assert not outside.exists() and not (tmp_path / "l").exists()
+
+
+def test_export_look_reply_carries_fidelity_and_the_bake(client, styles, tmp_path):
+    """Issue 26: the figures are measured below the service and copied into the reply; with bake,
+    per-reference LUTs, key mattes and the per-frame curves come back too."""
+    _write_sequence(tmp_path)
+    plain = client.export_look(str(tmp_path / "plain"), _path_spec(tmp_path, styles, "o"), frames=[1, 2], lut_size=17)
+    assert all(r.fidelity.pixels > 0 and r.fidelity.p95_delta_e >= r.fidelity.mean_delta_e >= 0 for r in plain.regions)
+    assert not any(r.HasField("bake") for r in plain.regions)
+    res = client.export_look(str(tmp_path / "baked"), _path_spec(tmp_path, styles, "o"), frames=[1, 2],
+                             lut_size=17, bake=True)
+    for r in res.regions:
+        b = r.bake
+        assert [m.frame for m in b.mix] == [1, 2] and len(b.segments) == 1
+        assert (b.segments[0].first, b.segments[0].last) == (1, 2)
+        assert len(b.segments[0].reference_clf_paths) == len(b.references) == len(b.mix[0].weights)
+        assert all(os.path.isfile(p) for p in b.segments[0].reference_clf_paths)
+        assert os.path.isfile(b.key_pattern % 1) and b.fidelity.pixels == r.fidelity.pixels > 0

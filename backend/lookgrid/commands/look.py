@@ -38,6 +38,8 @@ def add_arguments(parser) -> None:
     e.add_argument("--size", type=int, default=33, help="LUT size per axis: 17, 33 (default) or 65")
     e.add_argument("--formats", default="clf,cube,cdl,ocio", help="comma list of clf, cube, cdl, ocio")
     e.add_argument("--regions", help="comma list of regions (default: all, background included)")
+    e.add_argument("--bake", action="store_true", help="also what a native-node bake needs: one LUT per "
+                   "reference per frame range, Keymix masks, and the fidelity of the dissolved references")
     add_device_option(e)
     add_model_option(e)
     e.add_argument("--no-progress", action="store_true")
@@ -90,7 +92,7 @@ def run_export(args) -> int:
             print(f"\rlook export: frame {frame} ({done}/{total})", end="", file=sys.stderr, flush=True)
 
     result = export_look(engine, spec, args.out, frames, size=args.size, formats=_items(args.formats),
-                         regions=_list(args.regions), progress=progress)
+                         regions=_list(args.regions), progress=progress, bake=args.bake)
     if not args.no_progress:
         print(file=sys.stderr)
     col = result.collection
@@ -105,6 +107,12 @@ def run_export(args) -> int:
         print(f"  {'region':16s} {'its CLF':>13s}   {'global LUT':>13s}")
         for name, own, glob in rows:
             print(f"  {name:16s} {_fmt(own)}   {_fmt(glob)}   ({own.pixels} px)")
+    if result.bake:
+        print("bake (references dissolved with the weight curves, strength as a mix; ΔE2000 mean p95):")
+        for name, b in result.bake.items():
+            spans = ", ".join(f"{s.first}-{s.last}" for s in b.segments)
+            if b.fidelity is not None:
+                print(f"  {name:16s} {_fmt(b.fidelity)}   ranges {spans}")
     return 0
 
 

@@ -20,6 +20,23 @@ def spec_to_message(spec: ClipSpec) -> pb.ClipSpec:
     return json_format.ParseDict(spec.to_dict(), pb.ClipSpec())
 
 
+def fidelity_message(f) -> pb.LookFidelity:
+    """A :class:`lookgrid.engine.lookfidelity.Fidelity` (or None: not measured) as its message."""
+    if f is None or f.pixels == 0:
+        return pb.LookFidelity()
+    return pb.LookFidelity(mean_delta_e=f.mean, p95_delta_e=f.p95, pixels=f.pixels)
+
+
+def bake_message(b) -> pb.RegionBake:
+    """A :class:`lookgrid.engine.look.BakeRegion` as its message."""
+    return pb.RegionBake(
+        segments=[pb.LookSegment(first=s.first, last=s.last, reference_clf_paths=s.reference_clfs,
+                                 reference_cube_paths=s.reference_cubes, clf_path=s.clf, cube_path=s.cube,
+                                 fidelity=fidelity_message(s.fidelity)) for s in b.segments],
+        key_pattern=b.key_pattern, references=b.references, fidelity=fidelity_message(b.fidelity),
+        mix=[pb.FrameMix(frame=f, weights=w, strength=s) for f, w, s in zip(b.frames, b.weights, b.strength)])
+
+
 def look_result(res, seconds: float) -> pb.ExportLookResult:
     """A :class:`lookgrid.engine.look.LookExport` as its message."""
     files = set(res.files)
@@ -33,7 +50,9 @@ def look_result(res, seconds: float) -> pb.ExportLookResult:
             name=look.name, look_name=f"lookgrid-{look.name}" if path(j(".acescct.clf")) else "",
             clf_path=path(j(".clf")), cube_path=path(j(".cube")), cdl_path=path(j(".cc")),
             cdl_rms_error=look.cdl.rms if look.cdl is not None else 0.0,
-            matte_pattern=matte_pattern(res.out, look.name), matte_area=look.total().total))
+            matte_pattern=matte_pattern(res.out, look.name), matte_area=look.total().total,
+            fidelity=fidelity_message(res.fidelity.get(look.name)),
+            bake=bake_message(res.bake[look.name]) if look.name in res.bake else None))
     return pb.ExportLookResult(files=res.files, regions=regions, lut_size=res.size,
                                shot_colorspace=res.collection.shot_space,
                                config_path=path(os.path.join(res.out, "config.ocio")), seconds=seconds)

@@ -287,7 +287,8 @@ class LookGridServicer(pb_grpc.LookGridServicer):
             with self.engine.clips.busy():  # a one-off clip, closed by the export itself
                 res = export_look(self.engine, spec, out, list(request.frames) or None,
                                   size=request.lut_size or 33, formats=list(request.formats) or None,
-                                  regions=list(request.regions) or None, progress=progress, cancel=cancel)
+                                  regions=list(request.regions) or None, progress=progress, cancel=cancel,
+                                  bake=request.bake)
             emit(pb.ExportLookResponse(result=look_result(res, time.perf_counter() - t0)))
 
         yield from emitted_by(work, name="lookgrid-look")

@@ -271,19 +271,35 @@ class LookGridClient:
 
     def export_look(self, output_dir: str, spec=None, *, clip_id: str = "", frames: Iterable[int] | None = None,
                     lut_size: int = 0, formats: Iterable[str] = (), regions: Iterable[str] = (),
-                    progress: Callable[[pb.Progress], None] | None = None) -> pb.ExportLookResult:
+                    progress: Callable[[pb.Progress], None] | None = None, bake: bool = False,
+                    cancel: Callable[[], bool] | None = None) -> pb.ExportLookResult:
         """Export each region's look (CLF, .cube, CDL, OCIO config, mattes) into ``output_dir`` on the
-        server's storage, for an open clip or a one-off spec ("Export look..." in a host)."""
+        server's storage, for an open clip or a one-off spec ("Export look..." in a host). ``bake``:
+        also what a native-node bake needs (per-reference LUTs, key mattes, the curves). A spec given
+        as a JSON dict has its local reference files uploaded first. ``cancel()`` is asked after
+        every frame; True drops the call (the server then writes nothing) and raises
+        RenderCancelledError."""
         req = pb.ExportLookRequest(clip_id=clip_id, frames=list(frames or []), output_dir=output_dir,
-                                   lut_size=lut_size, formats=list(formats), regions=list(regions))
+                                   lut_size=lut_size, formats=list(formats), regions=list(regions), bake=bake)
         if spec is not None:
+            if isinstance(spec, dict):
+                spec, _ = sequence.resolve_styles(self, spec)
             req.spec.CopyFrom(spec_message(spec))
         result = None
-        for msg in self._stream("ExportLook", req, self.stream_timeout):
-            if msg.HasField("result"):
-                result = msg.result
-            elif progress:
-                progress(msg.progress)
+        call = self._stub.ExportLook(req, timeout=self.stream_timeout, metadata=self._metadata)
+        try:
+            for msg in call:
+                if msg.HasField("result"):
+                    result = msg.result
+                    continue
+                if progress:
+                    progress(msg.progress)
+                if cancel is not None and cancel():
+                    call.cancel()
+                    raise RenderCancelledError(f"look export cancelled after {msg.progress.done} of "
+                                               f"{msg.progress.total} frames")
+        except grpc.RpcError as err:
+            raise ServerError(err.code(), err.details() or "", "ExportLook") from None
         if result is None:
             raise LookGridError("ExportLook: the server's answer ended without a result")
         return result

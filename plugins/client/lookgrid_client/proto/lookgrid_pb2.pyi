@@ -272,7 +272,7 @@ class RenderByPathRequest(_message.Message):
     def __init__(self, clip_id: _Optional[str] = ..., spec: _Optional[_Union[ClipSpec, _Mapping]] = ..., frames: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ExportLookRequest(_message.Message):
-    __slots__ = ("clip_id", "spec", "frames", "output_dir", "lut_size", "formats", "regions")
+    __slots__ = ("clip_id", "spec", "frames", "output_dir", "lut_size", "formats", "regions", "bake")
     CLIP_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +280,7 @@ class ExportLookRequest(_message.Message):
     LUT_SIZE_FIELD_NUMBER: _ClassVar[int]
     FORMATS_FIELD_NUMBER: _ClassVar[int]
     REGIONS_FIELD_NUMBER: _ClassVar[int]
+    BAKE_FIELD_NUMBER: _ClassVar[int]
     clip_id: str
     spec: ClipSpec
     frames: _containers.RepeatedScalarFieldContainer[int]
@@ -287,7 +288,8 @@ class ExportLookRequest(_message.Message):
     lut_size: int
     formats: _containers.RepeatedScalarFieldContainer[str]
     regions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, clip_id: _Optional[str] = ..., spec: _Optional[_Union[ClipSpec, _Mapping]] = ..., frames: _Optional[_Iterable[int]] = ..., output_dir: _Optional[str] = ..., lut_size: _Optional[int] = ..., formats: _Optional[_Iterable[str]] = ..., regions: _Optional[_Iterable[str]] = ...) -> None: ...
+    bake: bool
+    def __init__(self, clip_id: _Optional[str] = ..., spec: _Optional[_Union[ClipSpec, _Mapping]] = ..., frames: _Optional[_Iterable[int]] = ..., output_dir: _Optional[str] = ..., lut_size: _Optional[int] = ..., formats: _Optional[_Iterable[str]] = ..., regions: _Optional[_Iterable[str]] = ..., bake: _Optional[bool] = ...) -> None: ...
 
 class ExportLookResponse(_message.Message):
     __slots__ = ("progress", "result")
@@ -314,7 +316,7 @@ class ExportLookResult(_message.Message):
     def __init__(self, files: _Optional[_Iterable[str]] = ..., regions: _Optional[_Iterable[_Union[RegionLookInfo, _Mapping]]] = ..., lut_size: _Optional[int] = ..., shot_colorspace: _Optional[str] = ..., config_path: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class RegionLookInfo(_message.Message):
-    __slots__ = ("name", "look_name", "clf_path", "cube_path", "cdl_path", "cdl_rms_error", "matte_pattern", "matte_area")
+    __slots__ = ("name", "look_name", "clf_path", "cube_path", "cdl_path", "cdl_rms_error", "matte_pattern", "matte_area", "fidelity", "bake")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LOOK_NAME_FIELD_NUMBER: _ClassVar[int]
     CLF_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -323,6 +325,8 @@ class RegionLookInfo(_message.Message):
     CDL_RMS_ERROR_FIELD_NUMBER: _ClassVar[int]
     MATTE_PATTERN_FIELD_NUMBER: _ClassVar[int]
     MATTE_AREA_FIELD_NUMBER: _ClassVar[int]
+    FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    BAKE_FIELD_NUMBER: _ClassVar[int]
     name: str
     look_name: str
     clf_path: str
@@ -331,7 +335,61 @@ class RegionLookInfo(_message.Message):
     cdl_rms_error: float
     matte_pattern: str
     matte_area: float
-    def __init__(self, name: _Optional[str] = ..., look_name: _Optional[str] = ..., clf_path: _Optional[str] = ..., cube_path: _Optional[str] = ..., cdl_path: _Optional[str] = ..., cdl_rms_error: _Optional[float] = ..., matte_pattern: _Optional[str] = ..., matte_area: _Optional[float] = ...) -> None: ...
+    fidelity: LookFidelity
+    bake: RegionBake
+    def __init__(self, name: _Optional[str] = ..., look_name: _Optional[str] = ..., clf_path: _Optional[str] = ..., cube_path: _Optional[str] = ..., cdl_path: _Optional[str] = ..., cdl_rms_error: _Optional[float] = ..., matte_pattern: _Optional[str] = ..., matte_area: _Optional[float] = ..., fidelity: _Optional[_Union[LookFidelity, _Mapping]] = ..., bake: _Optional[_Union[RegionBake, _Mapping]] = ...) -> None: ...
+
+class LookFidelity(_message.Message):
+    __slots__ = ("mean_delta_e", "p95_delta_e", "pixels")
+    MEAN_DELTA_E_FIELD_NUMBER: _ClassVar[int]
+    P95_DELTA_E_FIELD_NUMBER: _ClassVar[int]
+    PIXELS_FIELD_NUMBER: _ClassVar[int]
+    mean_delta_e: float
+    p95_delta_e: float
+    pixels: int
+    def __init__(self, mean_delta_e: _Optional[float] = ..., p95_delta_e: _Optional[float] = ..., pixels: _Optional[int] = ...) -> None: ...
+
+class RegionBake(_message.Message):
+    __slots__ = ("segments", "key_pattern", "mix", "references", "fidelity")
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    KEY_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    MIX_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    segments: _containers.RepeatedCompositeFieldContainer[LookSegment]
+    key_pattern: str
+    mix: _containers.RepeatedCompositeFieldContainer[FrameMix]
+    references: _containers.RepeatedScalarFieldContainer[str]
+    fidelity: LookFidelity
+    def __init__(self, segments: _Optional[_Iterable[_Union[LookSegment, _Mapping]]] = ..., key_pattern: _Optional[str] = ..., mix: _Optional[_Iterable[_Union[FrameMix, _Mapping]]] = ..., references: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[LookFidelity, _Mapping]] = ...) -> None: ...
+
+class LookSegment(_message.Message):
+    __slots__ = ("first", "last", "reference_clf_paths", "reference_cube_paths", "clf_path", "cube_path", "fidelity")
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_CLF_PATHS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_CUBE_PATHS_FIELD_NUMBER: _ClassVar[int]
+    CLF_PATH_FIELD_NUMBER: _ClassVar[int]
+    CUBE_PATH_FIELD_NUMBER: _ClassVar[int]
+    FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    first: int
+    last: int
+    reference_clf_paths: _containers.RepeatedScalarFieldContainer[str]
+    reference_cube_paths: _containers.RepeatedScalarFieldContainer[str]
+    clf_path: str
+    cube_path: str
+    fidelity: LookFidelity
+    def __init__(self, first: _Optional[int] = ..., last: _Optional[int] = ..., reference_clf_paths: _Optional[_Iterable[str]] = ..., reference_cube_paths: _Optional[_Iterable[str]] = ..., clf_path: _Optional[str] = ..., cube_path: _Optional[str] = ..., fidelity: _Optional[_Union[LookFidelity, _Mapping]] = ...) -> None: ...
+
+class FrameMix(_message.Message):
+    __slots__ = ("frame", "weights", "strength")
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    frame: int
+    weights: _containers.RepeatedScalarFieldContainer[float]
+    strength: float
+    def __init__(self, frame: _Optional[int] = ..., weights: _Optional[_Iterable[float]] = ..., strength: _Optional[float] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("frame", "done", "total", "output_path", "seconds")
