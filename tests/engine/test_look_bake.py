@@ -76,12 +76,14 @@ def test_key_mattes_make_a_region_order_keymix_chain_equal_the_render_blend():
     np.testing.assert_array_equal(key_mattes(binary), binary)      # mattes that do not overlap: as they are
 
 
-def test_segments_cut_at_keys_that_change_the_look():
-    regions = _transition_spec("in.####.exr", "m.####.png").regions
-    assert look_segments(regions, range(1, 7)) == [(1, 1), (2, 3), (4, 4), (5, 6)]
-    flat = [RegionSpec("fg", "m", [StyleTrack(STYLE_A, Track((Key(2, 1.0), Key(4, 1.0))))])]
-    assert look_segments(flat, range(1, 7)) == [(1, 6)]          # keys that change nothing cut nothing
-    assert look_segments(regions, [3]) == [(3, 3)]
+def test_segments_are_runs_where_the_look_holds_and_the_transitions_between():
+    frames = list(range(1, 9))
+    hold_a, hold_b = [([1.0, 0.0], 1.0)], [([0.0, 1.0], 1.0)]
+    mixes = [hold_a, hold_a, [([0.7, 0.3], 1.0)], [([0.2, 0.8], 1.0)], hold_b, hold_b, hold_b, [([0.0, 1.0], 0.5)]]
+    assert look_segments(mixes, frames) == [(1, 2), (3, 4), (5, 7), (8, 8)]
+    assert look_segments([hold_a] * 8, frames) == [(1, 8)]
+    assert look_segments([[([1.0], 0.1 * i)] for i in range(8)], frames) == [(1, 8)]   # one long transition
+    assert look_segments([hold_a], [5]) == [(5, 5)]
 
 
 def test_one_frame_export_per_reference_luts_dissolve_to_that_frame_look(engine, tmp_path):
@@ -106,10 +108,9 @@ def test_bake_export_files_fidelity_and_mix(engine, tmp_path):
     out = tmp_path / "looks"
     res = export_look(engine, _transition_spec(inp, mask), out, [1, 2, 3, 4, 5], size=17, bake=True)
     fg = res.bake["fg"]
-    assert [(s.first, s.last) for s in fg.segments] == [(1, 1), (2, 3), (4, 4), (5, 5)]
-    for s in fg.segments:
-        assert len(s.reference_clfs) == 2 and all(p in res.files for p in s.reference_clfs + s.reference_cubes)
-        assert s.clf in res.files and s.fidelity is not None and s.fidelity.pixels > 0
+    assert len(fg.reference_clfs) == 2 and all(p in res.files for p in fg.reference_clfs + fg.reference_cubes)
+    # the strength curve changes at every frame: one transition over the whole shot
+    assert [(s.first, s.last) for s in fg.segments] == [(1, 5)] and fg.segments[0].clf == ""
     assert fg.frames == [1, 2, 3, 4, 5] and fg.weights[0] == pytest.approx([1.0, 0.0])
     assert fg.weights[4] == pytest.approx([0.5, 0.5]) and fg.strength[4] == pytest.approx(0.4)
     assert res.bake["background"].strength == [1.0] * 5 and res.bake["background"].weights == [[1.0]] * 5
@@ -125,13 +126,23 @@ def test_bake_export_files_fidelity_and_mix(engine, tmp_path):
         assert f.pixels > 0 and b.pixels == f.pixels and np.isfinite([f.mean, f.p95, b.mean, b.p95]).all()
     # following the curves beats one look for the whole shot
     assert res.bake["fg"].fidelity.mean < res.fidelity["fg"].mean
-    # the dissolve of frame 3, through OpenColorIO's reading of the files, is close to the frame look
-    seg = fg.segments[1]
+    # the dissolve of frame 3, through OpenColorIO's reading of the files, changes the picture
     shot = read_image(tmp_path / "in" / "f.0003.exr").pixels[..., :3].reshape(-1, 3)
     work = get_pipeline(None, "ACEScg").to_working(shot[None])[0]
-    refs = [apply_file(p, work) for p in seg.reference_clfs]
+    refs = [apply_file(p, work) for p in fg.reference_clfs]
     mixed = dissolve(work, refs, fg.weights[2], fg.strength[2])
     assert np.isfinite(mixed).all() and np.abs(mixed - work).max() > 1e-3
+
+
+def test_bake_writes_a_look_per_range_where_the_look_changes(engine, tmp_path):
+    inp, mask = write_clip(tmp_path, range(1, 7))
+    spec = _transition_spec(inp, mask)
+    spec.regions[0].strength = Track.constant(1.0)
+    res = export_look(engine, spec, tmp_path / "looks", list(range(1, 7)), size=17, bake=True)
+    segs = res.bake["fg"].segments
+    assert [(s.first, s.last) for s in segs] == [(1, 2), (3, 3), (4, 6)]       # weight keys at 2 and 4
+    for s in segs:
+        assert s.clf in res.files and s.cube in res.files and s.fidelity is not None and s.fidelity.pixels > 0
 
 
 def test_without_bake_nothing_more_is_written(engine, tmp_path):

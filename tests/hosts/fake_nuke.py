@@ -385,6 +385,30 @@ _NODE_KNOBS = {
     "Group": {},
     "Root": {"colorManagement": Enumeration_Knob, "workingSpaceLUT": String_Knob},
     "Preferences": {},
+    # the native graph of "Bake to nodes"
+    "OCIOColorSpace": {"in_colorspace": String_Knob, "out_colorspace": String_Knob},
+    "OCIOFileTransform": {"file": File_Knob, "interpolation": String_Knob},
+    "Dissolve": {"which": Double_Knob},
+    "Keymix": {},
+}
+
+#: No stub package lists node classes or their knobs (types-nuke types ``nuke.nodes`` loosely): each
+#: class the plugin creates, and each knob it sets, with the Foundry page that defines them.
+#: tests/hosts/test_conformance.py holds _NODE_KNOBS to this table.
+_FOUNDRY = "https://learn.foundry.com/nuke/content/reference_guide/"
+_NODE_DOCS = {
+    "Read": (_FOUNDRY + "image_nodes/read.html", ("file", "first", "last")),
+    "Write": (_FOUNDRY + "image_nodes/write.html", ("file", "file_type", "channels", "datatype", "raw")),
+    "Copy": (_FOUNDRY + "channel_nodes/copy.html", ("from0", "to0")),
+    "Input": (_FOUNDRY + "other_nodes/input.html", ()),
+    "Output": (_FOUNDRY + "other_nodes/output.html", ()),
+    "Group": (_FOUNDRY + "other_nodes/group.html", ()),
+    "Root": (_FOUNDRY + "../comp_environment/project_settings.html", ("colorManagement", "workingSpaceLUT")),
+    "Preferences": ("https://learn.foundry.com/nuke/content/reference_guide/preferences.html", ()),
+    "OCIOColorSpace": (_FOUNDRY + "color_nodes/ociocolorspace.html", ("in_colorspace", "out_colorspace")),
+    "OCIOFileTransform": (_FOUNDRY + "color_nodes/ociofiletransform.html", ("file", "interpolation")),
+    "Dissolve": (_FOUNDRY + "merge_nodes/dissolve.html", ("which",)),
+    "Keymix": (_FOUNDRY + "merge_nodes/keymix.html", ()),   # inputs B (0), A (1), mask (2); maskChannel rgba.alpha
 }
 _ROOT_KNOB_ITEMS = {"colorManagement": ["Nuke", "OCIO"]}
 
@@ -500,6 +524,16 @@ class Node:
                 raise RuntimeError(f"{self._name}: channel {dst!r} does not exist (create its Layer first)")
             stream[dst] = self._inputs[1]._image(frame)[src]
             return stream
+        if cls in ("OCIOColorSpace", "OCIOFileTransform"):
+            return _ocio(self, self._inputs[0]._image(frame))
+        if cls == "Dissolve":             # a weighted average of inputs 0 and 1 (which in [0, 1])
+            w = float(self._knobs["which"]._current(frame))
+            a, b = self._inputs[0]._image(frame), self._inputs[1]._image(frame)
+            return {c: (1 - w) * a[c] + w * b[c] if c in b else a[c] for c in a}
+        if cls == "Keymix":               # A·m + B·(1 − m), m = the mask input's rgba.alpha
+            b, a = self._inputs[0]._image(frame), self._inputs[1]._image(frame)
+            m = self._inputs[2]._image(frame)["rgba.alpha"]
+            return {c: a[c] * m + b[c] * (1 - m) if c in a else b[c] for c in b}
         raise RuntimeError(f"nuke stand-in: {cls} nodes produce no image")
 
 
@@ -577,6 +611,36 @@ class Nodes:
 
 
 nodes = Nodes()
+
+
+# -- colour through OpenColorIO ---------------------------------------------------------------------
+
+def _ocio(node, image: dict) -> dict:
+    """OCIOColorSpace / OCIOFileTransform on the rgb channels, through PyOpenColorIO with the script's
+    config (the stand-in: ``$OCIO``, else the studio config the LookGrid server defaults to). A file
+    transform is applied as it is, without colour-space handling (Foundry's page says so; its
+    ``working_space`` knob stays at its default)."""
+    import os
+
+    import PyOpenColorIO as ocio
+
+    config = ocio.Config.CreateFromFile(os.environ.get("OCIO") or "ocio://studio-config-v5.0.0_aces-v2.1_ocio-v2.6")
+    if node._class == "OCIOColorSpace":
+        transform = ocio.ColorSpaceTransform(node._knobs["in_colorspace"]._value, node._knobs["out_colorspace"]._value)
+    else:
+        interp = {"nearest": ocio.INTERP_NEAREST, "linear": ocio.INTERP_LINEAR,
+                  "tetrahedral": ocio.INTERP_TETRAHEDRAL, "best": ocio.INTERP_BEST}[node._knobs["interpolation"]._value
+                                                                                    or "linear"]
+        transform = ocio.FileTransform(_expand_file(node._knobs["file"]._value), interpolation=interp)
+    proc = config.getProcessor(transform).getDefaultCPUProcessor()
+    rgb = np.ascontiguousarray(np.stack([image["rgba.red"], image["rgba.green"], image["rgba.blue"]], axis=2),
+                               dtype=np.float32)
+    flat = np.ascontiguousarray(rgb.reshape(-1, 3))
+    proc.applyRGB(flat)
+    rgb = flat.reshape(rgb.shape)
+    out = dict(image)
+    out["rgba.red"], out["rgba.green"], out["rgba.blue"] = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return out
 
 
 # -- images through OpenImageIO ----------------------------------------------------------------------

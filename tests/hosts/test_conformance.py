@@ -111,3 +111,33 @@ def test_stand_ins_offer_nothing_the_plugin_or_the_artist_does_not_use(host):
     # the classes a plugin only meets as return values (never names) are not "unused"
     unused = [u for u in unused if u.count(".") > 1 or not u.rsplit(".", 1)[1][0].isupper()]
     assert not unused, unused
+
+
+def test_node_classes_and_knobs_no_stub_lists_name_their_foundry_page():
+    """types-nuke does not list node classes or their knobs: every class the stand-in makes (and so
+    every class the plugin can create, ``nuke.nodes.<Class>`` and the bake's plan) and every knob it
+    knows are listed with the Foundry reference page that defines them."""
+    import ast
+    from pathlib import Path
+
+    docs = fake_nuke._NODE_DOCS
+    assert set(fake_nuke._NODE_KNOBS) == set(docs)
+    for cls, knobs in fake_nuke._NODE_KNOBS.items():
+        url, documented = docs[cls]
+        assert url.startswith("https://learn.foundry.com/nuke/"), cls
+        assert set(knobs) == set(documented), cls
+    repo = Path(__file__).resolve().parents[2]
+    created = set()
+    for path in list((repo / "plugins" / "nuke").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "nodes":
+                created.add(node.attr)
+    plan = ast.parse((repo / "plugins" / "client" / "lookgrid_client" / "hostbake.py").read_text())
+    for node in ast.walk(plan):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "PlanNode" and len(node.args) > 1:
+            created.add(node.args[1].value)
+            if len(node.args) > 2 and isinstance(node.args[2], ast.Dict):
+                knobs = {k.value for k in node.args[2].keys}
+                assert knobs <= set(docs[node.args[1].value][1]), (node.args[1].value, knobs)
+    assert {"OCIOColorSpace", "OCIOFileTransform", "Dissolve", "Keymix", "Read"} <= created
+    assert created <= set(docs), created - set(docs)

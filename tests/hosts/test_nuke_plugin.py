@@ -454,3 +454,89 @@ def test_batch_render_equals_the_interactive_one(nuke, shot, lookgrid_server, tm
     assert lg["status"].value() == f"rendered {FIRST}-{FIRST + 1}"
     _new_session(nuke)
     assert batch["main"]([script, "NoSuchNode"]) == 1
+
+
+
+def _delta_e(a_shot, b_shot, space):
+    """ΔE2000 of the display images of two (H, W, 3) images in colour space ``space``, per pixel."""
+    from lookgrid.imaging import get_pipeline
+    from lookgrid.model.colormath import delta_e2000, display_lab
+
+    pipe = get_pipeline(None, space)
+    return delta_e2000(display_lab(pipe.to_working(a_shot)), display_lab(pipe.to_working(b_shot)))
+
+
+def test_bake_to_nodes_equals_the_render_within_the_exports_own_delta_e(nuke, shot, lookgrid_server):
+    """Issue 26: the baked graph (OCIOColorSpace, an OCIOFileTransform per reference, Dissolve for the
+    weights and for the strength, a Read of each key matte, Keymix; evaluated by the stand-in through
+    OpenColorIO) renders without the server and matches LookGrid's render of the same node within
+    the ΔE the export measured, before, inside and after a keyed transition, under a keyed strength."""
+    import lookgrid_nuke
+    from lookgrid.imaging import get_pipeline
+    from lookgrid.imaging.looks import apply_file
+
+    storage = lookgrid_server.root / "bake-nuke"
+    lg = _script(nuke, shot, lookgrid_server.address, storage)
+    w1, w2 = lg["r1_w1"], lg["r1_w2"]
+    w1._keys, w2._expression = {}, None              # re-key: hold, a transition 1002-1004, hold
+    for knob, (a, b) in ((w1, (1.0, 0.0)), (w2, (0.0, 1.0))):
+        knob.setValueAt(a, 1002)
+        knob.setValueAt(b, 1004)
+    lg["r1_strength"].setValueAt(1.0, FIRST)
+    lg["r1_strength"].setValueAt(0.6, LAST)
+    job = _run(nuke, lookgrid_nuke.render_range(lg))
+    assert job.error is None, job.error_line()
+    job = _run(nuke, lookgrid_nuke.bake_to_nodes(lg))
+    assert job.error is None, job.error_line()
+    result = job.result()
+    baked = nuke.toNode(lg.name() + "_baked")
+    assert baked is not None and baked.input(0) is lg.input(0)
+    assert {"OCIOColorSpace", "OCIOFileTransform", "Dissolve", "Keymix", "Read"} <= {n.Class() for n in baked.nodes()}
+    status = lg["status"].value()
+    assert status.startswith(f"baked {FIRST}-{LAST} into {baked.name()}: ΔE2000") and "subject" in status
+    subject = next(r for r in result.regions if r.name == "subject")
+    assert len(subject.bake.reference_clf_paths) == 2
+    # the strength curve changes every frame: for a host without keys the whole shot is one transition
+    assert [(s.first, s.last) for s in subject.bake.segments] == [(FIRST, LAST)]
+    # no server needed: the plate's exchange frames are gone, the graph reads only the look files
+    assert not list(Path(subject.bake.key_pattern).parent.parent.glob("source.*"))
+    space = lg["colorspace"].value()
+    pipe = get_pipeline(None, space)
+    pooled = {"subject": [], "background": []}
+    for f in range(FIRST, LAST + 1):
+        ours = np.stack([baked._image(f)[c] for c in ("rgba.red", "rgba.green", "rgba.blue")], axis=2)
+        # the stand-in's graph is the formula: c + Σ_k w_k·(c + s·Σ_i wᵢ·(Lᵢ(c) − c) − c), in ACEScct
+        plate = pipe.to_working(read_exr(shot.plate.replace("####", f"{f:04d}"))[0][..., :3]).astype(np.float64)
+        formula = plate.copy()
+        for r in result.regions:
+            mix = r.bake.mix[[m.frame for m in r.bake.mix].index(f)]
+            look = plate.copy()
+            for path, w in zip(r.bake.reference_clf_paths, mix.weights):
+                look += mix.strength * w * (apply_file(path, plate.astype(np.float32)) - plate)
+            formula += read_exr(r.matte_pattern % f)[0][..., 3:4] * (look - plate)
+        np.testing.assert_allclose(pipe.to_working(ours), formula, atol=1e-3)
+        d = _delta_e(ours, _node_output(nuke, lg, f), space)
+        matte = read_exr(shot.matte.replace("####", f"{f:04d}"))[0][..., 3]
+        for name, inside in (("subject", matte >= 0.5), ("background", (1 - matte) >= 0.5)):
+            pooled[name].append(d[inside])
+    for r in result.regions:
+        measured = r.bake.fidelity
+        allpx = np.concatenate(pooled[r.name])
+        # the host's graph against the render gives the export's own figures
+        assert abs(allpx.mean() - measured.mean_delta_e) < 0.05, (r.name, allpx.mean(), measured)
+        assert abs(np.percentile(allpx, 95) - measured.p95_delta_e) < 0.1, (r.name, measured)
+        # and frame by frame stays within them: before (1001), inside (1003) and after (1005) the transition
+        for f in (1001, 1003, 1005):
+            assert pooled[r.name][f - FIRST].mean() <= measured.p95_delta_e, (r.name, f)
+
+
+def test_bake_without_the_folder_under_a_server_root_is_one_line(nuke, shot, lookgrid_server, tmp_path):
+    import lookgrid_nuke
+
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "not-shared")
+    job = _run(nuke, lookgrid_nuke.bake_to_nodes(lg))
+    assert job.error is not None
+    (message,) = nuke._state.messages
+    assert message.startswith("LookGrid: Bake to nodes needs the results folder under one of the server's --root")
+    assert one_line(message) and files_under(tmp_path / "not-shared") == []
+    assert nuke.toNode(lg.name() + "_baked") is None

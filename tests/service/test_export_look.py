@@ -63,6 +63,6 @@ def test_export_look_reply_carries_fidelity_and_the_bake(client, styles, tmp_pat
         b = r.bake
         assert [m.frame for m in b.mix] == [1, 2] and len(b.segments) == 1
         assert (b.segments[0].first, b.segments[0].last) == (1, 2)
-        assert len(b.segments[0].reference_clf_paths) == len(b.references) == len(b.mix[0].weights)
-        assert all(os.path.isfile(p) for p in b.segments[0].reference_clf_paths)
+        assert len(b.reference_clf_paths) == len(b.references) == len(b.mix[0].weights)
+        assert all(os.path.isfile(p) for p in b.reference_clf_paths)
         assert os.path.isfile(b.key_pattern % 1) and b.fidelity.pixels == r.fidelity.pixels > 0

@@ -26,7 +26,6 @@ the exported files reproduce the render (:mod:`lookgrid.eval.looks`).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import shutil
 import tempfile
@@ -40,7 +39,7 @@ import torch
 
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.lookfidelity import Fidelity, fidelity, file_result, working_file_result
-from lookgrid.engine.spec import ClipSpec, RegionSpec
+from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import CancelledError, ImageWriteError, InvalidInputError
 from lookgrid.imaging import format_frame_ranges, pinned_config, write_image
 from lookgrid.imaging.looks import cdl_text, clf_text, cube_text, look_config_text, write_text
@@ -88,6 +87,8 @@ class RegionLook:
     mix: list = field(default_factory=list)
     #: per sample: the position of its frame in the collection's frame list
     sample_frame: list = field(default_factory=list)
+    #: per sample: every region's blend weight at its pixel ``(P, N)``
+    sample_blend: list = field(default_factory=list)
     references: list[str] = field(default_factory=list)  # the style of each reference
 
     def total(self, frames: slice | None = None):
@@ -129,13 +130,11 @@ class LookCollection:
 
 @dataclass
 class BakeSegment:
-    """One frame range of a bake: per reference the ACEScct LUT file (``.cube`` beside it when
-    written), the range's own look (shot space CLF, "" with a single range) and its fidelity."""
+    """A frame range over which the look holds, or one transition: the range's own look (shot space
+    CLF and ``.cube``; "" when the shot is one range) and its fidelity on the range's frames."""
 
     first: int
     last: int
-    reference_clfs: list[str]
-    reference_cubes: list[str]
     clf: str = ""
     cube: str = ""
     fidelity: Fidelity | None = None
@@ -143,10 +142,13 @@ class BakeSegment:
 
 @dataclass
 class BakeRegion:
-    """What the native graph needs for one region: its ranges, its key matte pattern, the weights
-    (normalised) and strength at every frame, and how close the dissolved references come to the
-    render inside its matte."""
+    """What the native graph needs for one region: one ACEScct LUT file per reference of its style
+    track (``.cube`` beside it when written), its key matte pattern, the weights (normalised) and
+    strength at every frame, the look's frame ranges, and how close the references dissolved with
+    the curves come to the render inside its matte."""
 
+    reference_clfs: list[str]
+    reference_cubes: list[str]
     segments: list[BakeSegment]
     key_pattern: str
     frames: list[int]
@@ -272,6 +274,7 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
                     look.ref_stats.append([look_stats(g.cpu(), code, weights[k]) for g in per_style[k]])
                 idx = _sample(weights[k].numpy().reshape(-1) >= 0.5, per_frame, seed=frame * 131 + k)
                 look.sample_frame.append(np.full(len(idx), n - 1, np.int64))
+                look.sample_blend.append(weights.numpy().reshape(len(names), -1)[:, idx].T)
                 look.shot.append(shot[idx])
                 look.working.append(working[idx])
                 look.render.append(out[idx])
@@ -299,26 +302,22 @@ def region_luts(collection: LookCollection, size: int, frames: slice | None = No
 
 
 # --- the bake: per-reference looks, frame ranges, key mattes --------------------------------------
-def look_segments(regions, frames: Sequence[int]) -> list[tuple[int, int]]:
-    """The frame ranges ``(first, last)`` over which no region's look curve has a key: ``frames``
-    (sorted) cut before every key, of a reference's weight or of a strength curve whose values
-    change, that lies after the first frame. ``regions``: the clip's :class:`RegionSpec` list."""
-    frames = sorted(frames)
-    cuts = set()
-    for region in regions:
-        tracks = [st.weight for st in region.styles] + [region.strength]
-        for track in tracks:
-            if track.is_constant:
-                continue
-            cuts.update(math.ceil(k.frame) for k in track.keys if frames[0] < k.frame <= frames[-1])
-    out, start = [], frames[0]
-    prev = frames[0]
-    for f in frames[1:]:
-        if f in cuts or any(prev < c <= f for c in cuts):
-            out.append((start, prev))
-            start = f
-        prev = f
-    out.append((start, prev))
+def look_segments(mixes: Sequence[Sequence], frames: Sequence[int]) -> list[tuple[int, int]]:
+    """The frame ranges ``(first, last)`` of a shot whose look changes: runs of frames over which
+    every region's weights and strength hold, and, between them, each run of frames where they
+    change (a transition) as one range. ``mixes[i]``: what frame ``frames[i]`` uses, e.g. per region
+    ``(weights, strength)`` (compared as values: keys sampled at every frame, as a host sends them,
+    cut nothing where the values hold)."""
+    n = len(frames)
+    sig = [repr(m) for m in mixes]
+    holds = [(i > 0 and sig[i] == sig[i - 1]) or (i < n - 1 and sig[i] == sig[i + 1]) for i in range(n)]
+    out, start = [], 0
+    for i in range(1, n):
+        same = (holds[i] and holds[i - 1] and sig[i] == sig[i - 1]) or (not holds[i] and not holds[i - 1])
+        if not same:
+            out.append((frames[start], frames[i - 1]))
+            start = i
+    out.append((frames[start], frames[n - 1]))
     return out
 
 
@@ -407,16 +406,20 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
     background included); mattes are written for those regions, every frame. Each exported
     region's CLF is measured against LookGrid's render (:attr:`LookExport.fidelity`).
 
-    ``bake``: also what a native-node bake needs (:class:`BakeRegion` per region): the frame ranges
-    over which no look curve has a key (:func:`look_segments`); per range and region, one LUT per
-    reference of the style track (``R.ref<i>.<first>-<last>.acescct.clf``, and ``.cube``), and, when
-    the shot has several ranges, the range's own look (``R.<first>-<last>.clf`` / ``.cube``); the
-    Keymix masks of a region-order chain (``R.key.####.exr``, :func:`key_mattes`); the weights and
-    strength of every frame; and the fidelity of those references dissolved with the weights and
-    mixed toward the input with the strength (:func:`dissolve`), the way the native graph does it."""
+    ``bake``: also what a native-node bake needs (:class:`BakeRegion` per region): per region one
+    LUT per reference of its style track over all the frames (``R.ref<i>.acescct.clf``, and
+    ``.cube``); the Keymix masks of a region-order chain (``R.key.####.exr``, :func:`key_mattes`);
+    the weights and strength of every frame; the fidelity of the references dissolved with the
+    weights and mixed toward the input with the strength (:func:`dissolve`), the way the native
+    graph does it; and the frame ranges over which the look holds or changes (:func:`look_segments`),
+    each with its own look (``R.<first>-<last>.clf`` / ``.cube``) when there are several, for hosts
+    that cannot keyframe."""
     formats = list(dict.fromkeys(formats or FORMATS))
     _check_request(spec, size, formats, regions)
     want = set(regions or [r.name for r in spec.regions] + ["background"])
+    if bake and regions:
+        raise InvalidInputError("a bake exports every region (the native graph's Keymix chain needs them all): "
+                                "leave the region list empty")
     out = Path(out)
     stage, created = _staging(out)
     done = False
@@ -471,7 +474,7 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
                 shot, _, render = look.samples()
                 measured[look.name] = fidelity(render, file_result(stage / f"{look.name}.clf", shot,
                                                                    col.shot_space, cfg)) if len(shot) else None
-        baked = _bake(col, spec, size, formats, want, stage, out) if bake else {}
+        baked = _bake(col, size, formats, stage, out) if bake else {}
         files = []
         for p in sorted(stage.iterdir()):
             os.replace(p, out / p.name)
@@ -487,47 +490,62 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
                 out.rmdir()  # only if empty: the folder this failed run made
 
 
-def _bake(col: LookCollection, spec: ClipSpec, size: int, formats, want, stage: Path, out: Path) -> dict:
-    """The bake's files in ``stage`` and its :class:`BakeRegion` per exported region (final paths)."""
-    regions = list(spec.regions)
-    if "background" not in {r.name for r in regions}:
-        regions.append(RegionSpec("background"))
-    segments = look_segments(regions, col.frames)
+def _bake(col: LookCollection, size: int, formats, stage: Path, out: Path) -> dict:
+    """The bake's files in ``stage`` and its :class:`BakeRegion` per region (final paths); every
+    region, as the native graph's Keymix chain needs them all.
+
+    Its fidelity is that of the whole graph at each region's sampled pixels: every region's
+    references dissolved with its curves (:func:`dissolve`), blended as the render blends regions
+    (``c + Σ_j w_j·(D_j(c) − c)``, what the Keymix chain over :func:`key_mattes` gives), against the
+    render."""
+    segments = look_segments([[look.mix[i] for look in col.regions] for i in range(len(col.frames))], col.frames)
     index = {f: i for i, f in enumerate(col.frames)}
     cfg = col.config
+    frames_text = format_frame_ranges(col.frames)
+    files: dict[str, tuple[list[str], list[str]]] = {}
+    for look in col.regions:
+        clfs, cubes = [], []
+        for i, lut in enumerate(reference_luts(look, col.guide, size), 1):
+            name = f"{look.name}.ref{i}"
+            desc = (f"LookGrid look of region '{look.name}', reference {i} ({look.references[i - 1]}) alone "
+                    f"(no weight, no strength), frames {frames_text}: a {size}^3 LUT on ACEScct [0, 1]; "
+                    f"OpenColorIO config {cfg}")
+            write_text(stage / f"{name}.acescct.clf",
+                       clf_text(lut.numpy(), config=cfg, description=f"{desc}; input and output ACEScct"))
+            clfs.append(f"{name}.acescct.clf")
+            if "cube" in formats:
+                write_text(stage / f"{name}.cube",
+                           cube_text(lut.numpy(), config=cfg, description=f"{desc}\nInput: ACEScct. Output: ACEScct."))
+            cubes.append(f"{name}.cube" if "cube" in formats else "")
+        files[look.name] = (clfs, cubes)
+
+    def graph(working: np.ndarray, blend: np.ndarray, at: np.ndarray) -> np.ndarray:
+        c = working.astype(np.float64)
+        result = c.copy()
+        for j, other in enumerate(col.regions):
+            refs = [working_file_result(stage / f, working, cfg) for f in files[other.name][0]]
+            d = c.copy()
+            for pos in np.unique(at):
+                weights, strength = other.mix[pos]
+                sel = at == pos
+                d[sel] = dissolve(working[sel], [r[sel] for r in refs], weights, strength)
+            result += blend[:, j:j + 1] * (d - c)
+        return result
+
     result = {}
     for look in col.regions:
-        if look.name not in want:
-            continue
-        segs = []
-        _, working, render = look.samples()
+        shot, working, render = look.samples()
         at = look.frame_of_samples()
-        baked = working.astype(np.float64).copy()
+        blend = np.concatenate(look.sample_blend) if look.sample_blend else np.zeros((0, len(col.regions)))
+        segs = []
         for first, last in segments:
-            part = slice(index[first], index[last] + 1)
-            span = f"{first}-{last}"
-            desc = (f"LookGrid look of region '{look.name}', frames {span}, OpenColorIO config {cfg}: "
-                    f"as a {size}^3 LUT on ACEScct [0, 1]")
-            seg = BakeSegment(first, last, [], [])
-            in_seg = (at >= part.start) & (at < part.stop)
-            ref_results = []
-            for i, lut in enumerate(reference_luts(look, col.guide, size, part), 1):
-                name = f"{look.name}.ref{i}.{span}"
-                rdesc = f"{desc}; reference {i} ({look.references[i - 1]}) alone, no weight or strength"
-                write_text(stage / f"{name}.acescct.clf",
-                           clf_text(lut.numpy(), config=cfg, description=f"{rdesc}; input and output ACEScct"))
-                seg.reference_clfs.append(str(out / f"{name}.acescct.clf"))
-                if "cube" in formats:
-                    write_text(stage / f"{name}.cube", cube_text(lut.numpy(), config=cfg,
-                                                                 description=f"{rdesc}\nInput: ACEScct. Output: ACEScct."))
-                seg.reference_cubes.append(str(out / f"{name}.cube") if "cube" in formats else "")
-                ref_results.append(working_file_result(stage / f"{name}.acescct.clf", working[in_seg], cfg))
-            rows = np.flatnonzero(in_seg)
-            for pos in np.unique(at[in_seg]):
-                weights, strength = look.mix[pos]
-                sel = at[rows] == pos
-                baked[rows[sel]] = dissolve(working[rows[sel]], [r[sel] for r in ref_results], weights, strength)
+            seg = BakeSegment(first, last)
             if len(segments) > 1:
+                part = slice(index[first], index[last] + 1)
+                span = f"{first}-{last}"
+                desc = (f"LookGrid look of region '{look.name}', frames {span}: the matte-weighted mean of the "
+                        f"region's local colour transforms, as a {size}^3 LUT on ACEScct [0, 1]; "
+                        f"OpenColorIO config {cfg}")
                 lut = look_lut(look.total(part), col.guide, size).numpy()
                 write_text(stage / f"{look.name}.{span}.clf",
                            clf_text(lut, config=cfg, shot_space=col.shot_space,
@@ -537,16 +555,18 @@ def _bake(col: LookCollection, spec: ClipSpec, size: int, formats, want, stage: 
                     write_text(stage / f"{look.name}.{span}.cube",
                                cube_text(lut, config=cfg, description=f"{desc}\nInput: ACEScct. Output: ACEScct."))
                     seg.cube = str(out / f"{look.name}.{span}.cube")
-                shot = look.samples()[0][in_seg]
-                if len(shot):
-                    pair = (render[in_seg], file_result(stage / f"{look.name}.{span}.clf", shot, col.shot_space, cfg))
-                    seg.fidelity = fidelity(*pair)
+                in_seg = (at >= part.start) & (at < part.stop)
+                if in_seg.any():
+                    seg.fidelity = fidelity(render[in_seg], file_result(stage / f"{look.name}.{span}.clf",
+                                                                        shot[in_seg], col.shot_space, cfg))
             segs.append(seg)
+        clfs, cubes = files[look.name]
         result[look.name] = BakeRegion(
+            reference_clfs=[str(out / f) for f in clfs], reference_cubes=[str(out / f) if f else "" for f in cubes],
             segments=segs, key_pattern=str(out / KEY_PATTERN.format(region=look.name)), frames=list(col.frames),
             weights=[list(w) for w, _ in look.mix], strength=[s for _, s in look.mix],
             references=list(look.references),
-            fidelity=fidelity(render, baked.astype(np.float32)) if len(render) else None)
+            fidelity=fidelity(render, graph(working, blend, at).astype(np.float32)) if len(render) else None)
     return result
 
 

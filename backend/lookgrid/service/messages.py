@@ -30,8 +30,8 @@ def fidelity_message(f) -> pb.LookFidelity:
 def bake_message(b) -> pb.RegionBake:
     """A :class:`lookgrid.engine.look.BakeRegion` as its message."""
     return pb.RegionBake(
-        segments=[pb.LookSegment(first=s.first, last=s.last, reference_clf_paths=s.reference_clfs,
-                                 reference_cube_paths=s.reference_cubes, clf_path=s.clf, cube_path=s.cube,
+        reference_clf_paths=b.reference_clfs, reference_cube_paths=b.reference_cubes,
+        segments=[pb.LookSegment(first=s.first, last=s.last, clf_path=s.clf, cube_path=s.cube,
                                  fidelity=fidelity_message(s.fidelity)) for s in b.segments],
         key_pattern=b.key_pattern, references=b.references, fidelity=fidelity_message(b.fidelity),
         mix=[pb.FrameMix(frame=f, weights=w, strength=s) for f, w, s in zip(b.frames, b.weights, b.strength)])

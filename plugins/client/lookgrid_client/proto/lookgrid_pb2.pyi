@@ -350,36 +350,36 @@ class LookFidelity(_message.Message):
     def __init__(self, mean_delta_e: _Optional[float] = ..., p95_delta_e: _Optional[float] = ..., pixels: _Optional[int] = ...) -> None: ...
 
 class RegionBake(_message.Message):
-    __slots__ = ("segments", "key_pattern", "mix", "references", "fidelity")
-    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("reference_clf_paths", "reference_cube_paths", "key_pattern", "mix", "references", "fidelity", "segments")
+    REFERENCE_CLF_PATHS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_CUBE_PATHS_FIELD_NUMBER: _ClassVar[int]
     KEY_PATTERN_FIELD_NUMBER: _ClassVar[int]
     MIX_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     FIDELITY_FIELD_NUMBER: _ClassVar[int]
-    segments: _containers.RepeatedCompositeFieldContainer[LookSegment]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    reference_clf_paths: _containers.RepeatedScalarFieldContainer[str]
+    reference_cube_paths: _containers.RepeatedScalarFieldContainer[str]
     key_pattern: str
     mix: _containers.RepeatedCompositeFieldContainer[FrameMix]
     references: _containers.RepeatedScalarFieldContainer[str]
     fidelity: LookFidelity
-    def __init__(self, segments: _Optional[_Iterable[_Union[LookSegment, _Mapping]]] = ..., key_pattern: _Optional[str] = ..., mix: _Optional[_Iterable[_Union[FrameMix, _Mapping]]] = ..., references: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[LookFidelity, _Mapping]] = ...) -> None: ...
+    segments: _containers.RepeatedCompositeFieldContainer[LookSegment]
+    def __init__(self, reference_clf_paths: _Optional[_Iterable[str]] = ..., reference_cube_paths: _Optional[_Iterable[str]] = ..., key_pattern: _Optional[str] = ..., mix: _Optional[_Iterable[_Union[FrameMix, _Mapping]]] = ..., references: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[LookFidelity, _Mapping]] = ..., segments: _Optional[_Iterable[_Union[LookSegment, _Mapping]]] = ...) -> None: ...
 
 class LookSegment(_message.Message):
-    __slots__ = ("first", "last", "reference_clf_paths", "reference_cube_paths", "clf_path", "cube_path", "fidelity")
+    __slots__ = ("first", "last", "clf_path", "cube_path", "fidelity")
     FIRST_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
-    REFERENCE_CLF_PATHS_FIELD_NUMBER: _ClassVar[int]
-    REFERENCE_CUBE_PATHS_FIELD_NUMBER: _ClassVar[int]
     CLF_PATH_FIELD_NUMBER: _ClassVar[int]
     CUBE_PATH_FIELD_NUMBER: _ClassVar[int]
     FIDELITY_FIELD_NUMBER: _ClassVar[int]
     first: int
     last: int
-    reference_clf_paths: _containers.RepeatedScalarFieldContainer[str]
-    reference_cube_paths: _containers.RepeatedScalarFieldContainer[str]
     clf_path: str
     cube_path: str
     fidelity: LookFidelity
-    def __init__(self, first: _Optional[int] = ..., last: _Optional[int] = ..., reference_clf_paths: _Optional[_Iterable[str]] = ..., reference_cube_paths: _Optional[_Iterable[str]] = ..., clf_path: _Optional[str] = ..., cube_path: _Optional[str] = ..., fidelity: _Optional[_Union[LookFidelity, _Mapping]] = ...) -> None: ...
+    def __init__(self, first: _Optional[int] = ..., last: _Optional[int] = ..., clf_path: _Optional[str] = ..., cube_path: _Optional[str] = ..., fidelity: _Optional[_Union[LookFidelity, _Mapping]] = ...) -> None: ...
 
 class FrameMix(_message.Message):
     __slots__ = ("frame", "weights", "strength")

@@ -2,13 +2,14 @@
 
 A thin adapter over :mod:`lookgrid_client` (the server does the work): :mod:`lookgrid_nuke.node`
 builds the node and reads its knobs and inputs, :mod:`lookgrid_nuke.render` exchanges frames with
-the server off Nuke's main thread. Install: see README, "Nuke".
+the server off Nuke's main thread, :mod:`lookgrid_nuke.bake` turns the look into native nodes. Install: see README, "Nuke".
 """
 
+from lookgrid_nuke.bake import bake_to_nodes
 from lookgrid_nuke.node import create_node
 from lookgrid_nuke.render import preview_frame, render_on_farm, render_range
 
-__all__ = ["create_node", "preview_frame", "render_node", "render_on_farm", "render_range"]
+__all__ = ["bake_to_nodes", "create_node", "preview_frame", "render_node", "render_on_farm", "render_range"]
 
 
 def render_node(name: str, first: int | None = None, last: int | None = None) -> dict:

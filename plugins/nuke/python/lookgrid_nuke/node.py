@@ -88,6 +88,7 @@ def create_node():
     add(nuke.File_Knob("storage", "results folder"))   # empty: lookgrid/ beside the script
     add(nuke.PyScript_Knob("preview", "Preview frame", "import lookgrid_nuke; lookgrid_nuke.preview_frame()"))
     add(nuke.PyScript_Knob("render", "Render range", "import lookgrid_nuke; lookgrid_nuke.render_range()"))
+    add(nuke.PyScript_Knob("bake", "Bake to nodes", "import lookgrid_nuke; lookgrid_nuke.bake_to_nodes()"))
     add(nuke.Int_Knob("chunk", "farm chunk"), 10)
     add(nuke.PyScript_Knob("farm", "Render on farm", "import lookgrid_nuke; lookgrid_nuke.render_on_farm()"))
     add(nuke.Text_Knob("status", "", ""))

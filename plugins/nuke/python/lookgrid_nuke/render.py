@@ -198,7 +198,7 @@ def is_lookgrid_node(node) -> bool:
     return node is not None and "node_id" in node.knobs() and "result_hash" in node.knobs()
 
 
-_OWN_KNOBS = {"status", "result_hash", "node_id", "preview", "render", "farm"}
+_OWN_KNOBS = {"status", "result_hash", "node_id", "preview", "render", "farm", "bake"}
 
 
 def knob_changed() -> None:
