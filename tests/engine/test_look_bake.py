@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from lookgrid.engine import ClipSpec, RegionSpec, StyleTrack
-from lookgrid.engine.look import (dissolve, dissolve_lut, export_look, key_mattes, look_segments,
-                                  reference_luts, region_luts)
+from lookgrid.engine.look import export_look, region_luts
+from lookgrid.engine.lookbake import dissolve, dissolve_lut, key_mattes, look_segments, reference_luts
 from lookgrid.engine.methods import combine_styles
 from lookgrid.imaging import get_pipeline, read_image
 from lookgrid.imaging.looks import apply_file
