@@ -27,7 +27,7 @@ from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.styles import MAX_STYLE_SIDE
 from lookgrid.engine.look import export_look, matte_pattern
 from lookgrid.errors import CancelledError, ClipStateError, InvalidInputError, UnknownStyleError
-from lookgrid.imaging import WORKING_SPACE, parse_frame_range, pinned_config
+from lookgrid.imaging import WORKING_SPACE, load_config, parse_frame_range, pinned_config
 from lookgrid.imaging.decode import decode_style, encode_exr, raw_style_to_working
 from lookgrid.service import checks
 from lookgrid.service import frames as framing
@@ -182,7 +182,8 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                              devices=devices, device=str(self.engine.device), limits=limits,
                              methods=list(METHOD_NAMES), working_space=WORKING_SPACE,
                              roots=self.paths.roots, open_clips=len(self.engine.clip_ids()),
-                             stored_styles=len(self.engine.styles), config=pinned_config(None))
+                             stored_styles=len(self.engine.styles), config=pinned_config(None),
+                             colorspaces=[cs.getName() for cs in load_config(None).getColorSpaces()])
 
     # -- styles -------------------------------------------------------------------------------------
     @unary

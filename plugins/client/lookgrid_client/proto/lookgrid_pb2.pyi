@@ -100,7 +100,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("version", "api_version", "models", "devices", "device", "limits", "methods", "working_space", "roots", "open_clips", "stored_styles", "config")
+    __slots__ = ("version", "api_version", "models", "devices", "device", "limits", "methods", "working_space", "roots", "open_clips", "stored_styles", "config", "colorspaces")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,7 @@ class ServerInfo(_message.Message):
     OPEN_CLIPS_FIELD_NUMBER: _ClassVar[int]
     STORED_STYLES_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    COLORSPACES_FIELD_NUMBER: _ClassVar[int]
     version: str
     api_version: str
     models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
@@ -125,7 +126,8 @@ class ServerInfo(_message.Message):
     open_clips: int
     stored_styles: int
     config: str
-    def __init__(self, version: _Optional[str] = ..., api_version: _Optional[str] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., devices: _Optional[_Iterable[str]] = ..., device: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., methods: _Optional[_Iterable[str]] = ..., working_space: _Optional[str] = ..., roots: _Optional[_Iterable[str]] = ..., open_clips: _Optional[int] = ..., stored_styles: _Optional[int] = ..., config: _Optional[str] = ...) -> None: ...
+    colorspaces: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[str] = ..., api_version: _Optional[str] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., devices: _Optional[_Iterable[str]] = ..., device: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., methods: _Optional[_Iterable[str]] = ..., working_space: _Optional[str] = ..., roots: _Optional[_Iterable[str]] = ..., open_clips: _Optional[int] = ..., stored_styles: _Optional[int] = ..., config: _Optional[str] = ..., colorspaces: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("name", "path", "loaded", "identity", "description", "data_licence")
