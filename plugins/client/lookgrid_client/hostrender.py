@@ -97,18 +97,24 @@ def render_to_files(client, spec: dict, frames: Sequence[int], read_frame: Calla
 
 def render_by_path_to_files(client, spec: dict, frames: Sequence[int], output: str, *,
                             progress: Callable[[int, int], None] | None = None,
-                            cancel: Callable[[], bool] | None = None) -> tuple[RenderResult, list[str]]:
+                            cancel: Callable[[], bool] | None = None,
+                            path_map=None) -> tuple[RenderResult, list[str]]:
     """Render a storage-form ``spec`` on the server (RenderByPath: it reads ``spec["input"]`` and
     writes ``spec["output"]`` under its roots) and move the frames it wrote to the ``output``
     pattern all together or not at all. Local references are uploaded first; ``cancel()`` is
     asked after every frame. The server's own output files are removed in every case (after a
-    cancel, once the frame it was finishing has landed). Returns (result, output paths)."""
+    cancel, once the frame it was finishing has landed). ``path_map``: a
+    :class:`~lookgrid_client.pathmap.PathMap` when the server sees the storage under other paths
+    (``spec`` is then in the server's form; the files it writes are read at their host form).
+    Returns (result, output paths)."""
     server_output = spec.get("output", "")
     if not server_output:
         raise InvalidRequestError("a by-path render needs the spec's output pattern (on the server's storage)")
     t0 = time.perf_counter()
     sent, styles = resolve_styles(client, spec)
     frames = [int(f) for f in frames]
+    if path_map:
+        server_output = path_map.to_host(server_output)
     try:
         with StagedOutput(output) as staged:
             client.render_by_path(sent, frames=frames, cancel=cancel,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import ipaddress
 import os
+import secrets
 import socket
 import subprocess
 import tempfile
@@ -102,15 +103,19 @@ class ServerProcess:
     """
 
     def __init__(self, command: str | list[str], host: str = "127.0.0.1", port: int | None = None,
-                 token: str | None = None) -> None:
+                 token: str | None = None, roots=()) -> None:
         argv = [command] if isinstance(command, (str, os.PathLike)) else list(command)
         if not argv:
             raise ServerUnavailableError("the backend command to launch is empty")
         self.port = port or free_port(host)
         self.address = f"{host}:{self.port}"
         self.argv = [str(a) for a in argv] + ["serve", "--address", self.address]
+        for root in roots:  # the folders a by-path render reads and writes (none: inline frames only)
+            self.argv += ["--root", os.fspath(root)]
+        self.roots = [os.fspath(r) for r in roots]
         fd, self.log_path = tempfile.mkstemp(prefix="lookgrid-serve-", suffix=".log")
         env = dict(os.environ)
+        env.pop("LOOKGRID_TOKEN", None)  # the server takes exactly the token its client sends
         if token:
             env["LOOKGRID_TOKEN"] = token
         try:
@@ -171,7 +176,8 @@ class ServerProcess:
 
 
 def connect(address: str | None = None, *, launch: str | list[str] | None = None, timeout: float = 10.0,
-            token: str | None = None, launch_timeout: float = 120.0, probe_timeout: float = 1.0, **options):
+            token: str | None = None, launch_timeout: float = 120.0, probe_timeout: float = 1.0,
+            roots=(), **options):
     """A :class:`~lookgrid_client.client.LookGridClient` connected to a compatible server.
 
     Uses the server at ``address`` (default :data:`DEFAULT_ADDRESS`). When none answers within
@@ -181,12 +187,18 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
     client that stops that process when closed (and at interpreter exit). ``timeout`` is also the
     deadline of the client's unary calls; ``options`` go to LookGridClient.
 
+    ``token``: default ``$LOOKGRID_TOKEN``. A launched server gets the same token as the client (a
+    fresh random one when there is none), so the two always agree and no other local user can use
+    it. ``roots``: the launched server's ``--root`` folders (those a by-path render reads and writes).
+
     Raises ServerUnavailableError (nothing answers, the launch failed) or IncompatibleServerError
     (the server's api_version is not :data:`API_VERSION`).
     """
     from lookgrid_client.client import LookGridClient
 
     address = address or DEFAULT_ADDRESS
+    if token is None:
+        token = os.environ.get("LOOKGRID_TOKEN") or None
     client = LookGridClient(address, token=token, timeout=timeout, **options)
     try:
         client.wait_ready(probe_timeout if launch else timeout)
@@ -194,9 +206,11 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
         client.close()
         if not launch:
             raise
-        proc = ServerProcess(launch, token=token)
+        launch_token = token or secrets.token_urlsafe(24)
+        proc = ServerProcess(launch, token=launch_token, roots=roots)
         proc.wait_serving(launch_timeout)
-        client = LookGridClient(proc.address, token=token, timeout=timeout, **options)
+        client = LookGridClient(proc.address, token=launch_token, timeout=timeout,
+                                **{k: v for k, v in options.items() if k not in ("tls", "root_certificates")})
         client.owned_process = proc
     try:
         client.check_version()
@@ -216,7 +230,8 @@ def session_client(address: str | None = None, *, launch: str | list[str] | None
     still answers; otherwise a new one (launching a server if so configured). A host keeps one
     backend for its whole session this way instead of starting one per job; a launched server is
     stopped at interpreter exit (or by :func:`close_session_clients`)."""
-    key = (address or DEFAULT_ADDRESS, tuple(launch) if isinstance(launch, list) else launch, token)
+    key = (address or DEFAULT_ADDRESS, tuple(launch) if isinstance(launch, list) else launch, token,
+           tuple(os.fspath(r) for r in options.get("roots", ())))
     with _session_lock:
         client = _session.get(key)
         if client is not None:
