@@ -19,7 +19,8 @@ Not documented there, so README lists them as unconfirmed: that MarkIn/MarkOut a
 frames, the status dict's keys ``JobStatus`` (``Complete``, ``Failed``, ``Cancelled``) and
 ``CompletionPercentage``, and how Resolve numbers the files (the script does not assume it: it
 reads back whatever numbered EXR sequence appears in the folder, which must hold exactly one frame
-per frame of the shot).
+per frame of the shot, and renumbers it by record frame: a movie's mask files are numbered by the
+record frames of the shot, as the timeline shows them).
 
 ``start``/``poll``/``finish`` call Resolve (UI thread); :func:`read_back` reads the folder (any thread).
 """
@@ -117,8 +118,12 @@ def read_back(folder: str, shot: Shot) -> Shot:
     for (head, tail, digits), numbers in groups.items():
         numbers.sort()
         if len(numbers) == want and numbers[-1] - numbers[0] + 1 == want:
-            pattern = os.path.join(folder, f"{head}%0{digits}d{tail}")
-            return Shot(shot.name, pattern, digits, numbers[0], numbers[-1], shot.record_start, shot.record_end,
+            # renumbered by record frame, whatever Resolve's numbering: a movie's masks are numbered so
+            pattern = os.path.join(folder, "source.%08d.exr")
+            found = os.path.join(folder, f"{head}%0{digits}d{tail}")
+            for i, n in enumerate(numbers):
+                os.replace(found % n, pattern % (shot.record_start + i))
+            return Shot(shot.name, pattern, 8, shot.record_start, shot.record_end, shot.record_start, shot.record_end,
                         shot.track, shot.file_path, movie=True, clip_colorspace=shot.clip_colorspace,
                         project=shot.project)
     found = ", ".join(f"{h}[{min(n)}-{max(n)}]{t} ({len(n)} files)" for (h, t, _), n in groups.items()) or "no EXR files"
