@@ -2,7 +2,9 @@
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules are imported only when their command runs, so ``lookgrid --help`` and light commands start
-fast (no torch import). A :class:`lookgrid.errors.LookGridError` prints one line and exits 2; other
+fast (no torch import). A command with subcommands of its own (``bench``) takes
+``add_arguments(parser, argv)``, the words after its name, and imports only the subcommand named
+there: a command imports only what it runs (``bench render`` runs where Ray is not installed). A :class:`lookgrid.errors.LookGridError` prints one line and exits 2; other
 exceptions are bugs and keep their traceback.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import signal
 import sys
 import threading
@@ -32,8 +35,9 @@ COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """Build the parser; with ``only`` set, import and fill in just that command's arguments."""
+def build_parser(only: str | None = None, argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """Build the parser; with ``only`` set, import and fill in just that command's arguments
+    (``argv``: the command line, whose words after ``only`` go to a command that takes them)."""
 
     parser = argparse.ArgumentParser(
         prog="lookgrid",
@@ -45,7 +49,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == only:
             mod = importlib.import_module(module)
-            mod.add_arguments(p)
+            if "argv" in inspect.signature(mod.add_arguments).parameters:
+                words = list(argv or [])
+                mod.add_arguments(p, argv=words[words.index(name) + 1:] if name in words else [])
+            else:
+                mod.add_arguments(p)
             p.set_defaults(_run=mod.run)
     return parser
 
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     names = {c[0] for c in COMMANDS}
     only = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(only if only in names else None)
+    parser = build_parser(only if only in names else None, argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -20,14 +20,17 @@ BENCHES: list[tuple[str, str, str]] = [
 ]
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser, argv: list[str] | None = None) -> None:
+    """Every benchmark is listed; only the one named first in ``argv`` (the words after ``bench``)
+    is imported and given its arguments, so a benchmark imports only what it runs (``bench render``
+    needs no Ray, ``bench farm`` does)."""
+    chosen = next((a for a in argv or [] if not a.startswith("-")), None)
     sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
     for name, module, help_text in BENCHES:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_bench_module=module)
-        # Every benchmark's arguments are added, so `lookgrid bench` imports all four modules
-        # (torch, numba, gRPC): benchmarks are not start-up sensitive, and their imports stay visible.
-        importlib.import_module(module).add_arguments(p)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(p)
 
 
 def run(args) -> int:
