@@ -62,8 +62,8 @@ def test_no_server_running_only_a_launch_path(resolve, shot, lookgrid_server, tm
     before = _lookgrid_processes()
     form = _form(shot, _free_address(), tmp_path / "out", launch=lookgrid_server.launch)
     placed = render(resolve, form)
-    assert placed.record_frame == RECORD and placed.track == 2
-    assert "started on this machine" in placed.server and lookgrid_server.address not in placed.server
+    assert placed.record_frame == RECORD and placed.track == 2, placed
+    assert placed.server.startswith("a LookGrid server started on this machine") and form.server in placed.server
     assert len(files_under(tmp_path / "out")) == len(FILES)
     assert _lookgrid_processes() <= before          # the launched server stopped with the job
 
@@ -198,3 +198,47 @@ def test_mapped_paths(resolve, shot, lookgrid_server, tmp_path):
     with pytest.raises(Exception, match="outside the server's roots"):   # what an unmapped path meets
         render(resolve, form)
     assert timeline.GetItemListInTrack("video", 2)[0].GetMediaPoolItem() is placed.media_pool_item
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ", 1)[1].startswith("Z"):   # a zombie has exited
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_crashed_host_leaves_no_server_behind(lookgrid_server, tmp_path):
+    """Item 9: a host process that launched a server and then dies (SIGKILL: no atexit) takes the
+    server with it: the server watches its parent."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "host.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from lookgrid_client import connect\n"
+        f"client = connect({_free_address()!r}, launch={lookgrid_server.launch!r})\n"
+        "print(client.owned_process.process.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    host = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
+    server_pid = int(host.stdout.split()[0])
+    assert host.returncode == -9
+    assert _gone(server_pid, 30), f"the launched server {server_pid} outlived its host"
+
+
+def test_a_launched_server_stops_after_an_idle_time(lookgrid_server):
+    """Item 9: and one whose host lives on but no longer calls stops after the idle time."""
+    from lookgrid_client import connect
+
+    client = connect(_free_address(), launch=lookgrid_server.launch, idle_exit=2.0)
+    proc = client.owned_process
+    client.server_info()
+    assert _gone(proc.process.pid, 30)
+    assert "no call for 2 s" in proc.last_output_line()
+    client.close()

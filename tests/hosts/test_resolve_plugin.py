@@ -100,7 +100,7 @@ def test_the_utility_script_dialog_renders_and_reports(resolve, shot, lookgrid_s
                    init_globals={"resolve": resolve, "fusion": resolve.Fusion(), "bmd": fake_resolve})
     status = fake_resolve._state.windows[-1].Find("status").Text
     assert status.startswith(f"placed {FIRST + 1}-{LAST} on video track 2 at record frame {RECORD} (ACEScg); "
-                             f"rendered on {lookgrid_server.address}"), status
+                             f"rendered on the LookGrid server at {lookgrid_server.address}"), status
     assert fake_resolve._state.off_thread == []
     assert len(fake_resolve._state.placements) == 1
 

@@ -31,6 +31,11 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from lookgrid_client.errors import IncompatibleServerError, ServerUnavailableError
 
 API_VERSION = "lookgrid.v1"
+LAUNCH_IDLE_EXIT = 1800.0
+"""Seconds without a call after which a server :func:`connect` launched stops by itself."""
+PROBE_TIMEOUT = 5.0
+"""Seconds the configured server has to answer before a configured launch starts a local one (a
+server across a network, TLS handshake included, may need more than a second)."""
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 SERVING = 1  # grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
 
@@ -103,7 +108,7 @@ class ServerProcess:
     """
 
     def __init__(self, command: str | list[str], host: str = "127.0.0.1", port: int | None = None,
-                 token: str | None = None, roots=()) -> None:
+                 token: str | None = None, roots=(), idle_exit: float | None = LAUNCH_IDLE_EXIT) -> None:
         argv = [command] if isinstance(command, (str, os.PathLike)) else list(command)
         if not argv:
             raise ServerUnavailableError("the backend command to launch is empty")
@@ -112,6 +117,10 @@ class ServerProcess:
         self.argv = [str(a) for a in argv] + ["serve", "--address", self.address]
         for root in roots:  # the folders a by-path render reads and writes (none: inline frames only)
             self.argv += ["--root", os.fspath(root)]
+        # it must not outlive this process (a crashed host), nor sit idle for ever
+        self.argv += ["--parent-pid", str(os.getpid())]
+        if idle_exit:
+            self.argv += ["--idle-exit", f"{idle_exit:g}"]
         self.roots = [os.fspath(r) for r in roots]
         fd, self.log_path = tempfile.mkstemp(prefix="lookgrid-serve-", suffix=".log")
         env = dict(os.environ)
@@ -176,8 +185,8 @@ class ServerProcess:
 
 
 def connect(address: str | None = None, *, launch: str | list[str] | None = None, timeout: float = 10.0,
-            token: str | None = None, launch_timeout: float = 120.0, probe_timeout: float = 1.0,
-            roots=(), **options):
+            token: str | None = None, launch_timeout: float = 120.0, probe_timeout: float = PROBE_TIMEOUT,
+            roots=(), idle_exit: float | None = LAUNCH_IDLE_EXIT, **options):
     """A :class:`~lookgrid_client.client.LookGridClient` connected to a compatible server.
 
     Uses the server at ``address`` (default :data:`DEFAULT_ADDRESS`). When none answers within
@@ -190,6 +199,9 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
     ``token``: default ``$LOOKGRID_TOKEN``. A launched server gets the same token as the client (a
     fresh random one when there is none), so the two always agree and no other local user can use
     it. ``roots``: the launched server's ``--root`` folders (those a by-path render reads and writes).
+    A launched server stops by itself when this process ends (``--parent-pid``, so a crashed host
+    leaves no server behind) or after ``idle_exit`` seconds without a call.
+    :func:`describe_server` says which server a client talks to, for a host's status line.
 
     Raises ServerUnavailableError (nothing answers, the launch failed) or IncompatibleServerError
     (the server's api_version is not :data:`API_VERSION`).
@@ -207,11 +219,12 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
         if not launch:
             raise
         launch_token = token or secrets.token_urlsafe(24)
-        proc = ServerProcess(launch, token=launch_token, roots=roots)
+        proc = ServerProcess(launch, token=launch_token, roots=roots, idle_exit=idle_exit)
         proc.wait_serving(launch_timeout)
         client = LookGridClient(proc.address, token=launch_token, timeout=timeout,
                                 **{k: v for k, v in options.items() if k not in ("tls", "root_certificates")})
         client.owned_process = proc
+        client.asked_address = address
     try:
         client.check_version()
     except BaseException:
@@ -255,6 +268,17 @@ def close_session_clients() -> None:
         _session.clear()
 
 
+def describe_server(client) -> str:
+    """Which server ``client`` renders on, for a host's status line: its address, and whether
+    LookGrid started it here because nothing answered at the configured one."""
+    proc = getattr(client, "owned_process", None)
+    if proc is None:
+        return f"the LookGrid server at {client.address}"
+    asked = getattr(client, "asked_address", "")
+    why = f", nothing answered at {asked}" if asked else ""
+    return f"a LookGrid server started on this machine ({client.address}{why})"
+
+
 def check_api_version(server_version: str, address: str) -> None:
     """IncompatibleServerError unless ``server_version`` is this client's :data:`API_VERSION`."""
     if server_version != API_VERSION:
@@ -263,5 +287,5 @@ def check_api_version(server_version: str, address: str) -> None:
             f"needs {API_VERSION!r}: install matching versions of the backend and the plugin")
 
 
-__all__ = ["API_VERSION", "DEFAULT_ADDRESS", "ServerProcess", "check_api_version", "close_session_clients",
-           "connect", "free_port", "health_status", "is_local_address", "is_loopback_host", "session_client"]
+__all__ = ["API_VERSION", "DEFAULT_ADDRESS", "LAUNCH_IDLE_EXIT", "PROBE_TIMEOUT", "ServerProcess",
+           "check_api_version", "close_session_clients", "connect", "describe_server", "free_port", "health_status", "is_local_address", "is_loopback_host", "session_client"]

@@ -243,6 +243,7 @@ def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None =
     ``on_main(fn, *args)`` runs a Resolve call on the UI thread (default: here); ``status(text)``
     receives the phase for the status line; ``progress(done, total)`` the frames."""
     from lookgrid_client import connect
+    from lookgrid_client.launch import describe_server
     from lookgrid_client.colorspaces import resolve_shot_colorspace
     from lookgrid_client.hostrender import render_by_path_to_files
     from lookgrid_client.pathmap import PathMap
@@ -258,7 +259,7 @@ def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None =
         with connect(form.server or None, launch=form.launch or None, timeout=CONNECT_TIMEOUT,
                      token=form.token or None, root_certificates=form.tls_cert or None,
                      roots=_roots(shot, form, run)) as client:
-            where = client.address + (" (a server LookGrid started on this machine)" if client.owned_process else "")
+            where = describe_server(client)
             status(f"rendering on {where}")
             info = client.server_info()
             if client.owned_process is not None:
