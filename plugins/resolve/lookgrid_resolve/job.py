@@ -159,31 +159,39 @@ def build_spec(shot: Shot, form: Form, to_server=lambda p: p) -> dict:
 
 
 class _Run:
-    """The files of one render: the server writes into ``.run-<id>/`` under the output folder
-    (removed at the end whatever happens; any left by a crash goes before the next render), and the
-    client's StagedOutput moves the complete set to ``<shot>_lookgrid.<id>.<frame>.exr``. A movie's
-    intermediate EXR sequence goes to ``.run-<id>-source/``, removed at the end too."""
+    """The files of one render. The server writes into ``.run-<job key>/`` under the output folder
+    (:func:`lookgrid_client.hostrender.job_key`: the same job gets the same folder, so a rerun after
+    a cancel or a failure skips the frames finished there); the client's StagedOutput moves the
+    complete set to ``<shot>_lookgrid.<id>.<frame>.exr``, and the folder goes. A movie's intermediate
+    EXR sequence goes to ``.source-<id>/``, removed at the end whatever happens. Other jobs' folders
+    are removed when a job starts."""
 
     def __init__(self, shot: Shot, folder: str) -> None:
         beside = os.path.dirname(shot.pattern or shot.file_path)
         self.base = Path(folder or os.path.join(beside, "lookgrid"))
         self.base.mkdir(parents=True, exist_ok=True)
-        for stale in self.base.glob(".run-*"):
+        for stale in self.base.glob(".source-*"):
             shutil.rmtree(stale, ignore_errors=True)
         self.id = uuid.uuid4().hex[:8]
         self.stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in shot.name) or "shot"
-        self.run = self.base / f".run-{self.id}"
-        self.source = self.base / f".run-{self.id}-source"
+        self.source = self.base / f".source-{self.id}"
+        self.run = self.base / ".run-none"
 
-    def patterns(self, shot: Shot) -> None:
+    def patterns(self, shot: Shot, key: str) -> None:
+        for stale in self.base.glob(".run-*"):
+            if stale.name != f".run-{key}":
+                shutil.rmtree(stale, ignore_errors=True)
         fmt = f"%0{shot.padding}d"
+        self.run = self.base / f".run-{key}"
         self.server_pattern = str(self.run / f"graded.{fmt}.exr")
         self.final_pattern = str(self.base / f"{self.stem}_lookgrid.{self.id}.{fmt}.exr")
 
-    def remove(self) -> None:
-        """Remove the run folders (the client has already waited for a cancelled render's last frame)."""
-        shutil.rmtree(self.run, ignore_errors=True)
+    def remove(self, *, finished: bool) -> None:
+        """Remove the intermediate, and the run folder once its frames are in place (kept after a
+        cancel or a failure: a rerun of the same job continues from it)."""
         shutil.rmtree(self.source, ignore_errors=True)
+        if finished:
+            shutil.rmtree(self.run, ignore_errors=True)
 
 
 def _direct(fn, *args):
@@ -245,7 +253,7 @@ def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None =
     from lookgrid_client import connect
     from lookgrid_client.launch import describe_server
     from lookgrid_client.colorspaces import resolve_shot_colorspace
-    from lookgrid_client.hostrender import render_by_path_to_files
+    from lookgrid_client.hostrender import job_key, render_by_path_to_files
     from lookgrid_client.pathmap import PathMap
 
     on_main = on_main or _direct
@@ -254,6 +262,7 @@ def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None =
     project, media_pool, timeline, shot, form = on_main(_read, resolve, form)
     build_spec(shot, form)   # the form's mistakes before anything starts
     run = _Run(shot, form.output)
+    finished = False
     try:
         status("connecting to the LookGrid server")
         with connect(form.server or None, launch=form.launch or None, timeout=CONNECT_TIMEOUT,
@@ -268,13 +277,14 @@ def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None =
                 shot = _intermediate(project, timeline, shot, run, on_main, status, cancel)
             colorspace, tag = resolve_shot_colorspace(form.colorspace, clip=shot.clip_colorspace, project=shot.project,
                                                       rendered=shot.movie, server_spaces=list(info.colorspaces))
-            run.patterns(shot)
             spec = build_spec(shot, replace(form, colorspace=colorspace), path_map.to_server)
+            run.patterns(shot, job_key(spec))
             spec["output"] = path_map.to_server(run.server_pattern)
             render_by_path_to_files(client, spec, shot.frames, run.final_pattern, progress=progress, cancel=cancel,
-                                    path_map=path_map)
+                                    path_map=path_map, phase=status)
+            finished = True
     finally:
-        run.remove()
+        run.remove(finished=finished)
     try:
         placed = on_main(place, media_pool, timeline, shot, run.final_pattern, tag)
     except BaseException:
