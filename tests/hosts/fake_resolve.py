@@ -384,6 +384,7 @@ class UIWidget:
         self._text = props.get("Text", "")
         self._children = list(children or [])
         self._items: list[str] = []
+        self._history: list[str] = []     # every text set (tests read the status line's history)
         self._current = 0
         self._interval = props.get("Interval", 0)
         self._running = False
@@ -395,6 +396,7 @@ class UIWidget:
     @Text.setter
     def Text(self, value):
         self._text = value
+        self._history.append(value)
 
     @property
     def CurrentText(self):

@@ -203,7 +203,11 @@ def test_the_render_button_runs_on_this_node(nuke, shot, lookgrid_server, tmp_pa
     lg["render"]._press()
     job = _run(nuke, render._active[lg.name()])
     assert job.error is None, job.error_line()
-    assert lg["status"].value() == f"rendered {FIRST}-{FIRST}"
+    # issue 24 items 8 and 11: which server rendered, and the phases on the progress bar
+    assert lg["status"].value() == f"rendered {FIRST}-{FIRST} on the LookGrid server at {lookgrid_server.address}"
+    messages = nuke._state.progress_tasks[-1]._messages
+    assert any(m.startswith("uploading references") for m in messages), messages
+    assert f"rendering: frame 1 of 1" in messages, messages
     assert lg.node("LookGridResult")["file"].value().endswith(".####.exr")
 
 

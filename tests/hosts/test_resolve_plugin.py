@@ -94,14 +94,23 @@ def test_the_utility_script_dialog_renders_and_reports(resolve, shot, lookgrid_s
     def wait(win):
         fake_resolve._tick(lambda: win.Find("status").Text.startswith(("placed", "LookGrid", "render cancelled")))
 
-    fake_resolve._state.ui_script = [fill, lambda w: w._fire("render", "Clicked"), wait,
+    def pick_colour_space(win):   # item 3: the choices are the server's colour spaces
+        win._fire("list_spaces", "Clicked")
+        fake_resolve._tick(lambda: win.Find("status").Text.endswith("colour spaces from the server"))
+        box = win.Find("colorspace")
+        assert "ACEScg" in box._items and "Linear Rec.2020" in box._items and len(box._items) > 20
+        box.CurrentText = "ACEScg"
+
+    fake_resolve._state.ui_script = [fill, pick_colour_space, lambda w: w._fire("render", "Clicked"), wait,
                                      lambda w: w._fire("LookGrid", "Close")]
     runpy.run_path(str(RESOLVE_PLUGIN / "LookGrid.py"),
                    init_globals={"resolve": resolve, "fusion": resolve.Fusion(), "bmd": fake_resolve})
     status = fake_resolve._state.windows[-1].Find("status").Text
     assert status.startswith(f"placed {FIRST + 1}-{LAST} on video track 2 at record frame {RECORD} (ACEScg); "
                              f"rendered on the LookGrid server at {lookgrid_server.address}"), status
-    assert fake_resolve._state.off_thread == []
+    assert fake_resolve._state.off_thread == []           # item 5: Resolve and the UI on the UI thread only
+    shown = fake_resolve._state.windows[-1].Find("status")._history
+    assert any(t.startswith("rendering: frame") for t in shown), shown        # item 11: phases
     assert len(fake_resolve._state.placements) == 1
 
 

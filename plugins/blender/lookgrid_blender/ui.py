@@ -19,7 +19,7 @@ from lookgrid_client import DEFAULT_ADDRESS, LookGridError
 from lookgrid_client.colorspaces import ocio_colorspace
 from lookgrid_client.hostjob import HostJob
 from lookgrid_client.hostrender import build_spec, render_to_files
-from lookgrid_client.launch import close_session_clients, session_client
+from lookgrid_client.launch import close_session_clients, describe_server, session_client
 
 from . import host
 
@@ -78,11 +78,12 @@ def run(job: ApplyJob, hostjob: HostJob):
     """The work of one apply (worker thread, or here in background mode): returns render_to_files'
     (result, paths, spec path)."""
     client = session_client(job.address, launch=job.launch, timeout=job.timeout)
+    hostjob.set_server(describe_server(client))
     return render_to_files(client, job.spec, job.frames,
                            lambda f: hostjob.on_main(host.read_frame, job.plate, job.masks, f), job.output,
                            storage_input=job.storage_input, storage_masks=job.storage_masks,
                            progress=hostjob.set_progress, cancel=hostjob.cancelled,
-                           label=f"blender:{job.strip_name}")
+                           label=f"blender:{job.strip_name}", phase=hostjob.set_phase)
 
 
 def finish(scene, job: ApplyJob, outcome, seconds: float) -> str:
@@ -193,7 +194,8 @@ def _classes():
             if hostjob.error is not None:
                 self.report({"WARNING"} if hostjob.cancelled() else {"ERROR"}, hostjob.error_line())
                 return {"CANCELLED"}
-            self.report({"INFO"}, finish(context.scene, self._apply, hostjob.result(), time.perf_counter() - t0))
+            line = finish(context.scene, self._apply, hostjob.result(), time.perf_counter() - t0)
+            self.report({"INFO"}, f"{line}; rendered on {hostjob.server}" if hostjob.server else line)
             return {"FINISHED"}
 
         def execute(self, context):  # background mode and scripts: synchronous (timers never fire there)
@@ -230,7 +232,7 @@ def _classes():
             done, total = job.progress
             wm = context.window_manager
             wm.progress_update(done)
-            context.workspace.status_text_set(f"LookGrid: {done}/{total} frames (Esc cancels)")
+            context.workspace.status_text_set(f"LookGrid on {job.server or '…'}: {job.status_line()} (Esc cancels)")
             if not job.done:
                 return {"RUNNING_MODAL"}
             wm.event_timer_remove(self._timer)

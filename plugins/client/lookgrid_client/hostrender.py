@@ -71,18 +71,31 @@ def build_spec(regions: Sequence[RegionLook], *, input_colorspace: str, method: 
 def render_to_files(client, spec: dict, frames: Sequence[int], read_frame: Callable, output: str, *,
                     storage_input: str | None = None, storage_masks: Mapping[str, str] | None = None,
                     spec_path: str | None = None, progress: Callable[[int, int], None] | None = None,
-                    cancel: Callable[[], bool] | None = None, label: str = "") -> tuple[RenderResult, list[str], str | None]:
+                    cancel: Callable[[], bool] | None = None, label: str = "",
+                    phase: Callable[[str], None] | None = None) -> tuple[RenderResult, list[str], str | None]:
     """Render ``frames`` and write them to the ``output`` pattern (EXR) all together or not at all.
 
     Returns (result, output paths in frame order, path of the storage spec written or None).
     ``spec_path`` defaults to ``lookgrid_spec.json`` in the output folder; it is written only when
-    ``storage_input`` is given (and ``storage_masks`` for every inline region).
+    ``storage_input`` is given (and ``storage_masks`` for every inline region). ``phase(text)``:
+    what is happening (upload and analysis, rendering, writing), for a host's status line.
     """
+    from lookgrid_client import progress as phases
+
+    tell = phase or (lambda text: None)
     if storage_input:  # check before anything is sent or written
         storage_spec(spec, input=storage_input, output=output, masks=dict(storage_masks or {}))
+    tell(f"{phases.UPLOAD}, {phases.ANALYSIS}")
+
+    def report(done: int, total: int) -> None:
+        tell(phases.RENDER)
+        if progress:
+            progress(done, total)
+
     with StagedOutput(output) as staged:
         result = client.render_sequence(spec, frames, read_frame, lambda out: staged.write(out.frame, out.exr),
-                                        progress, cancel, output_encoding=pb.ENCODED, label=label)
+                                        report, cancel, output_encoding=pb.ENCODED, label=label)
+        tell(phases.WRITE)
         paths = staged.commit()
     written = None
     if storage_input:

@@ -14,8 +14,6 @@ the dialog opens, with *list colour spaces*, and after each render), or *from Re
 
 from __future__ import annotations
 
-import time
-
 from lookgrid_resolve.job import Form, FormError, RegionForm
 
 ROWS = 3
@@ -49,15 +47,6 @@ def read_form(find) -> Form:
     return Form(regions, server=text("server"), launch=text("launch"), method=text("method"), stride=stride,
                 colorspace="" if colorspace == FROM_RESOLVE else colorspace, output=text("output"),
                 token=text("token"), tls_cert=text("tls_cert"), path_map=text("path_map"))
-
-
-def progress_line(phase: str, done: int, total: int, started: float, now: float) -> str:
-    """The status line: the phase, frames and a time estimate from the frames so far."""
-    from lookgrid_client.progress import eta_text
-
-    if total:
-        return f"{phase}: frame {done} of {total}{eta_text(done, total, now - started)}"
-    return phase
 
 
 def _list_colorspaces(form: Form) -> list[str]:
@@ -100,7 +89,7 @@ def show(resolve, fusion, bmd) -> None:
     timer = ui.Timer({"ID": "lookgrid_tick", "Interval": TICK_MS})
     win.Find("colorspace").AddItems([FROM_RESOLVE])
     jobs: dict = {}                 # "render" / "spaces" -> the HostJob running it
-    state = {"phase": "", "started": 0.0, "asked": False}
+    state = {"asked": False}
 
     def status(text: str) -> None:
         win.Find("status").Text = text
@@ -115,8 +104,6 @@ def show(resolve, fusion, bmd) -> None:
     def start(kind: str, work) -> bool:
         if kind in jobs:
             return False
-        if kind == "render":
-            state.update(phase="starting", started=time.monotonic())
         jobs[kind] = HostJob(work, name=f"lookgrid-resolve-{kind}").start()
         timer.Start()
         return True
@@ -147,7 +134,7 @@ def show(resolve, fusion, bmd) -> None:
             job.pump()
             if not job.done:
                 if kind == "render":
-                    status(progress_line(state["phase"], *job.progress, state["started"], time.monotonic()))
+                    status(job.status_line())
                 continue
             del jobs[kind]
             finished(kind, job)
@@ -170,11 +157,8 @@ def show(resolve, fusion, bmd) -> None:
             status(f"LookGrid: {err}")
             return
 
-        def phase(text: str) -> None:
-            state["phase"] = text
-
         start("render", lambda job: render(resolve, form, progress=job.set_progress, cancel=job.cancelled,
-                                           on_main=job.on_main, status=phase))
+                                           on_main=job.on_main, status=job.set_phase))
         status("rendering…")
 
     def on_cancel(ev) -> None:
