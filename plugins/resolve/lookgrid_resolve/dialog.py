@@ -104,6 +104,9 @@ def show(resolve, fusion, bmd) -> None:
     def start(kind: str, work) -> bool:
         if kind in jobs:
             return False
+        if kind == "spaces":      # a newer question replaces an older one still waiting for its answer
+            state["spaces"] = state.get("spaces", 0) + 1
+            kind = f"spaces-{state['spaces']}"
         jobs[kind] = HostJob(work, name=f"lookgrid-resolve-{kind}").start()
         timer.Start()
         return True
@@ -111,7 +114,9 @@ def show(resolve, fusion, bmd) -> None:
     def finished(kind: str, job) -> None:
         from lookgrid_client import RenderCancelledError
 
-        if kind == "spaces":
+        if kind.startswith("spaces"):
+            if kind != f"spaces-{state['spaces']}":
+                return
             if job.error is None:
                 set_spaces(job.result())
                 status(f"{len(job.result())} colour spaces from the server")
