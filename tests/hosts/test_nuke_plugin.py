@@ -216,3 +216,20 @@ def test_exr_channel_names_follow_nukes_writer(nuke):
 
     assert [exr_channel(c) for c in ("rgba.red", "rgba.alpha", "person.a", "lookgrid_mask1.alpha", "depth.Z")] == \
         ["R", "A", "person.a", "lookgrid_mask1.A", "depth.Z"]
+
+
+def test_a_token_in_the_environment_with_a_started_server(nuke, shot, lookgrid_server, tmp_path, monkeypatch):
+    """Issue 24 items 7 and 8: LOOKGRID_TOKEN set and no server at the node's address: the server the
+    node starts shares the client's token, and the status line says it rendered there."""
+    from lookgrid_client.launch import free_port
+    from lookgrid_nuke import render
+
+    monkeypatch.setenv("LOOKGRID_TOKEN", "nuke-token")
+    asked = f"127.0.0.1:{free_port()}"
+    lg = _script(nuke, shot, asked, tmp_path / "x")
+    lg["launch"].setValue(lookgrid_server.launch)
+    lg["last"].setValue(FIRST)
+    job = _run(nuke, render.render_range(lg))
+    assert job.error is None, job.error_line()
+    assert lg["status"].value().startswith(f"rendered {FIRST}-{FIRST} on a LookGrid server started on this machine")
+    assert f"nothing answered at {asked}" in lg["status"].value()

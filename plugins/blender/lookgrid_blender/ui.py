@@ -47,6 +47,8 @@ class ApplyJob:
     address: str
     launch: str | None
     timeout: float
+    token: str = ""                 # empty: $LOOKGRID_TOKEN (a started server shares it)
+    tls_cert: str = ""              # the server's PEM certificate: connect with TLS
 
 
 def prepare(scene) -> ApplyJob:
@@ -71,13 +73,15 @@ def prepare(scene) -> ApplyJob:
     host.check_online_access(address)
     return ApplyJob(strip.name, frames, plate, masks, spec, output, storage_input, storage_masks, address,
                     host.abspath(settings.backend_command) if settings.backend_command.strip() else None,
-                    float(settings.timeout))
+                    float(settings.timeout), settings.token.strip(),
+                    host.abspath(settings.tls_cert) if settings.tls_cert.strip() else "")
 
 
 def run(job: ApplyJob, hostjob: HostJob):
     """The work of one apply (worker thread, or here in background mode): returns render_to_files'
     (result, paths, spec path)."""
-    client = session_client(job.address, launch=job.launch, timeout=job.timeout)
+    client = session_client(job.address, launch=job.launch, timeout=job.timeout, token=job.token or None,
+                            root_certificates=job.tls_cert or None)
     hostjob.set_server(describe_server(client))
     return render_to_files(client, job.spec, job.frames,
                            lambda f: hostjob.on_main(host.read_frame, job.plate, job.masks, f), job.output,
@@ -123,6 +127,10 @@ def _classes():
         backend_command: StringProperty(name="Launch", subtype="FILE_PATH",
                                         description="Path of a 'lookgrid' executable, started when no server answers")
         timeout: FloatProperty(name="Timeout", default=10.0, min=0.5, description="Seconds to wait for the server")
+        token: StringProperty(name="Token", subtype="PASSWORD",
+                              description="Token the server needs (empty: $LOOKGRID_TOKEN)")
+        tls_cert: StringProperty(name="TLS certificate", subtype="FILE_PATH",
+                                 description="The server's PEM certificate: connect with TLS")
         method: EnumProperty(name="Method", items=METHODS, default="lookgrid")
         stride: IntProperty(name="Stride", default=1, min=1, max=64,
                             description="Compute grids every n-th frame and interpolate between")
@@ -252,6 +260,8 @@ def _classes():
             col = layout.column()
             col.prop(settings, "server")
             col.prop(settings, "backend_command")
+            col.prop(settings, "token")
+            col.prop(settings, "tls_cert")
             col.prop(settings, "method")
             col.prop(settings, "stride")
             col.prop(settings, "output_dir")

@@ -58,6 +58,8 @@ def create_node():
     add(nuke.Tab_Knob("lookgrid", "LookGrid"))
     add(nuke.String_Knob("server", "server"), "127.0.0.1:50051")
     add(nuke.File_Knob("launch", "start server"))       # a `lookgrid` executable, used when none answers
+    add(nuke.String_Knob("token", "token"))               # empty: $LOOKGRID_TOKEN (a started server shares it)
+    add(nuke.File_Knob("tls_cert", "TLS certificate"))   # the server's PEM certificate: connect with TLS
     add(nuke.Enumeration_Knob("method", "method", METHODS))
     add(nuke.Int_Knob("stride", "grid stride"), 1)
     add(nuke.String_Knob("colorspace", "colour space"), "ACEScg")
@@ -119,6 +121,8 @@ class NodeJob:
     last: int
     storage: str
     regions: list[Region] = field(default_factory=list)
+    token: str = ""
+    tls_cert: str = ""
 
     @property
     def frames(self) -> list[int]:
@@ -140,7 +144,8 @@ def read_node(group, first: int | None = None, last: int | None = None) -> NodeJ
     job = NodeJob(server=group["server"].value().strip(), launch=group["launch"].value().strip(),
                   method=group["method"].value(), stride=int(group["stride"].value()),
                   colorspace=group["colorspace"].value().strip(), first=first, last=last,
-                  storage=group["storage"].value().strip())
+                  storage=group["storage"].value().strip(), token=group["token"].value().strip(),
+                  tls_cert=group["tls_cert"].value().strip())
     frames = job.frames
     source = group.input(0)
     if source is None:

@@ -166,7 +166,8 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
         return task.isCancelled() or job.cancelled()
 
     try:
-        with connect(node_job.server or None, launch=node_job.launch or None, timeout=CONNECT_TIMEOUT) as client:
+        with connect(node_job.server or None, launch=node_job.launch or None, timeout=CONNECT_TIMEOUT,
+                     token=node_job.token or None, root_certificates=node_job.tls_cert or None) as client:
             job.set_server(describe_server(client))
             phase(f"rendering on {job.server}")
             by_path = not preview and _is_under(str(exchange.run), client.server_info().roots)
