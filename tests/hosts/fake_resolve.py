@@ -65,6 +65,7 @@ class _State:
         self.ui_thread: threading.Thread | None = None   # set while a dispatcher loop runs
         self.off_thread: list[str] = []  # host or UI calls made from another thread meanwhile
         self.render_jobs: dict[str, dict] = {}
+        self.render_polls = 1            # status polls a render job answers "Rendering" before "Complete"
 
 
 _state: _State
@@ -332,7 +333,7 @@ class Project:
     def GetRenderJobStatus(self, jobId):
         job = _state.render_jobs[jobId]
         job["polls"] += 1
-        if job["status"] == "Rendering" and job["polls"] > 1:
+        if job["status"] == "Rendering" and job["polls"] > _state.render_polls:
             job["status"] = "Complete"
         return {"JobStatus": job["status"], "CompletionPercentage": 100 if job["status"] == "Complete" else 0}
 

@@ -40,6 +40,7 @@ def _free_address() -> str:
 
 
 def _lookgrid_processes() -> set[int]:
+    """Live `lookgrid serve` processes this test process started (their --parent-pid is ours)."""
     out = set()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -48,7 +49,8 @@ def _lookgrid_processes() -> set[int]:
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if b"serve" in argv and any(a.endswith(b"lookgrid") for a in argv[:2]):
+            mine = b"--parent-pid" in argv and argv[argv.index(b"--parent-pid") + 1] == str(os.getpid()).encode()
+            if b"serve" in argv and mine and not _gone(int(pid), 0.01):
                 out.add(int(pid))
     return out
 
@@ -59,13 +61,12 @@ def test_no_server_running_only_a_launch_path(resolve, shot, lookgrid_server, tm
     from lookgrid_resolve import render
 
     _timeline(resolve, shot)
-    before = _lookgrid_processes()
     form = _form(shot, _free_address(), tmp_path / "out", launch=lookgrid_server.launch)
     placed = render(resolve, form)
     assert placed.record_frame == RECORD and placed.track == 2, placed
     assert placed.server.startswith("a LookGrid server started on this machine") and form.server in placed.server
     assert len(files_under(tmp_path / "out")) == len(FILES)
-    assert _lookgrid_processes() <= before          # the launched server stopped with the job
+    assert not _lookgrid_processes()          # the launched server stopped with the job
 
 
 def test_a_token_in_the_environment(resolve, shot, lookgrid_server, tmp_path, monkeypatch):
@@ -242,3 +243,44 @@ def test_a_launched_server_stops_after_an_idle_time(lookgrid_server):
     assert _gone(proc.process.pid, 30)
     assert "no call for 2 s" in proc.last_output_line()
     client.close()
+
+
+def test_cancel_while_resolve_renders_a_movie_undoes_the_render_job(resolve, shot, lookgrid_server, tmp_path):
+    """Items 4, 5: cancelled from the dialog while Resolve's render queue works on the movie: the
+    job is stopped and deleted and the tracks switched back on -- on the UI thread, although the
+    worker was cancelled."""
+    import runpy
+
+    from hostkit import RESOLVE_PLUGIN
+
+    decoded = tmp_path / "decoded"
+    decoded.mkdir()
+    for i, f in enumerate(range(FIRST, LAST + 1)):
+        shutil.copyfile(shot.plate.replace("####", f"{f:04d}"), decoded / f"pic.{i:04d}.exr")
+    timeline = resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    clip = fake_resolve.MediaPoolItem("plate.mov", str(shot.folder / "plate.mov"), "", str(decoded / "pic.%04d.exr"))
+    timeline._add(fake_resolve.TimelineItem(clip, RECORD, LAST - FIRST, 1, 1))
+    timeline._playhead = RECORD + 2
+    timeline.AddTrack("video", "mono")
+    fake_resolve._state.render_polls = 10 ** 6          # Resolve keeps rendering
+    out = lookgrid_server.root / tmp_path.name / "out"
+    values = {"server": lookgrid_server.address, "output": str(out), "r1_name": "", "r3_name": "background",
+              "r3_refs": shot.refs[2]}
+
+    def fill(win):
+        for k, v in values.items():
+            win.Find(k).Text = v
+
+    def cancel_while_rendering(win):
+        fake_resolve._tick(lambda: "Resolve renders the source" in win.Find("status").Text)
+        assert fake_resolve._state.render_jobs and not timeline.GetIsTrackEnabled("video", 2)
+        win._fire("cancel", "Clicked")
+        fake_resolve._tick(lambda: win.Find("status").Text == "render cancelled")
+
+    fake_resolve._state.ui_script = [fill, lambda w: w._fire("render", "Clicked"), cancel_while_rendering,
+                                     lambda w: w._fire("LookGrid", "Close")]
+    runpy.run_path(str(RESOLVE_PLUGIN / "LookGrid.py"),
+                   init_globals={"resolve": resolve, "fusion": resolve.Fusion(), "bmd": fake_resolve})
+    assert fake_resolve._state.render_jobs == {} and timeline.GetIsTrackEnabled("video", 2)
+    assert fake_resolve._state.off_thread == [] and fake_resolve._state.placements == []
+    assert not any(p.name.startswith(".source-") for p in out.iterdir())

@@ -142,15 +142,21 @@ class HostJob:
             eta = eta_text(done - self._pace[1], total - self._pace[1], time.monotonic() - self._pace[0])
         return f"{phase}: frame {done} of {total}{eta}"
 
-    def on_main(self, fn: Callable, *args) -> Any:
-        """Run ``fn(*args)`` on the host's thread and return its result (directly when called there)."""
+    def on_main(self, fn: Callable, *args, cleanup: bool = False, cleanup_timeout: float = 30.0) -> Any:
+        """Run ``fn(*args)`` on the host's thread and return its result (directly when called there).
+
+        ``cleanup``: a call that must run even after a cancel (undoing what the work changed in the
+        host); it waits at most ``cleanup_timeout`` seconds for the host to run it."""
         if threading.current_thread() is self._main_thread:
             return fn(*args)
         fut: Future = Future()
         self._main_calls.put((fn, args, fut))
+        deadline = time.monotonic() + cleanup_timeout
         while True:
-            if self._cancel.is_set() and fut.cancel():
+            if not cleanup and self._cancel.is_set() and fut.cancel():
                 raise RenderCancelledError("cancelled while waiting for the host")
+            if cleanup and time.monotonic() > deadline and fut.cancel():
+                raise RenderCancelledError(f"the host did not run the clean-up within {cleanup_timeout:g} s")
             try:
                 return fut.result(timeout=0.05)
             except FutureTimeoutError:

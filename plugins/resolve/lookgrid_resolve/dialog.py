@@ -186,6 +186,9 @@ def show(resolve, fusion, bmd) -> None:
     win.Show()
     disp.RunLoop()
     win.Hide()
-    for job in jobs.values():  # closed while working: it was cancelled; let it clean up
+    for job in jobs.values():  # closed while working: cancel it, and run its clean-up calls here
         job.cancel()
-        job.wait(30.0)
+        for _ in range(600):
+            job.pump()
+            if job.wait(0.05):
+                break

@@ -194,7 +194,7 @@ class _Run:
             shutil.rmtree(self.run, ignore_errors=True)
 
 
-def _direct(fn, *args):
+def _direct(fn, *args, cleanup: bool = False):
     return fn(*args)
 
 
@@ -237,9 +237,9 @@ def _intermediate(project, timeline, shot: Shot, run: _Run, on_main, status, can
                 raise ShotError(f"Resolve's render of {shot.name!r} to EXR did not finish within {allowed:.0f} s")
             time.sleep(0.2)
     except BaseException:
-        on_main(lambda: intermediate.finish(project, timeline, job, stop=True))
+        on_main(lambda: intermediate.finish(project, timeline, job, stop=True), cleanup=True)   # even after a cancel
         raise
-    on_main(lambda: intermediate.finish(project, timeline, job))
+    on_main(lambda: intermediate.finish(project, timeline, job), cleanup=True)
     return intermediate.read_back(str(run.source), shot)
 
 
@@ -273,10 +273,10 @@ def render(resolve, form: Form, *, progress: Callable[[int, int], None] | None =
             info = client.server_info()
             if client.owned_process is not None:
                 path_map = PathMap()    # a server started here sees the files where this host does
-            if shot.movie:
-                shot = _intermediate(project, timeline, shot, run, on_main, status, cancel)
             colorspace, tag = resolve_shot_colorspace(form.colorspace, clip=shot.clip_colorspace, project=shot.project,
                                                       rendered=shot.movie, server_spaces=list(info.colorspaces))
+            if shot.movie:
+                shot = _intermediate(project, timeline, shot, run, on_main, status, cancel)
             spec = build_spec(shot, replace(form, colorspace=colorspace), path_map.to_server)
             run.patterns(shot, job_key(spec))
             spec["output"] = path_map.to_server(run.server_pattern)
