@@ -35,6 +35,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LOCK = REPO / "requirements" / "lock.txt"
+#: the lock the tests hold the environment to: ``$LOOKGRID_LOCK`` (``upgrade`` sets it to the
+#: candidate lock it tests), else :data:`LOCK`
+ENV_LOCK = "LOOKGRID_LOCK"
+
+
+def tested_lock() -> Path:
+    return Path(os.environ.get(ENV_LOCK) or LOCK)
 #: what README's install names besides the lock: the client, then the backend with its dev extra
 PROJECT_ARGS = ["-e", str(REPO / "plugins" / "client"), "-e", f"{REPO}[dev]"]
 #: the project's own distributions (installed from the checkout, never pinned)
@@ -54,8 +61,10 @@ def public(version: str) -> str:
     return version.split("+", 1)[0]
 
 
-def read_lock(path: Path = LOCK) -> dict[str, str]:
-    """{canonical name: version} of a lock file (``name==version`` lines; comments ignored)."""
+def read_lock(path: Path | None = None) -> dict[str, str]:
+    """{canonical name: version} of a lock file (``name==version`` lines; comments ignored); by
+    default the lock the tests hold the environment to (:func:`tested_lock`)."""
+    path = path or tested_lock()
     pins: dict[str, str] = {}
     for raw in path.read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
@@ -130,12 +139,12 @@ def cmd_write(args) -> int:
     if args.fresh or not LOCK.exists():
         pins = resolve(sys.executable)
     else:
-        wanted = read_lock()
+        wanted = read_lock(LOCK)
         with tempfile.TemporaryDirectory() as tmp:
             constraints = Path(tmp) / "c.txt"
             constraints.write_text("".join(f"{n}=={v}\n" for n, v in wanted.items()))
             pins = resolve(sys.executable, constraints)
-    old = read_lock() if LOCK.exists() else {}
+    old = read_lock(LOCK) if LOCK.exists() else {}
     for name, a, b in changes(old, pins):
         print(f"  {name}: {a or '-'} -> {b or '-'}")
     LOCK.parent.mkdir(parents=True, exist_ok=True)
@@ -164,17 +173,18 @@ def _pip(py: str, *args: str) -> None:
     subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", *args], check=True)
 
 
-def _pytest(py: str, tests: list[str], log: Path) -> list[str]:
-    """Run pytest in the checkout with ``py``; returns the failing test ids."""
+def _pytest(py: str, tests: list[str], log: Path, lock: Path) -> list[str]:
+    """Run pytest in the checkout with ``py``, the environment held to ``lock``; returns the
+    failing test ids."""
     cmd = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *tests]
     with open(log, "w") as fh:
-        subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT)
+        subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=dict(os.environ, **{ENV_LOCK: str(lock)}))
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", log.read_text(), flags=re.M)
     return sorted(set(failed))
 
 
 def cmd_upgrade(args) -> int:
-    old = read_lock()
+    old = read_lock(LOCK)
     new = resolve(sys.executable)
     moved = changes(old, new)
     if not moved:
@@ -190,11 +200,13 @@ def cmd_upgrade(args) -> int:
     py = _venv(work / "venv", sys.executable)
     t0 = time.time()
     _pip(py, "-r", str(fresh), *PROJECT_ARGS)
-    failed = _pytest(py, args.tests.split(), work / "pytest-all.log")
+    failed = _pytest(py, args.tests.split(), work / "pytest-all.log", fresh)
     print(f"suite with every upgrade: {'passed' if not failed else f'{len(failed)} failing'} "
           f"({time.time() - t0:.0f} s; log {work / 'pytest-all.log'})")
     if failed:
         # which upgrade breaks what: the lock plus one upgrade at a time, on the failing tests only
+        # (test ids pytest can select again; otherwise the same tests as the full run)
+        again = failed if all(t.split("::")[0] for t in failed) else args.tests.split()
         for name, a, b in moved:
             if b is None:
                 continue
@@ -208,7 +220,10 @@ def cmd_upgrade(args) -> int:
                 print(f"  {name} {b}: cannot be installed beside the rest of the lock (it needs other upgrades)")
                 shutil.rmtree(work / f"venv-{name}", ignore_errors=True)
                 continue
-            broken = _pytest(py1, failed, work / f"pytest-{name}.log")
+            one_lock = work / f"lock-{name}.txt"
+            one_lock.write_text(lock_text({n: public(v) for n, v in installed(py1).items()
+                                           if n not in OWN | UNLOCKED}, "upgrade"))  # what this venv holds
+            broken = _pytest(py1, again, work / f"pytest-{name}.log", one_lock)
             print(f"  {name} {a} -> {b}: " + (f"breaks {', '.join(broken)}" if broken else "breaks nothing"))
             shutil.rmtree(work / f"venv-{name}", ignore_errors=True)
         print("the lock was NOT raised")

@@ -7,9 +7,15 @@ dependencies' wheels for Blender's Python, packed by Blender's own ``blender_ext
 
 Steps: copy ``plugins/blender/lookgrid_blender`` to a fresh staging folder; build the
 ``lookgrid-client`` wheel (``plugins/client``) into its ``wheels/``; download the wheels of
-``requirements-wheels.txt`` for CPython 3.11 on the chosen platform (from the package index, at
-build time only); list them in the staging copy's ``blender_manifest.toml``; run ``blender_ext.py
-validate`` and ``build --split-platforms``. Prints the zip's path on the last line.
+``requirements-wheels.txt`` for every CPython the supported Blender versions use (:data:`PYTHONS`)
+on the chosen platform (from the package index, at build time only); list them in the staging
+copy's ``blender_manifest.toml``; run ``blender_ext.py validate`` and ``build --split-platforms``.
+Prints the zip's path on the last line.
+
+Blender installs, of the wheels an extension lists, those that match its own Python (5.0's
+``bl_pkg/bl_extension_ops.py``: "Perform Python Version Checks"), so one zip serves Blender 4.2-5.0
+(Python 3.11) and 5.1-5.2 (Python 3.13); the manifest's ``blender_version_min``/``_max`` state that
+range.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ SOURCE = HERE / "lookgrid_blender"
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "plugins" / "client" / "tools"))
 import host_venv  # noqa: E402
+
+# CPython of the supported Blender versions (the manifest's blender_version_min .. max) -> those versions
+PYTHONS = {"3.11": "Blender 4.2-5.0", "3.13": "Blender 5.1-5.2"}
 
 # Blender platform name -> pip --platform tags (most specific first)
 PLATFORMS = {
@@ -48,9 +57,9 @@ def blender_ext_in(bpy_python: str) -> Path:
     return found[-1]
 
 
-def download_wheels(dest: Path, platform: str) -> list[Path]:
+def download_wheels(dest: Path, platform: str, python: str) -> list[Path]:
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
-           "--no-deps", "--python-version", "3.11", "--implementation", "cp", "-d", str(dest),
+           "--no-deps", "--python-version", python, "--implementation", "cp", "-d", str(dest),
            "-r", str(HERE / "requirements-wheels.txt")]
     for tag in PLATFORMS[platform]:
         cmd += ["--platform", tag]
@@ -68,7 +77,8 @@ def build(blender_ext: Path, out_dir: Path, platforms: list[str]) -> list[Path]:
         wheels.mkdir()
         names = [host_venv.client_wheel(wheels).name]
         for platform in platforms:
-            names += [w.name for w in download_wheels(wheels, platform) if w.name not in names]
+            for python in PYTHONS:
+                names += [w.name for w in download_wheels(wheels, platform, python) if w.name not in names]
         manifest = src / "blender_manifest.toml"
         listed = ",\n".join(f'  "./wheels/{n}"' for n in names)
         platform_list = ", ".join(f'"{p}"' for p in platforms)

@@ -18,9 +18,17 @@ import time
 import bpy
 
 
+ADDON = "bl_ext.user_default.lookgrid"
+
+
 def install(zip_path: str) -> None:
     bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     assert hasattr(bpy.types.Scene, "lookgrid"), "the extension did not register"
+
+
+def preferences():
+    """The add-on's preferences: server, backend command, timeout (never scene data)."""
+    return bpy.context.preferences.addons[ADDON].preferences
 
 
 def build_scene(job: dict, case: dict):
@@ -33,17 +41,22 @@ def build_scene(job: dict, case: dict):
     plate = strips.new_image(name="plate", filepath=job["plate_files"][0], channel=2, frame_start=first)
     for f in job["plate_files"][1:]:
         plate.elements.append(os.path.basename(f))
-    plate.colorspace_settings.name = job["colorspace"]
+    plate.colorspace_settings.name = case.get("colorspace", job["colorspace"])
     matte = strips.new_image(name="matte", filepath=job["mask_files"][0], channel=1, frame_start=first)
     for f in job["mask_files"][1:]:
         matte.elements.append(os.path.basename(f))
-    matte.colorspace_settings.name = "Non-Color"
+    matte.colorspace_settings.is_data = True            # "Non-Color" in Blender's config, "Raw" in a studio one
     sed.active_strip = plate
 
     settings = scene.lookgrid
-    settings.server = case.get("server", job["server"])
-    settings.backend_command = case.get("launch", "")
-    settings.timeout = case.get("timeout", 20.0)
+    prefs = preferences() or settings      # (the scene, for the extension before issue 25: tests of the tests)
+    prefs.server = case.get("server", job["server"])
+    prefs.backend_command = case.get("launch", "")
+    prefs.timeout = case.get("timeout", 20.0)
+    if "scene_launch" in case:                           # what a .blend made by another hand may carry
+        settings["backend_command"] = case["scene_launch"]
+        if prefs is settings:
+            settings.backend_command = case["scene_launch"]
     settings.stride = case.get("stride", 1)
     settings.output_dir = case["output_dir"]
     fg = settings.regions.add()
@@ -94,6 +107,35 @@ def ui_operators() -> dict:
             "module": bpy.types.Scene.lookgrid.keywords["type"].__module__}
 
 
+def apply_on_a_worker(scene, bpy_reads: bool = False) -> int:
+    """Apply as the interactive operator does (a worker thread, this thread pumping its host calls
+    as the modal timer would); returns how many calls the worker needed on this (the UI) thread.
+    ``bpy_reads``: as in a Blender without OpenImageIO (frames read through bpy on this thread)."""
+    ui = sys.modules[ADDON + ".ui"]
+    if bpy_reads:
+        ui.openimageio = lambda: None
+    from lookgrid_client.hostjob import HostJob  # the extension's bundled client
+
+    calls = []
+
+    class Counting(HostJob):
+        def on_main(self, fn, *args):
+            calls.append(fn.__name__)
+            return super().on_main(fn, *args)
+
+    t0 = time.perf_counter()
+    apply = ui.prepare(scene)
+    job = Counting(lambda j: ui.run(apply, j)).start()
+    while not job.done:
+        job.pump()
+        time.sleep(0.005)
+    job.pump()
+    if job.error is not None:
+        raise RuntimeError(job.error_line())
+    ui.finish(scene, apply, job.result(), time.perf_counter() - t0)
+    return len(calls)
+
+
 def main() -> None:
     job = json.load(open(sys.argv[1]))
     install(job["zip"])
@@ -101,8 +143,12 @@ def main() -> None:
     for case in job["cases"]:
         scene = build_scene(job, case)
         t0 = time.perf_counter()
+        main_calls = None
         try:
-            bpy.ops.sequencer.lookgrid_apply()
+            if case.get("worker"):
+                main_calls = apply_on_a_worker(scene, case.get("bpy_reads", False))
+            else:
+                bpy.ops.sequencer.lookgrid_apply()
             ok, error = True, ""
         except RuntimeError as err:
             ok, error = False, str(err)
@@ -112,6 +158,9 @@ def main() -> None:
         launched = [[c.owned_process.address, c.owned_process.process.pid]
                     for c in launch._session.values() if c.owned_process is not None]
         print("LOOKGRID-CASE " + json.dumps({"case": case["name"], "ok": ok, "error": error, "launched": launched,
+                                             "main_calls": main_calls, "python": sys.version.split()[0],
+                                             "blender": bpy.app.version_string,
+                                             "scene_props": sorted(scene.lookgrid.bl_rna.properties.keys()),
                                              "strips": strips_state(scene), "seconds": seconds,
                                              "last_output": scene.lookgrid.last_output,
                                              "last_spec": scene.lookgrid.last_spec}), flush=True)

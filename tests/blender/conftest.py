@@ -1,20 +1,53 @@
-"""Real-Blender fixtures: the bpy venv (built from the package index, cached in .venv-blender/
-keyed on plugins/blender/requirements-bpy.txt), the extension zip built by
+"""Real-Blender fixtures: the bpy venvs (built from the package index, cached in .venv-blender/ and
+.venv-blender-5.2/, keyed on their requirements files), the extension zip built by
 plugins/blender/build_extension.py, and a real `lookgrid serve` started from this (the backend's)
-environment on a free loopback port."""
+environment on a free loopback port.
+
+Every test runs on each Blender of :data:`BLENDERS`: bpy 5.0.1 (Python 3.11, the last 3.11 wheel)
+and the newest, bpy 5.2.4 (Python 3.13: found as ``$LOOKGRID_PYTHON313``, ``python3.13`` on PATH or
+pyenv's 3.13.0; skipped, saying so, where there is none). The first build of each venv downloads
+about 1 GB."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from blender_env import LOOKGRID, REPO, build_extension, host_venv
 
+BLENDERS = {
+    "5.0": ("requirements-bpy.txt", ".venv-blender", "3.11"),
+    "5.2": ("requirements-bpy-5.2.txt", ".venv-blender-5.2", "3.13"),
+}
+
+
+def _python(version: str) -> str | None:
+    import sys
+
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    found = os.environ.get(f"LOOKGRID_PYTHON{version.replace('.', '')}") or shutil.which(f"python{version}")
+    if found:
+        return found
+    pyenv = sorted(Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python{version}"))
+    return str(pyenv[-1]) if pyenv else None
+
+
+@pytest.fixture(scope="session", params=sorted(BLENDERS), ids=lambda v: f"bpy{v}")
+def blender_version(request) -> str:
+    return request.param
+
 
 @pytest.fixture(scope="session")
-def bpy_python() -> str:
-    return str(host_venv.build(REPO / "plugins" / "blender" / "requirements-bpy.txt", REPO / ".venv-blender"))
+def bpy_python(blender_version) -> str:
+    requirements, venv, python = BLENDERS[blender_version]
+    base = _python(python)
+    if base is None:
+        pytest.skip(f"bpy {blender_version} needs Python {python}, which this machine does not have")
+    return str(host_venv.build(REPO / "plugins" / "blender" / requirements, REPO / venv, base))
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,12 @@ def session(bpy_python, extension_zip, backend, tmp_path_factory):
         {"name": "missing_mask", "output_dir": str(tmp / "out_missing"), "mask_pattern": str(gappy / "matte.####.exr")},
         {"name": "server_down", "output_dir": str(tmp / "out_down"), "server": down, "timeout": 1.0},
         {"name": "bad_reference", "output_dir": str(tmp / "out_broken"), "cool": str(broken)},
+        {"name": "scene_launch", "output_dir": str(tmp / "out_scene_launch"), "server": down,
+         "scene_launch": LOOKGRID, "timeout": 1.0},
         {"name": "launch", "output_dir": str(tmp / "out_launch"), "server": down, "launch": LOOKGRID, "timeout": 1.0},
+        {"name": "worker", "output_dir": str(tmp / "out_worker"), "stride": 2, "worker": True},
+        {"name": "worker_bpy_reads", "output_dir": str(tmp / "out_worker_bpy"), "stride": 2, "worker": True,
+         "bpy_reads": True},
     ]
     job = {"zip": str(extension_zip), "server": backend, "first": FIRST, "count": COUNT, "colorspace": "ACEScg",
            "cases": cases, **shot}
@@ -96,6 +101,27 @@ def _free_port():
     from lookgrid_client.launch import free_port
 
     return free_port()
+
+
+def test_runs_in_the_blender_it_was_asked_for(session, blender_version):
+    r = session[0]["apply"]
+    assert r["blender"].startswith(blender_version), r["blender"]
+
+
+def test_the_zip_bundles_wheels_for_every_supported_python(extension_zip):
+    """One zip for Blender 4.2-5.2: grpcio for CPython 3.11 and 3.13 (Blender installs the wheels
+    that match its Python), and the manifest states the supported range."""
+    import tomllib
+    import zipfile
+
+    with zipfile.ZipFile(extension_zip) as z:
+        names = z.namelist()
+        manifest = tomllib.loads(z.read("blender_manifest.toml").decode())
+    grpcio = sorted(os.path.basename(n) for n in names if os.path.basename(n).startswith("grpcio-"))
+    assert [w.split("-")[2] for w in grpcio] == ["cp311", "cp313"], grpcio
+    assert manifest["blender_version_min"] == "4.2.0" and manifest["blender_version_max"] == "5.3.0"
+    assert sorted(os.path.basename(w) for w in manifest["wheels"]) == sorted(
+        os.path.basename(n) for n in names if n.endswith(".whl"))
 
 
 def test_installed_from_the_zip_with_working_region_operators(session):
@@ -176,3 +202,57 @@ def test_a_configured_backend_is_launched_when_none_answers(session):
     with pytest.raises(ServerUnavailableError):  # Blender exited: the server it launched is gone too
         connect(address, timeout=0.5)
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+# -- first real use (issue 25) ----------------------------------------------------------------------
+
+def test_settings_that_start_programs_are_preferences_not_scene_data(session):
+    """A .blend carrying a backend command (as scene data) cannot make Apply start it: server,
+    launch command and timeout are the add-on's preferences."""
+    results = session[0]
+    r = results["scene_launch"]
+    assert not {"server", "backend_command", "timeout"} & set(r["scene_props"])
+    assert not r["ok"] and "no LookGrid server answered" in r["error"], r["error"]
+    assert r["launched"] == []
+    assert results["launch"]["ok"] and results["launch"]["launched"], "the preference does launch"
+
+
+def test_frames_are_read_off_the_ui_thread(session):
+    """Apply as the interactive operator runs it: the worker reads every frame and matte itself
+    (Blender's bundled OpenImageIO), so nothing waits on the UI thread; the pixels are the same."""
+    results = session[0]
+    r = results["worker"]
+    assert r["ok"], r["error"]
+    assert r["main_calls"] == 0
+    ref = {s["name"]: s for s in results["apply"]["strips"]}["plate.lookgrid"]["files"]
+    fallback = results["worker_bpy_reads"]   # a Blender without OpenImageIO: bpy reads, one call per frame
+    assert fallback["ok"], fallback["error"]
+    assert fallback["main_calls"] == COUNT
+    for case in (r, fallback):
+        mine = {s["name"]: s for s in case["strips"]}["plate.lookgrid"]["files"]
+        assert len(mine) == COUNT
+        for a, b in zip(mine, ref):
+            np.testing.assert_array_equal(_read(a), _read(b))
+
+
+def test_a_studio_ocio_config_maps_through_its_own_names(bpy_python, extension_zip, backend, tmp_path):
+    """Blender started with $OCIO = a studio config (ACES studio config v2.1, which Blender's
+    OpenColorIO 2.4 reads): the plate in "Linear P3-D65" (no entry of the fixed table for Blender's
+    bundled config) is sent as that space of the server's config, and the result is tagged with it."""
+    import PyOpenColorIO as ocio
+
+    config = tmp_path / "studio.ocio"
+    ocio.Config.CreateFromBuiltinConfig("studio-config-v2.1.0_aces-v1.3_ocio-v2.3").serialize(str(config))
+    shot = _write_shot(tmp_path / "shot")
+    job = {"zip": str(extension_zip), "server": backend, "first": FIRST, "count": COUNT, "colorspace": "Linear P3-D65",
+           "cases": [{"name": "studio", "output_dir": str(tmp_path / "out")}], **shot}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    proc = run_blender(bpy_python, HERE / "blender_session.py", tmp_path / "job.json", tmp_path / "user-resources",
+                       env={"OCIO": str(config)})
+    lines = [json.loads(ln.split(" ", 1)[1]) for ln in proc.stdout.splitlines() if ln.startswith("LOOKGRID-CASE ")]
+    assert proc.returncode == 0 and len(lines) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (r,) = lines
+    assert r["ok"], r["error"]
+    spec = json.loads(Path(r["last_spec"]).read_text())
+    assert spec["inputColorspace"] == "Linear P3-D65"
+    assert {s["name"]: s for s in r["strips"]}["plate.lookgrid"]["colorspace"] == "Linear P3-D65"

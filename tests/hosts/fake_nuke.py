@@ -15,7 +15,21 @@ Behaviour that matters, as in Nuke:
   expression of ``frame``; ``valueAt`` evaluates them, ``value`` reads them at the current frame;
 - the node graph, knobs and dialogs may only be touched on the main thread (anything else raises,
   where Nuke would crash or corrupt the script); ``executeInMainThread`` queues a call for the main
-  thread, which the tests run with ``_process_main_thread``; ``ProgressTask`` works from any thread.
+  thread, which the tests run with ``_process_main_thread``; ``ProgressTask`` works from any thread;
+- a script is saved (``scriptSaveAs``) as its nodes, knobs (keys, expressions, menu items) and
+  connections, and ``scriptOpen`` in a fresh session (``_reset``) rebuilds it; ``root().name()`` is
+  the script's path ("Root" until saved); a Read's file may start with the TCL idiom
+  ``[file dirname [value root.name]]`` (the script's folder);
+- ``knobChanged`` callbacks run when a knob of a node changes, and with the knob ``inputChange``
+  when an input is connected; ``updateUI`` callbacks run when the tests call ``_update_ui`` (Nuke:
+  when it refreshes the UI); ``onScriptLoad`` ones after ``scriptOpen``;
+- ``opHashes`` hashes a node's class, knobs and its inputs' hashes (upstream changes change it);
+- in proxy mode (``root().setProxy(True)``) ``execute`` writes images at half size;
+- ``toNode("preferences")`` is the preferences node, which takes added knobs and outlives a
+  session (``_reset(keep_preferences=True)``), as Nuke keeps it in the user's preferences file.
+
+Assumptions about Nuke that no document quoted here confirms are listed in README ("How the host
+plugins are tested").
 """
 
 from __future__ import annotations
@@ -45,15 +59,22 @@ class _State:
         self.this_node = None
         self.executed: list[tuple[str, int, int]] = []
         self.cancel_at_progress: int | None = None    # tests: ProgressTask is cancelled at this percentage
+        self.callbacks: dict[str, list] = {}             # "knobChanged" | "onScriptLoad" | "updateUI" -> [(call, cls)]
+        self.this_knob = None
+        self.proxy = False
+        self.preferences = None    # the "preferences" node (outside the script)
 
 
 _state = _State()
 
 
-def _reset(first: int = 1, last: int = 100) -> None:
-    """A new empty script with the given frame range."""
+def _reset(first: int = 1, last: int = 100, keep_preferences: bool = False) -> None:
+    """A new Nuke session with an empty, unsaved script of the given frame range (the user's
+    preferences kept, as Nuke reads them from its preferences file, when ``keep_preferences``)."""
     global _state
+    prefs = _state.preferences if keep_preferences else None
     _state = _State()
+    _state.preferences = prefs or Node("Preferences", name="preferences")
     _state.root = Root("root")
     _state.root._first, _state.root._last = first, last
     _state.frame = first
@@ -104,6 +125,24 @@ def _from_exr(name: str) -> str:
 
 # -- knobs -----------------------------------------------------------------------------------------
 
+def _fire(event: str, node, knob=None) -> None:
+    """Run the ``event`` callbacks registered for ``node``'s class, with thisNode/thisKnob set."""
+    if node is None:
+        return
+    for call, cls in list(_state.callbacks.get(event, [])):
+        if cls in ("*", node._class):
+            before = (_state.this_node, _state.this_knob)
+            _state.this_node, _state.this_knob = node, knob
+            try:
+                call()
+            finally:
+                _state.this_node, _state.this_knob = before
+
+
+def _changed(knob) -> None:
+    _fire("knobChanged", knob._node, knob)
+
+
 class Knob:
     def __init__(self, name: str, label: str = "", *args) -> None:
         self._name = name
@@ -112,6 +151,14 @@ class Knob:
         self._keys: dict[float, float] = {}
         self._expression: str | None = None
         self._node = None
+        self._visible = True
+
+    def name(self) -> str:
+        return self._name
+
+    def setVisible(self, visible: bool) -> None:
+        _main_only("Knob.setVisible")
+        self._visible = bool(visible)
 
     def _default(self):
         return ""
@@ -139,6 +186,7 @@ class Knob:
     def setValue(self, val, chan: int = 0) -> bool:
         _main_only("Knob.setValue")
         self._value = val
+        _changed(self)
         return True
 
     def isAnimated(self, channel: int = 0) -> bool:
@@ -161,17 +209,20 @@ class Array_Knob(Knob):
     def setValue(self, *args, **kwargs):
         _main_only("Knob.setValue")
         self._value = float(args[0])
+        _changed(self)
         return True
 
     def setValueAt(self, *args, **kwargs):
         _main_only("Knob.setValueAt")
         val, time_ = args[0], args[1]
         self._keys[float(time_)] = float(val)
+        _changed(self)
         return True
 
     def setExpression(self, expression, channel=-1, view="default") -> bool:
         _main_only("Knob.setExpression")
         self._expression = expression
+        _changed(self)
         return True
 
     def isAnimated(self, *args, **kwargs):
@@ -193,6 +244,7 @@ class Int_Knob(Array_Knob):
     def setValue(self, val) -> bool:
         _main_only("Knob.setValue")
         self._value = int(val)
+        _changed(self)
         return True
 
 
@@ -204,6 +256,7 @@ class Unsigned_Knob(Array_Knob):
     def setValue(self, val) -> bool:
         _main_only("Knob.setValue")
         self._value = val
+        _changed(self)
         return True
 
 
@@ -225,7 +278,20 @@ class Enumeration_Knob(Unsigned_Knob):
         if val not in self._items:
             raise ValueError(f"{self._name}: {val!r} is not one of {self._items}")
         self._value = val
+        _changed(self)
         return True
+
+    def setValues(self, *args, **kwargs):
+        """Replace the menu's items (the current value stays when it is still one of them)."""
+        _main_only("Knob.setValues")
+        self._items = [str(v) for v in args[0]]
+        if self._value not in self._items:
+            self._value = self._items[0] if self._items else ""
+        return True
+
+    def values(self):
+        _main_only("Knob.values")
+        return list(self._items)
 
 
 class String_Knob(Knob):
@@ -236,6 +302,7 @@ class String_Knob(Knob):
     def setValue(self, val, view="default") -> None:
         _main_only("Knob.setValue")
         self._value = str(val)
+        _changed(self)
 
 
 class EvalString_Knob(String_Knob):
@@ -289,6 +356,7 @@ class Text_Knob(Knob):
     def setValue(self, *args, **kwargs):
         _main_only("Knob.setValue")
         self._value = str(args[0])
+        _changed(self)
 
     def value(self, *args, **kwargs):
         _main_only("Knob.value")
@@ -315,7 +383,10 @@ _NODE_KNOBS = {
     "Input": {},
     "Output": {},
     "Group": {},
+    "Root": {"colorManagement": Enumeration_Knob, "workingSpaceLUT": String_Knob},
+    "Preferences": {},
 }
+_ROOT_KNOB_ITEMS = {"colorManagement": ["Nuke", "OCIO"]}
 
 
 class Node:
@@ -326,7 +397,7 @@ class Node:
         self._inputs: dict[int, "Node"] = {}
         self._parent = _state.context[-1] if _state.context else _state.root
         for kname, kcls in _NODE_KNOBS.get(cls, {}).items():
-            k = kcls(kname)
+            k = kcls(kname, kname, _ROOT_KNOB_ITEMS[kname]) if kname in _ROOT_KNOB_ITEMS else kcls(kname)
             k._node = self
             self._knobs[kname] = k
         if self._parent is not None:
@@ -366,6 +437,30 @@ class Node:
         _main_only("Node.__getitem__")
         return self._knobs[name]
 
+    def knobs(self) -> dict:
+        _main_only("Node.knobs")
+        return dict(self._knobs)
+
+    def opHashes(self) -> list:
+        _main_only("Node.opHashes")
+        return [self._hash()]
+
+    def _hash(self) -> int:
+        import zlib
+
+        knobs = sorted((n, repr(k._value), repr(sorted(k._keys.items())), repr(k._expression))
+                       for n, k in self._knobs.items())
+        if self._class == "Input":
+            group = self._parent
+            number = [c for c in group._children if c._class == "Input"].index(self)
+            upstream = [group._inputs[number]._hash()] if number in group._inputs else []
+        elif self._class in ("Group", "Root"):
+            outs = [c for c in self._children if c._class == "Output"]
+            upstream = [outs[0]._hash()] if outs else []
+        else:
+            upstream = [self._inputs[i]._hash() for i in sorted(self._inputs)]
+        return zlib.crc32(repr((self._class, knobs, upstream)).encode())
+
     def input(self, index: int):
         _main_only("Node.input")
         return self._inputs.get(index)
@@ -376,6 +471,7 @@ class Node:
             self._inputs.pop(i, None)
         else:
             self._inputs[i] = node
+        _fire("knobChanged", self, _InputChange())
         return True
 
     def channels(self) -> list[str]:
@@ -386,7 +482,7 @@ class Node:
     def _image(self, frame: int) -> dict[str, np.ndarray]:
         cls = self._class
         if cls == "Read":
-            return _read_exr(_frame_file(self._knobs["file"]._value, frame))
+            return _read_exr(_frame_file(_expand_file(self._knobs["file"]._value), frame))
         if cls == "Input":
             group = self._parent
             number = [c for c in group._children if c._class == "Input"].index(self)
@@ -440,12 +536,20 @@ class Group(Node):
 class Root(Group):
     def __init__(self, *args, **kwargs) -> None:
         Group.__init__(self, "Root")
-        self._name = "root"
+        self._name = "Root"     # Nuke: the script's path once saved
         self._first, self._last = 1, 100
 
     def firstFrame(self) -> int:
         _main_only("Root.firstFrame")
         return self._first
+
+    def proxy(self, *args, **kwargs):
+        _main_only("Root.proxy")
+        return _state.proxy
+
+    def setProxy(self, *args, **kwargs):
+        _main_only("Root.setProxy")
+        _state.proxy = bool(args[0])
 
     def lastFrame(self) -> int:
         _main_only("Root.lastFrame")
@@ -528,7 +632,10 @@ def execute(nameOrNode, start: int, end: int, incr: int = 1, views=None, continu
     pattern = node._knobs["file"]._value
     _state.executed.append((pattern, start, end))
     for f in range(start, end + 1, incr):
-        _write_exr(_frame_file(pattern, f), node._inputs[0]._image(f), node._knobs["datatype"]._value)
+        image = node._inputs[0]._image(f)
+        if _state.proxy:
+            image = {c: v[::2, ::2] for c, v in image.items()}
+        _write_exr(_frame_file(pattern, f), image, node._knobs["datatype"]._value)
 
 
 def delete(n) -> None:
@@ -548,6 +655,145 @@ def root():
 def thisNode():
     _main_only("thisNode")
     return _state.this_node
+
+
+def toNode(s: str):
+    _main_only("toNode")
+    if s == "preferences":
+        return _state.preferences
+    for c in _state.root._children:
+        if c._name == s:
+            return c
+    return None
+
+
+def thisKnob():
+    _main_only("thisKnob")
+    return _state.this_knob
+
+
+class _InputChange:
+    """The knob Nuke passes to knobChanged when an input is (dis)connected."""
+
+    def name(self) -> str:
+        return "inputChange"
+
+
+def _expand_file(path: str) -> str:
+    """A file knob's value as Nuke evaluates it: the TCL ``[file dirname [value root.name]]``."""
+    import os
+
+    tcl = "[file dirname [value root.name]]"
+    if tcl in path:
+        path = path.replace(tcl, os.path.dirname(_state.root._name))
+    return path
+
+
+def _register(event: str, call, nodeClass: str) -> None:
+    _state.callbacks.setdefault(event, []).append((call, nodeClass))
+
+
+def addKnobChanged(call, args=(), kwargs={}, nodeClass: str = "*", node=None) -> None:
+    _register("knobChanged", call, nodeClass)
+
+
+def addOnScriptLoad(call, args=(), kwargs={}, nodeClass: str = "Root") -> None:
+    _register("onScriptLoad", call, nodeClass)
+
+
+def addUpdateUI(call, args=(), kwargs={}, nodeClass: str = "*") -> None:
+    _register("updateUI", call, nodeClass)
+
+
+def _update_ui() -> None:
+    """Nuke refreshes its UI: the updateUI callbacks run for every node of their class."""
+    _main_only("updateUI")
+
+    def walk(group):
+        for c in list(group._children):
+            _fire("updateUI", c)
+            if isinstance(c, Group):
+                walk(c)
+
+    walk(_state.root)
+
+
+# -- saving and opening scripts ------------------------------------------------------------------
+
+def _dump(node) -> dict:
+    knobs = {}
+    for name, k in node._knobs.items():
+        knobs[name] = {"type": type(k).__name__, "label": k._label, "value": k._value,
+                       "keys": sorted(k._keys.items()), "expression": k._expression, "visible": k._visible,
+                       "items": getattr(k, "_items", None), "command": getattr(k, "_command", None)}
+    out = {"class": node._class, "name": node._name, "knobs": knobs,
+           "inputs": {i: n._name for i, n in node._inputs.items()}}
+    if isinstance(node, Group):
+        out["children"] = [_dump(c) for c in node._children]
+    return out
+
+
+def _load_children(group, data: dict) -> None:
+    made = []
+    _state.context.append(group)
+    try:
+        for child in data.get("children", []):
+            cls = child["class"]
+            node = Group(name=child["name"]) if cls == "Group" else Node(cls, name=child["name"])
+            _load_knobs(node, child["knobs"])
+            if isinstance(node, Group):
+                _load_children(node, child)
+            made.append((node, child))
+    finally:
+        _state.context.pop()
+    by_name = {n._name: n for n, _ in made}
+    for node, child in made:
+        node._inputs = {int(i): by_name[name] for i, name in child["inputs"].items()}
+
+
+def _load_knobs(node, knobs: dict) -> None:
+    for name, k in knobs.items():
+        knob = node._knobs.get(name)
+        if knob is None:
+            kcls = globals()[k["type"]]
+            knob = kcls(name, k["label"], k["items"]) if k["items"] is not None else kcls(name, k["label"])
+            knob._node = node
+            node._knobs[name] = knob
+        knob._value = k["value"]
+        knob._keys = {float(a): b for a, b in k["keys"]}
+        knob._expression = k["expression"]
+        knob._visible = k["visible"]
+        if k["items"] is not None:
+            knob._items = list(k["items"])
+        if k["command"] is not None:
+            knob._command = k["command"]
+
+
+def scriptSaveAs(filename=None, overwrite=False) -> None:
+    import json
+
+    _main_only("scriptSaveAs")
+    _state.root._name = str(filename)
+    data = _dump(_state.root)
+    data["frames"] = [_state.root._first, _state.root._last]
+    with open(filename, "w") as fh:
+        json.dump(data, fh)
+
+
+def scriptOpen(filename=None) -> None:
+    """Open a saved script into this (fresh, empty) session, then run the onScriptLoad callbacks."""
+    import json
+
+    _main_only("scriptOpen")
+    if _state.root._children:
+        raise RuntimeError("nuke stand-in: scriptOpen into a session that already has a script")
+    with open(filename) as fh:
+        data = json.load(fh)
+    _state.root._name = str(filename)
+    _state.root._first, _state.root._last = data["frames"]
+    _load_knobs(_state.root, data["knobs"])
+    _load_children(_state.root, data)
+    _fire("onScriptLoad", _state.root)
 
 
 def frame(f=None) -> int:

@@ -20,15 +20,22 @@ from hostkit import FIRST, LAST, files_under, one_line, read_exr
 
 def _script(nuke, shot, server_address, storage, *, mask_mode="input"):
     """Read (plate) and Read (matte) into a LookGrid node from the toolbar, with a keyed transition
-    from the warm to the cool reference on the subject and the green one on the background."""
+    from the warm to the cool reference on the subject and the green one on the background.
+    ``storage`` None: the default results folder (beside the saved script)."""
+    from lookgrid_nuke import render
+
     plate = nuke.nodes.Read(file=shot.plate)
     matte = nuke.nodes.Read(file=shot.matte)
     exec(nuke.menu("Nodes")._commands["LookGrid/LookGrid"], {})
     lg = [n for n in nuke.root().nodes() if n.Class() == "Group"][-1]
     lg.setInput(0, plate)
     lg.setInput(1, matte)
-    lg["server"].setValue(server_address)
-    lg["storage"].setValue(str(storage))
+    lg["server"].setValue(server_address)       # knobChanged: the colour-space menu is fetched again
+    fetch = getattr(render, "_colorspace_jobs", {}).get(lg.knobs()["node_id"].value() if "node_id" in lg.knobs() else "")
+    if fetch is not None:
+        nuke._process_main_thread(until=lambda: fetch.done and nuke._state.main_queue.empty(), timeout=60)
+    if storage is not None:
+        lg["storage"].setValue(str(storage))
     lg["r1_mask"].setValue(mask_mode)
     lg["r1_channel"].setValue("person.a")
     lg["r1_ref1"].setValue(shot.refs[0])
@@ -114,8 +121,10 @@ def test_render_range_equals_lookgrid_render_of_the_same_spec(nuke, shot, lookgr
     assert np.abs(first - last).mean() > 1e-3                                          # the transition shows
     # UI changes came through executeInMainThread from the worker, never from the main thread
     assert nuke._state.main_calls and all(t.startswith("lookgrid-") for _, t in nuke._state.main_calls)
-    assert files_under(storage) == [f"{lg.name()}/{Path(read['file'].value()).name.replace('####', f'{f:04d}')}"
+    folder = f"untitled/{lg['node_id'].value()}"      # the script is not saved; a results folder was chosen
+    assert files_under(storage) == [f"{folder}/{Path(read['file'].value()).name.replace('####', f'{f:04d}')}"
                                     for f in range(FIRST, LAST + 1)]
+    assert Path(read["file"].value()).name.startswith("render.")
 
 
 def test_channel_mask_and_preview_frame(nuke, shot, lookgrid_server, tmp_path):
@@ -163,11 +172,12 @@ def test_errors_are_one_readable_line(nuke, shot, lookgrid_server, tmp_path, cas
         lg["server"].setValue("127.0.0.1:9")
     elif case == "missing mask":
         lg.setInput(1, None)
-    elif case == "unknown colour space":
+    elif case == "unknown colour space":     # a menu saved with another server's colour spaces
+        lg["colorspace"].setValues(["No Such Space"])
         lg["colorspace"].setValue("No Such Space")
     elif case == "launch fails":
         lg["server"].setValue("127.0.0.1:9")
-        lg["launch"].setValue(str(tmp_path / "no-such-lookgrid"))
+        nuke.toNode("preferences")["lookgrid_executable"].setValue(str(tmp_path / "no-such-lookgrid"))
     else:
         lg["r1_ref2"].setValue(str(tmp_path / "no-such-photo.jpg"))
     job = lookgrid_nuke.render_range(lg)
@@ -183,11 +193,13 @@ def test_errors_are_one_readable_line(nuke, shot, lookgrid_server, tmp_path, cas
 
 
 def test_launches_a_server_when_none_answers(nuke, shot, lookgrid_server, tmp_path):
-    """With a `lookgrid` executable in "start server", the node starts one (and the client stops it)."""
+    """With a `lookgrid` executable in the preferences, the node starts one (and the client stops
+    it). A script cannot name a program to start: the node has no such knob."""
     import lookgrid_nuke
 
     lg = _script(nuke, shot, "127.0.0.1:9", tmp_path / "x")
-    lg["launch"].setValue(lookgrid_server.launch)
+    assert not {"launch", "lookgrid_executable"} & set(lg.knobs())
+    nuke.toNode("preferences")["lookgrid_executable"].setValue(lookgrid_server.launch)
     lg["last"].setValue(FIRST + 1)
     job = _run(nuke, lookgrid_nuke.render_range(lg))
     assert job.error is None, job.error_line()
@@ -201,7 +213,7 @@ def test_the_render_button_runs_on_this_node(nuke, shot, lookgrid_server, tmp_pa
     lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
     lg["last"].setValue(FIRST)
     lg["render"]._press()
-    job = _run(nuke, render._active[lg.name()])
+    job = _run(nuke, render._active[lg["node_id"].value()])
     assert job.error is None, job.error_line()
     # issue 24 items 8 and 11: which server rendered, and the phases on the progress bar
     assert lg["status"].value() == f"rendered {FIRST}-{FIRST} on the LookGrid server at {lookgrid_server.address}"
@@ -220,16 +232,251 @@ def test_exr_channel_names_follow_nukes_writer(nuke):
 
 def test_a_token_in_the_environment_with_a_started_server(nuke, shot, lookgrid_server, tmp_path, monkeypatch):
     """Issue 24 items 7 and 8: LOOKGRID_TOKEN set and no server at the node's address: the server the
-    node starts shares the client's token, and the status line says it rendered there."""
+    node starts shares the client's token, and the status line says it rendered there. A token the
+    server does not know, set in the preferences, is refused in one line."""
     from lookgrid_client.launch import free_port
     from lookgrid_nuke import render
 
     monkeypatch.setenv("LOOKGRID_TOKEN", "nuke-token")
     asked = f"127.0.0.1:{free_port()}"
     lg = _script(nuke, shot, asked, tmp_path / "x")
-    lg["launch"].setValue(lookgrid_server.launch)
+    nuke.toNode("preferences")["lookgrid_executable"].setValue(lookgrid_server.launch)
     lg["last"].setValue(FIRST)
     job = _run(nuke, render.render_range(lg))
     assert job.error is None, job.error_line()
     assert lg["status"].value().startswith(f"rendered {FIRST}-{FIRST} on a LookGrid server started on this machine")
     assert f"nothing answered at {asked}" in lg["status"].value()
+    nuke.toNode("preferences")["lookgrid_token"].setValue("not-the-token")
+    lg["server"].setValue(lookgrid_server.address)          # a server without a token takes any (loopback)
+    job = _run(nuke, render.render_range(lg))
+    assert job.error is None, job.error_line()
+
+
+# -- first real use (issue 25): results beside the script, keyed by the node's id --------------------
+
+def _new_session(nuke):
+    """Quit Nuke and start it again (a fresh session, the plugin installed by init.py and menu.py)."""
+    import runpy
+
+    from hostkit import NUKE_PLUGIN
+
+    nuke._reset(FIRST, LAST, keep_preferences=True)
+    runpy.run_path(str(NUKE_PLUGIN / "init.py"))
+    runpy.run_path(str(NUKE_PLUGIN / "menu.py"))
+
+
+def _lookgrid_nodes(nuke):
+    return [n for n in nuke.root().nodes() if n.Class() == "Group" and n.node("LookGridResult") is not None]
+
+
+def test_a_preview_after_a_render_keeps_the_render(nuke, shot, lookgrid_server, tmp_path):
+    import lookgrid_nuke
+
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
+    lg["last"].setValue(FIRST + 2)
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+    rendered = files_under(tmp_path / "x")
+    assert len(rendered) == 3 and all("/render." in f for f in rendered)
+    nuke.frame(FIRST + 1)
+    assert _run(nuke, lookgrid_nuke.preview_frame(lg)).error is None
+    after = files_under(tmp_path / "x")
+    assert [f for f in after if "/render." in f] == rendered, "a preview must never delete a render"
+    assert len([f for f in after if "/preview." in f]) == 1
+    nuke.frame(FIRST + 2)
+    assert _run(nuke, lookgrid_nuke.preview_frame(lg)).error is None   # a new preview replaces the old one
+    after = files_under(tmp_path / "x")
+    assert [f for f in after if "/render." in f] == rendered and len([f for f in after if "/preview." in f]) == 1
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None    # a new render replaces both
+    assert len(files_under(tmp_path / "x")) == 3 and files_under(tmp_path / "x") != rendered
+
+
+def test_results_live_beside_the_script_and_survive_save_reopen_and_a_move(nuke, shot, lookgrid_server, tmp_path):
+    import lookgrid_nuke
+
+    project = tmp_path / "project"
+    project.mkdir()
+    nuke.scriptSaveAs(str(project / "shot010.nk"))
+    lg = _script(nuke, shot, lookgrid_server.address, None)
+    lg["last"].setValue(FIRST + 1)
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+    node_id = lg["node_id"].value()
+    assert files_under(project / "lookgrid") == [f"shot010/{node_id}/{Path(lg.node('LookGridResult')['file'].value()).name.replace('####', f'{f:04d}')}"
+                                                 for f in (FIRST, FIRST + 1)]
+    assert lg.node("LookGridResult")["file"].value().startswith("[file dirname [value root.name]]/lookgrid/shot010/")
+    before = _node_output(nuke, lg, FIRST + 1)
+    nuke.scriptSaveAs(str(project / "shot010.nk"))
+    moved = tmp_path / "elsewhere"
+    (project).rename(moved)                      # the project folder moves (another mount, another machine)
+    _new_session(nuke)
+    nuke.scriptOpen(str(moved / "shot010.nk"))
+    (lg,) = _lookgrid_nodes(nuke)
+    assert lg["node_id"].value() == node_id
+    np.testing.assert_array_equal(_node_output(nuke, lg, FIRST + 1), before)
+    assert lg["status"].value() == f"rendered {FIRST}-{FIRST + 1}", "not stale: nothing changed"
+
+
+def test_an_unsaved_script_without_a_results_folder_is_refused_in_one_line(nuke, shot, lookgrid_server):
+    import lookgrid_nuke
+
+    lg = _script(nuke, shot, lookgrid_server.address, None)
+    assert lookgrid_nuke.render_range(lg) is None
+    (message,) = nuke._state.messages
+    assert message.startswith("LookGrid: save the script first") and one_line(message)
+
+
+def test_two_scripts_with_nodes_of_the_same_name_keep_their_own_results(nuke, shot, lookgrid_server, tmp_path):
+    import lookgrid_nuke
+
+    outputs, names = {}, set()
+    for script in ("a.nk", "b.nk"):                 # two artists, one folder, nodes of the same name
+        _new_session(nuke)
+        nuke.scriptSaveAs(str(tmp_path / script))
+        lg = _script(nuke, shot, lookgrid_server.address, None)
+        names.add(lg.name())
+        lg["last"].setValue(FIRST)
+        lg["r1_strength"].setValue(1.0 if script == "a.nk" else 0.3)
+        assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+        outputs[script] = _node_output(nuke, lg, FIRST)
+        nuke.scriptSaveAs(str(tmp_path / script))
+    assert len(names) == 1 and np.abs(outputs["a.nk"] - outputs["b.nk"]).mean() > 1e-4
+    for script in ("a.nk", "b.nk"):
+        _new_session(nuke)
+        nuke.scriptOpen(str(tmp_path / script))
+        (lg,) = _lookgrid_nodes(nuke)
+        np.testing.assert_array_equal(_node_output(nuke, lg, FIRST), outputs[script])
+
+
+def test_the_node_says_when_its_result_is_stale(nuke, shot, lookgrid_server, tmp_path):
+    import lookgrid_nuke
+
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
+    lg["last"].setValue(FIRST + 1)
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+    fresh = lg["status"].value()
+    assert fresh == f"rendered {FIRST}-{FIRST + 1}"
+    lg["r1_strength"].setValue(0.5)                  # a knob (knobChanged)
+    assert "stale" in lg["status"].value()
+    lg["r1_strength"].setValue(0.9)                  # back as rendered
+    assert lg["status"].value() == fresh
+    lg["r1_w1"].setValueAt(0.25, FIRST + 1)          # a key inside the rendered range
+    assert "stale" in lg["status"].value()
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+    assert lg["status"].value() == fresh
+    plate = lg.input(0)
+    plate["file"].setValue(shot.matte)               # upstream: no knobChanged on our node...
+    assert lg["status"].value() == fresh
+    nuke._update_ui()                                # ...updateUI catches it
+    assert "stale" in lg["status"].value()
+    plate["file"].setValue(shot.plate)
+    nuke._update_ui()
+    assert lg["status"].value() == fresh
+    lg.setInput(1, None)                             # an input disconnected (knobChanged "inputChange")
+    assert "stale" in lg["status"].value()
+
+
+def test_colour_space_is_a_menu_of_the_servers_defaulting_to_the_working_space(nuke, shot, lookgrid_server, tmp_path):
+    from lookgrid_client import connect
+
+    root = nuke.root()
+    root["colorManagement"].setValue("OCIO")
+    root["workingSpaceLUT"].setValue("ACEScct")
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
+    with connect(lookgrid_server.address, timeout=10) as client:
+        spaces = list(client.server_info().colorspaces)
+    assert len(spaces) > 20 and "ACEScct" in spaces
+    assert lg["colorspace"].values() == spaces
+    assert lg["colorspace"].value() == "ACEScct"
+
+
+def test_proxy_mode_renders_at_full_resolution_and_says_so(nuke, shot, lookgrid_server, tmp_path):
+    import lookgrid_nuke
+
+    lg = _script(nuke, shot, lookgrid_server.address, tmp_path / "x")
+    lg["last"].setValue(FIRST)
+    nuke.root().setProxy(True)
+    job = _run(nuke, lookgrid_nuke.render_range(lg))
+    assert job.error is None, job.error_line()
+    assert _node_output(nuke, lg, FIRST).shape == (48, 64, 3)
+    assert "full resolution" in lg["status"].value() and "proxy" in lg["status"].value()
+    assert nuke.root().proxy() is True, "proxy mode is restored"
+
+
+# -- farm and batch ---------------------------------------------------------------------------------
+
+def _saved_script(nuke, shot, lookgrid_server, folder, last=FIRST + 1):
+    folder.mkdir(parents=True, exist_ok=True)
+    nuke.scriptSaveAs(str(folder / "shot010.nk"))
+    lg = _script(nuke, shot, lookgrid_server.address, None)
+    lg["last"].setValue(last)
+    nuke.toNode("preferences")["lookgrid_executable"].setValue(lookgrid_server.launch)
+    return lg
+
+
+def test_render_on_farm_writes_the_backends_bundle_which_openjd_checks_and_runs(nuke, shot, lookgrid_server,
+                                                                                  tmp_path):
+    """The farm button writes `lookgrid farm export`'s bundle beside the script; `openjd check`
+    accepts it and `openjd run` renders the same pixels as the node's interactive render."""
+    import lookgrid_nuke
+
+    lg = _saved_script(nuke, shot, lookgrid_server, tmp_path / "project")
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+    interactive = [_node_output(nuke, lg, f) for f in (FIRST, FIRST + 1)]
+    lg["chunk"].setValue(1)
+    job = _run(nuke, lookgrid_nuke.render_on_farm(lg))
+    assert job.error is None, job.error_line()
+    bundle = Path(job.result())
+    assert bundle.is_relative_to(tmp_path / "project" / "lookgrid" / "shot010" / lg["node_id"].value())
+    assert sorted(p.name for p in bundle.iterdir()) == ["clip.json", "parameter_values.yaml", "template.yaml"]
+    assert lg["status"].value().startswith("farm job written: ")
+    openjd = str(Path(sys.executable).with_name("openjd"))
+    check = subprocess.run([openjd, "check", str(bundle / "template.yaml")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    spec = json.loads((bundle / "clip.json").read_text())
+    run = subprocess.run([openjd, "run", str(bundle / "template.yaml"), "-p", f"Spec={bundle / 'clip.json'}",
+                          "-p", f"LookGrid={lookgrid_server.launch}"], capture_output=True, text=True, timeout=600,
+                         cwd=bundle)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    for i, f in enumerate((FIRST, FIRST + 1)):
+        farm = read_exr(spec["output"].replace("####", f"{f:04d}"))[0][..., :3]
+        np.testing.assert_allclose(farm, interactive[i], rtol=2 ** -10, atol=2 ** -12)
+
+
+def test_render_on_farm_without_the_executable_in_preferences_says_so(nuke, shot, lookgrid_server, tmp_path):
+    import lookgrid_nuke
+
+    lg = _saved_script(nuke, shot, lookgrid_server, tmp_path / "project")
+    nuke.toNode("preferences")["lookgrid_executable"].setValue("")
+    assert lookgrid_nuke.render_on_farm(lg) is None
+    (message,) = nuke._state.messages
+    assert "LookGrid executable" in message and one_line(message)
+
+
+def test_batch_render_equals_the_interactive_one(nuke, shot, lookgrid_server, tmp_path):
+    """`nuke -t lookgrid_batch.py shot010.nk <node>`: no UI and no main-thread queue; the script
+    saved by the batch shows the same pixels as an interactive render of the node."""
+    import runpy
+
+    import lookgrid_nuke
+    from hostkit import NUKE_PLUGIN
+
+    lg = _saved_script(nuke, shot, lookgrid_server, tmp_path / "project")
+    assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
+    interactive = [_node_output(nuke, lg, f) for f in (FIRST, FIRST + 1)]
+    name, script = lg.name(), str(tmp_path / "project" / "shot010.nk")
+    lg.node("LookGridResult")["file"].setValue("")                  # as if never rendered
+    lg["result_hash"].setValue("")
+    nuke.scriptSaveAs(script)
+
+    nuke._reset(FIRST, LAST, keep_preferences=True)                  # `nuke -t`: init.py only, no menu.py
+    runpy.run_path(str(NUKE_PLUGIN / "init.py"))
+    batch = runpy.run_path(str(NUKE_PLUGIN / "lookgrid_batch.py"), run_name="lookgrid_batch")
+    assert batch["main"]([script, name]) == 0
+    assert nuke._state.main_queue.empty() and nuke._state.messages == []
+    _new_session(nuke)
+    nuke.scriptOpen(script)
+    (lg,) = _lookgrid_nodes(nuke)
+    for i, f in enumerate((FIRST, FIRST + 1)):
+        np.testing.assert_allclose(_node_output(nuke, lg, f), interactive[i], rtol=2 ** -10, atol=2 ** -12)
+    assert lg["status"].value() == f"rendered {FIRST}-{FIRST + 1}"
+    _new_session(nuke)
+    assert batch["main"]([script, "NoSuchNode"]) == 1

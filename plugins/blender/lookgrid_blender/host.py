@@ -93,6 +93,35 @@ def sequence_pattern(files: dict[int, str]) -> str | None:
     return pattern if ok else None
 
 
+def bundled_python_modules() -> str:
+    """Blender's bundled ``site-packages`` (OpenImageIO, PyOpenColorIO): on ``sys.path`` in Blender
+    itself, not when Blender runs as the ``bpy`` pip module."""
+    import sys
+
+    import bpy
+
+    ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return os.path.join(bpy.utils.resource_path("LOCAL"), "python", "lib", ver, "site-packages")
+
+
+def ocio_config() -> str:
+    """The OpenColorIO config Blender uses: ``$OCIO`` when set, else its bundled config."""
+    import bpy
+
+    from lookgrid_client.hostcolor import active_config
+
+    return active_config(os.path.join(bpy.utils.resource_path("LOCAL"), "datafiles", "colormanagement", "config.ocio"))
+
+
+def _as_data(settings) -> None:
+    """Mark an image's colour space as data (raw values): ``is_data`` works with any config (a studio
+    config has no "Non-Color")."""
+    if hasattr(settings, "is_data"):
+        settings.is_data = True
+    else:
+        settings.name = "Non-Color"
+
+
 def read_pixels(path: str) -> tuple[np.ndarray, bool]:
     """(H, W, 4) float32 RGBA of an image file, top row first, values exactly as stored (read as
     Non-Color data, alpha channel-packed), and whether the file has an alpha channel."""
@@ -102,7 +131,7 @@ def read_pixels(path: str) -> tuple[np.ndarray, bool]:
         raise InvalidRequestError(f"missing frame file {path}")
     img = bpy.data.images.load(path, check_existing=False)
     try:
-        img.colorspace_settings.name = "Non-Color"
+        _as_data(img.colorspace_settings)
         img.alpha_mode = "CHANNEL_PACKED"
         w, h = img.size
         if w == 0 or h == 0:

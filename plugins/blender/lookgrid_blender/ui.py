@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 from lookgrid_client import DEFAULT_ADDRESS, LookGridError
-from lookgrid_client.colorspaces import ocio_colorspace
+from lookgrid_client.hostcolor import config_aliases, map_colorspace
+from lookgrid_client.hostio import add_bundled_site_packages, openimageio, read_frame_files
 from lookgrid_client.hostjob import HostJob
 from lookgrid_client.hostrender import build_spec, render_to_files
 from lookgrid_client.launch import close_session_clients, describe_server, session_client
@@ -47,21 +48,36 @@ class ApplyJob:
     address: str
     launch: str | None
     timeout: float
+    colorspace: str           # the strip's Blender colour space
+    ocio_config: str          # Blender's active OpenColorIO config file
+    threaded_reads: bool      # the worker reads files (OpenImageIO) instead of bpy on the main thread
     token: str = ""                 # empty: $LOOKGRID_TOKEN (a started server shares it)
     tls_cert: str = ""              # the server's PEM certificate: connect with TLS
 
 
-def prepare(scene) -> ApplyJob:
+def preferences(context=None):
+    """The add-on's preferences (server, backend command, timeout)."""
+    import bpy
+
+    context = context or bpy.context
+    return context.preferences.addons[__package__].preferences
+
+
+def prepare(scene, prefs=None) -> ApplyJob:
     """Read the active strip, masks, references and curves (main thread); InvalidRequestError on bad input."""
     settings = scene.lookgrid
+    prefs = prefs or preferences()
     strip = host.image_strip(scene)
     plate = host.strip_files(strip)
     if not plate:
         raise LookGridError(f"strip {strip.name!r} shows no frames")
     frames = sorted(plate)
     masks = host.mask_files(scene, frames)
-    spec = build_spec(host.region_looks(scene, frames),
-                      input_colorspace=ocio_colorspace("blender", strip.colorspace_settings.name),
+    colorspace = strip.colorspace_settings.name
+    if colorspace == "Non-Color" or getattr(strip.colorspace_settings, "is_data", False):
+        raise LookGridError(f"strip {strip.name!r}: its colour space {colorspace!r} is data, not a picture; "
+                            f"set Strip ▸ Source ▸ Color Space to the space its pixels are in")
+    spec = build_spec(host.region_looks(scene, frames), input_colorspace=colorspace,
                       method=settings.method if settings.method != "lookgrid" else "", stride=settings.stride)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", strip.name)
     output = os.path.join(host.abspath(settings.output_dir), safe, f"{safe}.####.exr")
@@ -69,12 +85,14 @@ def prepare(scene) -> ApplyJob:
     storage_masks = {name: host.sequence_pattern(files) for name, files in masks.items()}
     if any(p is None for p in storage_masks.values()):
         storage_input = None
-    address = settings.server.strip() or DEFAULT_ADDRESS
+    address = prefs.server.strip() or DEFAULT_ADDRESS
     host.check_online_access(address)
+    launch = prefs.backend_command.strip()
+    add_bundled_site_packages(host.bundled_python_modules())
     return ApplyJob(strip.name, frames, plate, masks, spec, output, storage_input, storage_masks, address,
-                    host.abspath(settings.backend_command) if settings.backend_command.strip() else None,
-                    float(settings.timeout), settings.token.strip(),
-                    host.abspath(settings.tls_cert) if settings.tls_cert.strip() else "")
+                    os.path.abspath(os.path.expanduser(launch)) if launch else None, float(prefs.timeout),
+                    colorspace, host.ocio_config(), openimageio() is not None, prefs.token.strip(),
+                    os.path.abspath(os.path.expanduser(prefs.tls_cert.strip())) if prefs.tls_cert.strip() else "")
 
 
 def run(job: ApplyJob, hostjob: HostJob):
@@ -83,8 +101,16 @@ def run(job: ApplyJob, hostjob: HostJob):
     client = session_client(job.address, launch=job.launch, timeout=job.timeout, token=job.token or None,
                             root_certificates=job.tls_cert or None)
     hostjob.set_server(describe_server(client))
-    return render_to_files(client, job.spec, job.frames,
-                           lambda f: hostjob.on_main(host.read_frame, job.plate, job.masks, f), job.output,
+    spaces = list(client.server_info().colorspaces)
+    spec = dict(job.spec, inputColorspace=map_colorspace("blender", job.colorspace, spaces,
+                                                         host_config=config_aliases(job.ocio_config)))
+
+    def read(frame: int):
+        if job.threaded_reads:   # this thread reads the files: the UI thread stays free
+            return read_frame_files(frame, job.plate[frame], {name: files[frame] for name, files in job.masks.items()})
+        return hostjob.on_main(host.read_frame, job.plate, job.masks, frame)
+
+    return render_to_files(client, spec, job.frames, read, job.output,
                            storage_input=job.storage_input, storage_masks=job.storage_masks,
                            progress=hostjob.set_progress, cancel=hostjob.cancelled,
                            label=f"blender:{job.strip_name}", phase=hostjob.set_phase)
@@ -122,7 +148,11 @@ def _classes():
         references: CollectionProperty(type=LookGridReference)
         active_reference: IntProperty()
 
-    class LookGridSettings(bpy.types.PropertyGroup):
+    class LookGridPreferences(bpy.types.AddonPreferences):
+        """Settings of this Blender installation, not of a .blend: a scene cannot start programs."""
+
+        bl_idname = __package__
+
         server: StringProperty(name="Server", default=DEFAULT_ADDRESS, description="Address of the LookGrid backend")
         backend_command: StringProperty(name="Launch", subtype="FILE_PATH",
                                         description="Path of a 'lookgrid' executable, started when no server answers")
@@ -131,6 +161,16 @@ def _classes():
                               description="Token the server needs (empty: $LOOKGRID_TOKEN)")
         tls_cert: StringProperty(name="TLS certificate", subtype="FILE_PATH",
                                  description="The server's PEM certificate: connect with TLS")
+
+        def draw(self, context):
+            col = self.layout.column()
+            col.prop(self, "server")
+            col.prop(self, "backend_command")
+            col.prop(self, "timeout")
+            col.prop(self, "token")
+            col.prop(self, "tls_cert")
+
+    class LookGridSettings(bpy.types.PropertyGroup):
         method: EnumProperty(name="Method", items=METHODS, default="lookgrid")
         stride: IntProperty(name="Stride", default=1, min=1, max=64,
                             description="Compute grids every n-th frame and interpolate between")
@@ -192,7 +232,7 @@ def _classes():
 
         def _prepare(self, context):
             try:
-                self._apply = prepare(context.scene)
+                self._apply = prepare(context.scene, preferences(context))
                 return True
             except LookGridError as err:
                 self.report({"ERROR"}, str(err))
@@ -258,10 +298,7 @@ def _classes():
             settings = context.scene.lookgrid
             layout = self.layout
             col = layout.column()
-            col.prop(settings, "server")
-            col.prop(settings, "backend_command")
-            col.prop(settings, "token")
-            col.prop(settings, "tls_cert")
+            col.label(text=f"Server: {preferences(context).server or DEFAULT_ADDRESS} (add-on preferences)")
             col.prop(settings, "method")
             col.prop(settings, "stride")
             col.prop(settings, "output_dir")
@@ -289,7 +326,7 @@ def _classes():
             if settings.last_output:
                 layout.label(text=f"Last: {settings.last_output}")
 
-    return [LookGridReference, LookGridRegion, LookGridSettings, LOOKGRID_UL_regions, LOOKGRID_OT_region_add,
+    return [LookGridPreferences, LookGridReference, LookGridRegion, LookGridSettings, LOOKGRID_UL_regions, LOOKGRID_OT_region_add,
             LOOKGRID_OT_region_remove, LOOKGRID_OT_reference_add, LOOKGRID_OT_apply, LOOKGRID_PT_sequencer]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MAX_REGIONS = 3
+DEFAULT_COLORSPACE = "ACEScg"
 REFERENCES_PER_REGION = 2
 MASK_MODES = ["off", "input", "channel", "background"]
 METHODS = ["lookgrid", "per-frame", "pixel-blend", "reinhard"]
@@ -41,8 +42,26 @@ def mask_layer(index: int) -> str:
     return f"lookgrid_mask{index}"
 
 
+def working_space() -> str:
+    """The script's working colour space (Project Settings ▸ Color: ``workingSpaceLUT`` when colour
+    management is OCIO), or "" when Nuke's own colour management is on."""
+    import nuke
+
+    root = nuke.root()
+    try:
+        if root["colorManagement"].value() == "OCIO":
+            return str(root["workingSpaceLUT"].value())
+    except (KeyError, NameError):
+        pass
+    return ""
+
+
 def create_node():
-    """Build a LookGrid Group in the current script (the Nodes toolbar command)."""
+    """Build a LookGrid Group in the current script (the Nodes toolbar command). Its colour-space
+    menu starts with the script's working space and is filled with the server's colour spaces
+    from a worker thread (:func:`lookgrid_nuke.render.fetch_colorspaces`)."""
+    import uuid
+
     import nuke
 
     group = nuke.nodes.Group()
@@ -56,18 +75,21 @@ def create_node():
         return knob
 
     add(nuke.Tab_Knob("lookgrid", "LookGrid"))
+    # the node's identity: its results' folder (names change; two scripts may both have a LookGrid1)
+    add(nuke.String_Knob("node_id", "node id"), uuid.uuid4().hex[:16]).setVisible(False)
+    add(nuke.String_Knob("result_hash", "result hash"), "").setVisible(False)
     add(nuke.String_Knob("server", "server"), "127.0.0.1:50051")
-    add(nuke.File_Knob("launch", "start server"))       # a `lookgrid` executable, used when none answers
-    add(nuke.String_Knob("token", "token"))               # empty: $LOOKGRID_TOKEN (a started server shares it)
-    add(nuke.File_Knob("tls_cert", "TLS certificate"))   # the server's PEM certificate: connect with TLS
     add(nuke.Enumeration_Knob("method", "method", METHODS))
     add(nuke.Int_Knob("stride", "grid stride"), 1)
-    add(nuke.String_Knob("colorspace", "colour space"), "ACEScg")
+    working = working_space() or DEFAULT_COLORSPACE
+    add(nuke.Enumeration_Knob("colorspace", "colour space", [working]))
     add(nuke.Int_Knob("first", "first frame"), root.firstFrame())
     add(nuke.Int_Knob("last", "last frame"), root.lastFrame())
-    add(nuke.File_Knob("storage", "exchange folder"))   # empty: a folder under the system temp dir
+    add(nuke.File_Knob("storage", "results folder"))   # empty: lookgrid/ beside the script
     add(nuke.PyScript_Knob("preview", "Preview frame", "import lookgrid_nuke; lookgrid_nuke.preview_frame()"))
     add(nuke.PyScript_Knob("render", "Render range", "import lookgrid_nuke; lookgrid_nuke.render_range()"))
+    add(nuke.Int_Knob("chunk", "farm chunk"), 10)
+    add(nuke.PyScript_Knob("farm", "Render on farm", "import lookgrid_nuke; lookgrid_nuke.render_on_farm()"))
     add(nuke.Text_Knob("status", "", ""))
     for i in range(1, MAX_REGIONS + 1):
         add(nuke.Tab_Knob(f"region{i}", f"Region {i}"))
@@ -87,6 +109,9 @@ def create_node():
         nuke.nodes.Read(name=RESULT_READ)
         out = nuke.nodes.Output()
         out.setInput(0, source)
+    from lookgrid_nuke.render import fetch_colorspaces
+
+    fetch_colorspaces(group, working)
     return group
 
 
@@ -112,6 +137,7 @@ class Region:
 class NodeJob:
     """What the node describes, read on the main thread (host values only, no decisions)."""
 
+    node_id: str
     server: str
     launch: str
     method: str
@@ -141,11 +167,12 @@ def read_node(group, first: int | None = None, last: int | None = None) -> NodeJ
     last = int(group["last"].value()) if last is None else last
     if last < first:
         raise NodeSetupError(f"{group.name()}: the last frame ({last}) is before the first ({first})")
-    job = NodeJob(server=group["server"].value().strip(), launch=group["launch"].value().strip(),
+    from lookgrid_nuke.prefs import executable, tls_cert, token
+
+    job = NodeJob(node_id=group["node_id"].value().strip(), server=group["server"].value().strip(), launch=executable(),
                   method=group["method"].value(), stride=int(group["stride"].value()),
                   colorspace=group["colorspace"].value().strip(), first=first, last=last,
-                  storage=group["storage"].value().strip(), token=group["token"].value().strip(),
-                  tls_cert=group["tls_cert"].value().strip())
+                  storage=group["storage"].value().strip(), token=token(), tls_cert=tls_cert())
     frames = job.frames
     source = group.input(0)
     if source is None:
@@ -178,3 +205,30 @@ def read_node(group, first: int | None = None, last: int | None = None) -> NodeJ
     if not job.regions:
         raise NodeSetupError(f"{group.name()}: no region is switched on")
     return job
+
+
+def node_state(group, first: int, last: int) -> dict:
+    """What a render of ``first``..``last`` depends on (main thread): the knobs that change pixels,
+    every animated value at every frame, the reference files (size, time) and the inputs' op
+    hashes (as Nuke's Write "check file matches input" compares). Its fingerprint says whether a
+    result is stale."""
+    import os
+    from dataclasses import asdict
+
+    job = read_node(group, first, last)
+    data = asdict(job)
+    for key in ("node_id", "server", "launch", "storage"):
+        data.pop(key)
+    refs = []
+    for region in job.regions:
+        for ref in region.references:
+            try:
+                st = os.stat(ref.path)
+                refs.append([ref.path, st.st_size, st.st_mtime_ns])
+            except OSError:
+                refs.append([ref.path, None, None])
+    inputs = []
+    for i in range(1 + MAX_REGIONS):
+        node = group.input(i)
+        inputs.append(None if node is None else list(node.opHashes()))
+    return {"job": data, "references": refs, "inputs": inputs}
