@@ -312,7 +312,8 @@ def test_results_live_beside_the_script_and_survive_save_reopen_and_a_move(nuke,
     (lg,) = _lookgrid_nodes(nuke)
     assert lg["node_id"].value() == node_id
     np.testing.assert_array_equal(_node_output(nuke, lg, FIRST + 1), before)
-    assert lg["status"].value() == f"rendered {FIRST}-{FIRST + 1}", "not stale: nothing changed"
+    assert lg["status"].value().startswith(f"rendered {FIRST}-{FIRST + 1} on the LookGrid server at "), \
+        "not stale: nothing changed"
 
 
 def test_an_unsaved_script_without_a_results_folder_is_refused_in_one_line(nuke, shot, lookgrid_server):
@@ -353,7 +354,7 @@ def test_the_node_says_when_its_result_is_stale(nuke, shot, lookgrid_server, tmp
     lg["last"].setValue(FIRST + 1)
     assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
     fresh = lg["status"].value()
-    assert fresh == f"rendered {FIRST}-{FIRST + 1}"
+    assert fresh == f"rendered {FIRST}-{FIRST + 1} on the LookGrid server at {lookgrid_server.address}"
     lg["r1_strength"].setValue(0.5)                  # a knob (knobChanged)
     assert "stale" in lg["status"].value()
     lg["r1_strength"].setValue(0.9)                  # back as rendered
@@ -477,6 +478,6 @@ def test_batch_render_equals_the_interactive_one(nuke, shot, lookgrid_server, tm
     (lg,) = _lookgrid_nodes(nuke)
     for i, f in enumerate((FIRST, FIRST + 1)):
         np.testing.assert_allclose(_node_output(nuke, lg, f), interactive[i], rtol=2 ** -10, atol=2 ** -12)
-    assert lg["status"].value() == f"rendered {FIRST}-{FIRST + 1}"
+    assert lg["status"].value().startswith(f"rendered {FIRST}-{FIRST + 1} on the LookGrid server at ")
     _new_session(nuke)
     assert batch["main"]([script, "NoSuchNode"]) == 1
