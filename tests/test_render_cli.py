@@ -164,7 +164,8 @@ def _unwritable_folder(tmp_path):
     pytest.skip("no unwritable folder on this machine")
 
 
-@pytest.mark.parametrize("case", ["read-only folder", "not a folder", "unknown extension", "one file, many frames"])
+@pytest.mark.parametrize("case", ["read-only folder", "not a folder", "unknown extension", "one file, many frames",
+                                  "too few digits"])
 def test_output_problems_are_one_line_before_any_work(clip, capsys, tmp_path, monkeypatch, case):
     """Issue 24 item 12: the output is checked before the engine (model, analysis) is even built,
     and the one line names the user's own path, not a temporary name."""
@@ -177,16 +178,23 @@ def test_output_problems_are_one_line_before_any_work(clip, capsys, tmp_path, mo
     output = {"read-only folder": lambda: _unwritable_folder(tmp_path) / "out" / "%05d.exr",
               "not a folder": lambda: clip / "ref_a.png" / "%05d.exr",
               "unknown extension": lambda: clip / "out" / "%05d.xyz",
-              "one file, many frames": lambda: clip / "out" / "graded.exr"}[case]()
+              "one file, many frames": lambda: clip / "out" / "graded.exr",
+              "too few digits": lambda: clip / "out" / "g.#.exr"}[case]()
     args = base_args(clip)
     args[4] = str(output)
-    rc = main(args + ["--frames", "0-2", "--no-progress"])
+    if case == "too few digits":          # a frame 10 in the input
+        import shutil
+
+        shutil.copyfile(clip / "frames" / "00002.png", clip / "frames" / "00010.png")
+        shutil.copyfile(clip / "masks" / "00002.png", clip / "masks" / "00010.png")
+    rc = main(args + ["--frames", "0-2" if case != "too few digits" else "0-2,10", "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2, err
     assert err.count("\n") == 1 and err.startswith("lookgrid render: error:"), err
     assert str(output) in err and "lgtmp" not in err and "/proc/self/fd" not in err, err
     expect = {"read-only folder": "not writable", "not a folder": "is not a folder",
-              "unknown extension": "no writer for '.xyz'", "one file, many frames": "single file"}[case]
+              "unknown extension": "no writer for '.xyz'", "one file, many frames": "single file",
+              "too few digits": "needs 2 digits, the pattern has 1 (use ##)"}[case]
     assert expect in err, err
     assert not (clip / "out").exists()
 

@@ -6,9 +6,10 @@ milliseconds, with one line naming the user's own path:
 
 * **a known format**: OpenImageIO must have a writer for the extension (``ImageOutput.create``,
   the same call :func:`lookgrid.imaging.io.write_image` makes);
-* **enough names**: a pattern with a frame token gives every frame its own file (padding is a
-  minimum width, so frame 12345 of ``####`` is ``12345``: digits never run out); a path without a
-  token holds one frame only;
+* **enough names**: a path without a frame token holds one frame only; a padded token must have
+  digits enough for the largest frame number (``out.##.exr`` for frames 1001-1100 would write
+  ``out.1001.exr``, which a host reading ``##`` as two digits never finds); ``%d`` / ``@`` (no
+  padding) take any number;
 * **a writable folder**: the output folder, or the nearest folder above it that exists (the render
   creates the rest), must be a folder in which a file can be created. This is tried for real (a
   probe file, removed at once) rather than asked of ``os.access``, which says yes to root on a
@@ -70,6 +71,11 @@ def check_output(pattern: str, frames: Sequence[int]) -> FrameSequence:
         seq = FrameSequence.parse(pattern, frames)
     except InvalidInputError as err:
         raise InvalidInputError(f"output {pattern}: {err}") from None
+    if seq.padding:
+        widest = max(len(str(abs(f))) for f in (seq.first, seq.last))
+        if widest > seq.padding:
+            raise InvalidInputError(f"output {pattern}: frame {seq.last if len(str(abs(seq.last))) == widest else seq.first} "
+                                    f"needs {widest} digits, the pattern has {seq.padding} (use {'#' * widest})")
     ext = os.path.splitext(pattern)[1]
     if not ext or not _writer_exists(seq.path(seq.first)):
         known = "e.g. .exr, .png, .jpg, .tif, .dpx"
