@@ -5,7 +5,7 @@ drifting soft blob, 8-bit PNG matte) with two looks crossing over on keyframed w
 LINEAR) and a keyframed strength, and the background with one look. It is rendered with every
 method at stride 1 and 2 by the shipped model, plus cases that
 go through the other ways into the engine: the grid-space blend (eq. 7, a seeded random net with
-``blend = "grid"``), a farm-style run (``analyze_clip`` to a grid track, then ``render_clip`` of a
+``blend = "grid"``), a farm-style run (``analyze_clip`` to an analysis file, then ``render_clip`` of a
 chunk from it), and an open clip fed in memory out of order and then updated with new keyframes.
 
 The references were produced by the code *before* the engine/service restructure (issue 10), by
@@ -168,10 +168,10 @@ def _render_cases(folder: Path) -> dict[str, tuple[list[str], np.ndarray]]:
             run(shipped, f"{method}-s{stride}", method, stride)
     run(Engine(grid_blend_net(), device="cpu", temporal="tc"), "grid-blend-s2", "lookgrid", 2)
 
-    # farm style: the grid track once, then a chunk rendered from it
-    track = folder / "track.pt"
-    shipped.analyze_clip(make_spec(paths, str(folder / "unused" / "o.####.exr"), "lookgrid", 2), track)
-    run(shipped, "track-chunk-s2", "lookgrid", 2, frames=[1004, 1005, 1006], track=str(track))
+    # farm style: the analysis once, then a chunk rendered from it
+    analysis = folder / "analysis.pt"
+    shipped.analyze_clip(make_spec(paths, str(folder / "unused" / "o.####.exr"), "lookgrid", 2), analysis)
+    run(shipped, "track-chunk-s2", "lookgrid", 2, frames=[1004, 1005, 1006], analysis=str(analysis))
 
     # the service's way: frames in memory, out of order, then new keyframes on the open clip
     spec = make_spec(paths, "", "lookgrid", 2)

@@ -12,11 +12,19 @@ Rules checked, for every module of ``backend/lookgrid`` (generated protobuf stub
    command does not always need) and carries a comment on its line or the line above saying why.
 4. The wire contract (``lookgrid_client``) is imported only by the service and the commands; host
    plugins (``plugins/``) never import ``lookgrid`` or torch.
+5. No import cycle among the modules of ``backend/lookgrid`` or of the client
+   (``plugins/client/lookgrid_client``), counting ``if TYPE_CHECKING:`` and function-local imports:
+   an annotation-only import still stands for a module that knows the other. (A submodule's
+   implicit import of its own package's ``__init__`` is not an edge.)
+6. No file in ``engine/`` or ``service/`` is longer than :data:`MAX_LINES`; ``engine/spec.py``,
+   the job description, imports no torch.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +56,14 @@ PEER_EDGES = {
 #: parts that may import the wire contract (lookgrid_client)
 CLIENT_USERS = {"service", "commands", "cli"}
 
+#: the folders holding a top-level package whose modules must not import each other in a circle,
+#: with that package's folder
+CYCLE_ROOTS = [(PACKAGE.parent, PACKAGE), (PLUGINS / "client", PLUGINS / "client" / "lookgrid_client")]
+
+#: the longest a module of these folders may be, in lines
+MAX_LINES = 400
+SHORT_FOLDERS = ("engine", "service")
+
 
 def _modules():
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -61,23 +77,27 @@ def _part(path: Path) -> str:
     return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
-def _module_name(path: Path) -> str:
-    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+def _module_name(path: Path, root: Path | None = None) -> str:
+    """``lookgrid.engine.clip`` for ``backend/lookgrid/engine/clip.py`` (``root``: the folder that
+    holds the top-level package; default ``backend``)."""
+    rel = path.relative_to(PACKAGE.parent if root is None else root).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def _imports(path: Path):
-    """Yield ``(name, node, local)`` for every import; ``local`` = inside a function body."""
+def _imports(path: Path, root: Path | None = None):
+    """Yield ``(name, node, local, type_checking)`` for every import; ``local`` = inside a function
+    body, ``type_checking`` = inside ``if TYPE_CHECKING:``."""
     tree = ast.parse(path.read_text(), str(path))
-    pkg = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    own = _module_name(path, root)
+    pkg = own if path.name == "__init__.py" else own.rpartition(".")[0]
 
     def visit(node, local, type_checking):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                visit(child, local, True)
+                yield from visit(child, local, True)  # checked too: an annotation is a dependency
                 continue
             if isinstance(child, ast.Import):
                 for alias in child.names:
@@ -198,3 +218,106 @@ def test_checker_sees_what_it_should(tmp_path):
         assert "import it at module level" in str(err.value) and "say why" in str(err.value)
     finally:
         PACKAGE, REPO = old
+
+
+def test_spec_imports_no_torch():
+    """The job description is plain data: importing it (through the package too) loads no torch."""
+    code = ("import sys; import lookgrid.engine.spec; from lookgrid.engine import ClipSpec, METHOD_NAMES; "
+            "print(sorted(m for m in ('torch', 'numba', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"lookgrid.engine.spec pulls in {out.stdout.strip()}"
+
+
+def _import_graph(root: Path, package: Path) -> dict[str, set[str]]:
+    """Module → the modules it imports, within ``package`` (every kind of import: module level,
+    function-local, ``TYPE_CHECKING``). ``from M import a`` is an edge to ``M.a`` when that is a
+    module, else to ``M``; ``import a.b`` to the longest module prefix."""
+    paths = {_module_name(p, root): p for p in sorted(package.rglob("*.py"))}
+    graph: dict[str, set[str]] = {m: set() for m in paths}
+    for mod, path in paths.items():
+        for name, node, _local, _tc in _imports(path, root):
+            targets = ([f"{name}.{a.name}" if f"{name}.{a.name}" in paths else name for a in node.names]
+                       if isinstance(node, ast.ImportFrom) else [name])
+            for t in targets:
+                while t and t not in paths:
+                    t = t.rpartition(".")[0]
+                if t and t != mod:
+                    graph[mod].add(t)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of ``graph`` with more than one module (Tarjan), each
+    sorted: every import cycle lies inside one of them."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles():
+    bad = []
+    for root, package in CYCLE_ROOTS:
+        if not package.is_dir():
+            continue
+        for component in _cycles(_import_graph(root, package)):
+            bad.append(f"{len(component)} modules import each other in a circle: {', '.join(component)}")
+    assert not bad, "import cycles (TYPE_CHECKING and function-local imports count):\n" + "\n".join(bad)
+
+
+def test_cycle_check_can_fail(tmp_path):
+    """A circle closed only by a ``TYPE_CHECKING`` import and one closed by a function-local import
+    are both caught; a submodule importing through its package's ``__init__`` is not a circle."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from pkg.a import A\n")
+    (pkg / "a.py").write_text("from pkg import b\nclass A: ...\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\n")
+    (pkg / "c.py").write_text("def f():\n    from pkg.d import g\n")
+    (pkg / "d.py").write_text("import pkg.c\ndef g(): ...\n")
+    (pkg / "e.py").write_text("from pkg.a import A\n")
+    global CYCLE_ROOTS
+    old = CYCLE_ROOTS
+    CYCLE_ROOTS = [(tmp_path, pkg)]
+    try:
+        with pytest.raises(AssertionError) as err:
+            test_no_import_cycles()
+    finally:
+        CYCLE_ROOTS = old
+    assert "pkg.a, pkg.b" in str(err.value) and "pkg.c, pkg.d" in str(err.value)
+    assert "pkg.e" not in str(err.value) and "pkg, " not in str(err.value)
+    assert _cycles({"x": {"y"}, "y": {"z"}, "z": {"x"}, "w": {"x"}}) == [["x", "y", "z"]]
+
+
+def test_engine_and_service_files_are_short():
+    bad = [f"{p.relative_to(REPO)}: {n} lines"
+           for folder in SHORT_FOLDERS for p in sorted((PACKAGE / folder).rglob("*.py"))
+           if (n := len(p.read_text().splitlines())) > MAX_LINES]
+    assert not bad, f"files over {MAX_LINES} lines (split them by concept):\n" + "\n".join(bad)

@@ -1,5 +1,5 @@
 """Same pixels before and after a restructure: a fixed generated clip rendered with every method,
-stride 1 and 2, the grid-space blend, a grid-track chunk and an open clip fed out of order and
+stride 1 and 2, the grid-space blend, an analysis chunk and an open clip fed out of order and
 updated (``tests/same_pixels_clip.py`` says what each case is), compared with references that the
 code before the engine/service restructure produced (``tests/data/same_pixels.npz``).
 

@@ -81,6 +81,11 @@ class FarmTaskError(LookGridError, RuntimeError):
     """A farm task failed for good (after its retries); the message names the chunk and the cause."""
 
 
+class TrainingDivergedError(LookGridError, RuntimeError):
+    """Training stopped because it went wrong: a loss became non-finite, or the grids stopped
+    depending on the input (the grid path is dead)."""
+
+
 class ClipStateError(LookGridError, RuntimeError):
     """A call does not fit the clip's state, e.g. analysing frames that were never sent (maps to
     FAILED_PRECONDITION)."""

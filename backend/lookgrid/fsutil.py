@@ -1,6 +1,6 @@
 """Atomic file writes, and clean-up of what killed runs leave behind.
 
-Every file LookGrid writes for a user (frames, specs, grid tracks, checkpoints, reports, ready files)
+Every file LookGrid writes for a user (frames, specs, analyses, checkpoints, reports, ready files)
 goes through :func:`atomic_write`: the writer fills a temporary file in the destination's own folder,
 and only a complete file is moved into place with ``os.replace``. A reader therefore sees the old
 file or the new one, never half of one, and a failed write leaves the old file untouched.

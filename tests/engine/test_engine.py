@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lookgrid.engine import ClipSpec, RegionSpec, StyleTrack
-from lookgrid.engine.clip import full_masks
+from lookgrid.engine.tensors import full_masks
 from lookgrid.engine.methods import combine_styles
 from lookgrid.model.blend import pixel_blend
 from lookgrid.errors import (ClipStateError, InvalidInputError, ShapeMismatchError,

@@ -120,20 +120,20 @@ def test_analyse_once_then_render_chunks_from_the_track(engine, tmp_path):
     inp, mask = write_clip(tmp_path, range(1, 8))
     spec = spec_for(inp, mask, str(tmp_path / "a" / "o.####.exr"), stride=3)
     engine.render_clip(spec)  # reference: one sequential run
-    track = tmp_path / "grids" / "clip.track"
-    assert engine.analyze_clip(spec, track) == 3  # anchors 1, 4, 7 (7 is also the last frame)
+    analysis = tmp_path / "grids" / "clip.analysis"
+    assert engine.analyze_clip(spec, analysis) == 3  # anchors 1, 4, 7 (7 is also the last frame)
     spec_b = spec_for(inp, mask, str(tmp_path / "b" / "o.####.exr"), stride=3)
-    summary = engine.render_clip(spec_b, frames=[5, 6], track=track)
+    summary = engine.render_clip(spec_b, frames=[5, 6], analysis=analysis)
     assert summary.analysed == 0  # nothing analysed again
     for f in (5, 6):
         np.testing.assert_array_equal(read_image(tmp_path / "a" / f"o.{f:04d}.exr").pixels,
                                       read_image(tmp_path / "b" / f"o.{f:04d}.exr").pixels)
-    # a track of other inputs is refused
+    # an analysis of other inputs is refused
     other = spec_for(inp, mask, str(tmp_path / "c" / "o.####.exr"), stride=2)
     with pytest.raises(InvalidInputError, match="other inputs"):
-        engine.render_clip(other, frames=[5], track=track)
+        engine.render_clip(other, frames=[5], analysis=analysis)
     with pytest.raises(InvalidInputError, match="does not exist"):
-        engine.render_clip(spec_b, frames=[5], track=tmp_path / "nope.track")
+        engine.render_clip(spec_b, frames=[5], analysis=tmp_path / "nope.analysis")
 
 
 def test_leftovers_of_a_killed_run_are_removed_and_none_are_made(engine, tmp_path):

@@ -1,6 +1,6 @@
 """Farm test fixtures: one Ray for the whole session (started once: ~5 s and ~750 MB), one tiny
-clip on disk, its sequential reference render (``lookgrid render``) and one analysed grid track
-that the tests copy beside their own outputs (a track depends on the analysis inputs only, not on
+clip on disk, its sequential reference render (``lookgrid render``) and one analysis
+that the tests copy beside their own outputs (an analysis depends on the analysis inputs only, not on
 where the frames are written)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from farm_clips import write_clip
 from lookgrid.cli import main as lookgrid
 from lookgrid.engine.spec import ClipSpec
-from lookgrid.farm.track import FOLDER
+from lookgrid.farm.analysis import ANALYSIS_FILE, FOLDER, MANIFEST_FILE, SPEC_FILE
 
 
 @pytest.fixture(scope="session")
@@ -54,18 +54,18 @@ def analysed(clip) -> Path:
 
 @pytest.fixture()
 def job_spec(clip, analysed, tmp_path):
-    """``job_spec(name, with_track=True, **fields) -> path of a spec`` writing to
-    ``tmp_path/name/``; with the analysed track copied beside those outputs."""
+    """``job_spec(name, with_analysis=True, **fields) -> path of a spec`` writing to
+    ``tmp_path/name/``; with the analysis copied beside those outputs."""
 
-    def make(name: str, with_track: bool = True, **fields) -> Path:
+    def make(name: str, with_analysis: bool = True, **fields) -> Path:
         spec = ClipSpec.load(clip)
         spec.output = str(tmp_path / name / "o.####.exr")
         for key, value in fields.items():
             setattr(spec, key, value)
-        if with_track:
+        if with_analysis:
             dst = tmp_path / name / FOLDER
             dst.mkdir(parents=True)
-            for f in ("track.pt", "track.json", "spec.json"):
+            for f in (ANALYSIS_FILE, MANIFEST_FILE, SPEC_FILE):
                 shutil.copy2(analysed / f, dst / f)
         path = tmp_path / f"{name}.json"
         spec.save(path)

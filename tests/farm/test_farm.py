@@ -1,6 +1,6 @@
 """lookgrid farm on a real Ray: chunked renders equal one sequential ``lookgrid render`` bit for bit,
 a worker killed with -9 mid-chunk is retried with no partial file left, an interrupted job resumes,
-a stale track is refused, bad specs get one line."""
+a stale analysis is refused, bad specs get one line."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from farm_clips import outputs
 from lookgrid.cli import main as lookgrid
 from lookgrid.farm.job import ATTEMPTS, load_spec
 from lookgrid.farm.ray_runner import run_job
-from lookgrid.farm.track import FOLDER
+from lookgrid.farm.analysis import FOLDER
 from lookgrid.fsutil import is_temp_name
 
 FRAMES = list(range(1001, 1013))
@@ -51,11 +51,11 @@ def assert_same_as_reference(folder: Path, reference: Path, frames=FRAMES):
     (None, 2, "forward", False)])
 def test_chunks_give_the_pixels_of_one_sequential_render(ray_session, reference, job_spec,
                                                          chunk, workers, order, fresh):
-    spec = load_spec(job_spec(f"c{chunk}-w{workers}-{order}", with_track=not fresh))
+    spec = load_spec(job_spec(f"c{chunk}-w{workers}-{order}", with_analysis=not fresh))
     seen = []
     summary = run_job(spec, chunk=chunk, workers=workers, order=order,
                       progress=lambda done, total: seen.append((done, total)))
-    # a fresh job analyses its 5 analysed frames (stride 3); a copied track fits and is reused
+    # a fresh job analyses its 5 analysed frames (stride 3); a copied analysis fits and is reused
     assert summary.analysed == (5 if fresh else 0)
     assert summary.rendered == 12 and summary.skipped == 0 and summary.retries == 0
     assert summary.chunks == {1: 12, 3: 4, 7: 2, None: 1}[chunk]
@@ -117,7 +117,7 @@ def test_an_interrupted_job_resumes_with_only_the_missing_frames(ray_session, re
     # a changed job (another look) owns the folder anew: nothing of the old one counts as done
     spec.regions[1].strength = spec.regions[1].strength.constant(0.5)
     other = run_job(spec, chunk=0, workers=2)
-    assert (other.rendered, other.skipped, other.analysed) == (12, 0, 0)  # same grids: track kept
+    assert (other.rendered, other.skipped, other.analysed) == (12, 0, 0)  # same grids: analysis kept
 
 
 def test_a_spec_changed_after_analysis_is_refused(job_spec, capsys, clip):
@@ -129,7 +129,7 @@ def test_a_spec_changed_after_analysis_is_refused(job_spec, capsys, clip):
     capsys.readouterr()
     assert lookgrid(["farm", "task", "render", "--spec", str(path), "--frames", "1004-1006"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "analysed from other inputs: the spec's 'stride' changed" in err[0]
+    assert len(err) == 1 and "made from other inputs: the spec's 'stride' changed" in err[0]
     assert not (path.parent / "changed" / "o.1004.exr").exists()
 
 
@@ -140,7 +140,7 @@ def test_changed_input_content_is_refused_but_a_touched_file_is_not(job_spec, ca
     mask = clip.parent / "mask" / "m.1004.png"  # an analysed frame (stride 3 from 1001)
     data, st = mask.read_bytes(), mask.stat()
     try:
-        os.utime(mask)  # touched, same bytes: the track still fits
+        os.utime(mask)  # touched, same bytes: the analysis still fits
         capsys.readouterr()
         assert lookgrid(["farm", "task", "render", "--spec", str(path), "--frames", "1004"]) == 0
         write_image(mask, 1.0 - read_image(mask).pixels, dtype="uint8")
@@ -164,7 +164,7 @@ def test_changed_input_content_is_refused_but_a_touched_file_is_not(job_spec, ca
      "--chunk must be >= 1"),
     ("range", ["farm", "task", "render", "--spec", "{good}", "--frames", "9-x"], "bad frame chunk"),
     ("outside", ["farm", "task", "render", "--spec", "{good}", "--frames", "1-5"], "holds none"),
-    ("notrack", ["farm", "task", "render", "--spec", "{good}", "--frames", "1001"], "no grid track"),
+    ("noanalysis", ["farm", "task", "render", "--spec", "{good}", "--frames", "1001"], "no analysis"),
 ])
 def test_bad_input_gets_one_clear_line(case, args, message, tmp_path, clip, capsys):
     from lookgrid.engine.spec import ClipSpec
@@ -208,7 +208,7 @@ def test_the_command_joins_a_cluster_by_address_and_resumes_after_an_interrupt(
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"{12 - done} frames rendered, {done} already done" in again.stdout, again.stdout
-    assert "track reused" in again.stdout
+    assert "analysis reused" in again.stdout
     assert_same_as_reference(out, reference)
 
 

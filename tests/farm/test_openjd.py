@@ -25,7 +25,7 @@ LOOKGRID = str(BIN / "lookgrid") if (BIN / "lookgrid").exists() else shutil.whic
 def test_the_bundle_checks_and_runs_with_openjd(job_spec, reference, tmp_path):
     from test_farm import assert_same_as_reference
 
-    spec = job_spec("openjd", with_track=False)
+    spec = job_spec("openjd", with_analysis=False)
     bundle = tmp_path / "bundle"
     assert lookgrid(["farm", "export", "--spec", str(spec), "--out", str(bundle), "--chunk", "5"]) == 0
     assert sorted(os.listdir(bundle)) == ["clip.json", "parameter_values.yaml", "template.yaml"]
@@ -55,15 +55,15 @@ def test_the_bundle_checks_and_runs_with_openjd(job_spec, reference, tmp_path):
 
 
 def test_a_failing_task_fails_the_openjd_job(job_spec, tmp_path):
-    """No track and no Analyze step: the Render task refuses, openjd run exits non-zero."""
-    spec = job_spec("openjd-fail", with_track=False)
+    """No analysis and no Analyze step: the Render task refuses, openjd run exits non-zero."""
+    spec = job_spec("openjd-fail", with_analysis=False)
     bundle = tmp_path / "bundle"
     assert lookgrid(["farm", "export", "--spec", str(spec), "--out", str(bundle), "--chunk", "12"]) == 0
     run = subprocess.run([OPENJD, "run", str(bundle / "template.yaml"), "-p", f"LookGrid={LOOKGRID}",
                           "--step", "Render", "--no-run-dependencies"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode != 0
-    assert "no grid track" in run.stdout + run.stderr
+    assert "no analysis" in run.stdout + run.stderr
 
 
 def test_template_is_data_and_chunks_are_contiguous_runs():

@@ -3,8 +3,8 @@ import torch
 
 from lookgrid.errors import ShapeMismatchError
 from lookgrid.model.blend import blend_grids
-from lookgrid.model.grid import (DIAGONAL_CHANNELS, GRID_COEFFS, OFFSET_CHANNELS, apply_strength, identity_grid,
-                                 lerp_grids)
+from lookgrid.model.grid import (DIAGONAL_CHANNELS, GRID_COEFFS, OFFSET_CHANNELS, apply_strength,
+                                 check_shape, identity_grid, lerp_grids)
 
 
 def test_layout_constants():
@@ -66,3 +66,26 @@ def test_gradcheck_blend_and_strength():
     m = torch.rand(2, 2, 2, 2, dtype=torch.float64, requires_grad=True)
     s = torch.rand(2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda g, m, s: blend_grids(apply_strength(g, s), m), (g, m, s))
+
+
+def test_check_shape_reads_its_pattern():
+    """Sizes in the pattern are checked, names are free unless bound, and the message shows both."""
+    check_shape("x", torch.zeros(2, 3, 4, 5), "(B,3,H,W)")
+    check_shape("x", torch.zeros(2, 3, 4, 4), "(B,3,L,L)", L=4)
+    with pytest.raises(ShapeMismatchError, match=r"x must have shape \(B,3,H,W\), got \(2, 4, 4, 5\)"):
+        check_shape("x", torch.zeros(2, 4, 4, 5), "(B,3,H,W)")
+    with pytest.raises(ShapeMismatchError, match=r"\(B,3,H,W\), got \(3, 4, 5\)"):
+        check_shape("x", torch.zeros(3, 4, 5), "(B,3,H,W)")
+    with pytest.raises(ShapeMismatchError, match=r"\(1,N,H,W\) = \(1,N,4,6\), got \(1, 2, 4, 5\)"):
+        check_shape("masks", torch.zeros(1, 2, 4, 5), "(1,N,H,W)", H=4, W=6)
+    with pytest.raises(ShapeMismatchError, match="L"):
+        check_shape("x", torch.zeros(2, 3, 4, 5), "(B,3,L,L)", L=4)
+
+
+def test_check_shape_refuses_a_malformed_pattern():
+    with pytest.raises(ValueError, match="parentheses"):
+        check_shape("x", torch.zeros(2), "B")
+    with pytest.raises(ValueError, match="neither sizes nor names"):
+        check_shape("x", torch.zeros(2), "(B-1)")
+    with pytest.raises(ValueError, match="not names of the pattern"):
+        check_shape("x", torch.zeros(2), "(B)", C=2)

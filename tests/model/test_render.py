@@ -20,18 +20,18 @@ def blend_net(identity_net, request):
     identity_net.config["blend"] = before
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_identity_grids_give_input_exactly(blend_net, gen, fast):
+@pytest.mark.parametrize("reference", [False, True])
+def test_identity_grids_give_input_exactly(blend_net, gen, reference):
     img = torch.rand(1, 3, 45, 70, generator=gen) * 2 - 0.5  # beyond [0, 1] too
-    out = render_frame(blend_net, img, _masks(45, 70, 3), identity_grid(3), fast=fast)
+    out = render_frame(blend_net, img, _masks(45, 70, 3), identity_grid(3), reference=reference)
     assert torch.equal(out, img)
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_zero_strength_gives_input_exactly(blend_net, gen, fast):
+@pytest.mark.parametrize("reference", [False, True])
+def test_zero_strength_gives_input_exactly(blend_net, gen, reference):
     img = torch.rand(1, 3, 30, 40, generator=gen)
     grids = torch.randn(2, 12, 8, 16, 16, generator=gen)
-    out = render_frame(blend_net, img, _masks(30, 40, 2), grids, torch.zeros(2), fast=fast)
+    out = render_frame(blend_net, img, _masks(30, 40, 2), grids, torch.zeros(2), reference=reference)
     assert torch.equal(out, img)
 
 
@@ -41,8 +41,8 @@ def test_fast_render_equals_reference(blend_net, gen, h, w, n):
     grids = identity_grid(n) + 0.3 * torch.randn(n, 12, 8, 16, 16, generator=gen)
     masks = _masks(h, w, n)
     strength = torch.rand(n, generator=gen)
-    fast = render_frame(blend_net, img, masks, grids, strength, fast=True)
-    ref = render_frame(blend_net, img, masks, grids, strength, fast=False)
+    fast = render_frame(blend_net, img, masks, grids, strength)
+    ref = render_frame(blend_net, img, masks, grids, strength, reference=True)
     assert (fast - ref).abs().max().item() <= 1e-5
 
 
@@ -61,7 +61,7 @@ def test_blend_modes_differ_and_grid_mode_is_eq7(identity_net, gen):
         for mode in ("grid", "pixel"):
             identity_net.config["blend"] = mode
             parts[mode] = render_parts(identity_net, img, masks, grids)
-            outs[mode] = render_frame(identity_net, img, masks, grids, fast=True)
+            outs[mode] = render_frame(identity_net, img, masks, grids)
     finally:
         identity_net.config["blend"] = before
     for key in ("guide", "grid", "soft_masks"):
@@ -74,8 +74,8 @@ def test_blend_modes_differ_and_grid_mode_is_eq7(identity_net, gen):
     assert (outs["grid"] - outs["pixel"]).abs().max().item() > 1e-2
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_pixel_blend_follows_hard_masks_exactly(identity_net, gen, fast):
+@pytest.mark.parametrize("reference", [False, True])
+def test_pixel_blend_follows_hard_masks_exactly(identity_net, gen, reference):
     """With hard masks, pixel blending applies each region's own transform right up to the edge
     (no halo), where grid blending bleeds across the edge."""
     h, w = 48, 256
@@ -91,29 +91,29 @@ def test_pixel_blend_follows_hard_masks_exactly(identity_net, gen, fast):
     before = identity_net.config["blend"]
     try:
         identity_net.config["blend"] = "pixel"
-        assert (render_frame(identity_net, img, masks, grids, fast=fast)[0] - want).abs().max().item() < 1e-5
+        assert (render_frame(identity_net, img, masks, grids, reference=reference)[0] - want).abs().max().item() < 1e-5
         identity_net.config["blend"] = "grid"
-        assert (render_frame(identity_net, img, masks, grids, fast=fast)[0] - want).abs().max().item() > 1e-2
+        assert (render_frame(identity_net, img, masks, grids, reference=reference)[0] - want).abs().max().item() > 1e-2
     finally:
         identity_net.config["blend"] = before
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_bad_blend_mode_is_a_clear_error(identity_net, fast):
+@pytest.mark.parametrize("reference", [False, True])
+def test_bad_blend_mode_is_a_clear_error(identity_net, reference):
     img = torch.rand(1, 3, 20, 30)
     before = identity_net.config["blend"]
     identity_net.config["blend"] = "soft"
     try:
         with pytest.raises(InvalidInputError, match=r"'pixel', 'grid'.*'soft'"):
-            render_frame(identity_net, img, torch.ones(1, 1, 20, 30), identity_grid(1), fast=fast)
+            render_frame(identity_net, img, torch.ones(1, 1, 20, 30), identity_grid(1), reference=reference)
         with pytest.raises(InvalidInputError, match=r"'pixel', 'grid'.*'soft'"):
             render_parts(identity_net, img, torch.ones(1, 1, 20, 30), identity_grid(1))
     finally:
         identity_net.config["blend"] = before
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_known_affine_per_region_is_reproduced_inside_regions(blend_net, gen, fast):
+@pytest.mark.parametrize("reference", [False, True])
+def test_known_affine_per_region_is_reproduced_inside_regions(blend_net, gen, reference):
     h, w = 96, 256  # 16 px per grid cell across
     a = torch.randn(2, 12, generator=gen) * 0.3 + identity_grid(2)[:, :, 0, 0, 0]
     grids = a.view(2, 12, 1, 1, 1).expand(2, 12, 8, 16, 16).contiguous()
@@ -121,7 +121,7 @@ def test_known_affine_per_region_is_reproduced_inside_regions(blend_net, gen, fa
     masks[:, 0, :, :128] = 1
     masks[:, 1] = 1 - masks[:, 0]
     img = torch.rand(1, 3, h, w, generator=gen)
-    out = render_frame(blend_net, img, masks, grids, fast=fast)
+    out = render_frame(blend_net, img, masks, grids, reference=reference)
     for k, cols in ((0, slice(0, 128 - 48)), (1, slice(128 + 48, w))):  # 3 cells away from the edge
         m = a[k].view(3, 4)
         want = torch.einsum("ck,khw->chw", m[:, :3], img[0, :, :, cols]) + m[:, 3].view(3, 1, 1)
@@ -165,13 +165,13 @@ def test_bad_inputs_raise_with_shapes(identity_net):
         render_frame(identity_net, img[0], torch.ones(1, 2, 20, 30), identity_grid(2))
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_non_finite_image_is_rejected(blend_net, fast):
+@pytest.mark.parametrize("reference", [False, True])
+def test_non_finite_image_is_rejected(blend_net, reference):
     img = torch.rand(1, 3, 20, 30)
     img[0, 2, 5, 5] = float("inf")
     img[0, 0, 9, 0] = float("nan")
-    with pytest.raises(InvalidInputError, match="NaN or Inf" + (" in 2 rows" if fast else "")):
-        render_frame(blend_net, img, torch.ones(1, 1, 20, 30), identity_grid(1), fast=fast)
+    with pytest.raises(InvalidInputError, match="NaN or Inf" + ("" if reference else " in 2 rows")):
+        render_frame(blend_net, img, torch.ones(1, 1, 20, 30), identity_grid(1), reference=reference)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -179,10 +179,10 @@ def test_cuda_render_equals_cpu_reference(blend_net, gen):
     img = torch.rand(1, 3, 120, 200, generator=gen)
     grids = identity_grid(2) + 0.3 * torch.randn(2, 12, 8, 16, 16, generator=gen)
     masks = _masks(120, 200, 2)
-    ref = render_frame(blend_net, img, masks, grids, fast=False)
+    ref = render_frame(blend_net, img, masks, grids, reference=True)
     net_cuda = blend_net.to("cuda")
     try:
-        out = render_frame(net_cuda, img.cuda(), masks.cuda(), grids.cuda(), fast=True)
+        out = render_frame(net_cuda, img.cuda(), masks.cuda(), grids.cuda())
     finally:
         blend_net.to("cpu")
     assert (out.cpu() - ref).abs().max().item() <= 1e-5

@@ -21,8 +21,15 @@ import numpy as np
 from tqdm import tqdm
 
 from lookgrid.errors import InvalidInputError
-from lookgrid.imaging import (WORKING_SPACE, FrameSequence, SanitizeReport, default_colorspace, get_pipeline,
-                              read_image, write_image)
+from lookgrid.imaging import (
+    WORKING_SPACE,
+    FrameSequence,
+    SanitizeReport,
+    default_colorspace,
+    get_pipeline,
+    read_image,
+    write_image,
+)
 
 
 def add_arguments(parser) -> None:

@@ -123,7 +123,7 @@ def contact_sheet(frames, mattes, outputs, refs, picks: int = 6):
 
     cols = len(idx)
     sheet = np.full((pad + 4 * (th + pad), pad + cols * (tw + pad), 3), 0.12, np.float32)
-    for j, (name, ref) in enumerate(refs.items()):
+    for j, ref in enumerate(refs.values()):
         x = pad + j * (tw + pad)
         rh = min(th, int(round(ref.shape[0] * tw / ref.shape[1])))
         sheet[pad:pad + rh, x:x + tw] = cv2.resize(ref, (tw, rh), interpolation=cv2.INTER_AREA)
@@ -162,6 +162,7 @@ def run(args) -> int:
             os.makedirs(args.output, exist_ok=True)
             remove_stale_temps(args.output)  # what a killed earlier run left half-written
             for out in client.render_frames(clip.clip_id, items):
+                assert out.pixels is not None  # raw frames in, raw frames out
                 rgb = np.clip(out.pixels[..., :3].astype(np.float32), 0, 1)
                 outputs[out.frame - 1] = rgb
                 write_image(os.path.join(args.output, f"demo.{out.frame:04d}.png"), rgb,

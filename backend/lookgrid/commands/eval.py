@@ -162,7 +162,8 @@ def run(args) -> int:
     def say(msg: str) -> None:
         print(f"[{time.perf_counter() - t_start:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    results, dicts = [], []
+    results: list = []
+    dicts: list = []
     for name, spec, max_frames, max_height in jobs:
         clip = harness.load_clip(name, spec, engine, max_frames=max_frames, max_height=max_height)
         say(f"{name}: {len(clip.frames)} frames at {clip.frames[0].shape[1]}x{clip.frames[0].shape[0]}")

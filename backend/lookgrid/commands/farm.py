@@ -9,8 +9,8 @@
 ``render`` runs the job on Ray (:mod:`lookgrid.farm.ray_runner`): a local Ray started for the job,
 or an existing cluster by ``--address``. ``export`` writes an Open Job Description bundle
 (:mod:`lookgrid.farm.openjd`) whose tasks call ``farm task``: ``analyze`` (skipped when the grid
-track beside the output is current) and ``render`` of one chunk (refused when the track does not
-fit the spec). The state lives in ``<output dir>/.lookgrid/`` (:mod:`lookgrid.farm.track`).
+analysis beside the output is current) and ``render`` of one chunk (refused when the analysis does
+not fit the spec). The state lives in ``<output dir>/.lookgrid/`` (:mod:`lookgrid.farm.analysis`).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def add_arguments(parser) -> None:
     task = sub.add_parser("task", help="one task of an exported job (run by the farm)",
                           description="one task of an exported job (run by the farm)")
     tsub = task.add_subparsers(dest="task", metavar="KIND", required=True)
-    _spec(tsub.add_parser("analyze", help="analyse the clip unless its track is current"))
-    tr = tsub.add_parser("render", help="render one chunk of frames from the track")
+    _spec(tsub.add_parser("analyze", help="analyse the clip unless its analysis is current"))
+    tr = tsub.add_parser("render", help="render one chunk of frames from the analysis")
     _spec(tr)
     tr.add_argument("--frames", required=True, metavar="A-B", help="the chunk, e.g. 1001-1010")
 
@@ -102,7 +102,7 @@ def _task(args, spec) -> int:
     if args.task == "analyze":
         result = jobs.analyze_task(spec)
         if result["reused"]:
-            print("analyze: the grid track beside the output is current; nothing to do")
+            print("analyze: the analysis beside the output is current; nothing to do")
         else:
             print(f"analyze: {result['analysed']} frames in {result['seconds']:.1f} s "
                   f"({result['reason']})")

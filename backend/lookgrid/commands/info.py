@@ -14,7 +14,6 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import lookgrid
 from lookgrid.imaging import color
 from lookgrid.model.licence import data_licence
 from lookgrid.model.names import models_dir
@@ -87,7 +86,7 @@ def _colour() -> dict:
 
 def _models() -> list[dict]:
     folder = models_dir()
-    out = []
+    out: list[dict] = []
     if not folder.is_dir():
         return out
     for p in sorted(folder.glob("*.pt")):

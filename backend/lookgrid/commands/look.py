@@ -58,18 +58,20 @@ def run(args) -> int:
     return int(args._look(args) or 0)
 
 
-def _list(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
+def _items(text: str) -> list[str]:
     items = [s.strip() for s in text.split(",") if s.strip()]
     if not items:
         raise InvalidInputError(f"empty list {text!r}")
     return items
 
 
+def _list(text: str | None) -> list[str] | None:
+    return None if text is None else _items(text)
+
+
 def _sizes(text: str) -> list[int]:
     try:
-        return [int(s) for s in _list(text)]
+        return [int(s) for s in _items(text)]
     except ValueError:
         raise InvalidInputError(f"--sizes {text!r}: expected numbers such as 33,65") from None
 
@@ -87,7 +89,7 @@ def run_export(args) -> int:
         if not args.no_progress:
             print(f"\rlook export: frame {frame} ({done}/{total})", end="", file=sys.stderr, flush=True)
 
-    result = export_look(engine, spec, args.out, frames, size=args.size, formats=_list(args.formats),
+    result = export_look(engine, spec, args.out, frames, size=args.size, formats=_items(args.formats),
                          regions=_list(args.regions), progress=progress)
     if not args.no_progress:
         print(file=sys.stderr)
@@ -110,7 +112,7 @@ def run_table(args) -> int:
     data = Path(args.data) if args.data else shared_data_dir()
     suite = SUITES[args.suite]
     if args.clips:
-        wanted = _list(args.clips)
+        wanted = _items(args.clips)
         unknown = [c for c in wanted if c not in {s.name for s in suite}]
         if unknown:
             raise InvalidInputError(f"unknown clip(s) {', '.join(unknown)}")

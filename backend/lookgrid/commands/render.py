@@ -34,7 +34,6 @@ from lookgrid.imaging.outputs import check_output
 from lookgrid.timeline import Key, Track
 
 
-
 def add_arguments(parser) -> None:
     parser.add_argument("--input", metavar="PATTERN", help="input frames (%%04d, ####, @ or one file)")
     parser.add_argument("--output", metavar="PATTERN", help="output frames (format by extension)")

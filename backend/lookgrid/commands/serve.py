@@ -69,7 +69,7 @@ def run(args) -> int:
                                     "it, or drop --token-file to run without one (loopback only)")
     engine = Engine(device=args.device, model_path=args.model, ttl_s=args.ttl,
                     max_cache_bytes=int(args.max_state_mb * 1024 * 1024))
-    engine.model  # load now: a broken checkpoint fails at start, not on the first call
+    _ = engine.model  # load now: a broken checkpoint fails at start, not on the first call
     server, port = create_server(args.address, engine, roots=args.root, token=token,
                                  tls_cert=_read(args.tls_cert), tls_key=_read(args.tls_key),
                                  insecure=args.insecure, max_workers=args.workers,

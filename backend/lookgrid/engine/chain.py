@@ -144,6 +144,6 @@ class Chains:
         gone = [key for key in self.grids if (key.region, key.style) in outputs]
         for key in gone:
             del self.grids[key]
-        for key in [key for key in self.states if key.pass_ in passes]:
-            del self.states[key]
+        for state in [s for s in self.states if s.pass_ in passes]:
+            del self.states[state]
         return {key.frame for key in gone}

@@ -7,204 +7,54 @@ Analysis and rendering are separate (DESIGN.md §3.4):
   (:func:`lookgrid.timeline.subsample_frames`) — through the passes of the clip's method
   (:mod:`lookgrid.engine.methods`), keeping grids and temporal state in a
   :class:`lookgrid.engine.chain.Chains`.
-  With the engine's ``temporal = "flow"`` the state is the previous analysed frame's grids,
-  warped along DIS flow at analysis resolution (:meth:`Clip._flow_pass`), not its statistics.
+  The network is the clip's :class:`lookgrid.engine.runtime.ModelRuntime` (shared by all clips).
+  With the runtime's ``temporal = "flow"`` the state is the previous analysed frame's grids,
+  warped along DIS flow at analysis resolution (:meth:`lookgrid.engine.runtime.ModelRuntime.predict_flow`), not its statistics.
 * **Rendering** (full resolution, stateless given the grids) takes the two analysed neighbours of a
   frame, interpolates linearly (paper §7), mixes each region's styles with its keyframed weights
   ``Σᵢ wᵢ(t)·Γᵢ(t)`` in grid space (paper §4.4), blends toward identity by the region's strength and
-  renders as the method says.
+  renders as the method says. The clip fills the frame's :class:`lookgrid.engine.methods.FrameRecord`
+  under its lock (:meth:`Clip.record_at`); the method renders it with the runtime, outside the lock.
 
 Regions are ``spec.regions`` in order; when no region is the background an implicit one is appended
 (no style: identity grid, strength 0), so the N render masks always include a background whose mask
 is ``clip(1 − Σ others, 0, 1)``. What a new spec invalidates is decided by
-:mod:`lookgrid.engine.invalidation`; the grid-track file is :mod:`lookgrid.engine.track`.
+:mod:`lookgrid.engine.invalidation`; the analysis file is :mod:`lookgrid.engine.analysis`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
-import numba
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from lookgrid import _numba
-from lookgrid.engine import track as tracks
+from lookgrid.engine import analysis as analyses
 from lookgrid.engine.chain import Chains, GridKey, Pass, StateKey
 from lookgrid.engine.invalidation import SpecChange, keyframe_changes
-from lookgrid.engine.methods import combine_styles, get_method
+from lookgrid.engine.lowres import LowRes, LowResCache, make_lowres
+from lookgrid.engine.methods import FrameRecord, combine_styles, get_method
+from lookgrid.engine.runtime import ModelRuntime
 from lookgrid.engine.spec import BACKGROUND, ClipSpec, RegionSpec
-from lookgrid.errors import ClipStateError, InvalidInputError, ShapeMismatchError
-from lookgrid.imaging.flow import flow_to_previous
+from lookgrid.engine.tensors import nbytes, render_masks, to_hwc, to_image_tensor
+from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.imaging.sequence import check_frame_count
-from lookgrid.model.colormath import display_luma_u8
 from lookgrid.model.grid import identity_grid
-from lookgrid.model.propagate import FlowState, propagate_grids
 from lookgrid.timeline import bracket, region_weights, subsample_frames
 
-if TYPE_CHECKING:  # annotations only
-    from lookgrid.engine.engine import Engine
-
-#: inline (never re-readable) network-resolution frames a clip keeps at most, beyond the ones it
-#: still needs; ~0.4 MB + 0.13 MB per region each
-MAX_INLINE_LOWRES = 256
-#: network-resolution frames kept when the clip can re-read its frames from storage
-MAX_STORED_LOWRES = 16
-
-FrameLoader = Callable[[int], tuple[np.ndarray, np.ndarray]]
-"""``loader(frame) -> (image_working (H,W,3) float32, region_masks (M,H,W) float32)``; M = masked regions."""
-
-
-# --- array helpers (pure functions) -------------------------------------------------------------
-def resize_planes(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Resize ``(B, C, h, w)`` to ``(B, C, height, width)``: bilinear, antialiased when shrinking."""
-    if x.shape[-2:] == (height, width):
-        return x
-    shrink = x.shape[-2] > height or x.shape[-1] > width
-    return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False,
-                         antialias=shrink)
-
-
-def to_image_tensor(image, device: torch.device) -> torch.Tensor:
-    """``(H, W, 3)`` numpy/tensor or ``(1, 3, H, W)`` tensor → float32 ``(1, 3, H, W)`` on ``device``.
-
-    An ``(H, W, 3)`` view of planar ``(3, H, W)`` memory (:meth:`lookgrid.engine.io.SequenceIO.read`)
-    is taken as it is: no copy on the CPU."""
-    if isinstance(image, np.ndarray) and min(image.strides, default=0) < 0:
-        image = np.ascontiguousarray(image)  # torch takes any strides but negative ones
-    t = torch.as_tensor(image)
-    if t.dim() == 3 and t.shape[-1] == 3:
-        t = t.permute(2, 0, 1).unsqueeze(0)
-    if t.dim() != 4 or t.shape[:2] != (1, 3):
-        raise ShapeMismatchError(f"image must be (H, W, 3) or (1, 3, H, W), got {tuple(t.shape)}")
-    return t.to(device=device, dtype=torch.float32).contiguous()
-
-
-def full_masks(region_masks: torch.Tensor, background_index: int | None) -> torch.Tensor:
-    """Insert the background mask ``clip(1 − Σ others, 0, 1)``.
-
-    region_masks ``(B, M, H, W)`` for the masked regions in order; returns ``(B, M+1, H, W)`` with
-    the background at ``background_index`` (``None``: returned unchanged, clamped to [0, 1]).
-    """
-    m = region_masks.clamp(0.0, 1.0)
-    if background_index is None:
-        return m
-    bg = (1.0 - m.sum(dim=1, keepdim=True)).clamp(0.0, 1.0)
-    return torch.cat([m[:, :background_index], bg, m[:, background_index:]], dim=1)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _mask_plane_kernel(src, dst, bg, first, last):
-    """One region's matte into its slot of the render masks, and into the background:
-    ``dst = clamp(nan→0 (src), 0, 1)``; ``bg = dst`` (``first``) or ``bg + dst``; with ``last``
-    then ``bg = clamp(1 − bg, 0, 1)``. (H, W) float32, any strides; float32 arithmetic."""
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    for y in numba.prange(src.shape[0]):
-        for x in range(src.shape[1]):
-            v = src[y, x]
-            v = zero if v != v else min(max(v, zero), one)
-            dst[y, x] = v
-            s = v if first else bg[y, x] + v
-            bg[y, x] = min(max(one - s, zero), one) if last else s
-
-
-def full_masks_fast(planes: Sequence[np.ndarray], background_index: int) -> torch.Tensor:
-    """``full_masks(nan_to_num(stack(planes)), background_index)`` on the CPU in one pass per
-    plane (the reference makes seven full-frame passes, each into a new tensor: ~0.14 s of a 4K
-    frame with one matte): M ≥ 1 (H, W) float32 planes of the masked regions in order → ``(1,
-    M+1, H, W)``. Same values: the background's sum adds the planes in order, as torch does."""
-    m = len(planes)
-    h, w = planes[0].shape
-    out = torch.empty((1, m + 1, h, w), dtype=torch.float32)
-    full = out.numpy()[0]
-    slots = [j if j < background_index else j + 1 for j in range(m)]
-    with _numba.PARALLEL_LOCK:
-        for j, p in enumerate(planes):
-            _mask_plane_kernel(p, full[slots[j]], full[background_index], j == 0, j == m - 1)
-    return out
-
-
-def nbytes(obj) -> int:
-    """Rough size in bytes of the tensors/arrays held by ``obj`` (nested containers, dataclasses)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.element_size() * obj.nelement()
-    if isinstance(obj, np.ndarray):
-        return obj.nbytes
-    if isinstance(obj, dict):
-        return sum(nbytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(nbytes(v) for v in obj)
-    if hasattr(obj, "__dataclass_fields__"):
-        return sum(nbytes(getattr(obj, f, None)) for f in obj.__dataclass_fields__)
-    if hasattr(obj, "__dict__"):
-        return sum(nbytes(v) for v in vars(obj).values())
-    return 0
-
-
-@dataclass
-class LowRes:
-    """One analysed frame at the network's resolution: content ``(1,3,L,L)``, masks ``(1,N,L,L)``."""
-
-    content: torch.Tensor
-    masks: torch.Tensor
-
-
-def make_lowres(image: torch.Tensor, masks: torch.Tensor, size: int) -> LowRes:
-    """Network-resolution copy, stored as float16 (half the memory; every path — in order, out of
-    order, inline or from disk — goes through here, so analysis sees identical inputs)."""
-    image = torch.nan_to_num(image, nan=0.0, posinf=16.0, neginf=-16.0).clamp(-16.0, 16.0)
-    return LowRes(resize_planes(image, size, size).to(torch.float16).contiguous(),
-                  resize_planes(masks, size, size).clamp(0.0, 1.0).to(torch.float16).contiguous())
-
-
-class LowResCache:
-    """The network-resolution frames of a clip, most recently used last.
-
-    Two retention policies: frames re-readable from storage (``rereadable``) keep only
-    :data:`MAX_STORED_LOWRES`; inline frames cannot be re-read, so they are kept while they may still
-    be needed, and beyond :data:`MAX_INLINE_LOWRES` the oldest frames whose grids are all cached are
-    dropped (needed again only if a style changes, which then asks the client to send them again).
-    """
-
-    def __init__(self, rereadable: bool) -> None:
-        self.rereadable = rereadable
-        self.frames: OrderedDict[int, LowRes] = OrderedDict()
-
-    def get(self, frame: int) -> LowRes | None:
-        return self.frames.get(frame)
-
-    def __contains__(self, frame: int) -> bool:
-        return frame in self.frames
-
-    def first(self) -> int | None:
-        return min(self.frames) if self.frames else None
-
-    def put(self, frame: int, low: LowRes, analysed: set[int]) -> None:
-        self.frames[frame] = low
-        self.frames.move_to_end(frame)
-        if self.rereadable:
-            while len(self.frames) > MAX_STORED_LOWRES:
-                self.frames.popitem(last=False)
-        elif len(self.frames) > MAX_INLINE_LOWRES:
-            for f in [f for f in self.frames if f in analysed][: len(self.frames) - MAX_INLINE_LOWRES]:
-                del self.frames[f]
-
-    def clear(self) -> None:
-        self.frames.clear()
+FrameLoader = Callable[[int], tuple[np.ndarray, "np.ndarray | Mapping[str, np.ndarray]"]]
+"""``loader(frame) -> (image_working (H,W,3) float32, region_masks)``: the masks of the M masked
+regions as ``(M,H,W)`` float32 or by region name, as :meth:`Clip.inputs` takes them."""
 
 
 class Clip:
     """One clip's state: spec, analysed-frame chains, caches. Opened through :class:`Engine`."""
 
-    def __init__(self, engine: "Engine", clip_id: str, spec: ClipSpec, *,
+    def __init__(self, runtime: ModelRuntime, clip_id: str, spec: ClipSpec, *,
                  frames: Sequence[int] | None = None, loader: FrameLoader | None = None):
-        self.engine = engine
+        self.runtime = runtime
         self.id = clip_id
         self.lock = threading.RLock()
         self.loader = loader
@@ -230,14 +80,12 @@ class Clip:
         self.regions = regions
         self.styled = [i for i, r in enumerate(regions) if r.styles]   # regions given to the network
         self.masked = [i for i, r in enumerate(regions) if not r.is_background]
-        self.n_passes = max(len(r.styles) for r in regions)
+        self.frames: list[int] | None = None
         if frames is not None:
             self.frames = sorted(set(int(f) for f in frames))
             if not self.frames:
                 raise InvalidInputError("clip has no frames")
             check_frame_count(len(self.frames), "clip")
-        else:
-            self.frames = None
         self._frame_set = set(self.frames) if self.frames else set()
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
 
@@ -245,13 +93,12 @@ class Clip:
     def n_regions(self) -> int:
         return len(self.regions)
 
-    def style_at(self, region: int, p: int) -> str:
-        styles = self.regions[region].styles
-        return styles[min(p, len(styles) - 1)].style
+    def _passes(self) -> list[Pass]:
+        return self.method.passes(self.regions, self.styled)
 
     # --- frames and inputs --------------------------------------------------------------------
-    def _anchor_list(self, frame: int) -> list[int]:
-        if self.anchors is not None:
+    def _anchor_list(self, frame: int) -> Sequence[int]:
+        if self.anchors is not None and self.frames is not None:
             if frame not in self._frame_set:
                 raise InvalidInputError(
                     f"frame {frame} is not in the clip (frames {self.frames[0]}-{self.frames[-1]}, "
@@ -271,7 +118,7 @@ class Clip:
         """An open-ended clip's chain up to ``frame`` replays from the nearest frame whose state is
         kept; every frame after that must have been sent. Walks back only over frames the clip
         holds, so a jump in frame numbers costs nothing (ClipStateError naming the first gap)."""
-        passes = self.method.passes(self)
+        passes = self._passes()
         f = frame - 1
         while f >= start:
             if all(StateKey(p, f) in self._chains.states for p in passes):
@@ -296,7 +143,7 @@ class Clip:
             self._store_lowres(frame, image, masks)
 
     def _store_lowres(self, frame: int, image: torch.Tensor, masks: torch.Tensor) -> LowRes:
-        low = make_lowres(image, masks, self.engine.low_res)
+        low = make_lowres(image, masks, self.runtime.low_res)
         if self.frames is None:
             start = self._lowres.first()
             if start is not None and frame < start and self._chains.states:
@@ -307,11 +154,11 @@ class Clip:
         return low
 
     def _analysed(self, frame: int) -> bool:
-        """True when ``frame``'s grids are all cached (e.g. from a grid track) and the clip can
+        """True when ``frame``'s grids are all cached (e.g. from an analysis file) and the clip can
         re-read the frame should a change need them again: its network-resolution copy
         (~0.2 s per 4K frame to make) is then not needed."""
         return self.loader is not None and all(
-            self._chains.done(p, frame, self.regions, self.styled) for p in self.method.passes(self))
+            self._chains.done(p, frame, self.regions, self.styled) for p in self._passes())
 
     def _lowres_for(self, frame: int) -> LowRes:
         low = self._lowres.get(frame)
@@ -327,38 +174,11 @@ class Clip:
     def inputs(self, image_working, region_masks) -> tuple[torch.Tensor, torch.Tensor]:
         """image_working ``(H,W,3)``, region_masks ``(M,H,W)`` / ``(N,H,W)`` or name → ``(h,w)``
         → image ``(1,3,H,W)`` and all N masks ``(1,N,H,W)`` (background included) on the device."""
-        dev = self.engine.device
+        dev = self.runtime.device
         image = to_image_tensor(image_working, dev)
         h, w = image.shape[-2:]
-        m = len(self.masked)
-        if isinstance(region_masks, Mapping):
-            missing = [self.regions[i].name for i in self.masked if self.regions[i].name not in region_masks]
-            if missing:
-                raise InvalidInputError(f"no mask given for region(s) {', '.join(missing)}")
-            planes = [np.asarray(region_masks[self.regions[i].name], dtype=np.float32) for i in self.masked]
-            for i, p in zip(self.masked, planes):
-                if p.ndim != 2:
-                    raise ShapeMismatchError(
-                        f"mask of region {self.regions[i].name!r} must be (H, W), got {p.shape}")
-            planes = [torch.as_tensor(p)[None, None] for p in planes]
-            masks = [resize_planes(p.to(dev), h, w) for p in planes]
-            if masks and dev.type == "cpu" and self.background_index is not None:
-                return image, full_masks_fast([t[0, 0].numpy() for t in masks], self.background_index)
-            masks = torch.cat(masks, dim=1) if masks else torch.zeros(1, 0, h, w, device=dev)
-        else:
-            arr = torch.as_tensor(np.asarray(region_masks, dtype=np.float32) if region_masks is not None
-                                  else np.zeros((0, h, w), np.float32))
-            if arr.dim() == 2:
-                arr = arr[None]
-            if arr.dim() != 3 or arr.shape[0] not in (m, self.n_regions):
-                raise ShapeMismatchError(
-                    f"masks must be (M, H, W) with M = {m} masked region(s) "
-                    f"({', '.join(self.regions[i].name for i in self.masked) or 'none'}), got {tuple(arr.shape)}")
-            if arr.shape[0] == self.n_regions and m != self.n_regions:
-                arr = arr[[i for i in range(self.n_regions) if i != self.background_index]]
-            masks = resize_planes(arr[None].to(dev), h, w)
-        masks = torch.nan_to_num(masks, nan=0.0)
-        return image, full_masks(masks, self.background_index)
+        names = [r.name for r in self.regions]
+        return image, render_masks(region_masks, names, self.background_index, h, w, dev)
 
     # --- analysis -----------------------------------------------------------------------------
     def _run_pass(self, pass_: Pass, frame: int, state):
@@ -367,28 +187,15 @@ class Clip:
         styles, rows = pass_.network_inputs(self.regions, self.styled)
         masks = torch.ones_like(low.masks[:, :1]) if rows is None else low.masks[:, rows]
         temporal = self.method.temporal
-        if temporal and self.engine.temporal == "flow":
-            grids, new_state = self._flow_pass(low, masks, styles, state)
+        if temporal and self.runtime.temporal == "flow":
+            grids, new_state = self.runtime.predict_flow(low.content, masks, styles, state)
         else:
-            grids, new_state = self.engine.predict(low.content.float(), masks.float(), styles,
+            grids, new_state = self.runtime.predict(low.content.float(), masks.float(), styles,
                                                    state if temporal else None)
         self.stats["analysed"] += 1
         for j, k, i in pass_.outputs(self.regions, self.styled):
             self._chains.grids[GridKey(frame, k, i)] = grids[j]
         return new_state if temporal else None
-
-    def _flow_pass(self, low: LowRes, masks: torch.Tensor, styles: list[str], state: FlowState | None):
-        """``temporal = "flow"``: this frame's grids without statistics state, blended with the
-        previous analysed frame's propagated grids warped along DIS flow at analysis resolution
-        (:func:`lookgrid.model.propagate.propagate_grids`). Returns ``(grids, FlowState)``."""
-        grids, _ = self.engine.predict(low.content.float(), masks.float(), styles, None)
-        luma = display_luma_u8(low.content[0].permute(1, 2, 0).float().cpu().numpy())
-        if state is not None:
-            flow, visible = flow_to_previous(luma, state.luma.numpy())
-            alpha = float(getattr(self.engine.model, "config", {}).get("alpha", 0.5))
-            grids = propagate_grids(state.grids, grids, torch.from_numpy(flow).to(grids.device),
-                                    torch.from_numpy(visible).to(grids.device), alpha)
-        return grids, FlowState(grids, torch.from_numpy(luma))
 
     def analyze(self, frame: int, cancel: Callable[[], bool] | None = None) -> None:
         """Compute and cache the grids of the analysed frames that ``frame`` needs."""
@@ -398,7 +205,7 @@ class Clip:
             self.last_used = time.monotonic()
             f0, f1, _ = self._bracket(frame)
             for f in sorted({f0, f1}):
-                for pass_ in self.method.passes(self):
+                for pass_ in self._passes():
                     self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
                                         run=self._run_pass, regions=self.regions, styled=self.styled,
                                         cancel=cancel)
@@ -426,7 +233,7 @@ class Clip:
         """``(N,)`` strength per region at ``frame`` (0 for the implicit background)."""
         vals = [0.0 if (self.implicit_background and k == self.background_index)
                 else r.strength.evaluate(frame) for k, r in enumerate(self.regions)]
-        return torch.tensor(vals, dtype=torch.float32, device=self.engine.device)
+        return torch.tensor(vals, dtype=torch.float32, device=self.runtime.device)
 
     def grids_at(self, frame: int) -> torch.Tensor:
         """``(N,12,D,Hg,Wg)``: each region's look at ``frame`` — stride interpolation, then the
@@ -450,7 +257,7 @@ class Clip:
                     if ident is None:
                         some = next(iter(self._chains.grids.values()), None)
                         shape = tuple(some.shape[1:]) if some is not None else (8, 16, 16)
-                        ident = identity_grid(1, *shape, device=self.engine.device)[0]
+                        ident = identity_grid(1, *shape, device=self.runtime.device)[0]
                     out.append(ident)
             combined = torch.stack(out)
             self._combined[frame] = combined
@@ -462,17 +269,29 @@ class Clip:
         """Render one frame. image_working ``(H,W,3)`` float32 (working space); region_masks as in
         :meth:`provide`. Returns ``(H,W,3)`` float32 working space. Thread-safe per clip."""
         image, masks = self.inputs(image_working, region_masks)
-        return _to_hwc(self.render_tensors(frame, image, masks))
+        return to_hwc(self.render_tensors(frame, image, masks))
 
     def render_with_grids(self, image_working, region_masks, grids: torch.Tensor, strength: torch.Tensor) -> np.ndarray:
         """Render a frame with given per-region grids ``(N,12,D,Hg,Wg)`` and strength ``(N,)`` (e.g.
         another frame's :meth:`grids_at` / :meth:`strength_at`) instead of its own analysis.
         Inputs as in :meth:`render`; returns ``(H,W,3)`` float32 working space."""
         image, masks = self.inputs(image_working, region_masks)
-        return _to_hwc(self.engine.render_grids(image, masks, grids, strength))
+        return to_hwc(self.runtime.render_grids(image, masks, grids, strength))
+
+    def record_at(self, frame: int) -> FrameRecord:
+        """What the clip's method renders ``frame`` from (:class:`FrameRecord`), taken under the
+        clip's lock (analysing what it needs first): the one place a render holds the lock."""
+        with self.lock:
+            grids = self.grids_at(frame) if self.method.mixes_grids else None
+            style_grids = (tuple(tuple(g) for g in self.region_grids(frame))
+                           if self.method.analysed and not self.method.mixes_grids else None)
+            return FrameRecord(frame=frame, styles=tuple(tuple(s.style for s in r.styles) for r in self.regions),
+                               weights=tuple(tuple(w) for w in self.weights_at(frame)),
+                               strength=self.strength_at(frame), grids=grids, style_grids=style_grids)
 
     def render_tensors(self, frame: int, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """image ``(1,3,H,W)``, masks ``(1,N,H,W)`` (background included) → ``(1,3,H,W)``."""
+        """image ``(1,3,H,W)``, masks ``(1,N,H,W)`` (background included) → ``(1,3,H,W)``: the
+        frame's :meth:`record_at`, rendered by the method outside the lock."""
         with self.lock:
             self.last_used = time.monotonic()
             if self.method.analysed:
@@ -480,7 +299,8 @@ class Clip:
                 if frame in anchors and frame not in self._lowres and not self._analysed(frame):
                     self._store_lowres(frame, image, masks)  # analysis will need it next
             self.stats["rendered"] += 1
-        return self.method.render(self, frame, image, masks)
+            record = self.record_at(frame)
+        return self.method.render(self.runtime, record, image, masks)
 
     # --- updates and memory -------------------------------------------------------------------
     def update(self, spec: ClipSpec, frames: Sequence[int] | None = None, *,
@@ -496,14 +316,14 @@ class Clip:
             frames = self.frames if frames is None else frames
             change = SpecChange.between(old, spec, self.frames, frames)
             if change.structural:
-                touched = self._chains.clear() | set(self._combined)
+                dropped = self._chains.clear() | set(self._combined)
                 self._combined.clear()
                 self._lowres.clear()
                 self._set_spec(spec, frames)
-                return len(touched)
+                return len(dropped)
             touched: set[int] = set()
             if change.styles:
-                stale = [p for p in self.method.passes(self) if p.replaced_by(set(change.styles))]
+                stale = [p for p in self._passes() if p.replaced_by(set(change.styles))]
                 touched |= self._chains.drop_passes(stale, self.regions, self.styled)
             self._set_spec(spec, frames)
             if change.styles:
@@ -525,26 +345,22 @@ class Clip:
             return (nbytes(self._chains.grids) + nbytes(self._combined)
                     + nbytes(list(self._lowres.frames.values())) + nbytes(list(self._chains.states.values())))
 
-    # --- grid tracks: analysis once, render anywhere -----------------------------------------
-    def export_track(self) -> dict:
-        """The analysed grids as plain data (:func:`lookgrid.engine.track.export_track`)."""
+    # --- analyses: analyse once, render anywhere ---------------------------------------------
+    def export_analysis(self) -> dict:
+        """The analysed grids as plain data (:func:`lookgrid.engine.analysis.export_analysis`)."""
         with self.lock:
-            return tracks.export_track(self.spec, self.frames, self._chains.grids)
+            return analyses.export_analysis(self.spec, self.frames, self._chains.grids)
 
-    def import_track(self, track: dict) -> int:
-        """Add the grids of a track (:meth:`export_track`) to this clip's cache; returns how many
-        frames. Raises :class:`InvalidInputError` unless it was analysed with the same inputs."""
-        grids = tracks.check_track(track, self.spec, self.frames)
+    def import_analysis(self, analysis: dict) -> int:
+        """Add the grids of an analysis (:meth:`export_analysis`) to this clip's cache; returns how
+        many frames. Raises :class:`InvalidInputError` unless it was made with the same inputs."""
+        grids = analyses.check_analysis(analysis, self.spec, self.frames)
         with self.lock:
             for key, g in grids.items():
-                self._chains.grids[key] = g.to(self.engine.device)
+                self._chains.grids[key] = g.to(self.runtime.device)
             self._combined.clear()
             return len({k.frame for k in grids})
 
-    def save_track(self, path) -> str:
-        """Write :meth:`export_track` to ``path`` atomically."""
-        return tracks.save_track(self.export_track(), path)
-
-
-def _to_hwc(out: torch.Tensor) -> np.ndarray:
-    return out[0].permute(1, 2, 0).cpu().numpy()
+    def save_analysis(self, path) -> str:
+        """Write :meth:`export_analysis` to ``path`` atomically."""
+        return analyses.save_analysis(self.export_analysis(), path)

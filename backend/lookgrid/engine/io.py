@@ -23,9 +23,19 @@ import numpy as np
 
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError, MissingFramesError, ShapeMismatchError
-from lookgrid.imaging import (SRGB_TEXTURE, FrameSequence, SanitizeReport, default_colorspace,
-                              format_frame_ranges, get_pipeline, read_image, read_mask, sanitize,
-                              write_image)
+from lookgrid.imaging import (
+    SRGB_TEXTURE,
+    FrameSequence,
+    SanitizeReport,
+    default_colorspace,
+    format_frame_ranges,
+    get_pipeline,
+    read_image,
+    read_mask,
+    sanitize,
+    write_image,
+)
+from lookgrid.imaging.io import Image
 
 EIGHT_BIT_OUT = {".png", ".jpg", ".jpeg"}
 #: ``LOOKGRID_REFERENCE_IO=1``: :class:`SequenceIO` takes its plain reference read/write path
@@ -54,8 +64,8 @@ class FrameIn:
     mask files' own resolution), and the image as read (for writing back channels and metadata)."""
 
     working: np.ndarray
-    masks: dict
-    image: object
+    masks: dict[str, np.ndarray]
+    image: Image
     rgb: list[int]
 
 
@@ -69,12 +79,12 @@ class SequenceIO:
     non-finite values replaced in what was read and written (colour, alpha and other channels).
     """
 
-    def __init__(self, spec: ClipSpec, *, allow_missing: bool = False, fast: bool | None = None):
+    def __init__(self, spec: ClipSpec, *, allow_missing: bool = False, reference: bool | None = None):
         self.spec = spec
-        #: fast path (planar working frames, colour converted straight between layouts, no
-        #: full-frame copies for an RGB file); ``False``: the plain reference path, same results.
-        #: ``None``: fast unless ``$LOOKGRID_REFERENCE_IO`` is 1.
-        self.fast = os.environ.get(REFERENCE_IO_ENV, "") != "1" if fast is None else bool(fast)
+        #: ``True``: the plain reference path; ``False``: the fast path (planar working frames,
+        #: colour converted straight between layouts, no full-frame copies for an RGB file), same
+        #: results. ``None``: the reference path only when ``$LOOKGRID_REFERENCE_IO`` is 1.
+        self.reference = os.environ.get(REFERENCE_IO_ENV, "") == "1" if reference is None else bool(reference)
         self.input = FrameSequence.parse(spec.input, spec.frames or None)
         self.input.check_exists()
         self.frames = sorted(int(f) for f in self.input.frames)
@@ -89,7 +99,7 @@ class SequenceIO:
         self.output = FrameSequence.parse(spec.output, self.frames)
         self.masks = []
         for r in spec.regions:
-            if r.is_background:
+            if not r.mask:  # the background
                 continue
             seq = FrameSequence.parse(r.mask, self.frames)
             if not seq.is_single_file:
@@ -116,7 +126,7 @@ class SequenceIO:
 
     # --- reading ------------------------------------------------------------------------------
     def read(self, frame: int) -> FrameIn:
-        """One input frame (:class:`FrameIn`). Fast path (:attr:`fast`): the working frame is an
+        """One input frame (:class:`FrameIn`). Fast path (:attr:`reference` false): the working frame is an
         ``(H, W, 3)`` view of a planar ``(3, H, W)`` buffer — the model's layout, so the clip takes
         it without a transposing copy — written by the colour conversion straight from the file's
         channels (no copy of them first). The reference path converts a contiguous copy of the
@@ -125,7 +135,7 @@ class SequenceIO:
         to_working, _ = self._pipelines(img)
         rgb = list(img.rgb_indices())
         h, w = img.pixels.shape[:2]
-        if self.fast:
+        if not self.reference:
             working = np.empty((3, h, w), np.float32).transpose(1, 2, 0)
             _, report = to_working.to_working(img.rgb(copy=False), return_report=True, out=working)
         else:
@@ -135,7 +145,7 @@ class SequenceIO:
         masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}
         return FrameIn(working=working, masks=masks, image=img, rgb=rgb)
 
-    def load(self, frame: int) -> tuple[np.ndarray, dict]:
+    def load(self, frame: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Loader for :class:`Clip` analysis: ``(working (H,W,3), {region: mask (h,w)})``."""
         f = self.read(frame)
         return f.working, f.masks
@@ -154,13 +164,13 @@ class SequenceIO:
     def write(self, frame: int, out_working: np.ndarray, frame_in: FrameIn, to: str | None = None) -> str:
         """Write one rendered frame atomically (to ``to`` when given, e.g. a staged temporary,
         else to its output path); returns the path written. Channels besides colour (alpha,
-        AOVs) get the NaN/Inf policy too. Fast path (:attr:`fast`): ``out_working`` in any layout
+        AOVs) get the NaN/Inf policy too. Fast path (:attr:`reference` false): ``out_working`` in any layout
         (e.g. the clip's planar output seen as ``(H, W, 3)``) is converted without a copy first,
         and an RGB-only EXR is written from the converted array itself; the reference path
         converts a contiguous copy and puts it into a copy of the input's pixels: the same file."""
         _, from_working = self._pipelines(frame_in.image)
         path = self.output.path(frame) if to is None else to
-        if not self.fast:
+        if self.reference:
             rgb = from_working.from_working(np.ascontiguousarray(out_working, dtype=np.float32))
             return self._write_rgb(path, rgb, frame_in)
         out_working = np.asarray(out_working)

@@ -1,8 +1,9 @@
-"""Whole-sequence jobs on storage: analyse a clip to a grid track, render a clip (or a chunk).
+"""Whole-sequence jobs on storage: analyse a clip to an analysis file, render a clip (or a chunk).
 
-``lookgrid render``, the service's RenderByPath and the farm run these. Each opens a one-off clip
-on the engine with the sequence's frames and loader (:class:`lookgrid.engine.io.SequenceIO`) and
-closes it when the job ends or fails. Temporaries that killed runs left in the output folders
+``lookgrid render``, the service's RenderByPath and the farm run these through the façade
+(:meth:`lookgrid.engine.engine.Engine.render_clip`), which opens a one-off clip with the sequence's
+frames and loader (:class:`lookgrid.engine.io.SequenceIO`), hands the job the open clip and its
+files, and closes the clip when the job ends or fails. Temporaries that killed runs left in the output folders
 are removed first (:func:`lookgrid.fsutil.remove_stale_temps`).
 
 A render is all or nothing per job (:class:`lookgrid.fsutil.StagedFiles`): every frame is
@@ -16,17 +17,14 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
+from lookgrid.engine.analysis import load_analysis
+from lookgrid.engine.clip import Clip
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.pipeline import run_overlapped
-from lookgrid.engine.spec import ClipSpec
-from lookgrid.engine.track import load_track
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import StagedFiles, remove_stale_temps
-
-if TYPE_CHECKING:  # annotations only
-    from lookgrid.engine.engine import Engine
 
 Progress = Callable[[int, int, int, "str | None", float], None]
 """``progress(done, total, frame, output path or None, seconds for this frame)``."""
@@ -53,79 +51,63 @@ class RenderSummary:
                 f"method {self.method}, stride {self.stride}, {self.analysed} analysed, {self.device})")
 
 
-def _open_on_storage(engine: "Engine", spec: ClipSpec, validated: bool, allow_missing: bool = False):
-    if not validated:
-        spec.validate(need_paths=True)
-    io = SequenceIO(spec, allow_missing=allow_missing)
-    return io, engine.open_clip(spec, frames=io.frames, loader=io.load, validated=True)
-
-
 def _output_folders(io: SequenceIO) -> set[str]:
     return {os.path.dirname(os.path.abspath(io.output.path(f))) for f in io.frames}
 
 
-def analyze_clip(engine: "Engine", spec: ClipSpec, track_path, progress: Progress | None = None, *,
-                 cancel: Callable[[], bool] | None = None, validated: bool = False) -> int:
-    """Analyse every analysed frame of a clip on storage (low resolution, sequential) and save the
-    grid track to ``track_path``; returns the number of analysed frames. ``validated``: the
-    caller has run ``spec.validate(need_paths=True)``."""
-    _, clip = _open_on_storage(engine, spec, validated)
-    try:
-        remove_stale_temps(os.path.dirname(os.path.abspath(os.fspath(track_path))))
-        anchors = clip.anchors or []
-        for n, frame in enumerate(anchors, 1):
-            t1 = time.perf_counter()
-            clip.analyze(frame, cancel=cancel)
-            if progress is not None:
-                progress(n, len(anchors), frame, None, time.perf_counter() - t1)
-        clip.save_track(track_path)
-        return len(anchors)
-    finally:
-        engine.close_clip(clip.id)
+def analyze_clip(clip: Clip, path, progress: Progress | None = None, *,
+                 cancel: Callable[[], bool] | None = None) -> int:
+    """Analyse every analysed frame of an open clip on storage (low resolution, sequential) and save
+    its analysis to ``path`` (:mod:`lookgrid.engine.analysis`); returns the number of analysed frames."""
+    remove_stale_temps(os.path.dirname(os.path.abspath(os.fspath(path))))
+    anchors = clip.anchors or []
+    for n, frame in enumerate(anchors, 1):
+        t1 = time.perf_counter()
+        clip.analyze(frame, cancel=cancel)
+        if progress is not None:
+            progress(n, len(anchors), frame, None, time.perf_counter() - t1)
+    clip.save_analysis(path)
+    return len(anchors)
 
 
-def render_clip(engine: "Engine", spec: ClipSpec, progress: Progress | None = None, *,
+def render_clip(clip: Clip, io: SequenceIO, progress: Progress | None = None, *,
                 frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
-                track=None, validated: bool = False, allow_missing: bool = False) -> RenderSummary:
-    """Read, render and write a whole sequence, or the ``frames`` of it (a farm chunk: analysis
-    still follows the whole clip's chain, so chunks give the same pixels as one run), all or
-    nothing (module docstring). ``track``: a grid track (path or dict) used instead of analysing
-    again. ``allow_missing``: render a sequence found on disk despite holes in it."""
-    io, clip = _open_on_storage(engine, spec, validated, allow_missing)
+                analysis=None) -> RenderSummary:
+    """Read, render and write the whole sequence of ``io`` through the open ``clip`` over it, or the
+    ``frames`` of it (a farm chunk: analysis still follows the whole clip's chain, so chunks give
+    the same pixels as one run), all or nothing (module docstring). ``analysis``: an analysis (path
+    or dict, :mod:`lookgrid.engine.analysis`) used instead of analysing again."""
     todo = list(io.frames if frames is None else frames)
     missing = sorted(set(todo) - set(io.frames))
-    outputs = []
-    try:
-        for folder in _output_folders(io):  # what killed runs left behind
-            remove_stale_temps(folder)
-        if track is not None:
-            clip.import_track(track if isinstance(track, dict) else load_track(track))
-        if missing:
-            raise InvalidInputError(f"frames {missing[:5]} are not in the clip's frame range")
-        t0 = time.perf_counter()
-        def compute(frame, frame_in):
-            image, masks = clip.inputs(frame_in.working, frame_in.masks)
-            return clip.render_tensors(frame, image, masks)[0].permute(1, 2, 0).cpu().numpy()
+    for folder in _output_folders(io):  # what killed runs left behind
+        remove_stale_temps(folder)
+    if analysis is not None:
+        clip.import_analysis(analysis if isinstance(analysis, dict) else load_analysis(analysis))
+    if missing:
+        raise InvalidInputError(f"frames {missing[:5]} are not in the clip's frame range")
+    t0 = time.perf_counter()
 
-        def done(n, frame, path, seconds):
-            if progress is not None:  # the path the frame will have when the job is done
-                progress(n, len(todo), frame, path, seconds)
+    def compute(frame, frame_in):
+        image, masks = clip.inputs(frame_in.working, frame_in.masks)
+        return clip.render_tensors(frame, image, masks)[0].permute(1, 2, 0).cpu().numpy()
 
-        with StagedFiles() as staged:
-            staged.open_folders(_output_folders(io))  # once: a folder swapped later is not followed
+    def done(n, frame, path, seconds):
+        if progress is not None:  # the path the frame will have when the job is done
+            progress(n, len(todo), frame, path, seconds)
 
-            def write(frame, frame_in, out):
-                path = str(io.output.path(frame))
-                io.write(frame, out, frame_in, to=staged.path_for(path))
-                return path
+    with StagedFiles() as staged:
+        staged.open_folders(_output_folders(io))  # once: a folder swapped later is not followed
 
-            # read, compute and write overlap (lookgrid.engine.pipeline); all moved into place at the end
-            outputs = run_overlapped(todo, io.read, compute, write, cancel=cancel, on_done=done,
-                                     cancel_message="render cancelled")
-    finally:
-        analysed = clip.stats["analysed"]
-        engine.close_clip(clip.id)
+        def write(frame, frame_in, out):
+            path = str(io.output.path(frame))
+            io.write(frame, out, frame_in, to=staged.path_for(path))
+            return path
+
+        # read, compute and write overlap (lookgrid.engine.pipeline); all moved into place at the end
+        outputs = run_overlapped(todo, io.read, compute, write, cancel=cancel, on_done=done,
+                                 cancel_message="render cancelled")
+    spec = clip.spec
     return RenderSummary(frames=len(todo), seconds=time.perf_counter() - t0, method=spec.method,
-                         stride=max(int(spec.stride), 1), device=str(engine.device),
-                         outputs=outputs, analysed=analysed, replaced=str(io.report) if io.report else "",
-                         missing=list(io.missing))
+                         stride=max(int(spec.stride), 1), device=str(clip.runtime.device),
+                         outputs=outputs, analysed=clip.stats["analysed"],
+                         replaced=str(io.report) if io.report else "", missing=list(io.missing))

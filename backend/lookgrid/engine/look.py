@@ -45,8 +45,17 @@ from lookgrid.imaging.looks import cdl_text, clf_text, cube_text, look_config_te
 from lookgrid.model.blend import pixel_blend_weights
 from lookgrid.model.grid import apply_strength
 from lookgrid.model.guide import region_code_map
-from lookgrid.model.look import (LUT_SIZES, fit_cdl, global_lut, guide_of, look_lut, look_stats,
-                                 lut_apply_reference, lut_lattice)
+from lookgrid.model.look import (
+    LUT_SIZES,
+    CDLFit,
+    fit_cdl,
+    global_lut,
+    guide_of,
+    look_lut,
+    look_stats,
+    lut_apply_reference,
+    lut_lattice,
+)
 from lookgrid.model.render import blend_mode, blended_grid
 
 FORMATS = ("clf", "cube", "cdl", "ocio")
@@ -68,7 +77,7 @@ class RegionLook:
     working: list = field(default_factory=list)
     render: list = field(default_factory=list)
     lut: np.ndarray | None = None
-    cdl: object | None = None
+    cdl: CDLFit | None = None
 
     def total(self, frames: slice | None = None):
         """Sum of the per-frame statistics (all frames, or ``frames`` of the list)."""
@@ -198,6 +207,7 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
                 on_frame(frame, names, weights.numpy())
             if progress is not None:
                 progress(n, len(todo), frame)
+        assert io.input_colorspace is not None  # decided by the first frame read
         return LookCollection(regions=looks, frames=todo, frame_area=area, shot_space=io.input_colorspace,
                               config=pinned_config(spec.config), guide=guide_of(net.guide_net),
                               seconds=time.perf_counter() - t0)

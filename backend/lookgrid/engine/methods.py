@@ -14,24 +14,28 @@ reinhard       no        none (no network, no grids)                per-region c
 
 This module is the only place that tells methods apart; everything else asks the method object
 (``clip.method.temporal``, ``clip.method.analysed``, ``method.render(...)``).
+
+A method renders from the model runtime (:class:`lookgrid.engine.runtime.ModelRuntime`) and a
+:class:`FrameRecord`: the frame's grids, weights, strengths and style keys, frozen. The clip fills
+the record under its own lock (:meth:`lookgrid.engine.clip.Clip.record_at`); no method takes a
+lock or sees the clip.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from lookgrid.engine.chain import Pass, RegionStylePass, StylePass
+from lookgrid.engine.runtime import ModelRuntime
+from lookgrid.engine.spec import METHOD_NAMES, RegionSpec
 from lookgrid.errors import InvalidInputError
 from lookgrid.model.blend import pixel_blend
 from lookgrid.model.grid import identity_grid
 from lookgrid.model.reinhard import reinhard_transfer
-
-if TYPE_CHECKING:  # annotations only
-    from lookgrid.engine.clip import Clip
 
 
 def combine_styles(grids: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
@@ -54,10 +58,44 @@ def combine_styles(grids: Sequence[torch.Tensor], weights: Sequence[float]) -> t
 
 
 @dataclass(frozen=True)
+class FrameRecord:
+    """What a method renders one frame from, filled by the clip under its lock and frozen.
+
+    Per region ``k`` of the clip's N (background included): ``styles[k]`` its style keys (none for
+    the implicit background), ``weights[k]`` their normalised weights at the frame. ``strength``
+    ``(N,)``. The grids, as the method asks for them: ``grids`` ``(N,12,D,Hg,Wg)``, each region's
+    styles mixed (methods that mix grids), or ``style_grids[k][i]`` ``(12,D,Hg,Wg)``, region ``k``'s
+    ``i``-th style alone (analysed methods that do not); ``None`` when not asked for.
+    """
+
+    frame: int
+    styles: tuple[tuple[str, ...], ...]
+    weights: tuple[tuple[float, ...], ...]
+    strength: torch.Tensor
+    grids: torch.Tensor | None = None
+    style_grids: tuple[tuple[torch.Tensor, ...], ...] | None = None
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.styles)
+
+    @property
+    def n_passes(self) -> int:
+        """The most styles any region has."""
+        return max(len(s) for s in self.styles)
+
+    def style_at(self, region: int, p: int) -> str:
+        """Region ``region``'s ``p``-th style key (its last when it has fewer)."""
+        styles = self.styles[region]
+        return styles[min(p, len(styles) - 1)]
+
+
+@dataclass(frozen=True)
 class Method:
     """A way of transferring looks. ``temporal``: its passes carry ST-AdaIN state along the analysed
     frames; ``analysed``: it runs the network (has grids); ``mixes_grids``: it has one blended grid
-    per region (:meth:`Clip.grids_at`)."""
+    per region (:meth:`Clip.grids_at`, :attr:`FrameRecord.grids`; analysed methods that do not mix
+    get :attr:`FrameRecord.style_grids`)."""
 
     name: str
     temporal: bool
@@ -65,11 +103,13 @@ class Method:
     mixes_grids: bool
     description: str
 
-    def passes(self, clip: "Clip") -> list[Pass]:
-        """The independent network passes of ``clip`` under this method."""
+    def passes(self, regions: Sequence[RegionSpec], styled: Sequence[int]) -> list[Pass]:
+        """The independent network passes of a clip's ``regions`` (``styled``: the indices of those
+        with styles) under this method."""
         raise NotImplementedError
 
-    def render(self, clip: "Clip", frame: int, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    def render(self, runtime: ModelRuntime, record: FrameRecord, image: torch.Tensor,
+               masks: torch.Tensor) -> torch.Tensor:
         """image ``(1,3,H,W)``, all N masks ``(1,N,H,W)`` → ``(1,3,H,W)`` working space."""
         raise NotImplementedError
 
@@ -78,36 +118,31 @@ class GridMethod(Method):
     """Per-region grids mixed in grid space by the keyframed weights, sliced once (``lookgrid``,
     and ``per-frame`` without temporal state)."""
 
-    def passes(self, clip):
-        return [StylePass(p) for p in range(clip.n_passes)]
+    def passes(self, regions, styled):
+        return [StylePass(p) for p in range(max(len(r.styles) for r in regions))]
 
-    def render(self, clip, frame, image, masks):
-        with clip.lock:
-            grids = clip.grids_at(frame)
-            strength = clip.strength_at(frame)
-        return clip.engine.render_grids(image, masks, grids, strength)
+    def render(self, runtime, record, image, masks):
+        assert record.grids is not None, "the clip fills grids for methods that mix them"
+        return runtime.render_grids(image, masks, record.grids, record.strength)
 
 
 class PixelBlendMethod(Method):
     """One full-frame render per region (its looks mixed in grid space), blended with the mattes."""
 
-    def passes(self, clip):
-        return [RegionStylePass(k, i) for k in clip.styled for i in range(len(clip.regions[k].styles))]
+    def passes(self, regions, styled):
+        return [RegionStylePass(k, i) for k in styled for i in range(len(regions[k].styles))]
 
-    def render(self, clip, frame, image, masks):
-        with clip.lock:
-            per_region = clip.region_grids(frame)
-            weights = clip.weights_at(frame)
-            strength = clip.strength_at(frame)
-            ones = torch.ones_like(masks[:, :1])
-            outs = []
-            for k in range(clip.n_regions):
-                if not per_region[k]:
-                    outs.append(image)
-                    continue
-                g = combine_styles(per_region[k], weights[k])[None]
-                outs.append(clip.engine.render_grids(image, ones, g, strength[k:k + 1]))
-            return pixel_blend(image, outs, masks)
+    def render(self, runtime, record, image, masks):
+        assert record.style_grids is not None, "the clip fills style_grids for analysed methods"
+        ones = torch.ones_like(masks[:, :1])
+        outs = []
+        for k in range(record.n_regions):
+            if not record.style_grids[k]:
+                outs.append(image)
+                continue
+            g = combine_styles(record.style_grids[k], record.weights[k])[None]
+            outs.append(runtime.render_grids(image, ones, g, record.strength[k:k + 1]))
+        return pixel_blend(image, outs, masks)
 
 
 class ReinhardMethod(Method):
@@ -115,27 +150,26 @@ class ReinhardMethod(Method):
     (``x + Σ_k s_k w_k (T_k(x) − x)``), so a region's keyframed style mix is one call per style
     index with strengths ``s_k·w_kp``, and the calls' changes add up."""
 
-    def passes(self, clip):
+    def passes(self, regions, styled):
         return []
 
-    def render(self, clip, frame, image, masks):
-        with clip.lock:
-            x = image[0].permute(1, 2, 0).cpu().numpy()
-            m = masks[0].cpu().numpy()
-            weights = clip.weights_at(frame)
-            strength = clip.strength_at(frame).cpu().numpy()
-            any_style = next(s.style for r in clip.regions for s in r.styles)
-            out = x.copy()
-            for p in range(clip.n_passes):
-                s_p = [float(strength[k] * weights[k][p]) if p < len(weights[k]) else 0.0
-                       for k in range(clip.n_regions)]
-                if not any(s_p):
-                    continue
-                styles = [clip.engine.styles.stats(clip.style_at(k, p) if clip.regions[k].styles
-                                                   else any_style) for k in range(clip.n_regions)]
-                out += reinhard_transfer(x, m, styles, strength=s_p) - x
-            return torch.as_tensor(np.asarray(out), dtype=torch.float32,
-                                   device=image.device).permute(2, 0, 1)[None]
+    def render(self, runtime, record, image, masks):
+        x = image[0].permute(1, 2, 0).cpu().numpy()
+        m = masks[0].cpu().numpy()
+        weights = record.weights
+        strength = record.strength.cpu().numpy()
+        any_style = next(s for styles in record.styles for s in styles)
+        out = x.copy()
+        for p in range(record.n_passes):
+            s_p = [float(strength[k] * weights[k][p]) if p < len(weights[k]) else 0.0
+                   for k in range(record.n_regions)]
+            if not any(s_p):
+                continue
+            styles = [runtime.styles.stats(record.style_at(k, p) if record.styles[k] else any_style)
+                      for k in range(record.n_regions)]
+            out += reinhard_transfer(x, m, styles, strength=s_p) - x
+        return torch.as_tensor(np.asarray(out), dtype=torch.float32,
+                               device=image.device).permute(2, 0, 1)[None]
 
 
 METHODS: tuple[Method, ...] = (
@@ -148,9 +182,9 @@ METHODS: tuple[Method, ...] = (
     ReinhardMethod("reinhard", temporal=False, analysed=False, mixes_grids=False,
                    description="classical per-region colour-statistics transfer (no network)"),
 )
-METHOD_NAMES: tuple[str, ...] = tuple(m.name for m in METHODS)
-#: the method of a spec that names none
-DEFAULT_METHOD = METHOD_NAMES[0]
+if tuple(m.name for m in METHODS) != METHOD_NAMES:
+    raise ImportError(f"lookgrid.engine.methods: the table {[m.name for m in METHODS]} disagrees with "
+                      f"the spec's METHOD_NAMES {list(METHOD_NAMES)} (lookgrid.engine.spec)")
 _BY_NAME = {m.name: m for m in METHODS}
 
 

@@ -111,7 +111,7 @@ def run_overlapped(items: Sequence[Item], read: Callable, compute: Callable, wri
             pass
 
     results: list = []
-    finished = []
+    finished: list = []
 
     def report(block: bool) -> bool:
         """Hand written frames to ``on_done``; True once the writer has finished."""

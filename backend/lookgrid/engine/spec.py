@@ -24,12 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lookgrid.engine.methods import DEFAULT_METHOD, METHOD_NAMES
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import atomic_write
 from lookgrid.timeline import Track
 
 BACKGROUND = "background"
+#: the spec's ``method`` values: one :class:`lookgrid.engine.methods.Method` each (``methods.py``
+#: checks its table against this list; it lives here so the spec needs no torch)
+METHOD_NAMES: tuple[str, ...] = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
+#: the method of a spec that names none
+DEFAULT_METHOD = METHOD_NAMES[0]
 STYLE_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -297,4 +301,4 @@ class ClipSpec:
                         fix(self.output) or "", self.output_colorspace, regions, self.stride,
                         self.method, model, self.device, self.config)
 
-__all__ = ["BACKGROUND", "ClipSpec", "RegionSpec", "StyleTrack"]
+__all__ = ["BACKGROUND", "DEFAULT_METHOD", "METHOD_NAMES", "ClipSpec", "RegionSpec", "StyleTrack"]

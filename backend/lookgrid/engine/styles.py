@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from lookgrid.engine.clip import resize_planes, to_image_tensor
+from lookgrid.engine.tensors import resize_planes, to_image_tensor
 from lookgrid.errors import ShapeMismatchError, UnknownStyleError
 from lookgrid.imaging import read_style_image
 from lookgrid.model.reinhard import style_stats
@@ -52,7 +52,7 @@ class StyleStore:
     evicted upload raises :class:`UnknownStyleError` saying so (clients upload it again), a path
     is read again."""
 
-    def __init__(self, device: torch.device, model: Callable[[], object], *,
+    def __init__(self, device: torch.device, model: Callable[[], Any], *,
                  max_bytes: int = MAX_STORE_BYTES) -> None:
         self.device = device
         self._model = model
@@ -61,7 +61,7 @@ class StyleStore:
         self._images: OrderedDict[str, np.ndarray] = OrderedDict()
         self._evicted: OrderedDict[str, None] = OrderedDict()
         self._low: dict[str, torch.Tensor] = {}
-        self._features: OrderedDict[str, object] = OrderedDict()
+        self._features: OrderedDict[str, Any] = OrderedDict()
         self._stats: dict[str, object] = {}
 
     def __contains__(self, key: str) -> bool:
@@ -138,7 +138,7 @@ class StyleStore:
     def features(self, keys: tuple[str, ...]):
         """Encoded styles for one network call: each style is encoded once and cached, then the
         per-region rows are stacked (``StyleFeatures.stack``)."""
-        items = []
+        items: list[Any] = []
         for key in keys:
             with self._lock:
                 feats = self._features.get(key)

@@ -67,8 +67,18 @@ import numpy as np
 
 from lookgrid.errors import ShapeMismatchError
 from lookgrid.imaging.flow import dis_flow, occlusion_mask, warp
-from lookgrid.model.colormath import (LUMA_WEIGHTS, apply_weights, display_luma, display_luma_u8, display_to_working,
-                                     linear709_to_lab, srgb_decode, working_to_display, working_to_lab)
+from lookgrid.model.colormath import (
+    LUMA_WEIGHTS,
+    apply_weights,
+    display_luma,
+    display_luma_u8,
+    display_to_working,
+    linear709_to_lab,
+    srgb_decode,
+    working_to_display,
+    working_to_lab,
+)
+
 
 def _check_image(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x)
@@ -358,7 +368,7 @@ def gradient_energy(image: np.ndarray) -> np.ndarray:
 
 def _grad_energy(y: np.ndarray) -> np.ndarray:
     gy, gx = np.gradient(np.asarray(y, np.float64))
-    return gx * gx + gy * gy
+    return np.asarray(gx * gx + gy * gy)
 
 
 def edge_distance(mask: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

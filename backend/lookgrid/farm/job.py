@@ -6,8 +6,8 @@ Description task (``lookgrid farm task ...``, :mod:`lookgrid.farm.openjd`).
 Resuming: ``.lookgrid/job.json`` records the hash of the whole spec (weights, strengths and output
 settings included) of the job that writes into the output folder. When a job starts with another
 hash the file is rewritten, so every output from before it counts as not done. A frame is *done*
-when the track is current, and its output exists, is not empty, its header reads with the input's
-resolution, and it was written after ``job.json``, the track and the frame's own input and mask
+when the analysis is current, and its output exists, is not empty, its header reads with the input's
+resolution, and it was written after ``job.json``, the analysis and the frame's own input and mask
 files (modification times on the same file system, as ``make`` compares them). A done frame is
 not rendered again.
 """
@@ -23,12 +23,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from lookgrid.engine import Engine
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError
-from lookgrid.farm import track as tracks
+from lookgrid.farm import analysis as analyses
 from lookgrid.farm.chunks import chunk_name
 from lookgrid.fsutil import atomic_write
 from lookgrid.imaging import read_header
@@ -74,7 +73,7 @@ class Job:
         check_farm_spec(self.spec)
         self.io = SequenceIO(self.spec)
         self.frames = list(self.io.frames)
-        self.folder = tracks.state_dir(self.spec)
+        self.folder = analyses.state_dir(self.spec)
 
     def output(self, frame: int) -> str:
         return self.io.output.path(frame)
@@ -100,14 +99,14 @@ class Job:
 
     def done_frames(self) -> list[int]:
         """Frames whose output is already written by this job and verified (module docstring):
-        none when the track must be analysed again; otherwise the outputs newer than ``job.json``,
-        the track and the frame's own input and mask files, not empty, whose header reads with
+        none when the clip must be analysed again; otherwise the outputs newer than ``job.json``,
+        the analysis and the frame's own input and mask files, not empty, whose header reads with
         the input's resolution."""
-        if tracks.stale_reason(self.spec, self.io) is not None:
+        if analyses.stale_reason(self.spec, self.io) is not None:
             return []
         try:
             since = max(os.stat(self.folder / JOB_FILE).st_mtime_ns,
-                        os.stat(self.folder / tracks.TRACK_FILE).st_mtime_ns)
+                        os.stat(self.folder / analyses.ANALYSIS_FILE).st_mtime_ns)
         except OSError:
             return []
         want = None
@@ -175,31 +174,31 @@ def worker_engine(spec: ClipSpec, threads: int | None = None):
 
 
 def analyze_task(spec: ClipSpec, *, threads: int | None = None, progress=None) -> dict:
-    """Analyse unless the track beside the output is current. Returns
+    """Analyse unless the analysis beside the output is current. Returns
     ``{"analysed": n, "reused": bool, "seconds": s, "reason": why it was (re)analysed}``."""
     check_farm_spec(spec)
-    reason = tracks.stale_reason(spec)
+    reason = analyses.stale_reason(spec)
     if reason is None:
         return {"analysed": 0, "reused": True, "seconds": 0.0, "reason": None}
     t0 = time.perf_counter()
-    manifest = tracks.analyze(spec, worker_engine(spec, threads), progress=progress)
+    manifest = analyses.analyze(spec, worker_engine(spec, threads), progress=progress)
     return {"analysed": manifest["analysed"], "reused": False,
             "seconds": time.perf_counter() - t0, "reason": reason}
 
 
 def render_task(spec: ClipSpec, frames: list[int], *, threads: int | None = None, progress=None,
                 note_attempt: bool = False) -> dict:
-    """Render one chunk from the track (refused when the track does not fit the spec). Returns
+    """Render one chunk from the analysis (refused when it does not fit the spec). Returns
     ``{"frames", "seconds", "host", "pid"}``. ``note_attempt``: leave an attempt mark (the Ray
     driver counts retries with them; an Open Job Description farm counts its own)."""
     job = Job(spec)
     missing = sorted(set(frames) - set(job.frames))
     if missing:
         raise InvalidInputError(f"frames {missing[:5]} are not in the clip")
-    track_path = tracks.require_track(spec, job.io)
+    path = analyses.require_analysis(spec, job.io)
     if note_attempt:
         job.note_attempt(frames)
     t0 = time.perf_counter()
-    worker_engine(spec, threads).render_clip(spec, progress, frames=list(frames), track=track_path)
+    worker_engine(spec, threads).render_clip(spec, progress, frames=list(frames), analysis=path)
     return {"frames": list(frames), "seconds": time.perf_counter() - t0,
             "host": socket.gethostname(), "pid": os.getpid()}

@@ -46,7 +46,7 @@ def job_template(name: str, frames: str, chunk: int) -> dict:
         "specificationVersion": "jobtemplate-2023-09",
         "extensions": ["TASK_CHUNKING"],
         "name": name,
-        "description": "LookGrid: analyse the clip's grid track once, then render frame chunks from it.",
+        "description": "LookGrid: analyse the clip once, then render frame chunks from its analysis.",
         "parameterDefinitions": [
             {"name": "Spec", "type": "PATH", "objectType": "FILE", "dataFlow": "IN",
              "default": SPEC_NAME, "description": "the job's ClipSpec JSON"},

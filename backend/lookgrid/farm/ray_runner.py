@@ -4,7 +4,7 @@
   address (``auto``, ``ray://host:port``, ``host:port``) — never per chunk. When this process
   already has Ray running (``ray.is_initialized()``), that instance is used and left running.
 * **Analysis** is one task (it uses every CPU it is given: the chain along the clip is sequential)
-  and is skipped when the track beside the output is current (:mod:`lookgrid.farm.track`).
+  and is skipped when the analysis beside the output is current (:mod:`lookgrid.farm.analysis`).
 * **Chunks** (:func:`lookgrid.farm.chunks.chunk_frames` over the frames not yet done) run as tasks
   of one CPU each, at most ``workers`` at a time. Ray retries a chunk whose worker died (a
   ``kill -9`` included) or that failed to read or write a file, up to ``max_retries`` times; every
@@ -48,7 +48,7 @@ class FarmSummary:
     retries: int
     workers: int
     seconds: float
-    analysed: int = 0            # frames analysed by this run (0: the track was reused)
+    analysed: int = 0            # frames analysed by this run (0: the analysis was reused)
     analyse_seconds: float = 0.0
     startup_seconds: float = 0.0
     reanalysed_because: str | None = None
@@ -56,10 +56,10 @@ class FarmSummary:
 
     def line(self) -> str:
         fps = self.rendered / self.seconds if self.seconds > 0 else 0.0
-        track = (f"analysed {self.analysed} frames in {self.analyse_seconds:.1f} s" if self.analysed
-                 else "track reused")
+        analysis = (f"analysed {self.analysed} frames in {self.analyse_seconds:.1f} s" if self.analysed
+                    else "analysis reused")
         return (f"farm: {self.rendered} frames rendered, {self.skipped} already done, "
-                f"{self.chunks} chunks on {self.workers} workers, {self.retries} retries, {track}; "
+                f"{self.chunks} chunks on {self.workers} workers, {self.retries} retries, {analysis}; "
                 f"{self.seconds:.1f} s ({fps:.2f} frames/s, Ray start {self.startup_seconds:.1f} s)")
 
 
@@ -184,7 +184,7 @@ def _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, alrea
                    interrupted) -> None:
     """Keep at most ``workers`` chunks running until all are rendered; report frames."""
     since = time.time_ns() - 1_000_000_000
-    queue, running = list(chunks), {}
+    queue, running = list(chunks), dict[object, list[int]]()
 
     def written(frames) -> int:  # outputs of running chunks that have appeared (for progress)
         n = 0

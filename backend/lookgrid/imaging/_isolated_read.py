@@ -15,7 +15,7 @@ from lookgrid.imaging.io import read_image
 def main() -> int:
     path, kwargs = pickle.loads(sys.stdin.buffer.read())
     try:
-        result = ("ok", read_image(path, **kwargs))
+        result: tuple[str, object] = ("ok", read_image(path, **kwargs))
     except ResourceLimitError as err:
         result = ("limit", str(err))
     except ImageReadError as err:

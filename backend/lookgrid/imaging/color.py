@@ -35,10 +35,10 @@ matrices followed by at most one ``LogCameraTransform`` (ACEScg, ACES2065-1, eve
 → ACEScct, or linear → linear), :class:`ColorPipeline` reads the matrices and the log parameters out
 of OpenColorIO's own transform, composes them in float64 (a chain that composes to the identity,
 such as ACEScg → AP0 → ACEScg, is dropped), and applies them in float32 — as OpenColorIO does — in
-one parallel numba kernel that also enforces the NaN/Inf policy: the same maths, not an
-approximation (agreement with OpenColorIO ≤ 2e-6). On the 2-core dev machine a 1920×1080 ACEScg →
-ACEScct frame took 21–24 ms (median; the inverse ~30 ms) against ~120 ms for OpenColorIO's
-processor and ~1.5 ms for a plain copy; ``lookgrid bench convert`` measures it. The pipeline
+one parallel numba kernel (:mod:`lookgrid.imaging._color_kernels`) that also enforces the NaN/Inf
+policy: the same maths, not an approximation (agreement with OpenColorIO ≤ 2e-6). On the 2-core dev
+machine a 1920×1080 ACEScg → ACEScct frame took 21–24 ms (median; the inverse ~30 ms) against
+~120 ms for OpenColorIO's processor and ~1.5 ms for a plain copy; ``lookgrid bench convert`` measures it. The pipeline
 checks the fast path against OpenColorIO on a set of test values when it is built and falls back to
 OpenColorIO (split over threads) if they disagree or the transform has another shape.
 :meth:`ColorPipeline.to_working_reference` is the plain OpenColorIO path kept beside it for tests.
@@ -67,11 +67,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import numba
 import PyOpenColorIO as ocio
 
 from lookgrid._numba import PARALLEL_LOCK as _KERNEL_LOCK  # one lock for every parallel kernel
 from lookgrid.errors import ColorSpaceError, ShapeMismatchError
+from lookgrid.imaging import _color_kernels as kernels
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ class _LogCamera:
         offset = log_break - slope * br
         return _LogCamera(base, ls, lo, ns, no, br, slope, offset, log_break)
 
-    def params(self) -> np.ndarray:
+    def params(self) -> np.ndarray | None:
         """(9,) float32: the slope for log2 (logSlope/log2(base)), logOffset, linSlope, linOffset,
         linBreak, linearSlope, linearOffset, logBreak, log2(base); None when the three channels
         differ (the kernel handles one curve for all channels)."""
@@ -320,143 +320,7 @@ class _LogCamera:
 _IDENTITY_CURVE = np.ones(9, np.float32)
 
 
-@numba.njit(cache=True, inline="always")
-def _policy(v, y, counts, clamp):
-    """One value through the NaN/Inf policy (and, for colour, the ±65504 range); counts[y] gets
-    +1 in column 0 (NaN), 1 (+Inf), 2 (-Inf) or 3 (finite value clamped). float32 in and out."""
-    if v != v:
-        counts[y, 0] += 1
-        return np.float32(0.0)
-    if v == np.inf:
-        counts[y, 1] += 1
-        return np.float32(65504.0)
-    if v == -np.inf:
-        counts[y, 2] += 1
-        return np.float32(-65504.0)
-    if clamp:
-        if v > 65504.0:
-            counts[y, 3] += 1
-            return np.float32(65504.0)
-        if v < -65504.0:
-            counts[y, 3] += 1
-            return np.float32(-65504.0)
-    return v
-
-
-@numba.njit(cache=True, inline="always")
-def _rgb_in(src, y, x, counts, clamp):
-    """Read one RGB pixel with the NaN/Inf policy (and with ``clamp`` the ±65504 range) applied."""
-    r = src[y, x, 0]
-    g = src[y, x, 1]
-    b = src[y, x, 2]
-    if clamp:
-        # one comparison per value covers NaN (always False), ±Inf and out-of-range values
-        if not (abs(r) <= 65504.0 and abs(g) <= 65504.0 and abs(b) <= 65504.0):
-            r = _policy(r, y, counts, True)
-            g = _policy(g, y, counts, True)
-            b = _policy(b, y, counts, True)
-    elif not (r - r == 0.0 and g - g == 0.0 and b - b == 0.0):
-        r = _policy(r, y, counts, False)
-        g = _policy(g, y, counts, False)
-        b = _policy(b, y, counts, False)
-    return r, g, b
-
-
-@numba.njit(cache=True, inline="always")
-def _extra_channels(src, dst, y, x, counts):
-    """Copy channels 3.. (alpha, masks): NaN/Inf policy only, no clamping."""
-    for k in range(3, src.shape[2]):
-        e = src[y, x, k]
-        if not e - e == 0.0:
-            e = _policy(e, y, counts, False)
-        dst[y, x, k] = e
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
-def _forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
-    """dst[..., :3] = curve(m @ src[..., :3] + off) (matrix skipped unless ``has_matrix``);
-    other channels copied.
-
-    src, dst: (H, W, C) float32, C ≥ 3; m (3, 3), off (3,) float32; curve (9,) float32 (see
-    ``_LogCamera.params``; the same for the three channels); counts (H, 4) int64 zeros, filled with
-    NaN/+Inf/-Inf/clamped counts per row. float32 arithmetic, as OpenColorIO's CPU path."""
-    h, w, c = src.shape
-    m00, m01, m02 = m[0, 0], m[0, 1], m[0, 2]
-    m10, m11, m12 = m[1, 0], m[1, 1], m[1, 2]
-    m20, m21, m22 = m[2, 0], m[2, 1], m[2, 2]
-    o0, o1, o2 = off[0], off[1], off[2]
-    slope, log_off, lin_slope, lin_off, lin_break = curve[0], curve[1], curve[2], curve[3], curve[4]
-    linear_slope, linear_off = curve[5], curve[6]
-    for y in numba.prange(h):
-        for x in range(w):
-            r, g, b = _rgb_in(src, y, x, counts, True)
-            if has_matrix:
-                v0 = m00 * r + m01 * g + m02 * b + o0
-                v1 = m10 * r + m11 * g + m12 * b + o1
-                v2 = m20 * r + m21 * g + m22 * b + o2
-            else:
-                v0 = r
-                v1 = g
-                v2 = b
-            if has_curve:
-                v0 = (slope * np.log2(lin_slope * v0 + lin_off) + log_off if v0 > lin_break
-                      else linear_slope * v0 + linear_off)
-                v1 = (slope * np.log2(lin_slope * v1 + lin_off) + log_off if v1 > lin_break
-                      else linear_slope * v1 + linear_off)
-                v2 = (slope * np.log2(lin_slope * v2 + lin_off) + log_off if v2 > lin_break
-                      else linear_slope * v2 + linear_off)
-            dst[y, x, 0] = v0
-            dst[y, x, 1] = v1
-            dst[y, x, 2] = v2
-            if c > 3:
-                _extra_channels(src, dst, y, x, counts)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
-def _inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
-    """dst[..., :3] = clamp(minv @ (curve⁻¹(src[..., :3]) - off), ±65504); other channels copied
-    (same layout as :func:`_forward_kernel`)."""
-    h, w, c = src.shape
-    m00, m01, m02 = minv[0, 0], minv[0, 1], minv[0, 2]
-    m10, m11, m12 = minv[1, 0], minv[1, 1], minv[1, 2]
-    m20, m21, m22 = minv[2, 0], minv[2, 1], minv[2, 2]
-    o0, o1, o2 = off[0], off[1], off[2]
-    slope, log_off, lin_slope, lin_off = curve[0], curve[1], curve[2], curve[3]
-    linear_slope, linear_off, log_break = curve[5], curve[6], curve[7]
-    lo = np.float32(-65504.0)
-    hi = np.float32(65504.0)
-    # multiplications by reciprocals instead of divisions in the loop (≤ 1 ulp apart)
-    one = np.float32(1.0)
-    inv_slope, inv_lin_slope, inv_linear_slope = one / slope, one / lin_slope, one / linear_slope
-    for y in numba.prange(h):
-        for x in range(w):
-            r, g, b = _rgb_in(src, y, x, counts, False)
-            if has_curve:
-                r = ((np.exp2((r - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                     if r > log_break else (r - linear_off) * inv_linear_slope)
-                g = ((np.exp2((g - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                     if g > log_break else (g - linear_off) * inv_linear_slope)
-                b = ((np.exp2((b - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                     if b > log_break else (b - linear_off) * inv_linear_slope)
-                # exp2 can overflow to Inf; keep the matrix input finite (Inf - Inf would be NaN)
-                r = min(max(r, np.float32(-1e30)), np.float32(1e30))
-                g = min(max(g, np.float32(-1e30)), np.float32(1e30))
-                b = min(max(b, np.float32(-1e30)), np.float32(1e30))
-            if has_matrix:
-                r -= o0
-                g -= o1
-                b -= o2
-                r, g, b = (m00 * r + m01 * g + m02 * b, m10 * r + m11 * g + m12 * b,
-                           m20 * r + m21 * g + m22 * b)
-            # scene-linear results are clamped to the half range, as the OpenColorIO path does
-            dst[y, x, 0] = min(max(r, lo), hi)
-            dst[y, x, 1] = min(max(g, lo), hi)
-            dst[y, x, 2] = min(max(b, lo), hi)
-            if c > 3:
-                _extra_channels(src, dst, y, x, counts)
-
-
-def _flatten(transform) -> list:
+def _flatten(transform) -> list | None:
     if isinstance(transform, ocio.GroupTransform):
         items = [transform.__getitem__(i) for i in range(len(transform))]
         if transform.getDirection() == ocio.TRANSFORM_DIR_INVERSE:
@@ -476,13 +340,13 @@ def _decompose(group) -> tuple[np.ndarray, np.ndarray, _LogCamera | None] | None
     ts = _flatten(group)
     if ts is None:
         return None
-    m4 = np.eye(4)
+    m4: np.ndarray = np.eye(4)
     curve = None
     for t in ts:
         if curve is not None:
             return None  # something after the log curve
         if isinstance(t, ocio.MatrixTransform):
-            a = np.array(t.getMatrix(), np.float64).reshape(4, 4)
+            a: np.ndarray = np.array(t.getMatrix(), np.float64).reshape(4, 4)
             a[:3, 3] = np.array(t.getOffset(), np.float64)[:3]
             if np.any(a[3, :3] != 0) or a[3, 3] != 1:
                 return None  # alpha mixes into colour
@@ -648,15 +512,15 @@ class ColorPipeline:
             arr, shape = self._prepare(pixels, strided=True)
             m, off, minv, has_matrix, curve, has_curve = self._fast
             direct = out is not None and out.ndim == 3 and min(out.strides) >= 0
-            dst = out if direct else np.empty(arr.shape, np.float32)
+            dst = out if out is not None and direct else np.empty(arr.shape, np.float32)
             counts = np.zeros((arr.shape[0], 4), np.int64)
             # one parallel kernel at a time: each already uses every core, and numba's fallback
             # "workqueue" threading layer must not be entered from two threads at once
             with _KERNEL_LOCK:
                 if forward:
-                    _forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
+                    kernels.forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
                 else:
-                    _inverse_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
+                    kernels.inverse_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
             tot = counts.sum(0)
             report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
             result = dst if direct else dst.reshape(shape)
@@ -670,7 +534,8 @@ class ColorPipeline:
             result = out
         return (result, report) if return_report else result
 
-    def _apply_ocio(self, arr: np.ndarray, shape: tuple, cpu, *, threads: int, forward: bool):
+    def _apply_ocio(self, arr: np.ndarray, shape: tuple, cpu, *, threads: int,
+                    forward: bool) -> tuple[np.ndarray, SanitizeReport]:
         clean, report = sanitize(arr, copy=True)
         out = clean if clean is not arr else arr.copy()
         rgb = np.ascontiguousarray(out[..., :3])

@@ -23,7 +23,7 @@ from lookgrid.imaging.style import read_style_image
 STYLE_FORMATS = {".exr": "EXR", ".png": "PNG", ".jpg": "JPEG", ".tif": "TIFF"}
 
 
-def _read_bytes(data: bytes, ext: str, *, isolated: bool, **limits) -> Image:
+def _read_bytes(data: bytes | bytearray | memoryview, ext: str, *, isolated: bool, **limits) -> Image:
     fd, path = tempfile.mkstemp(suffix=ext, prefix="lookgrid-bytes-")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -33,7 +33,7 @@ def _read_bytes(data: bytes, ext: str, *, isolated: bool, **limits) -> Image:
         os.unlink(path)
 
 
-def decode_exr(data: bytes, *, max_pixels: int | None = None) -> Image:
+def decode_exr(data: bytes | bytearray | memoryview, *, max_pixels: int | None = None) -> Image:
     """An :class:`Image` from the bytes of an EXR file (an inline frame); ``max_pixels``: refuse
     a header announcing more (:class:`ResourceLimitError`) before decoding."""
     return _read_bytes(data, ".exr", isolated=False, max_pixels=max_pixels)

@@ -58,7 +58,7 @@ def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "medium") -> np.ndarray
         raise ShapeMismatchError(f"flow frames differ in size: {a.shape} vs {b.shape}")
     if preset not in FLOW_PRESETS:
         raise InvalidInputError(f"unknown flow preset {preset!r}; use one of {', '.join(FLOW_PRESETS)}")
-    dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
+    dis = cv2.DISOpticalFlow.create(FLOW_PRESETS[preset])
     return dis.calc(a, b, None).astype(np.float32)
 
 

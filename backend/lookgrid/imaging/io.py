@@ -53,8 +53,7 @@ import cv2
 import numpy as np
 import OpenImageIO as oiio
 
-from lookgrid.errors import (ImageReadError, ImageWriteError, InvalidInputError, ResourceLimitError,
-                             ShapeMismatchError)
+from lookgrid.errors import ImageReadError, ImageWriteError, InvalidInputError, ResourceLimitError, ShapeMismatchError
 from lookgrid.fsutil import atomic_write
 
 #: refuse to decode images larger than this many bytes as float32 (guards hostile headers)
@@ -558,9 +557,10 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *,
         raise ShapeMismatchError(f"{len(names)} channel names for {nch} channels")
 
     # pixel formats
+    formats: list[Any]
     if dtype is not None:
         formats = [_DTYPES[dtype]] * nch
-    elif same_format and ext in _FLOAT_FORMATS and len(info.channel_formats) == nch:
+    elif info is not None and same_format and ext in _FLOAT_FORMATS and len(info.channel_formats) == nch:
         formats = [oiio.TypeDesc(f) for f in info.channel_formats]
     elif info is not None and ext in _FLOAT_FORMATS and info.is_float:
         formats = [oiio.HALF if ext == ".exr" else oiio.FLOAT] * nch
@@ -570,7 +570,7 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *,
 
     # windows (only EXR keeps data/display windows; other formats get the pixels as they are)
     same_shape = info is not None and (info.pixels_window[3], info.pixels_window[2]) == (h, w)
-    if same_shape and ext == ".exr":
+    if info is not None and same_shape and ext == ".exr":
         data_win, disp_win = info.data_window, info.display_window
         if info.pixels_window != data_win:
             buf = np.zeros((data_win[3], data_win[2], nch), np.float32)
@@ -611,10 +611,10 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *,
             if not out.open(tmp, spec):
                 raise ImageWriteError(f"cannot write {path}: {_err_text(out)}")
             ok = out.write_image(arr)
-            err = _err_text(out) if not ok or out.has_error else ""
+            problem = _err_text(out) if not ok or out.has_error else ""
             closed = out.close()
-            if not ok or err or not closed:
-                raise ImageWriteError(f"cannot write {path}: {err or _err_text(out) or 'write failed'}")
+            if not ok or problem or not closed:
+                raise ImageWriteError(f"cannot write {path}: {problem or _err_text(out) or 'write failed'}")
     except ImageWriteError:
         raise
     except OSError as err:  # the folder cannot take the temporary, or the rename failed

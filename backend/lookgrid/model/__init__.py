@@ -19,5 +19,5 @@ Typical use (the engine's)::
 Training uses the differentiable pieces: ``predict_grids``, ``net.guide``, ``net.soft_masks``,
 :func:`.render.render_parts` (output, guide, blended grid, soft masks), :func:`.slicing.
 slice_grid_reference` (e.g. to slice a soft grid mask for the mask loss, eq. 12) and
-``net.enhance_masks``. Only the numba kernels (``fast=True`` on CPU) have no gradient.
+``net.enhance_masks``. Only the numba kernels (``reference=False`` on CPU) have no gradient.
 """

@@ -33,6 +33,7 @@ vectorising them (too many possibly-aliasing arrays); called, each stays vectori
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -40,10 +41,9 @@ import torch
 
 from lookgrid._numba import PARALLEL_LOCK, locked  # noqa: F401  (threading layer + one lock)
 
-
 _FM = {"contract", "arcp", "reassoc", "nsz", "afn"}  # no 'nnan'/'ninf': clamps must stay clamps
-_F = dict(fastmath=_FM, nogil=True, cache=True)
-_P = dict(fastmath=_FM, nogil=True, cache=True, parallel=True)
+_F: dict[str, Any] = dict(fastmath=_FM, nogil=True, cache=True)
+_P: dict[str, Any] = dict(fastmath=_FM, nogil=True, cache=True, parallel=True)
 _LOG2E = np.float32(1.4426950408889634)
 _LN2 = np.float32(0.6931471805599453)
 

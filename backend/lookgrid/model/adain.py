@@ -17,7 +17,7 @@ EPS = 1e-5
 
 def mean_std(x: torch.Tensor, eps: float = EPS):
     """Whole-map statistics. x ``(B,C,h,w)`` → mean ``(B,C)``, std ``(B,C)`` (std = sqrt(var + eps))."""
-    check_shape("x", x, "(B,C,h,w)", 4)
+    check_shape("x", x, "(B,C,h,w)")
     mean = x.mean(dim=(2, 3))
     var = (x - mean[..., None, None]).pow(2).mean(dim=(2, 3))
     return mean, torch.sqrt(var + eps)
@@ -29,9 +29,8 @@ def masked_mean_std(x: torch.Tensor, mask: torch.Tensor, min_mass: float = 1.0, 
     x ``(B,C,h,w)``, mask ``(B,1,h,w)`` in [0, 1]. Returns mean ``(B,C)``, std ``(B,C)`` and
     fallback ``(B,)`` bool (True where ``Σ m < min_mass`` and whole-frame statistics were used).
     """
-    check_shape("x", x, "(B,C,h,w)", 4)
-    check_shape("mask", mask, f"(B,1,h,w) = ({x.shape[0]},1,{x.shape[2]},{x.shape[3]})", 4,
-                d0=x.shape[0], d1=1, d2=x.shape[2], d3=x.shape[3])
+    check_shape("x", x, "(B,C,h,w)")
+    check_shape("mask", mask, "(B,1,h,w)", B=x.shape[0], h=x.shape[2], w=x.shape[3])
     mass = mask.sum(dim=(1, 2, 3))  # (B,)
     fallback = mass < min_mass
     m = torch.where(fallback.view(-1, 1, 1, 1), torch.ones_like(mask), mask)

@@ -37,7 +37,7 @@ def pixel_blend_weights(masks, *, axis: int = 1):
     """
     if isinstance(masks, np.ndarray):
         return masks / np.maximum(1.0, masks.sum(axis=axis, keepdims=True))
-    check_shape("masks", masks, "(B,N,H,W)", 4)
+    check_shape("masks", masks, "(B,N,H,W)")
     return masks / masks.sum(dim=1, keepdim=True).clamp(min=1.0)
 
 

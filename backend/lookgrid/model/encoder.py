@@ -58,6 +58,8 @@ class VGG19Encoder(nn.Module):
             if item != "M":
                 idx, cin, cout = item
                 self.convs[str(idx)] = nn.Conv2d(cin, cout, 3, padding=1)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
         self.requires_grad_(False)

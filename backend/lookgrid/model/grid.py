@@ -15,6 +15,8 @@ An output pixel is ``A · [r, g, b, 1]ᵀ`` with ``A`` sliced from the grid (see
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
@@ -26,22 +28,50 @@ OFFSET_CHANNELS = (3, 7, 11)
 DIAGONAL_CHANNELS = (0, 5, 10)
 
 
-def check_shape(name: str, t: torch.Tensor, pattern: str, ndim: int, **fixed: int) -> None:
-    """Raise :class:`ShapeMismatchError` unless ``t`` has ``ndim`` dims and the ``fixed`` sizes.
-
-    ``fixed`` maps a dimension index written ``d0``, ``d1``… to the size it must have;
-    ``pattern`` is the human-readable expected shape used in the message, e.g. ``"(B,12,D,Hg,Wg)"``.
-    """
-    if not isinstance(t, torch.Tensor):
-        raise InvalidInputError(f"{name} must be a torch.Tensor {pattern}, got {type(t).__name__}")
-    bad = t.dim() != ndim or any(t.shape[int(k[1:])] != v for k, v in fixed.items())
+@lru_cache(maxsize=256)
+def _shape_pattern(pattern: str) -> tuple[str, ...]:
+    """``"(B,12,D,Hg,Wg)"`` → ``("B", "12", "D", "Hg", "Wg")``: one entry per dimension, each a
+    size (digits) or a name (an identifier); anything else is a mistake in the caller's pattern."""
+    inner = pattern.strip()
+    if not (inner.startswith("(") and inner.endswith(")")):
+        raise ValueError(f"shape pattern {pattern!r} must be written in parentheses, e.g. '(B,3,H,W)'")
+    dims = tuple(d.strip() for d in inner[1:-1].split(","))
+    bad = [d for d in dims if not (d.isdigit() or d.isidentifier())]
     if bad:
-        raise ShapeMismatchError(f"{name} must have shape {pattern}, got {tuple(t.shape)}")
+        raise ValueError(f"shape pattern {pattern!r}: {bad} are neither sizes nor names")
+    return dims
+
+
+def check_shape(name: str, t: torch.Tensor, pattern: str, /, **sizes: int) -> None:
+    """Raise :class:`ShapeMismatchError` unless ``t`` has the shape ``pattern`` says (the pattern is
+    the check, as in kornia's ``KORNIA_CHECK_SHAPE``).
+
+    ``pattern`` has one entry per dimension: a number is the size that dimension must have, a name
+    any size — unless ``sizes`` binds it (``H=h``: that dimension must be ``h``). Every
+    dimension named by a bound name is checked, so ``"(B,N,L,L)"`` with ``L=256`` asks for two.
+    The message shows the pattern and, when names are bound, the sizes it stands for.
+
+    >>> check_shape("grids", torch.zeros(2, 12, 8, 16, 16), "(B,12,D,Hg,Wg)")
+    >>> check_shape("masks", torch.zeros(1, 2, 4, 5), "(1,N,H,W)", H=4, W=6)
+    Traceback (most recent call last):
+    ...
+    lookgrid.errors.ShapeMismatchError: masks must have shape (1,N,H,W) = (1,N,4,6), got (1, 2, 4, 5)
+    """
+    dims = _shape_pattern(pattern)
+    unknown = sorted(set(sizes) - set(dims))
+    if unknown:
+        raise ValueError(f"check_shape: {unknown} are not names of the pattern {pattern!r}")
+    shown = pattern if not sizes else f"{pattern} = ({','.join(str(sizes.get(d, d)) for d in dims)})"
+    if not isinstance(t, torch.Tensor):
+        raise InvalidInputError(f"{name} must be a torch.Tensor {shown}, got {type(t).__name__}")
+    want = [int(d) if d.isdigit() else sizes.get(d) for d in dims]
+    if t.dim() != len(dims) or any(w is not None and s != w for s, w in zip(t.shape, want)):
+        raise ShapeMismatchError(f"{name} must have shape {shown}, got {tuple(t.shape)}")
 
 
 def check_grids(name: str, grids: torch.Tensor) -> None:
     """Check a grid batch ``(B, 12, D, Hg, Wg)``."""
-    check_shape(name, grids, "(B,12,D,Hg,Wg)", 5, d1=GRID_COEFFS)
+    check_shape(name, grids, f"(B,{GRID_COEFFS},D,Hg,Wg)")
 
 
 def identity_grid(

@@ -36,7 +36,7 @@ def region_codes(n: int, *, dtype=torch.float32, device="cpu") -> torch.Tensor:
 
 def region_code_map(masks: torch.Tensor) -> torch.Tensor:
     """masks ``(B, N, H, W)`` in [0, 1] → code map ``(B, 1, H, W)`` (0 where no mask covers)."""
-    check_shape("masks", masks, "(B,N,H,W)", 4)
+    check_shape("masks", masks, "(B,N,H,W)")
     codes = region_codes(masks.shape[1], dtype=masks.dtype, device=masks.device).view(1, -1, 1, 1)
     total = masks.sum(dim=1, keepdim=True)
     return (masks * codes).sum(dim=1, keepdim=True) / total.clamp_min(1e-6)
@@ -68,9 +68,8 @@ class GuideNet(nn.Module):
 
     def forward(self, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """image ``(B,3,H,W)``, masks ``(B,N,H,W)`` → guide ``(B,H,W)``."""
-        check_shape("image", image, "(B,3,H,W)", 4, d1=3)
-        check_shape("masks", masks, f"(B,N,H,W) = ({image.shape[0]},N,{image.shape[2]},{image.shape[3]})",
-                    4, d0=image.shape[0], d2=image.shape[2], d3=image.shape[3])
+        check_shape("image", image, "(B,3,H,W)")
+        check_shape("masks", masks, "(B,N,H,W)", B=image.shape[0], H=image.shape[2], W=image.shape[3])
         return pointwise_guide(image, region_code_map(masks.to(image.dtype)), self.w1, self.b1, self.w2, self.b2)
 
     def kernel_weights(self):

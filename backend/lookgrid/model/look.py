@@ -112,10 +112,10 @@ def look_stats(grid: torch.Tensor, code_map: torch.Tensor, weight: torch.Tensor,
     code_map ``(H, W)`` — the region-code map of all masks (:func:`lookgrid.model.guide.region_code_map`);
     weight ``(H, W)`` — the region's matte (its blend weight), ≥ 0.
     """
-    check_shape("grid", grid, "(12,D,Hg,Wg)", 4, d0=GRID_COEFFS)
-    check_shape("code_map", code_map, "(H,W)", 2)
+    check_shape("grid", grid, f"({GRID_COEFFS},D,Hg,Wg)")
+    check_shape("code_map", code_map, "(H,W)")
     h, w = code_map.shape
-    check_shape("weight", weight, f"(H,W) = ({h},{w})", 2, d0=h, d1=w)
+    check_shape("weight", weight, "(H,W)", H=h, W=w)
     if n_bins < 2:
         raise InvalidInputError(f"n_bins must be >= 2, got {n_bins}")
     _, d, hg, wg = grid.shape
@@ -171,7 +171,7 @@ def look_apply(stats: LookStats, guide: Guide, rgb: torch.Tensor) -> torch.Tenso
     """The region's averaged transform at colours ``rgb (M, 3)`` (working space) → ``(M, 3)`` float64.
 
     Colours where the region has no pixels at all (``stats.total == 0``) are returned unchanged."""
-    check_shape("rgb", rgb, "(M,3)", 2, d1=3)
+    check_shape("rgb", rgb, "(M,3)")
     c = rgb.to(torch.float64)
     total = stats.mass.sum()
     if total <= 0 or stats.is_identity:
@@ -197,7 +197,7 @@ def global_lut(luts: torch.Tensor, areas: torch.Tensor, frame_area: float) -> to
     ``frame_area`` pixels (summed over the frames) is ``I + Σ_k (area_k / frame_area)·(LUT_k − I)``,
     ``areas (K,)`` = each region's :attr:`LookStats.total`. Pixels no matte covers keep identity.
     """
-    check_shape("luts", luts, "(K,S,S,S,3)", 5, d4=3)
+    check_shape("luts", luts, "(K,S,S,S,3)")
     if areas.shape != (luts.shape[0],) or frame_area <= 0:
         raise ShapeMismatchError(f"areas must be (K,) = ({luts.shape[0]},) and frame_area > 0, "
                                  f"got {tuple(areas.shape)} and {frame_area}")
@@ -234,7 +234,7 @@ def region_lut_reference(frames, guide_net, rgb: torch.Tensor) -> torch.Tensor:
 def lut_apply_reference(lut: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
     """Trilinear lookup of ``lut (S,S,S,3)`` at ``rgb (M,3)`` (clamped to [0, 1], as a LUT3D does)
     → ``(M, 3)`` in the LUT's dtype."""
-    check_shape("lut", lut, "(S,S,S,3)", 4, d3=3)
+    check_shape("lut", lut, "(S,S,S,3)")
     s = lut.shape[0]
     x = rgb.to(lut.dtype).clamp(0.0, 1.0) * (s - 1)
     i0 = torch.floor(x).long().clamp(0, s - 2)
@@ -281,8 +281,8 @@ def fit_cdl(rgb: torch.Tensor, target: torch.Tensor, *, steps: int = 60) -> CDLF
     """Least-squares ASC CDL mapping ``rgb (M, 3)`` to ``target (M, 3)`` (the look at those colours).
 
     L-BFGS on slope (log), offset, power (log) and saturation (log), starting at the identity."""
-    check_shape("rgb", rgb, "(M,3)", 2, d1=3)
-    check_shape("target", target, f"({rgb.shape[0]},3)", 2, d0=rgb.shape[0], d1=3)
+    check_shape("rgb", rgb, "(M,3)")
+    check_shape("target", target, "(M,3)", M=rgb.shape[0])
     x = rgb.detach().to(torch.float64)
     y = target.detach().to(torch.float64)
     params = torch.zeros(10, dtype=torch.float64, requires_grad=True)

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -61,7 +62,7 @@ from lookgrid.model.state import StyleFeatures, TemporalState
 
 log = logging.getLogger("lookgrid.model")
 
-DEFAULT_CONFIG = {
+DEFAULT_CONFIG: dict[str, Any] = {
     "encoder": "lookgrid",  # or "vgg19" (weights from a user path, see VGG19Encoder)
     "encoder_channels": [16, 32, 64, 128],
     "splat_channels": [8, 16, 32],
@@ -164,7 +165,8 @@ class LookGridNet(nn.Module):
         if unknown:
             raise InvalidInputError(f"unknown LookGridNet config keys: {sorted(unknown)}")
         cfg.update(config or {})
-        self.config = cfg
+        self.config: dict[str, Any] = cfg
+        self.encoder: nn.Module
         if cfg["encoder"] == "vgg19":
             self.encoder = VGG19Encoder()
             if vgg19_weights is not None:
@@ -196,17 +198,23 @@ class LookGridNet(nn.Module):
         self.local = nn.Sequential(conv(sc[2], gc, 2), nn.ReLU(), conv(gc, gc))
         self.to_grid = nn.Conv2d(gc, GRID_COEFFS * d, 1)
         nn.init.zeros_(self.to_grid.weight)
-        nn.init.zeros_(self.to_grid.bias)
+        if self.to_grid.bias is not None:
+            nn.init.zeros_(self.to_grid.bias)
         for m in [*self.blocks.modules(), *self.local.modules(), *(
                 self.encoder.modules() if cfg["encoder"] == "lookgrid" else [])]:
             if isinstance(m, nn.Conv2d):  # He init: keeps activations alive through the ReLU stack
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         self.guide_net = GuideNet(cfg["guide_hidden"])
         self.mask_enhancer = MaskEnhancer(cfg["mask_channels"])
         # Set by load_model from the checkpoint's meta; the engine runs enhance_masks only if True.
         self.mask_enhancer_trained = False
         self.meta: dict = {}
+
+    def _splat_blocks(self) -> list[SplatBlock]:
+        """The splat blocks in order, typed (an ``nn.ModuleList`` hands out plain modules)."""
+        return [b for b in self.blocks if isinstance(b, SplatBlock)]
 
     # --- sizes ----------------------------------------------------------------------------------
     @property
@@ -243,7 +251,7 @@ class LookGridNet(nn.Module):
         self._check_low("style", style, 3)
         feats = self.encoder(style)
         h, means, stds = feats[0], [], []
-        for i, blk in enumerate(self.blocks):
+        for i, blk in enumerate(self._splat_blocks()):
             h, (m, s) = blk.style(h, feats[i + 1])
             means.append(m)
             stds.append(s)
@@ -268,7 +276,7 @@ class LookGridNet(nn.Module):
         min_mass = max(1.0, self.config["min_mask_fraction"] * masks.shape[2] * masks.shape[3])
         mean, cov, fb = P.colour_stats(content.repeat_interleave(n, dim=0), masks, min_mass)
         pm = pc = None
-        if state is not None and state.colour_mean is not None:
+        if state is not None and state.colour_mean is not None and state.colour_cov is not None:
             pm, pc = state.colour_mean.to(mean.dtype), state.colour_cov.to(cov.dtype)
         mean, cov = P.temporal_blend_stats(mean, cov, pm, pc, alpha)
         aff = P.prior_affine(mean, cov, styles.colour_mean.to(mean.dtype), styles.colour_cov.to(cov.dtype),
@@ -303,8 +311,7 @@ class LookGridNet(nn.Module):
         """
         self._check_low("content", content, 3)
         b = content.shape[0]
-        check_shape("masks", masks, f"(B,N,{self.LOW_RES},{self.LOW_RES}) with B={b}", 4,
-                    d0=b, d2=self.LOW_RES, d3=self.LOW_RES)
+        check_shape("masks", masks, "(B,N,L,L)", B=b, L=self.LOW_RES)
         self._check_low("masks", masks)
         n = masks.shape[1]
         if n < 1:
@@ -324,14 +331,14 @@ class LookGridNet(nn.Module):
         m = masks.to(content.dtype).reshape(rows, 1, self.LOW_RES, self.LOW_RES)
         h = feats[0]
         means, stds, fallback = [], [], torch.zeros(rows, dtype=torch.bool, device=content.device)
-        for i, blk in enumerate(self.blocks):
+        for i, blk in enumerate(self._splat_blocks()):
             enc = feats[i + 1]
             if i > 0:
                 enc = enc.repeat_interleave(n, dim=0)
             pre = blk.content_pre(h, enc)
             if i == 0:
                 pre = pre.repeat_interleave(n, dim=0)
-            ml = F.adaptive_avg_pool2d(m, pre.shape[2:])
+            ml = F.adaptive_avg_pool2d(m, (pre.shape[2], pre.shape[3]))
             min_mass = max(1.0, self.config["min_mask_fraction"] * ml.shape[2] * ml.shape[3])
             pm = ps = None
             if state is not None:

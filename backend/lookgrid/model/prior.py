@@ -78,14 +78,14 @@ def colour_stats(image: torch.Tensor, weights: torch.Tensor | None = None, min_m
     bool: True where the weights total less than ``min_mass`` and the whole image was used instead
     (an empty region has no statistics; nothing divides by zero).
     """
-    check_shape("image", image, "(B,3,h,w)", 4, d1=3)
+    check_shape("image", image, "(B,3,h,w)")
     b, _, h, w = image.shape
     x = image.detach().to(torch.float64).reshape(b, 3, h * w)
     if weights is None:
         m = torch.ones(b, 1, h * w, dtype=torch.float64, device=image.device)
         fallback = torch.zeros(b, dtype=torch.bool, device=image.device)
     else:
-        check_shape("weights", weights, f"(B,1,h,w) = ({b},1,{h},{w})", 4, d0=b, d1=1, d2=h, d3=w)
+        check_shape("weights", weights, "(B,1,h,w)", B=b, h=h, w=w)
         m = weights.detach().to(torch.float64).reshape(b, 1, h * w).clamp(0.0, 1.0)
         fallback = m.sum(dim=(1, 2)) < min_mass
         m = torch.where(fallback.view(-1, 1, 1), torch.ones_like(m), m)
@@ -110,9 +110,8 @@ def mkl_matrix(cov_content: torch.Tensor, cov_style: torch.Tensor, *, max_gain: 
 
     Without the cap, ``T Σ_c T = Σ_s`` (up to eps); ``Σ_c = Σ_s`` gives the identity.
     """
-    check_shape("cov_content", cov_content, "(B,3,3)", 3, d1=3, d2=3)
-    check_shape("cov_style", cov_style, f"(B,3,3) with B={cov_content.shape[0]}", 3,
-                d0=cov_content.shape[0], d1=3, d2=3)
+    check_shape("cov_content", cov_content, "(B,3,3)")
+    check_shape("cov_style", cov_style, "(B,3,3)", B=cov_content.shape[0])
     eye = torch.eye(3, dtype=torch.float64, device=cov_content.device)
     cc = cov_content.detach().to(torch.float64) + eps * eye
     cs = cov_style.detach().to(torch.float64) + eps * eye
@@ -130,9 +129,9 @@ def mkl_matrix(cov_content: torch.Tensor, cov_style: torch.Tensor, *, max_gain: 
 def prior_affine(mean_content, cov_content, mean_style, cov_style, *, max_gain: float = DEFAULT_MAX_GAIN,
                  eps: float = DEFAULT_EPS) -> torch.Tensor:
     """``(B,3,4)`` affine ``[T | μ_s − T μ_c]`` (means ``(B,3)``, covariances ``(B,3,3)``)."""
-    check_shape("mean_content", mean_content, "(B,3)", 2, d1=3)
+    check_shape("mean_content", mean_content, "(B,3)")
     b = mean_content.shape[0]
-    check_shape("mean_style", mean_style, f"(B,3) with B={b}", 2, d0=b, d1=3)
+    check_shape("mean_style", mean_style, "(B,3)", B=b)
     t = mkl_matrix(cov_content, cov_style, max_gain=max_gain, eps=eps).to(torch.float64)
     mc = mean_content.detach().to(torch.float64)
     ms = mean_style.detach().to(torch.float64)
@@ -143,7 +142,7 @@ def prior_affine(mean_content, cov_content, mean_style, cov_style, *, max_gain: 
 def affine_grid(affine: torch.Tensor, depth: int, height: int, width: int) -> torch.Tensor:
     """Constant grids: ``affine (B,3,4)`` → ``(B,12,D,Hg,Wg)`` (row-major coefficients, the layout
     of :mod:`lookgrid.model.grid`)."""
-    check_shape("affine", affine, "(B,3,4)", 3, d1=3, d2=4)
+    check_shape("affine", affine, "(B,3,4)")
     b = affine.shape[0]
     return affine.reshape(b, GRID_COEFFS, 1, 1, 1).expand(b, GRID_COEFFS, depth, height, width).contiguous()
 
@@ -184,7 +183,7 @@ def tone_table(image: torch.Tensor, weights: torch.Tensor | None = None, q: int 
     Returns ``(B,q,4)`` in the image's dtype: per bin, the luma quantile at the bin's middle level
     ``(j + 0.5)/q`` and the bin's mean colour (3) — what colour each tone has (a reference's cool
     shadows and warm highlights)."""
-    check_shape("image", image, "(B,3,h,w)", 4, d1=3)
+    check_shape("image", image, "(B,3,h,w)")
     b = image.shape[0]
     x = image.detach().to(torch.float64).reshape(b, 3, -1)
     return _tones(x, _luma(x), None if weights is None else weights.reshape(b, -1), q)[0].to(image.dtype)
@@ -225,8 +224,8 @@ def tone_curve(source_q: torch.Tensor, target_q: torch.Tensor, max_slope: float 
     ``source_q``, ``target_q (B,Q)`` non-decreasing. Returns the curve's values ``(B,Q)`` at the knots
     ``source_q``: segment slopes of ``target_q`` over ``source_q`` are clamped and integrated outward
     from the median knot, which keeps its target value. Equal quantiles give the identity."""
-    check_shape("source_q", source_q, "(B,Q)", 2)
-    check_shape("target_q", target_q, f"(B,Q) = {tuple(source_q.shape)}", 2, d0=source_q.shape[0], d1=source_q.shape[1])
+    check_shape("source_q", source_q, "(B,Q)")
+    check_shape("target_q", target_q, "(B,Q)", B=source_q.shape[0], Q=source_q.shape[1])
     xs, ys = source_q.to(torch.float64), target_q.to(torch.float64)
     dx = torch.diff(xs, dim=1)
     dy = torch.diff(ys, dim=1)
@@ -261,12 +260,12 @@ def tone_curve_offsets(content: torch.Tensor, weights: torch.Tensor, guide: torc
     luma-free part of the difference of bin j's mean colours (reference − output). Minimises
     ``Σ_p m_p ‖Σ_d w_pd δ_d − e_p‖² + smoothness·Σm·Σ_d ‖δ_{d+1} − δ_d‖²``, ``w_pd`` p's tent weights
     along depth."""
-    check_shape("content", content, "(B,3,h,w)", 4, d1=3)
+    check_shape("content", content, "(B,3,h,w)")
     b, _, h, w = content.shape
-    check_shape("weights", weights, f"(B,1,h,w) = ({b},1,{h},{w})", 4, d0=b, d1=1, d2=h, d3=w)
-    check_shape("guide", guide, f"(B,h,w) = ({b},{h},{w})", 3, d0=b, d1=h, d2=w)
-    check_shape("affine", affine, f"(B,3,4) with B={b}", 3, d0=b, d1=3, d2=4)
-    check_shape("reference_tones", reference_tones, f"(B,Q,4) with B={b}", 3, d0=b, d2=4)
+    check_shape("weights", weights, "(B,1,h,w)", B=b, h=h, w=w)
+    check_shape("guide", guide, "(B,h,w)", B=b, h=h, w=w)
+    check_shape("affine", affine, "(B,3,4)", B=b)
+    check_shape("reference_tones", reference_tones, "(B,Q,4)", B=b)
     x = content.detach().to(torch.float64).reshape(b, 3, h * w)
     a = affine.detach().to(torch.float64)
     out = torch.einsum("bij,bjp->bip", a[:, :, :3], x) + a[:, :, 3:]     # the affine's output (B,3,P)
@@ -295,7 +294,7 @@ def add_depth_offsets(grids: torch.Tensor, offsets: torch.Tensor) -> torch.Tenso
     """``grids (B,12,D,Hg,Wg)`` with ``offsets (B,D,3)`` added to the constant term of each output
     channel (:data:`lookgrid.model.grid.OFFSET_CHANNELS`) in each depth bin."""
     b, c, d = grids.shape[:3]
-    check_shape("offsets", offsets, f"(B,D,3) = ({b},{d},3)", 3, d0=b, d1=d, d2=3)
+    check_shape("offsets", offsets, "(B,D,3)", B=b, D=d)
     add = torch.zeros(b, c, d, dtype=grids.dtype, device=grids.device)
     for ch, k in enumerate(OFFSET_CHANNELS):
         add[:, k] = offsets[..., ch].to(grids.dtype)

@@ -60,9 +60,9 @@ class FlowState:
 
 
 def _check_flow(flow: torch.Tensor, visible: torch.Tensor, hg: int, wg: int) -> tuple[int, int]:
-    check_shape("flow", flow, "(H,W,2)", 3, d2=2)
+    check_shape("flow", flow, "(H,W,2)")
     h, w = int(flow.shape[0]), int(flow.shape[1])
-    check_shape("visible", visible, f"(H,W) = ({h},{w})", 2, d0=h, d1=w)
+    check_shape("visible", visible, "(H,W)", H=h, W=w)
     if h % hg or w % wg:
         raise ShapeMismatchError(f"flow {h}x{w} does not divide into the grid's {hg}x{wg} cells")
     return h // hg, w // wg
@@ -87,7 +87,7 @@ def warp_grids(grids: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
     untouched). grids ``(R,12,D,Hg,Wg)``, moves ``(Hg,Wg,2)`` in cells (dx, dy) → ``(R,12,D,Hg,Wg)``."""
     check_grids("grids", grids)
     r, c, d, hg, wg = grids.shape
-    check_shape("moves", moves, f"(Hg,Wg,2) = ({hg},{wg},2)", 3, d0=hg, d1=wg, d2=2)
+    check_shape("moves", moves, "(Hg,Wg,2)", Hg=hg, Wg=wg)
     jj, ii = torch.meshgrid(torch.arange(wg, dtype=grids.dtype, device=grids.device),
                             torch.arange(hg, dtype=grids.dtype, device=grids.device), indexing="xy")
     # align_corners=False: cell k's centre is at normalised (2k + 1) / n - 1

@@ -127,13 +127,11 @@ def reinhard_transfer(
     """
     image, masks = _validate(image, masks, styles)
     n = masks.shape[0]
-    if strength is None:
-        strength = np.ones(n)
-    strength = np.asarray(strength, dtype=np.float64).reshape(-1)
-    if strength.shape[0] != n:
-        raise InvalidInputError(f"{n} regions but {strength.shape[0]} strengths")
+    mix = np.ones(n) if strength is None else np.asarray(strength, dtype=np.float64).reshape(-1)
+    if mix.shape[0] != n:
+        raise InvalidInputError(f"{n} regions but {mix.shape[0]} strengths")
     x = np.asarray(image, dtype=np.float64)
-    finite = np.isfinite(x).all(axis=2)
+    finite = np.asarray(np.isfinite(x).all(axis=2))
     x_safe = np.where(finite[..., None], x, 0.0)
     lab = working_to_lab(x_safe)
     m = np.clip(np.nan_to_num(np.asarray(masks, dtype=np.float64)), 0.0, 1.0)
@@ -141,12 +139,13 @@ def reinhard_transfer(
 
     out = x_safe.copy()
     for k in range(n):
-        w_k = weights[k] * strength[k]
+        w_k = weights[k] * mix[k]
         stat_w = m[k] * finite
         if stat_w.sum() < 1.0 or not np.any(w_k > 0):
             continue  # region absent this frame (or zero strength): unchanged
         src = weighted_lab_stats(lab, stat_w)
-        ref = styles[k] if isinstance(styles[k], LabStats) else style_stats(styles[k])
+        style = styles[k]
+        ref = style if isinstance(style, LabStats) else style_stats(style)
         gain = ref.std / np.maximum(src.std, STD_FLOOR)
         sel = w_k > 0  # convert back only the pixels this region touches
         moved = lab_to_working((lab[sel] - src.mean) * gain + ref.mean)

@@ -91,9 +91,9 @@ def subsample(image: torch.Tensor, masks: torch.Tensor, max_side: int = SOFT_MAS
 
 
 def _check(net, image, masks, grids, strength):
-    check_shape("image", image, "(1,3,H,W)", 4, d0=1, d1=3)
+    check_shape("image", image, "(1,3,H,W)")
     h, w = image.shape[2:]
-    check_shape("masks", masks, f"(1,N,H,W) = (1,N,{h},{w})", 4, d0=1, d2=h, d3=w)
+    check_shape("masks", masks, "(1,N,H,W)", H=h, W=w)
     check_grids("grids", grids)
     n = masks.shape[1]
     if grids.shape[0] != n:
@@ -108,14 +108,15 @@ def _check(net, image, masks, grids, strength):
             raise InvalidInputError("strength must be finite")
 
 
-def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str | None = None, fast: bool = False):
+def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str | None = None,
+                 reference: bool = True):
     """Strength, soft grid masks (from the subsample) and eq. 7. Returns ``(grid (12,D,Hg,Wg),
-    soft_masks (N,D,Hg,Wg))``. ``fast`` (CPU, no grad): guide and splat by numba kernels instead
-    of torch ops (same maths; the torch ops' thread pool costs more than the work at this size)."""
+    soft_masks (N,D,Hg,Wg))``. ``reference=False`` (CPU, no grad): guide and splat by numba kernels
+    instead of torch ops (same maths; the torch ops' thread pool costs more than the work at this size)."""
 
     d, hg, wg = grids.shape[2:]
     method = soft_mask_method or net.config["soft_mask"]
-    if fast and method == "splat" and image.device.type == "cpu":
+    if not reference and method == "splat" and image.device.type == "cpu":
         from lookgrid.model import _cpu_kernels as k  # numba: ~0.5 s to import, CPU fast path only
 
         # numpy, not torch, for the strided copies: single-threaded, no thread-pool barriers
@@ -186,20 +187,20 @@ def render_parts(net, image, masks, grids, strength=None, soft_mask_method: str 
 
 
 @torch.no_grad()
-def render_frame(net, image, masks, grids, strength=None, fast: bool = True) -> torch.Tensor:
+def render_frame(net, image, masks, grids, strength=None, reference: bool = False) -> torch.Tensor:
     """Render one frame: image ``(1,3,H,W)`` working space, masks ``(1,N,H,W)`` soft in [0, 1],
     grids ``(N,12,D,Hg,Wg)``, strength ``(N,)`` or None (= all 1). Returns ``(1,3,H,W)`` float32.
 
-    Blend mode from ``net.config["blend"]`` (see the module docstring). ``fast``: fused numba
+    Blend mode from ``net.config["blend"]`` (see the module docstring). By default fused numba
     kernels on CPU (:func:`._cpu_kernels.guide_slice_blend_apply_cpu` for "pixel",
     :func:`._cpu_kernels.guide_slice_apply_cpu` after eq. 7 for "grid"), torch ops on a GPU;
-    ``fast=False`` runs the plain reference (:func:`render_parts`; for "pixel" without the unused
+    ``reference=True`` runs the plain reference (:func:`render_parts`; for "pixel" without the unused
     soft grid masks). Non-finite image values raise (the imaging layer sanitises frames before they
     get here).
     """
     _check(net, image, masks, grids, strength)
     mode = blend_mode(net)
-    if not fast or image.device.type != "cpu":
+    if reference or image.device.type != "cpu":
         if not torch.isfinite(image).all():
             raise InvalidInputError("image contains NaN or Inf; sanitise it before rendering")
         if mode == "pixel":
@@ -216,7 +217,7 @@ def render_frame(net, image, masks, grids, strength=None, fast: bool = True) -> 
         bad = k.locked(k.guide_slice_blend_apply_cpu, cells, img, msk, codes, *net.guide_net.kernel_weights(),
                        out.numpy())
     else:
-        grid, _ = blended_grid(net, image, masks, grids, strength, fast=True)
+        grid, _ = blended_grid(net, image, masks, grids, strength, reference=False)
         bad = k.locked(k.guide_slice_apply_cpu, k.grid_to_cells(grid), img, msk, codes,
                        *net.guide_net.kernel_weights(), out.numpy())
     if bad:

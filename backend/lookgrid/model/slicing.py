@@ -66,8 +66,8 @@ def slice_grid_reference(grid: torch.Tensor, guide: torch.Tensor) -> torch.Tenso
     grid ``(B, C, D, Hg, Wg)`` (any C: 12 affine coefficients, or 1 for a soft grid mask);
     guide ``(B, H, W)``, nominally in [0, 1]. Returns ``(B, C, H, W)``. Differentiable in both.
     """
-    check_shape("grid", grid, "(B,C,D,Hg,Wg)", 5)
-    check_shape("guide", guide, f"(B,H,W) with B={grid.shape[0]}", 3, d0=grid.shape[0])
+    check_shape("grid", grid, "(B,C,D,Hg,Wg)")
+    check_shape("guide", guide, "(B,H,W)", B=grid.shape[0])
     b, c, d, hg, wg = grid.shape
     _, h, w = guide.shape
     dev, dt = grid.device, grid.dtype
@@ -99,7 +99,7 @@ def apply_affine(coeffs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     coeffs ``(B, 12, H, W)`` in the layout of :mod:`.grid`; image ``(B, 3, H, W)``.
     Returns ``(B, 3, H, W)`` with ``out_r = a00·r + a01·g + a02·b + b0`` and so on.
     """
-    check_shape("coeffs", coeffs, "(B,12,H,W)", 4, d1=GRID_COEFFS)
+    check_shape("coeffs", coeffs, f"(B,{GRID_COEFFS},H,W)")
     if image.dim() != 4 or image.shape[1] != 3 or image.shape[0] != coeffs.shape[0] or image.shape[2:] != coeffs.shape[2:]:
         raise ShapeMismatchError(
             f"image must have shape (B,3,H,W) = ({coeffs.shape[0]},3,{coeffs.shape[2]},{coeffs.shape[3]}), "
@@ -113,9 +113,9 @@ def check_slice_inputs(grid: torch.Tensor, guide: torch.Tensor, image: torch.Ten
     """Validate ``grid (B,12,D,Hg,Wg)``, ``guide (B,H,W)``, ``image (B,3,H,W)`` against each other."""
     check_grids("grid", grid)
     b = grid.shape[0]
-    check_shape("image", image, f"(B,3,H,W) with B={b}", 4, d0=b, d1=3)
+    check_shape("image", image, "(B,3,H,W)", B=b)
     h, w = image.shape[2:]
-    check_shape("guide", guide, f"(B,H,W) = ({b},{h},{w})", 3, d0=b, d1=h, d2=w)
+    check_shape("guide", guide, "(B,H,W)", B=b, H=h, W=w)
 
 
 def slice_apply_reference(grid: torch.Tensor, guide: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -137,12 +137,12 @@ def slice_blend_apply_reference(grids: torch.Tensor, guide: torch.Tensor, image:
     regions are sliced one at a time (peak memory of one slice). Accumulating differences from the
     input keeps identity grids exact.
     """
-    check_shape("grids", grids, "(B,N,12,D,Hg,Wg)", 6, d2=GRID_COEFFS)
+    check_shape("grids", grids, f"(B,N,{GRID_COEFFS},D,Hg,Wg)")
     b, n = grids.shape[:2]
-    check_shape("image", image, f"(B,3,H,W) with B={b}", 4, d0=b, d1=3)
+    check_shape("image", image, "(B,3,H,W)", B=b)
     h, w = image.shape[2:]
-    check_shape("guide", guide, f"(B,H,W) = ({b},{h},{w})", 3, d0=b, d1=h, d2=w)
-    check_shape("weights", weights, f"(B,N,H,W) = ({b},{n},{h},{w})", 4, d0=b, d1=n, d2=h, d3=w)
+    check_shape("guide", guide, "(B,H,W)", B=b, H=h, W=w)
+    check_shape("weights", weights, "(B,N,H,W)", B=b, N=n, H=h, W=w)
     img = image.to(grids.dtype)
     wts = weights.to(grids.dtype)
     return blend_outputs(img, (slice_apply_reference(grids[:, k], guide, img) for k in range(n)), wts)

@@ -35,9 +35,8 @@ DEFAULT_SOFT_MASK_METHOD = "splat"
 
 
 def _check(guide, mask):
-    check_shape("guide", guide, "(B,H,W)", 3)
-    check_shape("mask", mask, f"(B,H,W) = {tuple(guide.shape)}", 3,
-                d0=guide.shape[0], d1=guide.shape[1], d2=guide.shape[2])
+    check_shape("guide", guide, "(B,H,W)")
+    check_shape("mask", mask, "(B,H,W)", B=guide.shape[0], H=guide.shape[1], W=guide.shape[2])
 
 
 def soft_grid_mask_algorithm1(guide, mask, depth: int, height: int, width: int) -> torch.Tensor:
@@ -118,9 +117,9 @@ def soft_grid_masks(guide, masks, depth: int, height: int, width: int, method: s
 
     guide ``(B,H,W)``, masks ``(B,N,H,W)`` → ``(B, N, depth, height, width)`` summing to 1 over N.
     """
-    check_shape("guide", guide, "(B,H,W)", 3)
+    check_shape("guide", guide, "(B,H,W)")
     b, h, w = guide.shape
-    check_shape("masks", masks, f"(B,N,H,W) = ({b},N,{h},{w})", 4, d0=b, d2=h, d3=w)
+    check_shape("masks", masks, "(B,N,H,W)", B=b, H=h, W=w)
     if method == "splat":
         m = _splat_ratio(guide, masks, depth, height, width, 0.01)
     elif method == "algorithm1":

@@ -47,7 +47,7 @@ class TemporalState:
                 f"temporal state has per-layer shapes {got}, expected {want} "
                 f"(one row per region; the number of regions must not change within a clip)"
             )
-        if self.colour_mean is not None:
+        if self.colour_mean is not None and self.colour_cov is not None:
             cm, cc = tuple(self.colour_mean.shape), tuple(self.colour_cov.shape)
             if cm != (rows, 3) or cc != (rows, 3, 3):
                 raise ShapeMismatchError(f"temporal state has colour statistics {cm}, {cc}; expected "
@@ -105,27 +105,35 @@ class StyleFeatures:
         if not items:
             raise ShapeMismatchError("StyleFeatures.stack needs at least one item, got 0")
         layers = len(items[0].means)
-        colour = all(it.colour_mean is not None for it in items)
-        tones = all(it.tones is not None for it in items)
-        return StyleFeatures(tuple(torch.cat([it.means[l] for it in items]) for l in range(layers)),
-                             tuple(torch.cat([it.stds[l] for it in items]) for l in range(layers)),
-                             torch.cat([it.colour_mean for it in items]) if colour else None,
-                             torch.cat([it.colour_cov for it in items]) if colour else None,
-                             torch.cat([it.tones for it in items]) if tones else None)
+        return StyleFeatures(tuple(torch.cat([it.means[k] for it in items]) for k in range(layers)),
+                             tuple(torch.cat([it.stds[k] for it in items]) for k in range(layers)),
+                             _cat_all([it.colour_mean for it in items]),
+                             _cat_all([it.colour_cov for it in items]),
+                             _cat_all([it.tones for it in items]))
 
     def lerp(self, other: "StyleFeatures", t: float) -> "StyleFeatures":
         """Blend statistics of two styles (a style mix in feature space; colour moments likewise)."""
-        colour = self.colour_mean is not None and other.colour_mean is not None
-        tones = self.tones is not None and other.tones is not None
         # quantiles blend as quantile functions: the displacement interpolation of the two tone ranges
         return StyleFeatures(tuple(a + (b - a) * t for a, b in zip(self.means, other.means)),
                              tuple(a + (b - a) * t for a, b in zip(self.stds, other.stds)),
-                             self.colour_mean + (other.colour_mean - self.colour_mean) * t if colour else None,
-                             self.colour_cov + (other.colour_cov - self.colour_cov) * t if colour else None,
-                             self.tones + (other.tones - self.tones) * t if tones else None)
+                             _lerp_both(self.colour_mean, other.colour_mean, t),
+                             _lerp_both(self.colour_cov, other.colour_cov, t),
+                             _lerp_both(self.tones, other.tones, t))
 
     def to(self, device) -> "StyleFeatures":
         return self._map(lambda t: t.to(device))
 
     def detach(self) -> "StyleFeatures":
         return self._map(lambda t: t.detach())
+
+
+def _cat_all(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """``torch.cat(parts)`` along rows when every part is there, else ``None`` (statistics that not
+    every style has, e.g. colour moments of an older encoder)."""
+    present = [p for p in parts if p is not None]
+    return torch.cat(present) if len(present) == len(parts) else None
+
+
+def _lerp_both(a: torch.Tensor | None, b: torch.Tensor | None, t: float) -> torch.Tensor | None:
+    """``a + (b − a)·t`` when both are there, else ``None``."""
+    return a + (b - a) * t if a is not None and b is not None else None

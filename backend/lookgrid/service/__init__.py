@@ -16,8 +16,7 @@ The wire format of frames (chunks, raw arrays, style hashes) is shared with the 
 
 from __future__ import annotations
 
-from lookgrid.service.server import (DEFAULT_ADDRESS, create_server, serve, start_in_process,
-                                     stop_server)
+from lookgrid.service.server import DEFAULT_ADDRESS, create_server, serve, start_in_process, stop_server
 from lookgrid.service.servicer import LookGridServicer
 
 __all__ = ["DEFAULT_ADDRESS", "LookGridServicer", "create_server", "serve", "start_in_process",

@@ -88,7 +88,7 @@ def style_header(request_iterator) -> pb.StyleHeader:
     return first.header
 
 
-def collect_payload(h: pb.StyleHeader, request_iterator, take=None) -> bytes:
+def collect_payload(h: pb.StyleHeader, request_iterator, take=None) -> bytearray:
     """The rest of an UploadStyle stream: chunks adding up to exactly ``h.payload_bytes``;
     ``take(n)`` (the call's memory budget) before each chunk is kept."""
     buf = bytearray()

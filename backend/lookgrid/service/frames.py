@@ -11,15 +11,16 @@ are not echoed.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from lookgrid.errors import InvalidInputError
 from lookgrid.imaging import SCENE_DEFAULT, FrameSequence, Image, get_pipeline, read_mask, sanitize
-from lookgrid.imaging.decode import decode_exr
+from lookgrid.imaging.decode import decode_exr, encode_exr
 from lookgrid_client.proto import lookgrid_pb2 as pb
-from lookgrid_client.wire import Frame, dtype_for_encoding
+from lookgrid_client.wire import Frame, dtype_for_encoding, raw_bytes
 
 INLINE = "inline"
 """RegionSpec.mask value meaning: the mask arrives with each frame (see the .proto)."""
@@ -40,7 +41,7 @@ class DecodedFrame:
     rgb: list[int]
     masks: dict[str, np.ndarray]
     mask_indices: set[int]
-    image: object = None
+    image: Image | None = None
 
 
 def _channel_index(names: list[str], wanted: str) -> int | None:
@@ -139,3 +140,22 @@ def render(clip, dec: DecodedFrame) -> tuple[np.ndarray, list[str]]:
     if others:
         out[..., others] = sanitize(out[..., others])[0]
     return out, [dec.channels[i] for i in keep]
+
+
+def render_message(clip, fr: Frame, max_pixels: int) -> tuple[pb.FrameHeader, bytes | memoryview]:
+    """Decode, render and encode one frame for ``clip``: (response header, payload bytes) — an EXR
+    when the frame asks for ``ENCODED`` output, else raw pixels of the requested (or its own) type."""
+    t0 = time.perf_counter()
+    h = fr.header
+    dec = decode(fr, clip, max_pixels)
+    out, names = render(clip, dec)
+    out_encoding = h.output_encoding or h.encoding
+    header = pb.FrameHeader(clip_id=h.clip_id, frame=h.frame, encoding=out_encoding, width=out.shape[1],
+                            height=out.shape[0], channels=names)
+    if out_encoding == pb.ENCODED:
+        payload: bytes | memoryview = encode_exr(out, names, like=dec.image)
+    else:
+        dtype = dtype_for_encoding(out_encoding)
+        payload = raw_bytes(out if out.dtype == dtype else out.astype(dtype))
+    header.seconds = time.perf_counter() - t0
+    return header, payload

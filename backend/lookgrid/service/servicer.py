@@ -3,6 +3,7 @@
 * Clip state, caches, eviction (and its busy gate), styles and model introspection live in
   :class:`lookgrid.engine.Engine`; request checks in :mod:`.checks`; errors → status codes in
   :mod:`.errors`; thread ↔ stream bridges in :mod:`.streams`; inline frames in :mod:`.frames`;
+  specs and look results as messages in :mod:`.messages`;
   uploaded pictures are decoded by :mod:`lookgrid.imaging.decode`.
 * Paths a client names are confined to the configured roots (:mod:`lookgrid.service.paths`).
 * Long calls watch their context: a client that cancels or disconnects stops the work at the next
@@ -13,26 +14,25 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
 import numpy as np
 import torch
-from google.protobuf import json_format
 
 from lookgrid import __version__
 from lookgrid.engine import METHOD_NAMES, ClipSpec
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.look import export_look
 from lookgrid.engine.styles import MAX_STYLE_SIDE
-from lookgrid.engine.look import export_look, matte_pattern
 from lookgrid.errors import CancelledError, ClipStateError, InvalidInputError, UnknownStyleError
 from lookgrid.imaging import WORKING_SPACE, load_config, parse_frame_range, pinned_config
-from lookgrid.imaging.decode import decode_style, encode_exr, raw_style_to_working
+from lookgrid.imaging.decode import decode_style, raw_style_to_working
 from lookgrid.service import checks
 from lookgrid.service import frames as framing
 from lookgrid.service.budget import MemoryBudget
 from lookgrid.service.errors import cancel_check, streaming, unary
+from lookgrid.service.messages import look_result, spec_from_message, spec_to_message
 from lookgrid.service.paths import PathPolicy
 from lookgrid.service.streams import emitted_by, read_ahead
 from lookgrid_client import wire
@@ -40,34 +40,6 @@ from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
 
 log = logging.getLogger("lookgrid.service")
-
-
-def spec_from_message(msg: pb.ClipSpec) -> ClipSpec:
-    """The engine's ClipSpec from a ClipSpec message (through the shared JSON form)."""
-    return ClipSpec.from_dict(json_format.MessageToDict(msg))
-
-
-def spec_to_message(spec: ClipSpec) -> pb.ClipSpec:
-    return json_format.ParseDict(spec.to_dict(), pb.ClipSpec())
-
-
-def look_result(res, seconds: float) -> pb.ExportLookResult:
-    """A :class:`lookgrid.engine.look.LookExport` as its message."""
-    files = set(res.files)
-    path = lambda p: p if p in files else ""  # noqa: E731
-    regions = []
-    for look in res.collection.regions:
-        if look.name not in res.exported:
-            continue
-        j = lambda ext: os.path.join(res.out, look.name + ext)  # noqa: E731
-        regions.append(pb.RegionLookInfo(
-            name=look.name, look_name=f"lookgrid-{look.name}" if path(j(".acescct.clf")) else "",
-            clf_path=path(j(".clf")), cube_path=path(j(".cube")), cdl_path=path(j(".cc")),
-            cdl_rms_error=look.cdl.rms if look.cdl is not None else 0.0,
-            matte_pattern=matte_pattern(res.out, look.name), matte_area=look.total().total))
-    return pb.ExportLookResult(files=res.files, regions=regions, lut_size=res.size,
-                               shot_colorspace=res.collection.shot_space,
-                               config_path=path(os.path.join(res.out, "config.ocio")), seconds=seconds)
 
 
 class LookGridServicer(pb_grpc.LookGridServicer):
@@ -343,7 +315,8 @@ class LookGridServicer(pb_grpc.LookGridServicer):
                 size = len(fr.payload)
                 try:
                     with self.engine.clips.busy():
-                        header, payload = self._render_one(fr)
+                        clip = self.engine.get_clip(fr.header.clip_id)
+                        header, payload = framing.render_message(clip, fr, self.limits.max_frame_pixels)
                     yield from wire.frame_messages(header, payload, pb.RenderFramesResponse, self.chunk_bytes)
                 finally:
                     fr.payload = b""
@@ -353,21 +326,3 @@ class LookGridServicer(pb_grpc.LookGridServicer):
             account.close()
             with self._lock:
                 self.active_streams -= 1
-
-    def _render_one(self, fr: wire.Frame) -> tuple[pb.FrameHeader, object]:
-        """Decode, render and encode one frame: (response header, payload bytes)."""
-        t0 = time.perf_counter()
-        h = fr.header
-        clip = self.engine.get_clip(h.clip_id)
-        dec = framing.decode(fr, clip, self.limits.max_frame_pixels)
-        out, names = framing.render(clip, dec)
-        out_encoding = h.output_encoding or h.encoding
-        header = pb.FrameHeader(clip_id=h.clip_id, frame=h.frame, encoding=out_encoding, width=out.shape[1],
-                                height=out.shape[0], channels=names)
-        if out_encoding == pb.ENCODED:
-            payload = encode_exr(out, names, like=dec.image)
-        else:
-            dtype = wire.dtype_for_encoding(out_encoding)
-            payload = wire.raw_bytes(out if out.dtype == dtype else out.astype(dtype))
-        header.seconds = time.perf_counter() - t0
-        return header, payload

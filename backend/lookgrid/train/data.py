@@ -38,6 +38,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -48,6 +49,7 @@ from lookgrid.errors import ImageReadError, InvalidInputError
 from lookgrid.imaging.color import get_pipeline
 from lookgrid.imaging.io import read_image
 from lookgrid.model.colormath import LUMA_WEIGHTS, apply_weights, srgb_encode
+from lookgrid.model.grid import check_shape
 from lookgrid.train.flow import dis_flow, flow_visibility, random_smooth_flow, warp
 from lookgrid.train.grading import Grading, apply_grading, apply_region_gradings, sample_grading
 
@@ -57,9 +59,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".exr")
 #: an EXR still is scaled so this luminance quantile lands on display white before it is clipped
 EXR_WHITE_QUANTILE = 0.99
 #: the foreground blob's motion per step in photo sequences (the background: random_smooth_flow's defaults)
-PHOTO_FG_MOTION = {"max_shift": 10.0, "max_zoom": 0.05, "max_rotation_deg": 4.0, "local_amplitude": 1.0}
+PHOTO_FG_MOTION: dict[str, Any] = {"max_shift": 10.0, "max_zoom": 0.05, "max_rotation_deg": 4.0, "local_amplitude": 1.0}
 #: photo sequences move at constant velocity: each step after the first adds this small random flow
-PHOTO_JITTER = {"max_shift": 1.5, "max_zoom": 0.005, "max_rotation_deg": 0.5, "local_amplitude": 0.5}
+PHOTO_JITTER: dict[str, Any] = {"max_shift": 1.5, "max_zoom": 0.005, "max_rotation_deg": 0.5, "local_amplitude": 0.5}
 
 
 def check_frames(frames) -> int:
@@ -125,15 +127,16 @@ def _list_images(folder: Path) -> list[Path]:
 
 
 @dataclass
-class Clip:
-    """Frames ``list[(H,W,3) uint8]`` and masks ``list[(H,W) uint8] | None`` of one clip."""
+class TrainingClip:
+    """Frames ``list[(H,W,3) uint8]`` and masks ``list[(H,W) uint8] | None`` of one training clip
+    (not the engine's :class:`lookgrid.engine.clip.Clip`)."""
 
     name: str
     frames: list[np.ndarray]
     masks: list[np.ndarray] | None
 
 
-def load_clip(folder: Path, max_side: int = 640) -> Clip:
+def load_clip(folder: Path, max_side: int = 640) -> TrainingClip:
     """Load ``folder/frames`` (or images directly in ``folder``) and ``folder/masks`` if present,
     downscaled so the longer side is at most ``max_side``."""
     frames_dir = folder / "frames" if (folder / "frames").is_dir() else folder
@@ -144,17 +147,18 @@ def load_clip(folder: Path, max_side: int = 640) -> Clip:
     mask_paths = _list_images(mask_dir) if mask_dir.is_dir() else None
     if mask_paths is not None and len(mask_paths) != len(paths):
         raise InvalidInputError(f"clip {folder}: {len(paths)} frames but {len(mask_paths)} masks")
-    frames, masks = [], [] if mask_paths else None
+    frames: list[np.ndarray] = []
+    masks: list[np.ndarray] | None = [] if mask_paths else None
     for i, p in enumerate(paths):
         f = load_rgb8(p)
         h, w = f.shape[:2]
         s = min(1.0, max_side / max(h, w))
         nh, nw = round(h * s), round(w * s)
         frames.append(_resize(f, nh, nw) if s < 1 else f)
-        if masks is not None:
+        if masks is not None and mask_paths is not None:
             m = load_mask8(mask_paths[i])
             masks.append(_resize(m, nh, nw) if m.shape != (nh, nw) else m)
-    return Clip(folder.name, frames, masks)
+    return TrainingClip(folder.name, frames, masks)
 
 
 def find_clips(root: Path) -> list[Path]:
@@ -270,7 +274,7 @@ class TrainingData:
         def keep(*names: str) -> bool:
             return not any(n in excluded for n in names) and any(n in hold for n in names) == holdout_only
 
-        self.clips: list[Clip] = []
+        self.clips: list[TrainingClip] = []
         for root in cfg.clips:
             for d in find_clips(Path(root)):
                 if keep(d.name):
@@ -456,7 +460,9 @@ class TrainingData:
         for _ in range(size):
             if masked and rng.random() < 0.7:
                 c = masked[int(rng.integers(len(masked)))]
-                m = c.masks[int(rng.integers(len(c.masks)))]
+                clip_masks = c.masks
+                assert clip_masks is not None  # one of the masked clips
+                m = clip_masks[int(rng.integers(len(clip_masks)))]
                 nh, nw = self._scale_for(rng, *m.shape)
                 y, x = random_crop_box(rng, nh, nw, S)
                 t = torch.from_numpy(_resize(m, nh, nw)[y : y + S, x : x + S].astype(np.float32) / 255.0)
@@ -492,8 +498,7 @@ def degrade_masks(masks: torch.Tensor, generator: torch.Generator) -> torch.Tens
 
     Returns ``(B,1,H,W)`` in [0,1]: what a rough roto or a segmentation network gives.
     """
-    if masks.dim() != 4 or masks.shape[1] != 1:
-        raise ValueError(f"masks must be (B,1,H,W); got {tuple(masks.shape)}")
+    check_shape("masks", masks, "(B,1,H,W)")
     b, _, h, w = masks.shape
     out = []
     for i in range(b):

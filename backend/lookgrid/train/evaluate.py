@@ -116,7 +116,7 @@ def heldout_metrics(net, cfg, *, progress: Callable[[str], None] | None = None) 
     bare = prior_only(net) if getattr(net, "uses_prior", False) else None
     methods = METHODS + ((PRIOR_ROW,) if bare is not None else ())
     rows: dict[str, list[dict]] = {m: [] for m in methods}
-    for i in range(cfg.eval.pairs):
+    for _ in range(cfg.eval.pairs):
         ex = data.example(rng)
         rows["input"].append(pair_metrics(ex["content"][0:1], ex["content"][1:2], ex))
         rows["reinhard"].append(pair_metrics(*run_reinhard(ex), ex))

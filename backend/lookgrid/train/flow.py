@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lookgrid.errors import ShapeMismatchError
 from lookgrid.imaging import flow as imaging_flow
 from lookgrid.model.colormath import display_luma_u8
 
@@ -25,9 +26,9 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.T
     position lies inside the source image (border pixels are replicated elsewhere).
     """
     if image.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
-        raise ValueError(f"need image (B,C,H,W) and flow (B,2,H,W); got {tuple(image.shape)}, {tuple(flow.shape)}")
+        raise ShapeMismatchError(f"need image (B,C,H,W) and flow (B,2,H,W); got {tuple(image.shape)}, {tuple(flow.shape)}")
     if image.shape[0] != flow.shape[0] or image.shape[2:] != flow.shape[2:]:
-        raise ValueError(f"image {tuple(image.shape)} and flow {tuple(flow.shape)} do not match")
+        raise ShapeMismatchError(f"image {tuple(image.shape)} and flow {tuple(flow.shape)} do not match")
     b, _, h, w = image.shape
     ys, xs = torch.meshgrid(
         torch.arange(h, dtype=flow.dtype, device=flow.device),

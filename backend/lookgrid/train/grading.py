@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
 from lookgrid.model.colormath import LUMA_WEIGHTS
+from lookgrid.model.grid import check_shape
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class Grading:
         return Grading()
 
 
+def _rgb(values) -> tuple[float, float, float]:
+    """Three numbers (R, G, B) as a tuple of Python floats."""
+    r, g, b = (float(v) for v in values)
+    return r, g, b
+
+
 def _unit_tint(rng: np.random.Generator, amount: float) -> tuple[float, float, float]:
     """A random chroma offset (zero-sum RGB vector) of the given length."""
     angle = rng.uniform(0, 2 * math.pi)
@@ -51,7 +59,7 @@ def _unit_tint(rng: np.random.Generator, amount: float) -> tuple[float, float, f
     u = np.array([1.0, -1.0, 0.0]) / math.sqrt(2)
     v = np.array([1.0, 1.0, -2.0]) / math.sqrt(6)
     t = amount * (math.cos(angle) * u + math.sin(angle) * v)
-    return tuple(float(x) for x in t)
+    return _rgb(t)
 
 
 def sample_grading(rng: np.random.Generator, strength: float = 1.0) -> Grading:
@@ -73,10 +81,10 @@ def sample_grading(rng: np.random.Generator, strength: float = 1.0) -> Grading:
     gamma = np.exp(rng.normal(0, 0.18, 3) + rng.normal(0, 0.15)) ** s
     gain = rng.uniform(0.85, 1.12, 3)
     return Grading(
-        white_balance=tuple(float(1 + s * (w - 1)) for w in wb),
-        lift=tuple(float(x) for x in lift),
-        gamma=tuple(float(x) for x in gamma),
-        gain=tuple(float(lerp1(x)) for x in gain),
+        white_balance=_rgb([1 + s * (w - 1) for w in wb]),
+        lift=_rgb(lift),
+        gamma=_rgb(gamma),
+        gain=_rgb([lerp1(x) for x in gain]),
         contrast=lerp1(float(np.exp(rng.uniform(math.log(0.7), math.log(1.45))))),
         pivot=float(rng.uniform(0.35, 0.55)),
         saturation=lerp1(float(np.exp(rng.uniform(math.log(0.45), math.log(1.6))))),
@@ -95,8 +103,7 @@ def hue_rotation_matrix(angle: float) -> np.ndarray:
 
 def apply_grading(rgb: torch.Tensor, g: Grading) -> torch.Tensor:
     """Apply one grading. ``rgb (B,3,H,W) -> (B,3,H,W)`` in [0, 1]."""
-    if rgb.dim() != 4 or rgb.shape[1] != 3:
-        raise ValueError(f"rgb must be (B, 3, H, W); got {tuple(rgb.shape)}")
+    check_shape("rgb", rgb, "(B,3,H,W)")
 
     def vec(t: tuple[float, float, float]) -> torch.Tensor:
         return rgb.new_tensor(t).view(1, 3, 1, 1)
@@ -128,9 +135,9 @@ def apply_region_gradings(
     """
     b, n = masks.shape[:2]
     if rgb.shape[0] != b or rgb.shape[2:] != masks.shape[2:]:
-        raise ValueError(f"rgb {tuple(rgb.shape)} and masks {tuple(masks.shape)} do not match")
+        raise ShapeMismatchError(f"rgb {tuple(rgb.shape)} and masks {tuple(masks.shape)} do not match")
     if len(gradings) != b or any(len(row) != n for row in gradings):
-        raise ValueError(f"need {b}×{n} gradings")
+        raise InvalidInputError(f"need {b}×{n} gradings")
     out = torch.zeros_like(rgb)
     for i in range(b):
         for k in range(n):

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from lookgrid.errors import InvalidInputError
+from lookgrid.errors import InvalidInputError, TrainingDivergedError
 from lookgrid.fsutil import atomic_write, remove_stale_temps
 from lookgrid.model.licence import DATA_LICENCES
 from lookgrid.model.load import atomic_torch_save, save_model
@@ -274,9 +274,9 @@ def train(
         opt.step()
         step += 1
         if not math.isfinite(parts["total"]):
-            raise RuntimeError(f"training diverged at step {step}: {parts}")
+            raise TrainingDivergedError(f"training diverged at step {step}: {parts}")
         if step == GUARD_STEP and parts["grid_spread"] < GUARD_MIN_SPREAD:
-            raise RuntimeError(
+            raise TrainingDivergedError(
                 f"grids do not depend on the input after {step} steps (spread {parts['grid_spread']:.2e} "
                 f"< {GUARD_MIN_SPREAD:g}): the grid path is dead; check the network's activations"
             )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lookgrid.errors import ShapeMismatchError
 from lookgrid.model.colormath import luma_t, working_to_oklab_t
 from lookgrid.train.flow import warp
 
@@ -33,7 +34,7 @@ OKLAB_CHANNEL_WEIGHTS = (1.0, 2.0, 2.0)
 
 def _same_shape(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
     if a.shape != b.shape:
-        raise ValueError(f"{what}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
+        raise ShapeMismatchError(f"{what}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
 
 
 def supervised_l1(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -52,7 +53,7 @@ def masked_moments(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> tu
     ``x (B,C,H,W)``, ``mask (B,N,H,W)`` -> ``mean (B,N,C)``, ``std (B,N,C)``, ``area (B,N)`` (Σ m).
     """
     if x.dim() != 4 or mask.dim() != 4 or x.shape[0] != mask.shape[0] or x.shape[2:] != mask.shape[2:]:
-        raise ValueError(f"x (B,C,H,W) and mask (B,N,H,W) must match; got {tuple(x.shape)}, {tuple(mask.shape)}")
+        raise ShapeMismatchError(f"x (B,C,H,W) and mask (B,N,H,W) must match; got {tuple(x.shape)}, {tuple(mask.shape)}")
     area = mask.sum(dim=(2, 3))  # (B,N)
     denom = area.clamp_min(eps).unsqueeze(-1)
     mean = torch.einsum("bnhw,bchw->bnc", mask, x) / denom
@@ -79,9 +80,9 @@ def region_stats_loss(
     """
     b, n, h, w = masks.shape
     if output.shape != (b, 3, h, w):
-        raise ValueError(f"output must be (B,3,H,W) matching masks {tuple(masks.shape)}; got {tuple(output.shape)}")
+        raise ShapeMismatchError(f"output must be (B,3,H,W) matching masks {tuple(masks.shape)}; got {tuple(output.shape)}")
     if references.dim() != 5 or references.shape[:3] != (b, n, 3):
-        raise ValueError(f"references must be (B,N,3,Hr,Wr) with B={b}, N={n}; got {tuple(references.shape)}")
+        raise ShapeMismatchError(f"references must be (B,N,3,Hr,Wr) with B={b}, N={n}; got {tuple(references.shape)}")
     hr, wr = references.shape[-2:]
     refs = references.reshape(b * n, 3, hr, wr)
     rmask = None if reference_masks is None else reference_masks.reshape(b * n, 1, hr, wr)
@@ -134,7 +135,7 @@ def region_swd_loss(
     """
     b, n, h, w = masks.shape
     if output.shape != (b, 3, h, w) or references.dim() != 5 or references.shape[:3] != (b, n, 3):
-        raise ValueError(
+        raise ShapeMismatchError(
             f"need output (B,3,H,W), masks (B,N,H,W), references (B,N,3,Hr,Wr); got "
             f"{tuple(output.shape)}, {tuple(masks.shape)}, {tuple(references.shape)}"
         )
@@ -170,7 +171,7 @@ def grid_laplacian_loss(grids: torch.Tensor) -> torch.Tensor:
     neighbours along depth, height and width, per coefficient, averaged over the edges of each axis
     and summed over the three axes (the quadratic form of the 3-D grid Laplacian)."""
     if grids.dim() != 5:
-        raise ValueError(f"grids must be (B,12,D,Hg,Wg); got {tuple(grids.shape)}")
+        raise ShapeMismatchError(f"grids must be (B,12,D,Hg,Wg); got {tuple(grids.shape)}")
     total = grids.new_zeros(())
     for dim in (2, 3, 4):
         if grids.shape[dim] > 1:
@@ -251,7 +252,7 @@ def add_training_noise(
     sigma = torch.as_tensor(grain_sigma, dtype=image.dtype)
     if sigma.ndim == 1:
         if sigma.shape[0] != b:
-            raise ValueError(f"add_training_noise: {sigma.shape[0]} grain stds for {b} images")
+            raise ShapeMismatchError(f"add_training_noise: {sigma.shape[0]} grain stds for {b} images")
         sigma = sigma.view(b, 1, 1, 1)
     if grain_chroma == 0.0:
         grain = torch.randn(image.shape, generator=generator, dtype=image.dtype)

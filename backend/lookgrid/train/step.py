@@ -19,10 +19,12 @@ input, so pixel noise passes through by design; what must not change is the look
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 
+from lookgrid.errors import InvalidInputError, ShapeMismatchError
 from lookgrid.model.blend import blend_grids, pixel_blend_weights
 from lookgrid.model.network import temporal_mode
 from lookgrid.model.propagate import propagate_grids
@@ -79,7 +81,7 @@ def render_batch(net, image: torch.Tensor, masks: torch.Tensor, grids: torch.Ten
     mode = blend_mode(net)
     b, n = masks.shape[:2]
     if grids.shape[0] != b * n:
-        raise ValueError(f"grids must be (B·N,12,D,Hg,Wg) = ({b * n},...), got {tuple(grids.shape)}")
+        raise ShapeMismatchError(f"grids must be (B·N,12,D,Hg,Wg) = ({b * n},...), got {tuple(grids.shape)}")
     z = net.guide(image, masks)
     soft = net.soft_masks(z, masks)  # (B,N,D,Hg,Wg)
     g = grids.view(b, n, *grids.shape[1:])
@@ -106,7 +108,7 @@ def propagate_batch(previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Ten
     Returns ``(B·N,12,D,Hg,Wg)``."""
     b = flow.shape[0]
     if fresh.shape[0] % b:
-        raise ValueError(f"grids {tuple(fresh.shape)} do not split into {b} examples")
+        raise ShapeMismatchError(f"grids {tuple(fresh.shape)} do not split into {b} examples")
     n = fresh.shape[0] // b
     return torch.cat([
         propagate_grids(previous[i * n : (i + 1) * n], fresh[i * n : (i + 1) * n],
@@ -130,6 +132,8 @@ def frame_grids(net, content: torch.Tensor, masks: torch.Tensor, styles, carry, 
     fresh, _ = net.predict_grids(content, masks, styles, None, alpha)
     if carry is None:
         return fresh, fresh
+    if flow is None or visibility is None:
+        raise InvalidInputError("flow mode carries grids along the flow: give flow and visibility")
     a = float(net.config["alpha"] if alpha is None else alpha)
     grids = propagate_batch(carry, fresh, flow, visibility, a)
     return grids, grids
@@ -167,9 +171,9 @@ def compute_losses(
     b, t_len, n, s, _ = masks.shape
     low = net.LOW_RES
     if s != low:
-        raise ValueError(f"training crops must be {low}² (the model's low resolution), got {s}²")
+        raise ShapeMismatchError(f"training crops must be {low}² (the model's low resolution), got {s}²")
     if t_len < 2 or batch.flow.shape[1] != t_len - 1 or batch.visibility.shape[1] != t_len - 1:
-        raise ValueError(f"a batch of T={t_len} frames needs T >= 2 and T-1 flows / visibilities, got "
+        raise ShapeMismatchError(f"a batch of T={t_len} frames needs T >= 2 and T-1 flows / visibilities, got "
                          f"{tuple(batch.flow.shape)}, {tuple(batch.visibility.shape)}")
     last = t_len - 1
     frames = tuple(range(t_len)) if with_temporal else (last,)
@@ -177,7 +181,9 @@ def compute_losses(
         enh = {f: net.enhance_masks(masks[:, f]) for f in frames}
     styles = net.encode_style(batch.references.reshape(b * n, 3, s, s))
     carry = None
-    grids, rend, carry_in = {}, {}, {}
+    grids: dict[int, torch.Tensor] = {}
+    rend: dict[int, dict[str, Any]] = {}
+    carry_in: dict[int, Any] = {}
     for f in frames:
         carry_in[f] = carry
         step_flow = batch.flow[:, f - 1] if f > 0 else None
@@ -209,14 +215,15 @@ def compute_losses(
             per = torch.tensor([1.0 if k == "photo" else w.temporal_real for k in batch.kinds], dtype=vis.dtype)
             vis = vis * per.view(-1, 1, 1, 1, 1)
         pairs = range(1, t_len)
-        parts["temporal"] = sum(
+        # sums of tensors over a non-empty range (T >= 2): tensors
+        parts["temporal"] = cast(torch.Tensor, sum(
             L.temporal_loss(outs[f], outs[f - 1], batch.flow[:, f - 1], vis[:, f - 1]) for f in pairs
-        ) / len(pairs)
-        parts["luminance_temporal"] = sum(
+        )) / len(pairs)
+        parts["luminance_temporal"] = cast(torch.Tensor, sum(
             L.luminance_temporal_loss(outs[f], outs[f - 1], content[:, f], content[:, f - 1], batch.flow[:, f - 1],
                                       vis[:, f - 1])
             for f in pairs
-        ) / len(pairs)
+        )) / len(pairs)
     k = min(b, w.noise_samples)
     if w.noise > 0 and k > 0 and with_noise:
         if w.grain_max > 0:

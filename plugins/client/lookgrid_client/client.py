@@ -29,47 +29,35 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 import numpy as np
 from google.protobuf import json_format
 
-from lookgrid_client import wire
-from lookgrid_client.errors import InvalidRequestError, RenderCancelledError, ServerError, ServerUnavailableError
-from lookgrid_client.launch import DEFAULT_ADDRESS, check_api_version
+from lookgrid_client import sequence, wire
+from lookgrid_client.api import DEFAULT_ADDRESS, check_api_version
+from lookgrid_client.errors import (
+    InvalidRequestError,
+    LookGridError,
+    RenderCancelledError,
+    ServerError,
+    ServerUnavailableError,
+)
+from lookgrid_client.frames import FrameIn, FrameOut
 from lookgrid_client.proto import lookgrid_pb2 as pb
 from lookgrid_client.proto import lookgrid_pb2_grpc as pb_grpc
 
+
+class _OwnedProcess(Protocol):
+    """What a client needs of a server process it owns (:class:`lookgrid_client.launch.ServerProcess`)."""
+
+    def stop(self) -> None: ...
+
+
 RETRY_DELAYS = (0.2, 0.5, 1.0)
 """Seconds to wait before each retry of a call that is safe to repeat, when the server is UNAVAILABLE."""
-
-
-@dataclass
-class FrameIn:
-    """One frame to send: ``pixels`` (H, W, C) float16/float32 with ``channels`` names (e.g. R,G,B,A).
-
-    ``masks`` maps region names to (H, W) arrays in [0, 1]; they are sent as extra channels named
-    after the region. Alternatively pass ``exr`` (the bytes of an OpenEXR file) instead of pixels.
-    """
-
-    frame: int
-    pixels: np.ndarray | None = None
-    channels: list[str] = field(default_factory=lambda: ["R", "G", "B"])
-    masks: dict[str, np.ndarray] = field(default_factory=dict)
-    exr: bytes | None = None
-
-
-@dataclass
-class FrameOut:
-    """A rendered frame: ``pixels`` (H, W, C) for raw frames, ``exr`` bytes for encoded ones."""
-
-    frame: int
-    channels: list[str]
-    pixels: np.ndarray | None
-    exr: bytes | None
-    seconds: float
 
 
 def spec_message(spec) -> pb.ClipSpec:
@@ -123,7 +111,8 @@ class LookGridClient:
             self._channel = grpc.insecure_channel(address, options=options)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = pb_grpc.LookGridStub(self._channel)
-        self.owned_process = None  # a ServerProcess that connect() launched for this client
+        self.owned_process: _OwnedProcess | None = None  # a ServerProcess that connect() launched for this client
+        self.asked_address = ""  # with owned_process: the configured address nothing answered at
 
     # -- plumbing ----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -196,7 +185,7 @@ class LookGridClient:
             if source.ndim != 3 or source.shape[2] not in (3, 4):
                 raise InvalidRequestError(f"a style array must be (H, W, 3|4), got shape {source.shape}")
             encoding = wire.encoding_for_dtype(source.dtype)
-            payload = wire.raw_bytes(source)
+            payload: bytes | memoryview = wire.raw_bytes(source)
             key = wire.style_hash(payload, encoding=encoding, shape=source.shape, colorspace=colorspace)
             header = pb.StyleHeader(sha256=key, encoding=encoding, payload_bytes=len(payload),
                                     height=source.shape[0], width=source.shape[1], channels=source.shape[2],
@@ -269,12 +258,10 @@ class LookGridClient:
         closed the clip the call opened, i.e. has stopped working and writing, before raising
         RenderCancelledError (whose text says whether the server confirmed).
         """
-        from lookgrid_client.sequence import resolve_styles
-
         req = pb.RenderByPathRequest(clip_id=clip_id, frames=list(frames or []))
         if spec is not None:
             if isinstance(spec, dict):
-                spec, _ = resolve_styles(self, spec)
+                spec, _ = sequence.resolve_styles(self, spec)
             req.spec.CopyFrom(spec_message(spec))
         out = []
         baseline = self.server_info().open_clips if cancel is not None else 0
@@ -343,10 +330,12 @@ class LookGridClient:
                 result = msg.result
             elif progress:
                 progress(msg.progress)
+        if result is None:
+            raise LookGridError("ExportLook: the server's answer ended without a result")
         return result
 
     # -- inline frames -----------------------------------------------------------------------------
-    def _frame_messages(self, clip_id: str, item: FrameIn, output_encoding: int):
+    def _frame_messages(self, clip_id: str, item: FrameIn, output_encoding: pb.PixelEncoding):
         if item.exr is not None:
             header = pb.FrameHeader(clip_id=clip_id, frame=int(item.frame), encoding=pb.ENCODED,
                                     output_encoding=output_encoding)
@@ -374,7 +363,7 @@ class LookGridClient:
                                        mask_channels=mask_channels, output_encoding=output_encoding,
                                        chunk_bytes=self.chunk_bytes)
 
-    def render_frames(self, clip_id: str, frames: Iterable[FrameIn], *, output_encoding: int = 0,
+    def render_frames(self, clip_id: str, frames: Iterable[FrameIn], *, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
                       timeout: float | None = None) -> Iterator[FrameOut]:
         """Stream frames to the server and yield the rendered ones, in order.
 
@@ -404,7 +393,7 @@ class LookGridClient:
 
     def render_sequence(self, spec: dict, frames: Sequence[int], read_frame: Callable[[int], FrameIn],
                         write_frame: Callable[[FrameOut], None], progress: Callable[[int, int], None] | None = None,
-                        cancel: Callable[[], bool] | None = None, *, output_encoding: int = 0,
+                        cancel: Callable[[], bool] | None = None, *, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
                         in_flight: int | None = None, label: str = ""):
         """Render ``frames`` of a host's sequence; returns a :class:`~lookgrid_client.sequence.RenderResult`.
 
@@ -417,8 +406,6 @@ class LookGridClient:
         for EXR bytes, 0 = raw like the input. The clip is always closed. All callbacks run on the
         calling thread (details: :mod:`lookgrid_client.sequence`).
         """
-        from lookgrid_client import sequence
-
         return sequence.render_sequence(self, spec, frames, read_frame, write_frame, progress, cancel,
                                         output_encoding=output_encoding,
                                         in_flight=in_flight or sequence.DEFAULT_IN_FLIGHT, label=label)
@@ -428,4 +415,6 @@ class LookGridClient:
         """Render one raw frame; returns the (H, W, C) result (colour + alpha channels)."""
         item = FrameIn(frame, pixels, list(channels), dict(masks or {}))
         outs = list(self.render_frames(clip_id, [item]))
+        if outs[0].pixels is None:
+            raise LookGridError("RenderFrames: a raw frame came back without pixels")
         return outs[0].pixels

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lookgrid_client.errors import InvalidRequestError
 from lookgrid_client.output import StagedOutput, frame_path, write_atomic
@@ -54,13 +55,13 @@ def build_spec(regions: Sequence[RegionLook], *, input_colorspace: str, method: 
             if not os.path.isfile(path):
                 raise InvalidRequestError(f"region {r.name!r}: reference image {path} does not exist")
             styles.append({"style": path} if weight is None else {"style": path, "weight": track_from_samples(weight)})
-        region = {"name": r.name, "styles": styles}
+        region: dict[str, Any] = {"name": r.name, "styles": styles}
         if r.mask:
             region["mask"] = r.mask
         if r.strength is not None:
             region["strength"] = track_from_samples(r.strength)
         out.append(region)
-    spec = {"inputColorspace": input_colorspace, "regions": out}
+    spec: dict[str, Any] = {"inputColorspace": input_colorspace, "regions": out}
     if method:
         spec["method"] = method
     if int(stride) > 1:

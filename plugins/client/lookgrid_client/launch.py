@@ -24,19 +24,22 @@ import tempfile
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from lookgrid_client.errors import IncompatibleServerError, ServerUnavailableError
+from lookgrid_client.api import API_VERSION, DEFAULT_ADDRESS, check_api_version
+from lookgrid_client.errors import ServerUnavailableError
 
-API_VERSION = "lookgrid.v1"
+if TYPE_CHECKING:  # annotations only
+    from lookgrid_client.client import LookGridClient
+
 LAUNCH_IDLE_EXIT = 1800.0
 """Seconds without a call after which a server :func:`connect` launched stops by itself."""
 PROBE_TIMEOUT = 5.0
 """Seconds the configured server has to answer before a configured launch starts a local one (a
 server across a network, TLS handshake included, may need more than a second)."""
-DEFAULT_ADDRESS = "127.0.0.1:50051"
 SERVING = 1  # grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
 
 
@@ -233,7 +236,7 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
     return client
 
 
-_session: dict[tuple, object] = {}
+_session: dict[tuple, "LookGridClient"] = {}
 _session_lock = threading.Lock()
 
 
@@ -279,13 +282,6 @@ def describe_server(client) -> str:
     return f"a LookGrid server started on this machine ({client.address}{why})"
 
 
-def check_api_version(server_version: str, address: str) -> None:
-    """IncompatibleServerError unless ``server_version`` is this client's :data:`API_VERSION`."""
-    if server_version != API_VERSION:
-        raise IncompatibleServerError(
-            f"the LookGrid server at {address} speaks API {server_version or '(none)'!r}, this client "
-            f"needs {API_VERSION!r}: install matching versions of the backend and the plugin")
-
-
 __all__ = ["API_VERSION", "DEFAULT_ADDRESS", "LAUNCH_IDLE_EXIT", "PROBE_TIMEOUT", "ServerProcess",
-           "check_api_version", "close_session_clients", "connect", "describe_server", "free_port", "health_status", "is_local_address", "is_loopback_host", "session_client"]
+           "check_api_version", "close_session_clients", "connect", "describe_server", "free_port",
+           "health_status", "is_local_address", "is_loopback_host", "session_client"]

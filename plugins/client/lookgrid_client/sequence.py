@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import grpc
 
 from lookgrid_client import wire
-from lookgrid_client.errors import (InvalidRequestError, LookGridError, RenderCancelledError, ServerError)
+from lookgrid_client.errors import InvalidRequestError, LookGridError, RenderCancelledError, ServerError
+from lookgrid_client.frames import FrameOut
 from lookgrid_client.proto import lookgrid_pb2 as pb
 
 DEFAULT_IN_FLIGHT = 3
@@ -194,8 +195,6 @@ class _Stream:
 
 
 def _frame_out(fr):
-    from lookgrid_client.client import FrameOut
-
     h = fr.header
     if h.encoding == pb.ENCODED:
         return FrameOut(h.frame, list(h.channels), None, bytes(fr.payload), h.seconds)
@@ -266,7 +265,7 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
 
 def render_sequence(client, spec: dict, frames: Sequence[int], read_frame: Callable, write_frame: Callable,
                     progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
-                    *, output_encoding: int = 0, in_flight: int = DEFAULT_IN_FLIGHT, label: str = "") -> RenderResult:
+                    *, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED, in_flight: int = DEFAULT_IN_FLIGHT, label: str = "") -> RenderResult:
     """See :meth:`lookgrid_client.client.LookGridClient.render_sequence`."""
     t0 = time.perf_counter()
     if not isinstance(spec, dict):

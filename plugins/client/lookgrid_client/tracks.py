@@ -29,7 +29,7 @@ def _pairs(samples) -> list[tuple[float, float]]:
             raise InvalidRequestError(f"curve sample at frame {frame:g} is not finite: {value!r}")
         out.append((frame, value))
     out.sort()
-    for (f0, v0), (f1, v1) in zip(out, out[1:]):
+    for (f0, _), (f1, _) in zip(out, out[1:]):
         if f0 == f1:
             raise InvalidRequestError(f"the curve is sampled twice at frame {f0:g}")
     return out

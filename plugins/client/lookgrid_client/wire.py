@@ -22,8 +22,8 @@ from lookgrid_client.proto import lookgrid_pb2 as pb
 DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024
 """Chunk size for payloads: 2 MiB (gRPC's default receive limit is 4 MiB per message)."""
 
-_DTYPES = {pb.RAW_HALF: np.dtype("<f2"), pb.RAW_FLOAT: np.dtype("<f4")}
-_DTYPE_NAMES = {pb.RAW_HALF: "float16", pb.RAW_FLOAT: "float32"}
+_DTYPES: dict[int, np.dtype] = {pb.RAW_HALF: np.dtype("<f2"), pb.RAW_FLOAT: np.dtype("<f4")}
+_DTYPE_NAMES: dict[int, str] = {pb.RAW_HALF: "float16", pb.RAW_FLOAT: "float32"}
 
 
 class WireError(ValueError):
@@ -37,7 +37,7 @@ class WireError(ValueError):
         self.field = field
 
 
-def encoding_for_dtype(dtype) -> int:
+def encoding_for_dtype(dtype) -> pb.PixelEncoding:
     """``np.float16`` -> ``RAW_HALF``, ``np.float32`` -> ``RAW_FLOAT``; others raise WireError."""
     dt = np.dtype(dtype)
     if dt == np.float16:
@@ -61,7 +61,7 @@ def raw_bytes(pixels: np.ndarray) -> memoryview:
         raise WireError(f"pixels must be (height, width, channels), got shape {tuple(pixels.shape)}", "channels")
     dt = np.dtype(pixels.dtype)
     arr = np.ascontiguousarray(pixels, dtype=dt.newbyteorder("<"))
-    return memoryview(arr).cast("B")
+    return arr.data.cast("B")
 
 
 def chunks(payload, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
@@ -145,7 +145,7 @@ def frame_messages(header: pb.FrameHeader, payload, message_type, chunk_bytes: i
 
 
 def raw_frame_messages(clip_id: str, frame: int, pixels: np.ndarray, channels: list[str], message_type,
-                       *, mask_channels: dict[str, str] | None = None, output_encoding: int = 0,
+                       *, mask_channels: dict[str, str] | None = None, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
                        chunk_bytes: int = DEFAULT_CHUNK_BYTES, seconds: float = 0.0):
     """Messages for a raw (H, W, C) float16/float32 frame with the given channel names."""
     if pixels.ndim != 3 or pixels.shape[2] != len(channels):
@@ -178,6 +178,7 @@ def assemble_frames(messages: Iterable, *, max_payload_bytes: int | None = None,
 
 def _assemble(messages, max_payload_bytes, check_header, take, state: dict) -> Iterator[Frame]:
     header = None
+    frame: Frame | None = None
     filled = 0
     for msg in messages:
         part = msg.WhichOneof("part")

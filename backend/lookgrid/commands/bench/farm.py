@@ -2,16 +2,16 @@
 
 1. **I/O floor** at ``--size`` (default 3840x2160, half-float ZIP EXR plates, RGB): per frame, the
    median of reading the plate and writing it back (``read_image`` into float32 + ``write_image``
-   like the input, i.e. half ZIP EXR; nothing else) against rendering it from a grid track with
+   like the input, i.e. half ZIP EXR; nothing else) against rendering it from an analysis with
    ``Engine.render_clip`` — read, compute and write overlapped (``lookgrid.engine.pipeline``), as
    ``lookgrid render`` and the farm's workers do. Also the engine's read (colour conversion,
-   masks), compute (from the track, as ``render_clip`` computes) and write one at a time, and
+   masks), compute (from the analysis, as ``render_clip`` computes) and write one at a time, and
    their plain sum. Each with the engine's fast I/O and with its reference path
-   (``SequenceIO(fast=False)``, ``LOOKGRID_REFERENCE_IO=1``), interleaved frame by frame and run
+   (``SequenceIO(reference=True)``, ``LOOKGRID_REFERENCE_IO=1``), interleaved frame by frame and run
    by run with floor passes, so that the ratios compare times taken under the same load.
    Target: render ≤ 1.15 × floor.
 2. **Workers**: frames/s of ``lookgrid farm render`` (Ray, chunks of ``--chunk``) for each of
-   ``--workers`` (default 1 2) on a ``--farm-size`` clip, the track analysed once and reused;
+   ``--workers`` (default 1 2) on a ``--farm-size`` clip, analysed once and the analysis reused;
    Ray's start-up and the analysis are timed apart.
 3. **Model of N workers**: from the measured per-frame analyse cost ``a`` (sequential, one
    worker) and render cost ``t`` (one worker), a job of F frames with stride r takes about
@@ -34,14 +34,14 @@ import ray
 import skimage.data
 
 from lookgrid.engine import Engine
+from lookgrid.engine.analysis import load_analysis
 from lookgrid.engine.io import REFERENCE_IO_ENV, SequenceIO
 from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
-from lookgrid.engine.track import load_track
 from lookgrid.errors import InvalidInputError
 from lookgrid.farm import job as jobs
+from lookgrid.farm.analysis import FOLDER
 from lookgrid.farm.job import load_spec
 from lookgrid.farm.ray_runner import run_job, start_ray
-from lookgrid.farm.track import FOLDER
 from lookgrid.imaging import read_image, write_image
 
 SIZES = {"960x540": (540, 960), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
@@ -103,15 +103,15 @@ def _floor_pass(spec, frames, folder, cpu: list | None = None) -> list[tuple[flo
     return out
 
 
-def _render_s(engine, spec, track, n: int, fast: bool) -> tuple[float, float]:
-    """(Seconds, CPU seconds of the process) per frame of ``Engine.render_clip`` from the track,
-    with the fast or the reference engine I/O (:class:`SequenceIO`'s ``fast``, chosen by
+def _render_s(engine, spec, analysis, n: int, fast: bool) -> tuple[float, float]:
+    """(Seconds, CPU seconds of the process) per frame of ``Engine.render_clip`` from the analysis,
+    with the fast or the reference engine I/O (:class:`SequenceIO`'s ``reference``, chosen by
     ``LOOKGRID_REFERENCE_IO``)."""
     old = os.environ.get(REFERENCE_IO_ENV)
     os.environ[REFERENCE_IO_ENV] = "0" if fast else "1"
     try:
         t0, c0 = time.perf_counter(), time.process_time()
-        engine.render_clip(spec, track=track)
+        engine.render_clip(spec, analysis=analysis)
         return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
     finally:
         if old is None:
@@ -128,17 +128,17 @@ def _floor(args, root) -> dict:
     spec = load_spec(write_plates(root / "floor", frames, h, w))
     io_dir = root / "floor" / "io"
     engine = Engine(device=spec.device, model_path=spec.model)
-    track = root / "floor" / "track.pt"
+    analysis = root / "floor" / "analysis.pt"
     t0 = time.perf_counter()
-    n = engine.analyze_clip(spec, track)
+    n = engine.analyze_clip(spec, analysis)
     analyze_s = (time.perf_counter() - t0) / n
-    stages = {True: [], False: []}  # fast → [(read, compute, write)]
+    stages: dict[bool, list] = {True: [], False: []}  # fast → [(read, compute, write)]
     floor_t, out_write = [], []
-    ios = {fast: SequenceIO(spec, fast=fast) for fast in (True, False)}
+    ios = {fast: SequenceIO(spec, reference=not fast) for fast in (True, False)}
     clips = {}
     for fast, io in ios.items():
         clips[fast] = engine.open_clip(spec, frames=io.frames, loader=io.load)
-        clips[fast].import_track(load_track(track))
+        clips[fast].import_analysis(load_analysis(analysis))
     try:
         for f in frames:
             floor_t += _floor_pass(spec, [f], io_dir)
@@ -160,13 +160,13 @@ def _floor(args, root) -> dict:
     finally:
         for clip in clips.values():
             engine.close_clip(clip.id)
-    render = {True: [], False: []}
+    render: dict[bool, list] = {True: [], False: []}
     floor_cpu: list[float] = []
-    _render_s(engine, spec, track, len(frames), True)  # warm: kernels, OCIO processors
+    _render_s(engine, spec, analysis, len(frames), True)  # warm: kernels, OCIO processors
     for _ in range(max(1, args.repeats)):  # floor, fast and reference in turn: the same load
         floor_t += _floor_pass(spec, frames, io_dir, floor_cpu)
         for fast in (True, False):
-            render[fast].append(_render_s(engine, spec, track, len(frames), fast))
+            render[fast].append(_render_s(engine, spec, analysis, len(frames), fast))
     med = statistics.median
     read_s, write_s = med(r for r, _ in floor_t), med(wr for _, wr in floor_t)
     floor = read_s + write_s
@@ -184,7 +184,7 @@ def _floor(args, root) -> dict:
     print(f"  {'floor: read + write':44} {floor:>9.3f}")
     print(f"  {'(the rendered frame written alone)':44} {med(out_write):>9.3f}")
     lines = [("engine read (colour conversion, masks)", "read"), ("engine write (colour conversion)", "write"),
-             ("compute (from the track)", "compute"), ("plain sequence (read, compute, write)", "plain"),
+             ("compute (from the analysis)", "compute"), ("plain sequence (read, compute, write)", "plain"),
              ("overlapped (Engine.render_clip)", "overlapped")]
     for label, key in lines:
         print(f"  {label:44} {row[True][key]:>9.3f} {row[False][key]:>9.3f}")

@@ -1,7 +1,7 @@
 """``lookgrid bench render``: guide + soft masks + blend + slice + apply at several resolutions.
 
-Prints, per size, medians of: the plain reference (``render_frame(fast=False)``), the fast path
-(``render_frame(fast=True)``: everything the engine calls per frame), the fused kernel alone
+Prints, per size, medians of: the plain reference (``render_frame(reference=True)``), the fast path
+(``render_frame()``: everything the engine calls per frame), the fused kernel alone
 (guide + slice + apply: the kernel ``render_frame`` uses for the net's blend mode —
 ``guide_slice_blend_apply_cpu`` for "pixel", ``guide_slice_apply_cpu`` for "grid"; ``--blend``
 overrides the model's ``config["blend"]`` so both can be compared), and two yardsticks measured in
@@ -94,15 +94,15 @@ def run(args) -> int:
         img, masks = img.to(dev), masks.contiguous().to(dev)
         ref = float("nan")
         if not args.no_reference:
-            ref = time_call(lambda: render_frame(net, img, masks, grids, fast=False), args.reference_repeat,
+            ref = time_call(lambda: render_frame(net, img, masks, grids, reference=True), args.reference_repeat,
                             sync).median_ms
-        fast = time_call(lambda: render_frame(net, img, masks, grids, fast=True), args.repeat, sync).median_ms
+        fast = time_call(lambda: render_frame(net, img, masks, grids), args.repeat, sync).median_ms
         kern = kern_cpu = copy_cpu = float("nan")
         if dev.type == "cpu":
             if mode == "pixel":
                 kernel, cells = k.guide_slice_blend_apply_cpu, k.grids_to_cells(apply_strength_np(grids, None))
             else:
-                grid, _ = blended_grid(net, img, masks, grids, fast=True)
+                grid, _ = blended_grid(net, img, masks, grids, reference=False)
                 kernel, cells = k.guide_slice_apply_cpu, k.grid_to_cells(grid)
             wts = net.guide_net.kernel_weights()
             im, ms, codes = img[0].numpy(), masks[0].numpy(), region_codes(n).numpy()
@@ -122,8 +122,8 @@ def run(args) -> int:
         print(f"{w}x{h:<5} {ref:>10.1f} {fast:>8.1f} {kern:>8.1f} {copy:>7.1f} {copyto:>7.1f} "
               f"{fast / copy:>9.2f} {kern / copy:>11.2f} {fast / copyto:>11.2f} "
               f"{kern_cpu:>10.1f} {copy_cpu:>8.1f}", flush=True)
-        del img, masks
-    print("times in ms, medians; reference = plain torch render_frame(fast=False); fast = render_frame(fast=True)"
+        img = masks = torch.empty(0)  # free this size's frame before the next one is made
+    print("times in ms, medians; reference = plain torch render_frame(reference=True); fast = render_frame()"
           " incl. strength (and, for blend=grid, soft masks and eq. 7); kernel = fused guide+slice+apply only"
           " (per region + pixel blend for blend=pixel); copy = numpy copy (new array);"
           " '... cpu' = process CPU ms summed over threads (robust to other load on the machine)")

@@ -149,7 +149,7 @@ class Soak:
                             items.append(FrameIn(frame, rgba, list("RGBA"), masks={"fg": mask}))
                             frame += 1
                         outs = list(c.render_frames(clip, items))
-                        if not all(np.isfinite(o.pixels.astype(np.float32)).all() for o in outs):
+                        if not all(o.pixels is not None and np.isfinite(o.pixels.astype(np.float32)).all() for o in outs):
                             raise RuntimeError("non-finite output")
                     elif kind == "upload":
                         c.upload_style(rng.random((48, 48, 3)).astype(np.float32))
@@ -206,7 +206,9 @@ class Soak:
     def summary(self, server=None) -> dict:
         codes = Counter(code for _, _, code, _ in self.calls)
         normal = sorted(s for _, k, code, s in self.calls if k in NORMAL and code == "OK")
-        pct = (lambda q: float(np.quantile(normal, q)) if normal else float("nan"))
+        def pct(q: float) -> float:
+            return float(np.quantile(normal, q)) if normal else float("nan")
+
         out = {"minutes": self.args.minutes, "clients": self.args.clients, "calls": len(self.calls),
                "codes": dict(codes), "faults": dict(Counter(k for _, k, _, _ in self.calls if k in FAULTS)),
                "peak_rss_mb": max(r for _, r in self.rss) / 2**20 if self.rss else 0,
@@ -272,7 +274,7 @@ def run(args) -> int:
         result = _soak(args.server, args)
     else:
         engine = Engine(device=args.device or "auto", model_path=args.model)
-        engine.model
+        _ = engine.model  # loaded before the clock starts
         with start_in_process(engine, grace=1.0) as (server, address):
             result = _soak(address, args, server)
     codes = ", ".join(f"{k} {v}" for k, v in sorted(result["codes"].items()))

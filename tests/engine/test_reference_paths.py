@@ -1,4 +1,4 @@
-"""The engine's fast read/write path (``SequenceIO(fast=True)``) and fused render masks agree with
+"""The engine's fast read/write path (``SequenceIO(reference=False)``) and fused render masks agree with
 their plain references: same working pixels, same files, same NaN/Inf counts, same masks."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from lookgrid.engine import ClipSpec, RegionSpec, StyleTrack
-from lookgrid.engine.clip import full_masks, full_masks_fast
+from lookgrid.engine.tensors import full_masks, full_masks_cpu
 from lookgrid.engine.io import SequenceIO
-from lookgrid.engine.track import load_track
+from lookgrid.engine.analysis import load_analysis
 from lookgrid.imaging import read_image, write_image
 
 from engine_clips import STYLE_A, STYLE_B, make_frame
@@ -48,7 +48,7 @@ def _clip(folder, channels, *, out_ext="exr", nan=False, dtype="half"):
 ])
 def test_fast_read_and_write_equal_the_reference(tmp_path, channels, out_ext, nan):
     spec = _clip(tmp_path, channels, out_ext=out_ext, nan=nan)
-    fast, ref = SequenceIO(spec, fast=True), SequenceIO(spec, fast=False)
+    fast, ref = SequenceIO(spec, reference=False), SequenceIO(spec, reference=True)
     for f in (1, 2):
         a, b = fast.read(f), ref.read(f)
         assert a.working.shape == b.working.shape == (H, W, 3)
@@ -79,7 +79,7 @@ def test_fast_read_gives_planar_memory(tmp_path):
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 5])
-def test_full_masks_fast_equals_the_reference(m):
+def test_full_masks_cpu_equals_the_reference(m):
     rng = np.random.default_rng(m)
     for background in range(m + 1):
         planes = [rng.uniform(-0.5, 1.5, (33, 47)).astype(np.float32) for _ in range(m)]
@@ -88,28 +88,28 @@ def test_full_masks_fast_equals_the_reference(m):
         planes[-1] = planes[-1][:, ::-1].copy()[:, ::-1]  # another layout: reversed and back
         planes.append(np.asfortranarray(planes.pop()))   # a column-major plane
         ref = full_masks(torch.nan_to_num(torch.from_numpy(np.stack(planes))[None], nan=0.0), background)
-        fast = full_masks_fast(planes, background)
+        fast = full_masks_cpu(planes, background)
         assert fast.shape == (1, m + 1, 33, 47) and fast.dtype == torch.float32
         assert torch.equal(fast, ref), (m, background)
 
 
-def test_render_from_a_track_makes_no_network_resolution_copies(engine, tmp_path):
-    """Frames whose grids came from a track are not downscaled for an analysis that will not
+def test_render_from_an_analysis_makes_no_network_resolution_copies(engine, tmp_path):
+    """Frames whose grids came from an analysis are not downscaled for an analysis that will not
     run (~0.2 s per 4K frame); the pixels are those of a clip that analyses as it renders."""
     spec = _clip(tmp_path, ["R", "G", "B"])
-    track = tmp_path / "t.track"
-    engine.analyze_clip(spec, track)
+    analysis = tmp_path / "t.analysis"
+    engine.analyze_clip(spec, analysis)
     io = SequenceIO(spec)
-    from_track = engine.open_clip(spec, frames=io.frames, loader=io.load)
-    from_track.import_track(load_track(track))
+    from_analysis = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    from_analysis.import_analysis(load_analysis(analysis))
     analysing = engine.open_clip(spec, frames=io.frames, loader=io.load)
     try:
         for f in io.frames:
-            a = from_track.render(f, *io.load(f))
+            a = from_analysis.render(f, *io.load(f))
             b = analysing.render(f, *io.load(f))
             np.testing.assert_array_equal(a, b)
-        assert len(from_track._lowres.frames) == 0 and from_track.stats["analysed"] == 0
+        assert len(from_analysis._lowres.frames) == 0 and from_analysis.stats["analysed"] == 0
         assert len(analysing._lowres.frames) == len(io.frames)
     finally:
-        engine.close_clip(from_track.id)
+        engine.close_clip(from_analysis.id)
         engine.close_clip(analysing.id)

@@ -1,21 +1,22 @@
-"""The grid track beside a job's output, and the hash that says whether it still fits the job.
+"""The analysis beside a job's output, and the hash that says whether it still fits the job.
 
-A farm job keeps its state in ``<output dir>/.lookgrid/``:
+A farm job keeps its state in ``<output dir>/.lookgrid/`` (the file names are the ones farm jobs
+have always written, so a job analysed before keeps its analysis):
 
-* ``track.pt`` — the grid track (:meth:`lookgrid.engine.Engine.analyze_clip`);
+* ``track.pt`` — the analysis (:meth:`lookgrid.engine.Engine.analyze_clip`, :mod:`lookgrid.engine.analysis`);
 * ``spec.json`` — the spec it was analysed from (:meth:`ClipSpec.save`);
-* ``track.json`` — the manifest: the **analysis hash** and its parts, the track file's own sha256;
+* ``track.json`` — the manifest: the **analysis hash** and its parts, the analysis file's own sha256;
 * ``job.json`` — which job (the hash of the whole spec) the frames in the output folder belong to
   (:mod:`lookgrid.farm.job`).
 
 The analysis hash covers everything the grids depend on and nothing else: the spec's analysis
-fields (:func:`lookgrid.engine.track.analysis_key`: input pattern, frames, colour settings, method,
+fields (:func:`lookgrid.engine.analysis.analysis_key`: input pattern, frames, colour settings, method,
 stride, model, masks, styles — not weights, strength or output), the analysed frames, and the
 *content* (sha256) of every file analysis reads: the input and mask frames at the analysed frames,
 the style images, the model checkpoint and a local OpenColorIO config. Rendering checks it before
-it uses the track; a file whose size and modification time are unchanged keeps its recorded sha256
+it uses the analysis; a file whose size and modification time are unchanged keeps its recorded sha256
 (as ``git`` does), so the check reads only files that were touched. A mismatch raises
-:class:`lookgrid.errors.ClipStateError` naming what changed — a stale track is never used.
+:class:`lookgrid.errors.ClipStateError` naming what changed — a stale analysis is never used.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lookgrid.engine.analysis import analysis_key
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
-from lookgrid.engine.track import analysis_key
 from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.fsutil import atomic_write
 from lookgrid.imaging import OCIO_VERSION, pinned_config
@@ -37,7 +38,7 @@ from lookgrid.model.load import resolve_model_path
 from lookgrid.timeline import subsample_frames
 
 FOLDER = ".lookgrid"
-TRACK_FILE, SPEC_FILE, MANIFEST_FILE = "track.pt", "spec.json", "track.json"
+ANALYSIS_FILE, SPEC_FILE, MANIFEST_FILE = "track.pt", "spec.json", "track.json"
 MANIFEST_FORMAT = "lookgrid-farm-track"
 _CHUNK = 1 << 20
 
@@ -85,7 +86,7 @@ def analysed_files(spec: ClipSpec, io) -> list[str]:
 
 @dataclass
 class Fingerprint:
-    """What a track was analysed from: the spec's analysis fields and frames, and each file's
+    """What an analysis was made from: the spec's analysis fields and frames, and each file's
     ``[size, mtime_ns, sha256]``; :attr:`key` hashes the parts that matter (not the stat data)."""
 
     analysis: dict
@@ -146,15 +147,15 @@ def fingerprint(spec: ClipSpec, io=None, known: dict | None = None) -> Fingerpri
 
 
 @dataclass
-class TrackState:
-    """The track in a job's state folder, as its manifest describes it."""
+class StoredAnalysis:
+    """The analysis in a job's state folder, as its manifest describes it."""
 
     folder: Path
     manifest: dict
 
     @property
-    def track_path(self) -> Path:
-        return self.folder / TRACK_FILE
+    def path(self) -> Path:
+        return self.folder / ANALYSIS_FILE
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -162,7 +163,7 @@ class TrackState:
         return Fingerprint(fp["analysis"], fp["frames"], fp["files"])
 
 
-def read_state(spec: ClipSpec) -> TrackState | None:
+def read_state(spec: ClipSpec) -> StoredAnalysis | None:
     """The manifest in the spec's state folder, or None when there is none (or it is unreadable)."""
     folder = state_dir(spec)
     try:
@@ -171,47 +172,47 @@ def read_state(spec: ClipSpec) -> TrackState | None:
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         return None
-    return TrackState(folder, manifest)
+    return StoredAnalysis(folder, manifest)
 
 
 def stale_reason(spec: ClipSpec, io=None) -> str | None:
-    """Why the track beside ``spec``'s output cannot be used for it (None: it can)."""
+    """Why the analysis beside ``spec``'s output cannot be used for it (None: it can)."""
     state = read_state(spec)
     if state is None:
-        return f"there is no grid track in {state_dir(spec)} yet"
-    if not state.track_path.is_file():
-        return f"the grid track {state.track_path} is missing"
+        return f"there is no analysis in {state_dir(spec)} yet"
+    if not state.path.is_file():
+        return f"the analysis {state.path} is missing"
     now = fingerprint(spec, io, known=state.fingerprint.files)
     if now.key != state.manifest.get("key"):
         what = now.changes(state.fingerprint) or ["the analysis inputs"]
-        return (f"the grid track in {state.folder} was analysed from other inputs: "
+        return (f"the analysis in {state.folder} was made from other inputs: "
                 f"{'; '.join(what)} changed since")
-    if file_sha256(state.track_path) != state.manifest.get("track_sha256"):
-        return f"the grid track {state.track_path} does not match its recorded hash (damaged or replaced)"
+    if file_sha256(state.path) != state.manifest.get("track_sha256"):
+        return f"the analysis {state.path} does not match its recorded hash (damaged or replaced)"
     return None
 
 
-def require_track(spec: ClipSpec, io=None) -> Path:
-    """The track file to render ``spec`` with; :class:`ClipStateError` saying why when the track
+def require_analysis(spec: ClipSpec, io=None) -> Path:
+    """The analysis file to render ``spec`` with; :class:`ClipStateError` saying why when it
     is missing or out of date (a changed spec or input is refused, never silently reused)."""
     reason = stale_reason(spec, io)
     if reason is not None:
         raise ClipStateError(f"{reason}; analyse again (`lookgrid farm render` does it; in an "
                              "Open Job Description job, re-run its Analyze step)")
-    return state_dir(spec) / TRACK_FILE
+    return state_dir(spec) / ANALYSIS_FILE
 
 
 def analyze(spec: ClipSpec, engine, *, progress=None, cancel=None) -> dict:
-    """Analyse ``spec`` into its state folder: track, spec, manifest (in that order, each written
+    """Analyse ``spec`` into its state folder: analysis, spec, manifest (in that order, each written
     atomically, so an interrupted analysis leaves the old manifest — which no longer matches — or
     none). Returns the manifest."""
     io = SequenceIO(spec)
     before = fingerprint(spec, io)
     folder = state_dir(spec)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / MANIFEST_FILE).unlink(missing_ok=True)  # the old track is about to be replaced
+    (folder / MANIFEST_FILE).unlink(missing_ok=True)  # the old analysis is about to be replaced
     t0 = time.perf_counter()
-    n = engine.analyze_clip(spec, folder / TRACK_FILE, progress, cancel=cancel)
+    n = engine.analyze_clip(spec, folder / ANALYSIS_FILE, progress, cancel=cancel)
     seconds = time.perf_counter() - t0
     after = fingerprint(spec, io, known=before.files)
     if after.key != before.key:
@@ -219,7 +220,7 @@ def analyze(spec: ClipSpec, engine, *, progress=None, cancel=None) -> dict:
                              + "; ".join(after.changes(before)))
     replace(spec, config=pinned_config(spec.config)).save(folder / SPEC_FILE)
     manifest = {"format": MANIFEST_FORMAT, "version": 1, "key": before.key,
-                "track_sha256": file_sha256(folder / TRACK_FILE), "analysed": n,
+                "track_sha256": file_sha256(folder / ANALYSIS_FILE), "analysed": n,
                 "seconds": round(seconds, 3), "fingerprint": before.to_dict()}
     with atomic_write(folder / MANIFEST_FILE) as tmp:
         Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n")

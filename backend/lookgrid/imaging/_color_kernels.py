@@ -1,0 +1,152 @@
+"""Numba kernels of the colour pipeline's exact fast path (:class:`lookgrid.imaging.color.ColorPipeline`).
+
+:func:`forward_kernel` (scene → working: matrix, then the log curve) and :func:`inverse_kernel`
+(working → scene) apply, in float32 as OpenColorIO does, the matrices and ``LogCameraTransform``
+parameters that :mod:`lookgrid.imaging.color` reads out of OpenColorIO's own transform, and enforce
+the NaN/Inf policy on the way (:func:`_policy`). OpenColorIO's processor is their reference; the
+pipeline checks them against it when it is built. Parallel kernels: call them under
+:data:`lookgrid._numba.PARALLEL_LOCK`. Compiled functions are cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from lookgrid import _numba  # noqa: F401  (the threading layer, chosen before any parallel kernel)
+
+
+@numba.njit(cache=True, inline="always")
+def _policy(v, y, counts, clamp):
+    """One value through the NaN/Inf policy (and, for colour, the ±65504 range); counts[y] gets
+    +1 in column 0 (NaN), 1 (+Inf), 2 (-Inf) or 3 (finite value clamped). float32 in and out."""
+    if v != v:
+        counts[y, 0] += 1
+        return np.float32(0.0)
+    if v == np.inf:
+        counts[y, 1] += 1
+        return np.float32(65504.0)
+    if v == -np.inf:
+        counts[y, 2] += 1
+        return np.float32(-65504.0)
+    if clamp:
+        if v > 65504.0:
+            counts[y, 3] += 1
+            return np.float32(65504.0)
+        if v < -65504.0:
+            counts[y, 3] += 1
+            return np.float32(-65504.0)
+    return v
+
+
+@numba.njit(cache=True, inline="always")
+def _rgb_in(src, y, x, counts, clamp):
+    """Read one RGB pixel with the NaN/Inf policy (and with ``clamp`` the ±65504 range) applied."""
+    r = src[y, x, 0]
+    g = src[y, x, 1]
+    b = src[y, x, 2]
+    if clamp:
+        # one comparison per value covers NaN (always False), ±Inf and out-of-range values
+        if not (abs(r) <= 65504.0 and abs(g) <= 65504.0 and abs(b) <= 65504.0):
+            r = _policy(r, y, counts, True)
+            g = _policy(g, y, counts, True)
+            b = _policy(b, y, counts, True)
+    elif not (r - r == 0.0 and g - g == 0.0 and b - b == 0.0):
+        r = _policy(r, y, counts, False)
+        g = _policy(g, y, counts, False)
+        b = _policy(b, y, counts, False)
+    return r, g, b
+
+
+@numba.njit(cache=True, inline="always")
+def _extra_channels(src, dst, y, x, counts):
+    """Copy channels 3.. (alpha, masks): NaN/Inf policy only, no clamping."""
+    for k in range(3, src.shape[2]):
+        e = src[y, x, k]
+        if not e - e == 0.0:
+            e = _policy(e, y, counts, False)
+        dst[y, x, k] = e
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
+def forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
+    """dst[..., :3] = curve(m @ src[..., :3] + off) (matrix skipped unless ``has_matrix``);
+    other channels copied.
+
+    src, dst: (H, W, C) float32, C ≥ 3; m (3, 3), off (3,) float32; curve (9,) float32 (see
+    ``lookgrid.imaging.color._LogCamera.params``; the same for the three channels); counts (H, 4) int64 zeros, filled with
+    NaN/+Inf/-Inf/clamped counts per row. float32 arithmetic, as OpenColorIO's CPU path."""
+    h, w, c = src.shape
+    m00, m01, m02 = m[0, 0], m[0, 1], m[0, 2]
+    m10, m11, m12 = m[1, 0], m[1, 1], m[1, 2]
+    m20, m21, m22 = m[2, 0], m[2, 1], m[2, 2]
+    o0, o1, o2 = off[0], off[1], off[2]
+    slope, log_off, lin_slope, lin_off, lin_break = curve[0], curve[1], curve[2], curve[3], curve[4]
+    linear_slope, linear_off = curve[5], curve[6]
+    for y in numba.prange(h):
+        for x in range(w):
+            r, g, b = _rgb_in(src, y, x, counts, True)
+            if has_matrix:
+                v0 = m00 * r + m01 * g + m02 * b + o0
+                v1 = m10 * r + m11 * g + m12 * b + o1
+                v2 = m20 * r + m21 * g + m22 * b + o2
+            else:
+                v0 = r
+                v1 = g
+                v2 = b
+            if has_curve:
+                v0 = (slope * np.log2(lin_slope * v0 + lin_off) + log_off if v0 > lin_break
+                      else linear_slope * v0 + linear_off)
+                v1 = (slope * np.log2(lin_slope * v1 + lin_off) + log_off if v1 > lin_break
+                      else linear_slope * v1 + linear_off)
+                v2 = (slope * np.log2(lin_slope * v2 + lin_off) + log_off if v2 > lin_break
+                      else linear_slope * v2 + linear_off)
+            dst[y, x, 0] = v0
+            dst[y, x, 1] = v1
+            dst[y, x, 2] = v2
+            if c > 3:
+                _extra_channels(src, dst, y, x, counts)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
+def inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
+    """dst[..., :3] = clamp(minv @ (curve⁻¹(src[..., :3]) - off), ±65504); other channels copied
+    (same layout as :func:`forward_kernel`)."""
+    h, w, c = src.shape
+    m00, m01, m02 = minv[0, 0], minv[0, 1], minv[0, 2]
+    m10, m11, m12 = minv[1, 0], minv[1, 1], minv[1, 2]
+    m20, m21, m22 = minv[2, 0], minv[2, 1], minv[2, 2]
+    o0, o1, o2 = off[0], off[1], off[2]
+    slope, log_off, lin_slope, lin_off = curve[0], curve[1], curve[2], curve[3]
+    linear_slope, linear_off, log_break = curve[5], curve[6], curve[7]
+    lo = np.float32(-65504.0)
+    hi = np.float32(65504.0)
+    # multiplications by reciprocals instead of divisions in the loop (≤ 1 ulp apart)
+    one = np.float32(1.0)
+    inv_slope, inv_lin_slope, inv_linear_slope = one / slope, one / lin_slope, one / linear_slope
+    for y in numba.prange(h):
+        for x in range(w):
+            r, g, b = _rgb_in(src, y, x, counts, False)
+            if has_curve:
+                r = ((np.exp2((r - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                     if r > log_break else (r - linear_off) * inv_linear_slope)
+                g = ((np.exp2((g - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                     if g > log_break else (g - linear_off) * inv_linear_slope)
+                b = ((np.exp2((b - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                     if b > log_break else (b - linear_off) * inv_linear_slope)
+                # exp2 can overflow to Inf; keep the matrix input finite (Inf - Inf would be NaN)
+                r = min(max(r, np.float32(-1e30)), np.float32(1e30))
+                g = min(max(g, np.float32(-1e30)), np.float32(1e30))
+                b = min(max(b, np.float32(-1e30)), np.float32(1e30))
+            if has_matrix:
+                r -= o0
+                g -= o1
+                b -= o2
+                r, g, b = (m00 * r + m01 * g + m02 * b, m10 * r + m11 * g + m12 * b,
+                           m20 * r + m21 * g + m22 * b)
+            # scene-linear results are clamped to the half range, as the OpenColorIO path does
+            dst[y, x, 0] = min(max(r, lo), hi)
+            dst[y, x, 1] = min(max(g, lo), hi)
+            dst[y, x, 2] = min(max(b, lo), hi)
+            if c > 3:
+                _extra_channels(src, dst, y, x, counts)
