@@ -267,13 +267,14 @@ class LookGridClient:
         baseline = self.server_info().open_clips if cancel is not None else 0
         call = self._stub.RenderByPath(req, timeout=None if frame_timeout else self.stream_timeout,
                                        metadata=self._metadata)
-        watch = {"last": time.monotonic(), "allowed": first_frame_timeout or 10.0 * (frame_timeout or 0),
-                 "expired": False, "stop": threading.Event()}
+        watch: dict[str, float] = {"last": time.monotonic(),
+                                   "allowed": first_frame_timeout or 10.0 * (frame_timeout or 0)}
+        stop, expired = threading.Event(), threading.Event()
 
         def watchdog() -> None:
-            while not watch["stop"].wait(0.1):
+            while not stop.wait(0.1):
                 if time.monotonic() - watch["last"] > watch["allowed"]:
-                    watch["expired"] = True
+                    expired.set()
                     call.cancel()
                     return
 
@@ -292,14 +293,14 @@ class LookGridClient:
                         f"render cancelled after {p.done} of {p.total} frames"
                         + ("" if confirmed else f"; the server did not confirm the stop within {ack_timeout:g} s"))
         except grpc.RpcError as err:
-            if watch["expired"]:
+            if expired.is_set():
                 n = len(out)
                 raise ServerError(grpc.StatusCode.DEADLINE_EXCEEDED,
                                   f"frame {n + 1} of the call did not finish within {watch['allowed']:g} s "
                                   f"({n} finished before it)", "RenderByPath") from None
             raise ServerError(err.code(), err.details() or "", "RenderByPath") from None
         finally:
-            watch["stop"].set()
+            stop.set()
         return out
 
     def _wait_stopped(self, baseline: int, timeout: float) -> bool:

@@ -238,7 +238,7 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
                 allowed = FRAME_TIMEOUT * (10 if received == 0 else 1)
                 if sent > received and time.monotonic() - last > allowed:
                     raise ServerError(grpc.StatusCode.DEADLINE_EXCEEDED, f"frame {order[received]} did not come "
-                                      f"back within {allowed:g} s ({len(written)} written before it)", "RenderFrames")
+                                      f"back within {allowed:g} s ({len(written)} written before it)", "RenderFrames") from None
                 continue
             if kind == "rpc":
                 err = ServerError(value.code(), value.details() or "", "RenderFrames")
