@@ -144,3 +144,70 @@ def test_write_spec_records_the_pinned_config_and_a_render_keeps_to_it(clip, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "made with OpenColorIO config" in err[0], err
     assert not (clip / "out").exists()
+
+
+def _unwritable_folder(tmp_path):
+    """A folder this process cannot create files in: a read-only one, or (root ignores permission
+    bits) a kernel folder that refuses new files."""
+    import os
+
+    if os.geteuid() != 0:
+        ro = tmp_path / "read-only"
+        ro.mkdir()
+        ro.chmod(0o555)
+        return ro
+    for candidate in ("/sys", "/proc"):
+        try:
+            open(os.path.join(candidate, "lookgrid-probe"), "w").close()
+        except OSError:
+            return __import__("pathlib").Path(candidate)
+    pytest.skip("no unwritable folder on this machine")
+
+
+@pytest.mark.parametrize("case", ["read-only folder", "not a folder", "unknown extension", "one file, many frames",
+                                  "too few digits"])
+def test_output_problems_are_one_line_before_any_work(clip, capsys, tmp_path, monkeypatch, case):
+    """Issue 24 item 12: the output is checked before the engine (model, analysis) is even built,
+    and the one line names the user's own path, not a temporary name."""
+    from lookgrid.commands import render as render_command
+
+    def no_engine(*a, **k):
+        raise AssertionError("the engine was built before the output was checked")
+
+    monkeypatch.setattr(render_command, "Engine", no_engine)
+    output = {"read-only folder": lambda: _unwritable_folder(tmp_path) / "out" / "%05d.exr",
+              "not a folder": lambda: clip / "ref_a.png" / "%05d.exr",
+              "unknown extension": lambda: clip / "out" / "%05d.xyz",
+              "one file, many frames": lambda: clip / "out" / "graded.exr",
+              "too few digits": lambda: clip / "out" / "g.#.exr"}[case]()
+    args = base_args(clip)
+    args[4] = str(output)
+    if case == "too few digits":          # a frame 10 in the input
+        import shutil
+
+        shutil.copyfile(clip / "frames" / "00002.png", clip / "frames" / "00010.png")
+        shutil.copyfile(clip / "masks" / "00002.png", clip / "masks" / "00010.png")
+    rc = main(args + ["--frames", "0-2" if case != "too few digits" else "0-2,10", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.count("\n") == 1 and err.startswith("lookgrid render: error:"), err
+    assert str(output) in err and "lgtmp" not in err and "/proc/self/fd" not in err, err
+    expect = {"read-only folder": "not writable", "not a folder": "is not a folder",
+              "unknown extension": "no writer for '.xyz'", "one file, many frames": "single file",
+              "too few digits": "needs 2 digits, the pattern has 1 (use ##)"}[case]
+    assert expect in err, err
+    assert not (clip / "out").exists()
+
+
+def test_farm_render_checks_the_output_before_ray_starts(clip, capsys, monkeypatch):
+    from lookgrid.commands import farm as farm_command
+
+    monkeypatch.setattr(farm_command, "run_job", lambda *a, **k: pytest.fail("Ray started before the check"))
+    spec_path = clip / "job.json"
+    args = base_args(clip)
+    args[4] = str(clip / "out" / "%05d.xyz")
+    assert main(args + ["--frames", "0-2", "--write-spec", str(spec_path)]) == 0
+    capsys.readouterr()
+    assert main(["farm", "render", "--spec", str(spec_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no writer for '.xyz'" in err and str(clip / "out" / "%05d.xyz") in err, err

@@ -43,7 +43,9 @@ def test_launches_lookgrid_serve_when_nothing_answers_and_stops_it_on_close():
     try:
         assert proc is not None and proc.process.poll() is None
         assert client.address == proc.address and client.address.startswith("127.0.0.1:")
-        assert proc.argv[-3:] == ["serve", "--address", proc.address]
+        i = proc.argv.index("serve")
+        assert proc.argv[i:i + 3] == ["serve", "--address", proc.address]
+        assert proc.argv[proc.argv.index("--parent-pid") + 1] == str(os.getpid()) and "--idle-exit" in proc.argv
         assert client.check_version().api_version == API_VERSION
     finally:
         client.close()
@@ -51,6 +53,33 @@ def test_launches_lookgrid_serve_when_nothing_answers_and_stops_it_on_close():
     assert not os.path.exists(proc.log_path)
     with pytest.raises(ServerUnavailableError):
         connect(proc.address, timeout=0.5)
+
+
+def test_a_launched_server_and_its_client_agree_on_the_token(monkeypatch):
+    """Issue 24 item 7: with LOOKGRID_TOKEN set the launched server took it from the environment and
+    the client sent none (UNAUTHENTICATED: missing token). Now both use it; a client without it is
+    refused. Item 8: the client says which server it renders on."""
+    from lookgrid_client import ServerError
+    from lookgrid_client.launch import describe_server
+
+    monkeypatch.setenv("LOOKGRID_TOKEN", "token-from-the-environment")
+    asked = f"127.0.0.1:{free_port()}"
+    with connect(asked, launch=LOOKGRID, timeout=30, launch_timeout=180) as client:
+        assert client.check_version().api_version == API_VERSION
+        assert describe_server(client) == f"a LookGrid server started on this machine ({client.address}, " \
+                                          f"nothing answered at {asked})"
+        with LookGridClient(client.address, timeout=5) as stranger:
+            with pytest.raises(ServerError, match="UNAUTHENTICATED"):
+                stranger.server_info()
+
+
+def test_the_probe_waits_a_sane_time_before_launching():
+    """Item 8: a configured server gets more than a second to answer before a local one is started."""
+    import inspect
+
+    from lookgrid_client.launch import PROBE_TIMEOUT
+
+    assert inspect.signature(connect).parameters["probe_timeout"].default == PROBE_TIMEOUT >= 5.0
 
 
 def test_a_launch_that_fails_reports_the_backends_last_line(tmp_path):

@@ -103,3 +103,24 @@ def test_staging_left_by_a_killed_process_is_removed_by_the_next_run(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_atomic(tmp_path / "spec.json", "{}")
     assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]
+
+
+def test_the_status_line_has_the_phase_and_a_time_estimate(monkeypatch):
+    """Issue 24 item 11: phases (upload, analysis, render) and an estimate from the pace so far."""
+    from lookgrid_client import hostjob as hostjob_module
+    from lookgrid_client.hostjob import HostJob
+
+    now = [100.0]
+    monkeypatch.setattr(hostjob_module.time, "monotonic", lambda: now[0])
+    job = HostJob(lambda j: None)
+    assert job.status_line() == "starting"
+    job.set_phase("uploading references, analysing")
+    assert job.status_line() == "uploading references, analysing"
+    job.set_phase("rendering")
+    job.set_progress(1, 11)            # the first frame (after the analysis) sets the pace's start
+    assert job.status_line() == "rendering: frame 1 of 11"
+    now[0] += 20.0
+    job.set_progress(3, 11)            # 2 frames in 20 s: 8 left, about 80 s
+    assert job.status_line() == "rendering: frame 3 of 11, about 1 min 20 s left"
+    job.set_progress(11, 11)
+    assert job.status_line() == "rendering: frame 11 of 11"

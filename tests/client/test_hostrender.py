@@ -92,3 +92,61 @@ def test_by_path_results_move_all_together_and_a_cancel_leaves_nothing(live_serv
         assert paths == [frame_path(final, f) for f in FRAMES] and all(os.path.isfile(p) for p in paths)
         assert not list((root / "byp").glob("*.exr")), "the server's own copies are removed"
         assert all(s["style"].startswith("sha256:") for s in result.spec["regions"][0]["styles"])
+
+
+def _by_path_spec(shot, root, name):
+    from lookgrid_client import storage_spec
+
+    spec = storage_spec(build_spec(_looks(shot), input_colorspace="ACEScg"), input=shot["plate"],
+                        output=str(root / name / "g.####.exr"), masks={"fg": shot["mask"]})
+    spec["frames"] = "1001-1003"
+    return spec
+
+
+def test_a_by_path_render_resumes_from_the_frames_a_cancelled_run_finished(live_server, shot, tmp_path):
+    """Issue 24 item 10: frames go in chunks the server commits; a cancel keeps the finished chunks
+    (recorded with their size and time), a rerun of the same job renders only the rest, and the
+    cancel is acknowledged (the server has stopped) before it returns."""
+    from lookgrid_client import RenderCancelledError
+    from lookgrid_client.hostrender import render_by_path_to_files
+
+    root = live_server[2]
+    spec = _by_path_spec(shot, root, "resume")
+    final = str(tmp_path / "final" / "f.####.exr")
+    seen, phases = [], []
+    with LookGridClient(live_server[1]) as client:
+        with pytest.raises(RenderCancelledError) as info:
+            render_by_path_to_files(client, spec, FRAMES, final, progress=lambda d, t: seen.append(d),
+                                    cancel=lambda: len(seen) >= 2, chunk=1)
+        assert "did not confirm" not in str(info.value)
+        assert client.server_info().open_clips == 0          # acknowledged: the server stopped
+        kept = sorted(p.name for p in (root / "resume").glob("*.exr"))
+        assert kept[0] == "g.1001.exr" and (root / "resume" / "lookgrid_done.json").exists()
+        assert not (tmp_path / "final").exists()
+        again = []
+        result, paths = render_by_path_to_files(client, spec, FRAMES, final, progress=lambda d, t: again.append(d),
+                                                phase=phases.append, chunk=1)
+        assert again[0] >= 2 and again[-1] == 3, again           # frame 1001 was not rendered again
+        assert any(p.startswith("resuming: ") for p in phases) and "rendering" in phases
+        assert paths == [frame_path(final, f) for f in FRAMES]
+        assert not list((root / "resume").glob("*")), "moved into place: nothing is kept"
+        fresh = str(tmp_path / "fresh" / "f.####.exr")
+        render_by_path_to_files(client, _by_path_spec(shot, root, "fresh"), FRAMES, fresh)
+        for f in FRAMES:      # the resumed sequence has the pixels of one run
+            np.testing.assert_array_equal(read_exr(frame_path(final, f)), read_exr(frame_path(fresh, f)))
+
+
+def test_a_by_path_render_has_a_deadline_per_frame_not_per_sequence(live_server, shot, tmp_path):
+    """Item 10: the whole stream no longer shares one deadline; each frame has its own, and one
+    that runs past it is named (finished chunks stay for a rerun)."""
+    from lookgrid_client.hostrender import render_by_path_to_files
+
+    root = live_server[2]
+    with LookGridClient(live_server[1], stream_timeout=0.5) as client:
+        # a 0.5 s stream deadline no longer cuts a sequence off: frames have their own
+        render_by_path_to_files(client, _by_path_spec(shot, root, "long"), FRAMES, str(tmp_path / "a" / "f.####.exr"),
+                                frame_timeout=120)
+        with pytest.raises(ServerError, match="DEADLINE_EXCEEDED: frame 1 of the call did not finish within"):
+            render_by_path_to_files(client, _by_path_spec(shot, root, "short"), FRAMES,
+                                    str(tmp_path / "b" / "f.####.exr"), frame_timeout=0.0001)
+        assert not (tmp_path / "b").exists()

@@ -102,6 +102,40 @@ def test_cancel_stops_cleanly_and_closes_the_clip(client, shot):
     assert client.server_info().open_clips == 0
 
 
+def test_inline_frames_have_a_deadline_each_not_the_stream(live_server, shot, monkeypatch):
+    """Issue 24 item 10: a 0.5 s stream_timeout no longer cuts a sequence off (frames have their
+    own deadline), and a frame past its own is named."""
+    from lookgrid_client import sequence
+
+    rec = Recorder(shot)
+    with LookGridClient(live_server[1], timeout=60, stream_timeout=0.5) as c:
+        monkeypatch.setattr(sequence, "_Stream", _slow_stream(sequence._Stream, 0.3))   # 6 × 0.3 s > 0.5 s
+        c.render_sequence(_spec(shot), FRAMES, rec.read_frame, rec.write_frame, in_flight=1)
+        assert [o.frame for o in rec.written] == FRAMES
+        monkeypatch.setattr(sequence, "FRAME_TIMEOUT", 0.01)
+        with pytest.raises(ServerError, match="DEADLINE_EXCEEDED: frame 1001 did not come back within 0.1 s"):
+            c.render_sequence(_spec(shot), FRAMES, rec.read_frame, rec.write_frame)
+        assert c.server_info().open_clips == 0
+
+
+def _slow_stream(base, seconds):
+    """A stream whose frames each take ``seconds`` longer to arrive (a slow server)."""
+    import time
+
+    class Slow(base):
+        def _read(self):
+            real = self.results.put
+
+            def later(item):
+                time.sleep(seconds)
+                real(item)
+
+            self.results.put = later
+            super()._read()
+
+    return Slow
+
+
 def test_bad_input_raises_one_line_and_closes_the_clip(client, shot):
     rec = Recorder(shot)
 

@@ -903,6 +903,7 @@ class ProgressTask:
         self._title = args[0] if args else ""
         self._progress: list[int] = []
         self._message = ""
+        self._messages: list[str] = []
         self._cancelled = False
         _state.progress_tasks.append(self)
 
@@ -911,6 +912,7 @@ class ProgressTask:
 
     def setMessage(self, *args, **kwargs):
         self._message = args[0]
+        self._messages.append(args[0])
 
     def setProgress(self, *args, **kwargs):
         self._progress.append(int(args[0]))

@@ -15,22 +15,39 @@ Behaviour that matters:
   and opens as an image (OpenImageIO), and records each import; ``AppendToTimeline`` takes a list of
   clip-info dicts and places the clip at ``recordFrame`` on ``trackIndex`` (refusing a track that
   does not exist or a place already taken), and records each placement;
-- sequences show their "File Path" as Resolve does: ``/dir/name.[1001-1010].exr``.
+- sequences show their "File Path" as Resolve does: ``/dir/name.[1001-1010].exr``; a movie shows
+  its file (``/dir/plate.mov``) and, for the stand-in only, names an EXR pattern standing for its
+  decoded pictures (``_decoded``);
+- ``GetCurrentVideoItem`` returns the item on the topmost track under the playhead (an assumption:
+  the stubs say only "the current video timeline item"; the plugin does not rely on it);
+- project settings and clip properties hold what ``GetSetting``/``GetClipProperty`` return
+  (``colorScienceMode``, ``colorSpaceInput``, ``colorSpaceOutput``, "Input Color Space": key names
+  the stubs do not list, README names them as unconfirmed); ``SetClipProperty`` of "Input Color
+  Space" is accepted only under colour management;
+- the render queue renders the timeline's record range MarkIn..MarkOut (the topmost *enabled*
+  item at each frame) to ``TargetDir/<CustomName><8-digit record frame>.exr`` when started, and
+  reports ``{"JobStatus": "Rendering"|"Complete", "CompletionPercentage": n}``;
+- in a dialog session every Resolve and UI call is checked to come from the thread that runs the
+  dispatcher's loop (the UI thread); calls from other threads are recorded in ``_state.off_thread``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
+import threading
 
 _UNDESCRIBED = {
     "scriptapp": "module entry of DaVinciResolveScript; fusionscript-stubs describes only the objects it returns",
     "UIDispatcher": "bmd.UIDispatcher, Fusion's UI toolkit: fusionscript-stubs declares Fusion without members",
     "Fusion.UIManager": "Fusion's UI toolkit: fusionscript-stubs declares Fusion without members",
 }
-for _cls, _names in {"UIManager": ("HGroup", "VGroup", "Label", "LineEdit", "Button"),
-                     "UIDispatcher": ("AddWindow", "RunLoop", "ExitLoop"),
-                     "UIWindow": ("Find", "Show", "Hide", "On"), "UIWidget": ("Text",)}.items():
+for _cls, _names in {"UIManager": ("HGroup", "VGroup", "Label", "LineEdit", "Button", "ComboBox", "Timer"),
+                     "UIDispatcher": ("AddWindow", "RunLoop", "ExitLoop", "On"),
+                     "UIWindow": ("Find", "Show", "Hide", "On"),
+                     "UIWidget": ("Text", "CurrentText", "AddItems", "Clear", "Start", "Stop")}.items():
     _UNDESCRIBED[_cls] = _UNDESCRIBED["Fusion.UIManager"]
     for _n in _names:
         _UNDESCRIBED[f"{_cls}.{_n}"] = _UNDESCRIBED["Fusion.UIManager"]
@@ -43,6 +60,12 @@ class _State:
         self.placements: list[dict] = []
         self.ui_script: list = []        # tests: callables run by UIDispatcher.RunLoop, given the window
         self.windows: list = []
+        self.dispatchers: list = []
+        self.timers: list = []
+        self.ui_thread: threading.Thread | None = None   # set while a dispatcher loop runs
+        self.off_thread: list[str] = []  # host or UI calls made from another thread meanwhile
+        self.render_jobs: dict[str, dict] = {}
+        self.render_polls = 1            # status polls a render job answers "Rendering" before "Complete"
 
 
 _state: _State
@@ -77,15 +100,41 @@ def scriptapp(app):
 # -- the Resolve object graph ------------------------------------------------------------------------
 
 class MediaPoolItem:
-    def __init__(self, name: str, file_path: str) -> None:
+    def __init__(self, name: str, file_path: str, colorspace: str = "", decoded: str = "") -> None:
         self._name, self._file_path = name, file_path
+        self._props = {"File Path": file_path, "Clip Name": name, "Input Color Space": colorspace}
+        self._third_party: dict[str, str] = {}
+        self._decoded = decoded            # a movie's pictures, as an EXR pattern (stand-in only)
+        self._managed = True
 
     def GetName(self) -> str:
         return self._name
 
     def GetClipProperty(self, propertyName):
-        props = {"File Path": self._file_path, "Clip Name": self._name}
-        return props.get(propertyName, "") if propertyName else props
+        return self._props.get(propertyName, "") if propertyName else dict(self._props)
+
+    def SetClipProperty(self, propertyName, propertyValue):
+        if propertyName == "Input Color Space" and not self._managed:
+            return False
+        self._props[propertyName] = str(propertyValue)
+        return True
+
+    def GetThirdPartyMetadata(self, metadataType=None):
+        return self._third_party.get(metadataType, "") if metadataType else dict(self._third_party)
+
+    def SetThirdPartyMetadata(self, metadataType, metadataValue):
+        self._third_party[metadataType] = str(metadataValue)
+        return True
+
+    def _frame_file(self, index: int) -> str:
+        """The file of the clip's ``index``-th picture (0 = its first)."""
+        if self._decoded:
+            return self._decoded % index
+        m = re.search(r"\[(\d+)-(\d+)\]", self._file_path)
+        if m is None:
+            return ""
+        n = len(m.group(1))
+        return self._file_path[:m.start()] + f"{int(m.group(1)) + index:0{n}d}" + self._file_path[m.end():]
 
 
 class TimelineItem:
@@ -116,6 +165,7 @@ class Timeline:
     def __init__(self, name: str = "Timeline 1", start: int = 86400) -> None:
         self._name, self._start = name, start
         self._tracks: dict[int, list[TimelineItem]] = {1: []}
+        self._disabled: set[int] = set()
         self._playhead = start
         self._markers: dict[float, dict] = {}
 
@@ -149,6 +199,24 @@ class Timeline:
             return False
         self._tracks[len(self._tracks) + 1] = []
         return True
+
+    def GetIsTrackEnabled(self, trackType, trackIndex):
+        return trackType == "video" and trackIndex in self._tracks and trackIndex not in self._disabled
+
+    def SetTrackEnable(self, trackType, trackIndex, Bool):
+        if trackType != "video" or trackIndex not in self._tracks:
+            return False
+        (self._disabled.discard if Bool else self._disabled.add)(trackIndex)
+        return True
+
+    def _visible_item(self, frame: int):
+        for track in sorted(self._tracks, reverse=True):
+            if track in self._disabled:
+                continue
+            for item in self._tracks[track]:
+                if item._record <= frame < item._record + item._duration:
+                    return item
+        return None
 
     def GetItemListInTrack(self, trackType, index):
         return list(self._tracks.get(index, [])) if trackType == "video" else []
@@ -208,6 +276,77 @@ class Project:
         self._pool = MediaPool()
         self._timeline = Timeline()
         self._pool._timeline = self._timeline
+        self._settings = {"colorScienceMode": "davinciYRGBColorManagedv2", "colorSpaceInput": "Rec.709 Gamma 2.4",
+                          "colorSpaceTimeline": "DaVinci WG/Intermediate", "colorSpaceOutput": "Rec.709 Gamma 2.4"}
+        self._render = {"format": "", "codec": "", "mode": 0, "settings": {}}
+        self._rendering = False
+
+    def GetSetting(self, settingName):
+        return self._settings.get(settingName, "")
+
+    def GetRenderFormats(self):
+        return {"OpenEXR": "exr", "QuickTime": "mov", "TIFF": "tif"}
+
+    def GetRenderCodecs(self, renderFormat):
+        return {"OpenEXR": {"RGB half (ZIP)": "RGBHalfZIP", "RGB float (no compression)": "RGBFloat"},
+                "QuickTime": {"Apple ProRes 4444": "ProRes4444"}}.get(renderFormat, {})
+
+    def SetCurrentRenderFormatAndCodec(self, format, codec):
+        if codec not in self.GetRenderCodecs(format).values():
+            return False
+        self._render.update(format=format, codec=codec)
+        return True
+
+    def SetCurrentRenderMode(self, renderMode):
+        self._render["mode"] = int(renderMode)
+        return True
+
+    def SetRenderSettings(self, settings):
+        self._render["settings"].update(settings)
+        return True
+
+    def AddRenderJob(self):
+        job_id = f"job-{len(_state.render_jobs) + 1}"
+        _state.render_jobs[job_id] = {"render": {**self._render, "settings": dict(self._render["settings"])},
+                                      "status": "Ready", "polls": 0}
+        return job_id
+
+    def StartRendering(self, jobIds, isInteractiveMode=False):
+        for job_id in jobIds:
+            job = _state.render_jobs[job_id]
+            r = job["render"]
+            if r["format"] != "OpenEXR" or r["mode"] != 1:
+                job["status"] = "Failed"
+                continue
+            st = r["settings"]
+            os.makedirs(st["TargetDir"], exist_ok=True)
+            job["status"] = "Rendering"
+            for frame in range(int(st["MarkIn"]), int(st["MarkOut"]) + 1):
+                item = self._timeline._visible_item(frame)
+                source = item._clip._frame_file(item._source_start + frame - item._record) if item else None
+                if not source or not os.path.isfile(source):   # media offline / undecodable: the job fails
+                    job["status"] = "Failed"
+                    break
+                shutil.copyfile(source, os.path.join(st["TargetDir"], f"{st['CustomName']}{frame:08d}.exr"))
+        return True
+
+    def GetRenderJobStatus(self, jobId):
+        job = _state.render_jobs[jobId]
+        job["polls"] += 1
+        if job["status"] == "Rendering" and job["polls"] > _state.render_polls:
+            job["status"] = "Complete"
+        return {"JobStatus": job["status"], "CompletionPercentage": 100 if job["status"] == "Complete" else 0}
+
+    def IsRenderingInProgress(self):
+        return any(j["status"] == "Rendering" for j in _state.render_jobs.values())
+
+    def StopRendering(self):
+        for j in _state.render_jobs.values():
+            if j["status"] == "Rendering":
+                j["status"] = "Cancelled"
+
+    def DeleteRenderJob(self, jobId):
+        return _state.render_jobs.pop(jobId, None) is not None
 
     def GetMediaPool(self):
         return self._pool
@@ -245,6 +384,11 @@ class UIWidget:
         self._id = props.get("ID", "")
         self._text = props.get("Text", "")
         self._children = list(children or [])
+        self._items: list[str] = []
+        self._history: list[str] = []     # every text set (tests read the status line's history)
+        self._current = 0
+        self._interval = props.get("Interval", 0)
+        self._running = False
 
     @property
     def Text(self):
@@ -253,6 +397,28 @@ class UIWidget:
     @Text.setter
     def Text(self, value):
         self._text = value
+        self._history.append(value)
+
+    @property
+    def CurrentText(self):
+        return self._items[self._current] if self._items else ""
+
+    @CurrentText.setter
+    def CurrentText(self, value):
+        if value in self._items:
+            self._current = self._items.index(value)
+
+    def AddItems(self, items):
+        self._items.extend(str(i) for i in items)
+
+    def Clear(self):
+        self._items, self._current = [], 0
+
+    def Start(self):
+        self._running = True
+
+    def Stop(self):
+        self._running = False
 
     def _walk(self):
         yield self
@@ -275,6 +441,14 @@ class UIManager:
 
     def Button(self, props):
         return UIWidget("Button", props)
+
+    def ComboBox(self, props):
+        return UIWidget("ComboBox", props)
+
+    def Timer(self, props):
+        timer = UIWidget("Timer", props)
+        _state.timers.append(timer)
+        return timer
 
 
 class _Handlers:
@@ -324,6 +498,12 @@ class UIDispatcher:
     def __init__(self, ui) -> None:
         self._ui = ui
         self._running = False
+        self._on = _Handlers()
+        _state.dispatchers.append(self)
+
+    @property
+    def On(self):
+        return self._on
 
     def AddWindow(self, props, layout):
         win = UIWindow(props, layout)
@@ -332,14 +512,56 @@ class UIDispatcher:
 
     def RunLoop(self):
         self._running = True
-        for step in _state.ui_script:
-            if not self._running:
-                break
-            step(_state.windows[-1])
-        self._running = False
+        _state.ui_thread = threading.current_thread()
+        try:
+            for step in _state.ui_script:
+                if not self._running:
+                    break
+                step(_state.windows[-1])
+        finally:
+            self._running = False
+            _state.ui_thread = None
 
     def ExitLoop(self):
         self._running = False
 
+
+def _tick(until, timeout: float = 120.0) -> None:
+    """Tests, on the UI thread: run the dispatcher's timers (each started timer's Timeout handler,
+    every ``Interval`` ms) until ``until()`` is true; AssertionError after ``timeout`` seconds."""
+    import time
+
+    deadline = time.time() + timeout
+    while not until():
+        assert time.time() < deadline, "timed out waiting in the UI loop"
+        for timer in list(_state.timers):
+            if timer._running:
+                for disp in _state.dispatchers:
+                    handler = getattr(getattr(disp._on, timer._id), "Timeout", None)
+                    if handler:
+                        handler({"who": timer._id})
+        time.sleep(0.02)
+
+
+def _on_ui_thread(func, label):
+    @functools.wraps(func)
+    def checked(*args, **kwargs):
+        ui = _state.ui_thread
+        if ui is not None and threading.current_thread() is not ui:
+            _state.off_thread.append(label)
+        return func(*args, **kwargs)
+
+    return checked
+
+
+for _klass in (Resolve, ProjectManager, Project, MediaPool, MediaPoolItem, Timeline, TimelineItem, UIWidget, UIWindow):
+    for _name, _value in list(vars(_klass).items()):
+        if _name.startswith("_"):
+            continue
+        if isinstance(_value, property):
+            setattr(_klass, _name, property(_value.fget and _on_ui_thread(_value.fget, f"{_klass.__name__}.{_name}"),
+                                            _value.fset and _on_ui_thread(_value.fset, f"{_klass.__name__}.{_name}")))
+        elif callable(_value):
+            setattr(_klass, _name, _on_ui_thread(_value, f"{_klass.__name__}.{_name}"))
 
 _reset()

@@ -215,7 +215,11 @@ def test_the_render_button_runs_on_this_node(nuke, shot, lookgrid_server, tmp_pa
     lg["render"]._press()
     job = _run(nuke, render._active[lg["node_id"].value()])
     assert job.error is None, job.error_line()
-    assert lg["status"].value() == f"rendered {FIRST}-{FIRST}"
+    # issue 24 items 8 and 11: which server rendered, and the phases on the progress bar
+    assert lg["status"].value() == f"rendered {FIRST}-{FIRST} on the LookGrid server at {lookgrid_server.address}"
+    messages = nuke._state.progress_tasks[-1]._messages
+    assert any(m.startswith("uploading references") for m in messages), messages
+    assert f"rendering: frame 1 of 1" in messages, messages
     assert lg.node("LookGridResult")["file"].value().endswith(".####.exr")
 
 
@@ -224,6 +228,28 @@ def test_exr_channel_names_follow_nukes_writer(nuke):
 
     assert [exr_channel(c) for c in ("rgba.red", "rgba.alpha", "person.a", "lookgrid_mask1.alpha", "depth.Z")] == \
         ["R", "A", "person.a", "lookgrid_mask1.A", "depth.Z"]
+
+
+def test_a_token_in_the_environment_with_a_started_server(nuke, shot, lookgrid_server, tmp_path, monkeypatch):
+    """Issue 24 items 7 and 8: LOOKGRID_TOKEN set and no server at the node's address: the server the
+    node starts shares the client's token, and the status line says it rendered there. A token the
+    server does not know, set in the preferences, is refused in one line."""
+    from lookgrid_client.launch import free_port
+    from lookgrid_nuke import render
+
+    monkeypatch.setenv("LOOKGRID_TOKEN", "nuke-token")
+    asked = f"127.0.0.1:{free_port()}"
+    lg = _script(nuke, shot, asked, tmp_path / "x")
+    nuke.toNode("preferences")["lookgrid_executable"].setValue(lookgrid_server.launch)
+    lg["last"].setValue(FIRST)
+    job = _run(nuke, render.render_range(lg))
+    assert job.error is None, job.error_line()
+    assert lg["status"].value().startswith(f"rendered {FIRST}-{FIRST} on a LookGrid server started on this machine")
+    assert f"nothing answered at {asked}" in lg["status"].value()
+    nuke.toNode("preferences")["lookgrid_token"].setValue("not-the-token")
+    lg["server"].setValue(lookgrid_server.address)          # a server without a token takes any (loopback)
+    job = _run(nuke, render.render_range(lg))
+    assert job.error is None, job.error_line()
 
 
 # -- first real use (issue 25): results beside the script, keyed by the node's id --------------------
@@ -286,7 +312,8 @@ def test_results_live_beside_the_script_and_survive_save_reopen_and_a_move(nuke,
     (lg,) = _lookgrid_nodes(nuke)
     assert lg["node_id"].value() == node_id
     np.testing.assert_array_equal(_node_output(nuke, lg, FIRST + 1), before)
-    assert lg["status"].value() == f"rendered {FIRST}-{FIRST + 1}", "not stale: nothing changed"
+    assert lg["status"].value().startswith(f"rendered {FIRST}-{FIRST + 1} on the LookGrid server at "), \
+        "not stale: nothing changed"
 
 
 def test_an_unsaved_script_without_a_results_folder_is_refused_in_one_line(nuke, shot, lookgrid_server):
@@ -327,7 +354,7 @@ def test_the_node_says_when_its_result_is_stale(nuke, shot, lookgrid_server, tmp
     lg["last"].setValue(FIRST + 1)
     assert _run(nuke, lookgrid_nuke.render_range(lg)).error is None
     fresh = lg["status"].value()
-    assert fresh == f"rendered {FIRST}-{FIRST + 1}"
+    assert fresh == f"rendered {FIRST}-{FIRST + 1} on the LookGrid server at {lookgrid_server.address}"
     lg["r1_strength"].setValue(0.5)                  # a knob (knobChanged)
     assert "stale" in lg["status"].value()
     lg["r1_strength"].setValue(0.9)                  # back as rendered
@@ -451,7 +478,7 @@ def test_batch_render_equals_the_interactive_one(nuke, shot, lookgrid_server, tm
     (lg,) = _lookgrid_nodes(nuke)
     for i, f in enumerate((FIRST, FIRST + 1)):
         np.testing.assert_allclose(_node_output(nuke, lg, f), interactive[i], rtol=2 ** -10, atol=2 ** -12)
-    assert lg["status"].value() == f"rendered {FIRST}-{FIRST + 1}"
+    assert lg["status"].value().startswith(f"rendered {FIRST}-{FIRST + 1} on the LookGrid server at ")
     _new_session(nuke)
     assert batch["main"]([script, "NoSuchNode"]) == 1
 

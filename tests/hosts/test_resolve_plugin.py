@@ -22,7 +22,7 @@ RECORD = 86410
 def _timeline(app, shot, *, file_path=None):
     timeline = app.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
     label = file_path or shot.printf(shot.plate).replace("%04d", f"[{FIRST:04d}-{LAST:04d}]")
-    clip = fake_resolve.MediaPoolItem("plate", label)
+    clip = fake_resolve.MediaPoolItem("plate", label, "ACEScg")
     timeline._add(fake_resolve.TimelineItem(clip, RECORD, LAST - FIRST, 1, 1))
     timeline._playhead = RECORD + 2
     return timeline
@@ -92,17 +92,25 @@ def test_the_utility_script_dialog_renders_and_reports(resolve, shot, lookgrid_s
             win.Find(k).Text = v
 
     def wait(win):
-        deadline = time.time() + 240
-        while not win.Find("status").Text.startswith(("placed", "LookGrid", "render cancelled")):
-            assert time.time() < deadline
-            time.sleep(0.05)
+        fake_resolve._tick(lambda: win.Find("status").Text.startswith(("placed", "LookGrid", "render cancelled")))
 
-    fake_resolve._state.ui_script = [fill, lambda w: w._fire("render", "Clicked"), wait,
+    def pick_colour_space(win):   # item 3: the choices are the server's colour spaces
+        win._fire("list_spaces", "Clicked")
+        fake_resolve._tick(lambda: win.Find("status").Text.endswith("colour spaces from the server"))
+        box = win.Find("colorspace")
+        assert "ACEScg" in box._items and "Linear Rec.2020" in box._items and len(box._items) > 20
+        box.CurrentText = "ACEScg"
+
+    fake_resolve._state.ui_script = [fill, pick_colour_space, lambda w: w._fire("render", "Clicked"), wait,
                                      lambda w: w._fire("LookGrid", "Close")]
     runpy.run_path(str(RESOLVE_PLUGIN / "LookGrid.py"),
                    init_globals={"resolve": resolve, "fusion": resolve.Fusion(), "bmd": fake_resolve})
     status = fake_resolve._state.windows[-1].Find("status").Text
-    assert status == f"placed {FIRST + 1}-{LAST} on video track 2 at record frame {RECORD}", status
+    assert status.startswith(f"placed {FIRST + 1}-{LAST} on video track 2 at record frame {RECORD} (ACEScg); "
+                             f"rendered on the LookGrid server at {lookgrid_server.address}"), status
+    assert fake_resolve._state.off_thread == []           # item 5: Resolve and the UI on the UI thread only
+    shown = fake_resolve._state.windows[-1].Find("status")._history
+    assert any(t.startswith("rendering: frame") for t in shown), shown        # item 11: phases
     assert len(fake_resolve._state.placements) == 1
 
 
@@ -146,7 +154,7 @@ def test_errors_are_one_clear_line_and_leave_nothing(resolve, shot, lookgrid_ser
         render(resolve, form)
     message = str(info.value)
     expect = {"server down": "127.0.0.1:9", "missing masks": "no_such_matte", "unknown colour space": "No Such Space",
-              "not a sequence": "not an image sequence", "bad mix key": "86410:zero", "place taken": "removed again"}[case]
+              "not a sequence": "to EXR failed", "bad mix key": "86410:zero", "place taken": "removed again"}[case]
     assert one_line(message) and expect in message, message
     assert not out.exists() or files_under(out) == []
     assert fake_resolve._state.placements == []

@@ -23,6 +23,7 @@ from lookgrid.farm import job as jobs
 from lookgrid.farm.chunks import frames_in_range
 from lookgrid.farm.openjd import write_bundle
 from lookgrid.farm.ray_runner import run_job
+from lookgrid.imaging.outputs import check_output
 
 
 def add_arguments(parser) -> None:
@@ -72,6 +73,7 @@ def run(args) -> int:
 
 
 def _render(args, spec) -> int:
+    check_output(spec.output, jobs.Job(spec).frames)  # before Ray starts and the analysis runs
     bar = None
 
     def progress(done, total):

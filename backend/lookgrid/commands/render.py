@@ -29,7 +29,8 @@ from tqdm import tqdm
 from lookgrid.commands.options import add_device_option, add_model_option
 from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, Engine, RegionSpec, StyleTrack
 from lookgrid.errors import InvalidInputError
-from lookgrid.imaging import check_config, format_frame_ranges, pinned_config
+from lookgrid.imaging import FrameSequence, check_config, format_frame_ranges, pinned_config
+from lookgrid.imaging.outputs import check_output
 from lookgrid.timeline import Key, Track
 
 
@@ -168,6 +169,8 @@ def run(args) -> int:
         return 0
     if not spec.output:
         raise InvalidInputError("--output is required")
+    # where it writes, before any work (a model load, the analysis): one line naming the user's path
+    check_output(spec.output, FrameSequence.parse(spec.input, spec.frames).frames)
 
     engine = Engine(device=spec.device, model_path=spec.model)
     bar = None

@@ -41,6 +41,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ready-file", default=None,
                         help="write the bound port to this file once serving (for scripts)")
     parser.add_argument("--log-level", default="INFO", help="logging level (INFO)")
+    parser.add_argument("--parent-pid", type=int, default=None, metavar="PID",
+                        help="stop when process PID has ended (hosts that launch a server pass their own)")
+    parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS",
+                        help="stop after this many seconds without a call (health checks do not count)")
 
 
 def _read(path: str | None) -> bytes | None:
@@ -74,7 +78,9 @@ def run(args) -> int:
     print(f"lookgrid serve: listening on {host}:{port} (device {engine.device}, "
           f"{'roots ' + ', '.join(args.root) if args.root else 'no storage roots'}); Ctrl-C stops",
           flush=True)
-    serve(server, ready_file=args.ready_file, port=port)
+    why = serve(server, ready_file=args.ready_file, port=port, parent_pid=args.parent_pid, idle_exit=args.idle_exit)
+    if why != "signal":
+        print(f"lookgrid serve: stopped: {why}", flush=True)
     # The server has stopped gracefully and the engine is shut down; nothing is left to flush. Leave
     # now rather than through interpreter teardown, where native thread pools (gRPC core, torch,
     # numba) are destroyed in no fixed order: about one exit in ten aborted there with "terminate

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import signal
 import threading
+import time
 from concurrent import futures
 from contextlib import contextmanager
 from typing import Iterator
@@ -98,6 +100,65 @@ class TokenInterceptor(grpc.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(deny)
 
 
+class ActivityInterceptor(grpc.ServerInterceptor):
+    """Counts calls in progress and when the last one ended (health checks do not count), so a
+    server can stop after an idle time (:func:`serve`'s ``idle_exit``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.active = 0
+        self.last = time.monotonic()
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.active += 1
+            self.last = time.monotonic()
+
+    def _exit(self) -> None:
+        with self._lock:
+            self.active -= 1
+            self.last = time.monotonic()
+
+    def idle_for(self) -> float:
+        """Seconds since the last call ended; 0 while any is in progress."""
+        with self._lock:
+            return 0.0 if self.active else time.monotonic() - self.last
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or (handler_call_details.method or "").startswith("/grpc.health.v1.Health/"):
+            return handler
+
+        def unary(fn):
+            def run(request, context):
+                self._enter()
+                try:
+                    return fn(request, context)
+                finally:
+                    self._exit()
+            return run
+
+        def streaming(fn):
+            def run(request, context):
+                self._enter()
+                try:
+                    yield from fn(request, context)
+                finally:
+                    self._exit()
+            return run
+
+        kinds = {"unary_unary": (unary, grpc.unary_unary_rpc_method_handler),
+                 "unary_stream": (streaming, grpc.unary_stream_rpc_method_handler),
+                 "stream_unary": (unary, grpc.stream_unary_rpc_method_handler),
+                 "stream_stream": (streaming, grpc.stream_stream_rpc_method_handler)}
+        for attr, (wrap, make) in kinds.items():
+            fn = getattr(handler, attr)
+            if fn is not None:
+                return make(wrap(fn), request_deserializer=handler.request_deserializer,
+                            response_serializer=handler.response_serializer)
+        return handler
+
+
 def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), token: str | None = None,
                   tls_cert: bytes | None = None, tls_key: bytes | None = None, insecure: bool = False,
                   max_workers: int = 16, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
@@ -132,7 +193,8 @@ def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), toke
             engine = Engine()
         servicer = LookGridServicer(engine, roots=roots, max_message_bytes=max_message_bytes,
                                     **servicer_options)
-    interceptors = [TokenInterceptor(token)] if token else []
+    activity = ActivityInterceptor()
+    interceptors = [activity] + ([TokenInterceptor(token)] if token else [])
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
@@ -165,6 +227,7 @@ def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), toke
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     server.servicer = servicer
     server.health = health_servicer
+    server.activity = activity
     servicer.start_background()
     log.info("LookGrid listening on %s (port %d, %s)", address, port, "TLS" if use_tls else "plaintext")
     return server, port
@@ -195,11 +258,28 @@ def stop_server(server, grace: float = 2.0) -> None:
     server.servicer.shutdown()
 
 
-def serve(server, *, ready_file: str | None = None, port: int | None = None) -> None:
-    """Block until SIGINT/SIGTERM, then stop the server gracefully.
+def _parent_gone(parent_pid: int) -> bool:
+    """True once the process ``parent_pid`` that started this one has ended (this process was
+    re-parented, or the pid no longer exists)."""
+    if os.getppid() != parent_pid:
+        return True
+    try:
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def serve(server, *, ready_file: str | None = None, port: int | None = None, parent_pid: int | None = None,
+          idle_exit: float | None = None) -> str:
+    """Block until SIGINT/SIGTERM, then stop the server gracefully; returns why it stopped.
 
     ``ready_file``: written atomically with the bound port once serving (for scripts and tests that
-    start the server as a subprocess on port 0).
+    start the server as a subprocess on port 0). ``parent_pid``: stop when that process is gone (a
+    server a host launched must not outlive a crashed host). ``idle_exit``: stop after that many
+    seconds without a call (health checks do not count).
     """
     done = threading.Event()
 
@@ -211,8 +291,17 @@ def serve(server, *, ready_file: str | None = None, port: int | None = None) -> 
         if ready_file:
             with atomic_write(ready_file) as tmp, open(tmp, "w") as f:
                 f.write(f"{port}\n")
+        why = "signal"
         while not done.wait(0.5):
-            pass
+            if parent_pid and _parent_gone(parent_pid):
+                why = f"the process that started it ({parent_pid}) has ended"
+                break
+            if idle_exit and server.activity.idle_for() >= idle_exit:
+                why = f"no call for {idle_exit:g} s"
+                break
+        if why != "signal":
+            log.warning("LookGrid server stopping: %s", why)
+        return why
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

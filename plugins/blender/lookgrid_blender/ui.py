@@ -20,7 +20,7 @@ from lookgrid_client.hostcolor import config_aliases, map_colorspace
 from lookgrid_client.hostio import add_bundled_site_packages, openimageio, read_frame_files
 from lookgrid_client.hostjob import HostJob
 from lookgrid_client.hostrender import build_spec, render_to_files
-from lookgrid_client.launch import close_session_clients, session_client
+from lookgrid_client.launch import close_session_clients, describe_server, session_client
 
 from . import host
 
@@ -51,6 +51,8 @@ class ApplyJob:
     colorspace: str           # the strip's Blender colour space
     ocio_config: str          # Blender's active OpenColorIO config file
     threaded_reads: bool      # the worker reads files (OpenImageIO) instead of bpy on the main thread
+    token: str = ""                 # empty: $LOOKGRID_TOKEN (a started server shares it)
+    tls_cert: str = ""              # the server's PEM certificate: connect with TLS
 
 
 def preferences(context=None):
@@ -89,13 +91,16 @@ def prepare(scene, prefs=None) -> ApplyJob:
     add_bundled_site_packages(host.bundled_python_modules())
     return ApplyJob(strip.name, frames, plate, masks, spec, output, storage_input, storage_masks, address,
                     os.path.abspath(os.path.expanduser(launch)) if launch else None, float(prefs.timeout),
-                    colorspace, host.ocio_config(), openimageio() is not None)
+                    colorspace, host.ocio_config(), openimageio() is not None, prefs.token.strip(),
+                    os.path.abspath(os.path.expanduser(prefs.tls_cert.strip())) if prefs.tls_cert.strip() else "")
 
 
 def run(job: ApplyJob, hostjob: HostJob):
     """The work of one apply (worker thread, or here in background mode): returns render_to_files'
     (result, paths, spec path)."""
-    client = session_client(job.address, launch=job.launch, timeout=job.timeout)
+    client = session_client(job.address, launch=job.launch, timeout=job.timeout, token=job.token or None,
+                            root_certificates=job.tls_cert or None)
+    hostjob.set_server(describe_server(client))
     spaces = list(client.server_info().colorspaces)
     spec = dict(job.spec, inputColorspace=map_colorspace("blender", job.colorspace, spaces,
                                                          host_config=config_aliases(job.ocio_config)))
@@ -108,7 +113,7 @@ def run(job: ApplyJob, hostjob: HostJob):
     return render_to_files(client, spec, job.frames, read, job.output,
                            storage_input=job.storage_input, storage_masks=job.storage_masks,
                            progress=hostjob.set_progress, cancel=hostjob.cancelled,
-                           label=f"blender:{job.strip_name}")
+                           label=f"blender:{job.strip_name}", phase=hostjob.set_phase)
 
 
 def finish(scene, job: ApplyJob, outcome, seconds: float) -> str:
@@ -152,12 +157,18 @@ def _classes():
         backend_command: StringProperty(name="Launch", subtype="FILE_PATH",
                                         description="Path of a 'lookgrid' executable, started when no server answers")
         timeout: FloatProperty(name="Timeout", default=10.0, min=0.5, description="Seconds to wait for the server")
+        token: StringProperty(name="Token", subtype="PASSWORD",
+                              description="Token the server needs (empty: $LOOKGRID_TOKEN)")
+        tls_cert: StringProperty(name="TLS certificate", subtype="FILE_PATH",
+                                 description="The server's PEM certificate: connect with TLS")
 
         def draw(self, context):
             col = self.layout.column()
             col.prop(self, "server")
             col.prop(self, "backend_command")
             col.prop(self, "timeout")
+            col.prop(self, "token")
+            col.prop(self, "tls_cert")
 
     class LookGridSettings(bpy.types.PropertyGroup):
         method: EnumProperty(name="Method", items=METHODS, default="lookgrid")
@@ -231,7 +242,8 @@ def _classes():
             if hostjob.error is not None:
                 self.report({"WARNING"} if hostjob.cancelled() else {"ERROR"}, hostjob.error_line())
                 return {"CANCELLED"}
-            self.report({"INFO"}, finish(context.scene, self._apply, hostjob.result(), time.perf_counter() - t0))
+            line = finish(context.scene, self._apply, hostjob.result(), time.perf_counter() - t0)
+            self.report({"INFO"}, f"{line}; rendered on {hostjob.server}" if hostjob.server else line)
             return {"FINISHED"}
 
         def execute(self, context):  # background mode and scripts: synchronous (timers never fire there)
@@ -268,7 +280,7 @@ def _classes():
             done, total = job.progress
             wm = context.window_manager
             wm.progress_update(done)
-            context.workspace.status_text_set(f"LookGrid: {done}/{total} frames (Esc cancels)")
+            context.workspace.status_text_set(f"LookGrid on {job.server or '…'}: {job.status_line()} (Esc cancels)")
             if not job.done:
                 return {"RUNNING_MODAL"}
             wm.event_timer_remove(self._timer)

@@ -26,6 +26,7 @@ host's UI thread by itself; run calls from a worker thread (:mod:`lookgrid_clien
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -111,6 +112,7 @@ class LookGridClient:
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = pb_grpc.LookGridStub(self._channel)
         self.owned_process: _OwnedProcess | None = None  # a ServerProcess that connect() launched for this client
+        self.asked_address = ""  # with owned_process: the configured address nothing answered at
 
     # -- plumbing ----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -238,14 +240,23 @@ class LookGridClient:
 
     def render_by_path(self, spec=None, *, clip_id: str = "", frames: Iterable[int] | None = None,
                        progress: Callable[[pb.Progress], None] | None = None,
-                       cancel: Callable[[], bool] | None = None) -> list[pb.Progress]:
+                       cancel: Callable[[], bool] | None = None, frame_timeout: float | None = None,
+                       first_frame_timeout: float | None = None, ack_timeout: float = 30.0) -> list[pb.Progress]:
         """Render frames on the server's storage, for an open clip or a one-off spec.
 
         A spec given as a JSON dict has its local reference files uploaded first (by content hash:
-        the server reads only its roots). ``cancel()`` is asked after every finished frame; when
-        it says True the call is dropped (which cancels it on the server), the client waits about
-        one frame's time for the frame the server was finishing to land, and raises
-        RenderCancelledError.
+        the server reads only its roots).
+
+        Deadlines: with ``frame_timeout`` each frame must finish within that many seconds of the
+        one before (the first within ``first_frame_timeout``, default 10 × ``frame_timeout``: it
+        includes the analysis), and the call has no overall deadline, so a long sequence is never
+        cut off as a whole; without it the whole call has ``stream_timeout``. A frame past its
+        deadline cancels the call and raises ServerError DEADLINE_EXCEEDED naming the frame.
+
+        Cancel is acknowledged: ``cancel()`` is asked after every finished frame; when it says True
+        the call is cancelled and the client waits (at most ``ack_timeout`` s) until the server has
+        closed the clip the call opened, i.e. has stopped working and writing, before raising
+        RenderCancelledError (whose text says whether the server confirmed).
         """
         req = pb.RenderByPathRequest(clip_id=clip_id, frames=list(frames or []))
         if spec is not None:
@@ -253,21 +264,57 @@ class LookGridClient:
                 spec, _ = sequence.resolve_styles(self, spec)
             req.spec.CopyFrom(spec_message(spec))
         out = []
-        slowest = 0.0
-        call = self._stub.RenderByPath(req, timeout=self.stream_timeout, metadata=self._metadata)
+        baseline = self.server_info().open_clips if cancel is not None else 0
+        call = self._stub.RenderByPath(req, timeout=None if frame_timeout else self.stream_timeout,
+                                       metadata=self._metadata)
+        watch: dict[str, float] = {"last": time.monotonic(),
+                                   "allowed": first_frame_timeout or 10.0 * (frame_timeout or 0)}
+        stop, expired = threading.Event(), threading.Event()
+
+        def watchdog() -> None:
+            while not stop.wait(0.1):
+                if time.monotonic() - watch["last"] > watch["allowed"]:
+                    expired.set()
+                    call.cancel()
+                    return
+
+        if frame_timeout:
+            threading.Thread(target=watchdog, name="lookgrid-frame-deadline", daemon=True).start()
         try:
             for p in call:
                 out.append(p)
-                slowest = max(slowest, p.seconds)
+                watch["last"], watch["allowed"] = time.monotonic(), frame_timeout or 0
                 if progress:
                     progress(p)
                 if cancel is not None and cancel():
                     call.cancel()
-                    time.sleep(1.5 * slowest + 0.2)  # the frame in progress lands within about this
-                    raise RenderCancelledError(f"render cancelled after {p.done} of {p.total} frames")
+                    confirmed = self._wait_stopped(baseline, ack_timeout)
+                    raise RenderCancelledError(
+                        f"render cancelled after {p.done} of {p.total} frames"
+                        + ("" if confirmed else f"; the server did not confirm the stop within {ack_timeout:g} s"))
         except grpc.RpcError as err:
+            if expired.is_set():
+                n = len(out)
+                raise ServerError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                  f"frame {n + 1} of the call did not finish within {watch['allowed']:g} s "
+                                  f"({n} finished before it)", "RenderByPath") from None
             raise ServerError(err.code(), err.details() or "", "RenderByPath") from None
+        finally:
+            stop.set()
         return out
+
+    def _wait_stopped(self, baseline: int, timeout: float) -> bool:
+        """After cancelling a by-path render: True once the server has closed the clip it opened
+        (its open clips are back to ``baseline``), False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.server_info().open_clips <= baseline:
+                    return True
+            except ServerError:
+                return False
+            time.sleep(0.05)
+        return False
 
     def export_look(self, output_dir: str, spec=None, *, clip_id: str = "", frames: Iterable[int] | None = None,
                     lut_size: int = 0, formats: Iterable[str] = (), regions: Iterable[str] = (),

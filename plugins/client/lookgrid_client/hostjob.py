@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeoutError  # not the builtin before 3.11
@@ -40,6 +41,9 @@ class HostJob:
         self._result: Any = None
         self._error: BaseException | None = None
         self.progress: tuple[int, int] = (0, 0)
+        self.phase: str = ""            # what the work is doing (lookgrid_client.progress phases)
+        self.server: str = ""           # which server renders (lookgrid_client.launch.describe_server)
+        self._pace: tuple[float, int] | None = None   # (time, frames done) at the first frame reported
 
     # -- the host's side ---------------------------------------------------------------------------
     def start(self) -> "HostJob":
@@ -114,16 +118,45 @@ class HostJob:
 
     def set_progress(self, done: int, total: int) -> None:
         self.progress = (int(done), int(total))
+        if self._pace is None and done > 0:
+            self._pace = (time.monotonic(), int(done))
 
-    def on_main(self, fn: Callable, *args) -> Any:
-        """Run ``fn(*args)`` on the host's thread and return its result (directly when called there)."""
+    def set_phase(self, text: str) -> None:
+        """What the work is doing now ("uploading references", "analysing", "rendering", ...)."""
+        self.phase = str(text)
+
+    def set_server(self, text: str) -> None:
+        self.server = str(text)
+
+    def status_line(self) -> str:
+        """The phase, the frames and a time estimate (from the pace since the first frame), for a
+        host's status line: ``rendering: frame 12 of 48, about 1 min 10 s left``."""
+        from lookgrid_client.progress import eta_text
+
+        done, total = self.progress
+        phase = self.phase or ("rendering" if total else "starting")
+        if not total:
+            return phase
+        eta = ""
+        if self._pace is not None and done > self._pace[1]:
+            eta = eta_text(done - self._pace[1], total - self._pace[1], time.monotonic() - self._pace[0])
+        return f"{phase}: frame {done} of {total}{eta}"
+
+    def on_main(self, fn: Callable, *args, cleanup: bool = False, cleanup_timeout: float = 30.0) -> Any:
+        """Run ``fn(*args)`` on the host's thread and return its result (directly when called there).
+
+        ``cleanup``: a call that must run even after a cancel (undoing what the work changed in the
+        host); it waits at most ``cleanup_timeout`` seconds for the host to run it."""
         if threading.current_thread() is self._main_thread:
             return fn(*args)
         fut: Future = Future()
         self._main_calls.put((fn, args, fut))
+        deadline = time.monotonic() + cleanup_timeout
         while True:
-            if self._cancel.is_set() and fut.cancel():
+            if not cleanup and self._cancel.is_set() and fut.cancel():
                 raise RenderCancelledError("cancelled while waiting for the host")
+            if cleanup and time.monotonic() > deadline and fut.cancel():
+                raise RenderCancelledError(f"the host did not run the clean-up within {cleanup_timeout:g} s")
             try:
                 return fut.result(timeout=0.05)
             except FutureTimeoutError:

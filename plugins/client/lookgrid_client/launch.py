@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import ipaddress
 import os
+import secrets
 import socket
 import subprocess
 import tempfile
@@ -34,6 +35,11 @@ from lookgrid_client.errors import ServerUnavailableError
 if TYPE_CHECKING:  # annotations only
     from lookgrid_client.client import LookGridClient
 
+LAUNCH_IDLE_EXIT = 1800.0
+"""Seconds without a call after which a server :func:`connect` launched stops by itself."""
+PROBE_TIMEOUT = 5.0
+"""Seconds the configured server has to answer before a configured launch starts a local one (a
+server across a network, TLS handshake included, may need more than a second)."""
 SERVING = 1  # grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
 
 
@@ -105,15 +111,23 @@ class ServerProcess:
     """
 
     def __init__(self, command: str | list[str], host: str = "127.0.0.1", port: int | None = None,
-                 token: str | None = None) -> None:
+                 token: str | None = None, roots=(), idle_exit: float | None = LAUNCH_IDLE_EXIT) -> None:
         argv = [command] if isinstance(command, (str, os.PathLike)) else list(command)
         if not argv:
             raise ServerUnavailableError("the backend command to launch is empty")
         self.port = port or free_port(host)
         self.address = f"{host}:{self.port}"
         self.argv = [str(a) for a in argv] + ["serve", "--address", self.address]
+        for root in roots:  # the folders a by-path render reads and writes (none: inline frames only)
+            self.argv += ["--root", os.fspath(root)]
+        # it must not outlive this process (a crashed host), nor sit idle for ever
+        self.argv += ["--parent-pid", str(os.getpid())]
+        if idle_exit:
+            self.argv += ["--idle-exit", f"{idle_exit:g}"]
+        self.roots = [os.fspath(r) for r in roots]
         fd, self.log_path = tempfile.mkstemp(prefix="lookgrid-serve-", suffix=".log")
         env = dict(os.environ)
+        env.pop("LOOKGRID_TOKEN", None)  # the server takes exactly the token its client sends
         if token:
             env["LOOKGRID_TOKEN"] = token
         try:
@@ -174,7 +188,8 @@ class ServerProcess:
 
 
 def connect(address: str | None = None, *, launch: str | list[str] | None = None, timeout: float = 10.0,
-            token: str | None = None, launch_timeout: float = 120.0, probe_timeout: float = 1.0, **options):
+            token: str | None = None, launch_timeout: float = 120.0, probe_timeout: float = PROBE_TIMEOUT,
+            roots=(), idle_exit: float | None = LAUNCH_IDLE_EXIT, **options):
     """A :class:`~lookgrid_client.client.LookGridClient` connected to a compatible server.
 
     Uses the server at ``address`` (default :data:`DEFAULT_ADDRESS`). When none answers within
@@ -184,12 +199,21 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
     client that stops that process when closed (and at interpreter exit). ``timeout`` is also the
     deadline of the client's unary calls; ``options`` go to LookGridClient.
 
+    ``token``: default ``$LOOKGRID_TOKEN``. A launched server gets the same token as the client (a
+    fresh random one when there is none), so the two always agree and no other local user can use
+    it. ``roots``: the launched server's ``--root`` folders (those a by-path render reads and writes).
+    A launched server stops by itself when this process ends (``--parent-pid``, so a crashed host
+    leaves no server behind) or after ``idle_exit`` seconds without a call.
+    :func:`describe_server` says which server a client talks to, for a host's status line.
+
     Raises ServerUnavailableError (nothing answers, the launch failed) or IncompatibleServerError
     (the server's api_version is not :data:`API_VERSION`).
     """
     from lookgrid_client.client import LookGridClient
 
     address = address or DEFAULT_ADDRESS
+    if token is None:
+        token = os.environ.get("LOOKGRID_TOKEN") or None
     client = LookGridClient(address, token=token, timeout=timeout, **options)
     try:
         client.wait_ready(probe_timeout if launch else timeout)
@@ -197,10 +221,13 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
         client.close()
         if not launch:
             raise
-        proc = ServerProcess(launch, token=token)
+        launch_token = token or secrets.token_urlsafe(24)
+        proc = ServerProcess(launch, token=launch_token, roots=roots, idle_exit=idle_exit)
         proc.wait_serving(launch_timeout)
-        client = LookGridClient(proc.address, token=token, timeout=timeout, **options)
+        client = LookGridClient(proc.address, token=launch_token, timeout=timeout,
+                                **{k: v for k, v in options.items() if k not in ("tls", "root_certificates")})
         client.owned_process = proc
+        client.asked_address = address
     try:
         client.check_version()
     except BaseException:
@@ -219,7 +246,8 @@ def session_client(address: str | None = None, *, launch: str | list[str] | None
     still answers; otherwise a new one (launching a server if so configured). A host keeps one
     backend for its whole session this way instead of starting one per job; a launched server is
     stopped at interpreter exit (or by :func:`close_session_clients`)."""
-    key = (address or DEFAULT_ADDRESS, tuple(launch) if isinstance(launch, list) else launch, token)
+    key = (address or DEFAULT_ADDRESS, tuple(launch) if isinstance(launch, list) else launch, token,
+           tuple(os.fspath(r) for r in options.get("roots", ())))
     with _session_lock:
         client = _session.get(key)
         if client is not None:
@@ -243,5 +271,17 @@ def close_session_clients() -> None:
         _session.clear()
 
 
-__all__ = ["API_VERSION", "DEFAULT_ADDRESS", "ServerProcess", "check_api_version", "close_session_clients",
-           "connect", "free_port", "health_status", "is_local_address", "is_loopback_host", "session_client"]
+def describe_server(client) -> str:
+    """Which server ``client`` renders on, for a host's status line: its address, and whether
+    LookGrid started it here because nothing answered at the configured one."""
+    proc = getattr(client, "owned_process", None)
+    if proc is None:
+        return f"the LookGrid server at {client.address}"
+    asked = getattr(client, "asked_address", "")
+    why = f", nothing answered at {asked}" if asked else ""
+    return f"a LookGrid server started on this machine ({client.address}{why})"
+
+
+__all__ = ["API_VERSION", "DEFAULT_ADDRESS", "LAUNCH_IDLE_EXIT", "PROBE_TIMEOUT", "ServerProcess",
+           "check_api_version", "close_session_clients", "connect", "describe_server", "free_port",
+           "health_status", "is_local_address", "is_loopback_host", "session_client"]

@@ -201,14 +201,21 @@ def _frame_out(fr):
     return FrameOut(h.frame, list(h.channels), fr.pixels(), None, h.seconds)
 
 
+FRAME_TIMEOUT = 600.0
+"""Seconds a frame sent may take to come back (the first ten times that: it includes the analysis);
+a stream has no deadline as a whole, so a long sequence is never cut off for its length."""
+
+
 def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, progress, cancel, output_encoding,
                    in_flight, written):
     """Send ``order``, write results of ``frames`` in frame order. Returns normally when all are
-    written; raises ServerError (with ``.retry_safe`` telling whether nothing had been sent)."""
-    stream = _Stream(client, client.stream_timeout)
+    written; raises ServerError (with ``.retry_safe`` telling whether nothing had been sent), and
+    DEADLINE_EXCEEDED naming the frame that did not come back within :data:`FRAME_TIMEOUT`."""
+    stream = _Stream(client, None)
     buffered: dict[int, object] = {}
     to_write = [f for f in frames if f not in written]
     sent = received = 0
+    last = time.monotonic()          # when the oldest frame still out was sent, or the last came back
     try:
         while to_write:
             if cancel is not None and cancel():
@@ -218,6 +225,8 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
                 item = read_frame(f)
                 if int(item.frame) != f:
                     raise InvalidRequestError(f"read_frame({f}) returned frame {item.frame}")
+                if sent == received:
+                    last = time.monotonic()
                 stream.send(client._frame_messages(clip_id, item, output_encoding))
                 sent += 1
                 if sent == len(order):
@@ -226,6 +235,10 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
             try:
                 kind, value = stream.results.get(timeout=0.1)
             except queue.Empty:
+                allowed = FRAME_TIMEOUT * (10 if received == 0 else 1)
+                if sent > received and time.monotonic() - last > allowed:
+                    raise ServerError(grpc.StatusCode.DEADLINE_EXCEEDED, f"frame {order[received]} did not come "
+                                      f"back within {allowed:g} s ({len(written)} written before it)", "RenderFrames") from None
                 continue
             if kind == "rpc":
                 err = ServerError(value.code(), value.details() or "", "RenderFrames")
@@ -237,6 +250,7 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
                 raise ServerError(grpc.StatusCode.INTERNAL, f"the stream ended after {received} of "
                                   f"{len(order)} frames", "RenderFrames")
             received += 1
+            last = time.monotonic()
             out = _frame_out(value)
             buffered[out.frame] = out
             while to_write and to_write[0] in buffered:
@@ -288,5 +302,5 @@ def render_sequence(client, spec: dict, frames: Sequence[int], read_frame: Calla
     return RenderResult(list(written), time.perf_counter() - t0, clip_id, sent_spec, styles)
 
 
-__all__ = ["DEFAULT_IN_FLIGHT", "RenderResult", "analysed_frames", "frames_text", "render_sequence",
+__all__ = ["DEFAULT_IN_FLIGHT", "FRAME_TIMEOUT", "RenderResult", "analysed_frames", "frames_text", "render_sequence",
            "resolve_styles", "send_order", "storage_spec"]

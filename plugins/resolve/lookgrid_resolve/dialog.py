@@ -1,20 +1,26 @@
-"""The LookGrid dialog in Resolve (Fusion's UIManager): regions, references, strength and mix keys.
+"""The LookGrid dialog in Resolve (Fusion's UIManager): server settings, regions, references,
+strength and mix keys.
 
-Only this module touches the UI toolkit; it reads the fields into a :class:`~lookgrid_resolve.job.Form`
-and runs :func:`lookgrid_resolve.job.render` on a worker thread, so the dialog stays responsive and
-its Cancel button stops the render. Up to three regions; the last one with an empty mask is the
-background. Mix keys are record frames as the timeline shows them (e.g. ``86400:0, 86424:1:smooth``),
-or ``markers`` for the timeline markers named ``LookGrid <region>`` (their note is the value).
+Only this module touches the UI toolkit, and only on the UI thread: the fields are read into a
+:class:`~lookgrid_resolve.job.Form` there, the work runs in a :class:`lookgrid_client.hostjob.HostJob`
+on a worker thread that never calls Resolve or sets widget text itself (its Resolve calls come back
+to the UI thread through ``HostJob.on_main``), and a UI timer (``ui.Timer``, its ``Timeout`` event)
+pumps those calls and shows the phase, the frames and the time left on the status line. Up to three
+regions; the last one with an empty mask is the background. Mix keys are record frames as the
+timeline shows them (e.g. ``86400:0, 86424:1:smooth``), or ``markers`` for the timeline markers named
+``LookGrid <region>`` (their note is the value). The colour space is one of the server's (listed when
+the dialog opens, with *list colour spaces*, and after each render), or *from Resolve*.
 """
 
 from __future__ import annotations
-
-import threading
 
 from lookgrid_resolve.job import Form, FormError, RegionForm
 
 ROWS = 3
 FIELDS = ("name", "mask", "refs", "strength", "mix")
+FROM_RESOLVE = "from Resolve (clip / project colour management)"
+TICK_MS = 100
+PROBE_TIMEOUT = 3.0
 
 
 def read_form(find) -> Form:
@@ -37,12 +43,24 @@ def read_form(find) -> Form:
         stride = int(text("stride") or 1)
     except ValueError:
         raise FormError(f"stride {text('stride')!r} is not a whole number") from None
+    colorspace = str(find("colorspace").CurrentText or "")
     return Form(regions, server=text("server"), launch=text("launch"), method=text("method"), stride=stride,
-                colorspace=text("colorspace"), output=text("output"))
+                colorspace="" if colorspace == FROM_RESOLVE else colorspace, output=text("output"),
+                token=text("token"), tls_cert=text("tls_cert"), path_map=text("path_map"))
+
+
+def _list_colorspaces(form: Form) -> list[str]:
+    """Worker: the colour spaces of the server at the form's address (no launch)."""
+    from lookgrid_client import connect
+
+    with connect(form.server or None, timeout=PROBE_TIMEOUT, token=form.token or None,
+                 root_certificates=form.tls_cert or None) as client:
+        return list(client.server_info().colorspaces)
 
 
 def show(resolve, fusion, bmd) -> None:
     """Open the dialog and run until it is closed."""
+    from lookgrid_client.hostjob import HostJob
     from lookgrid_resolve.job import render
 
     ui = fusion.UIManager
@@ -52,8 +70,12 @@ def show(resolve, fusion, bmd) -> None:
         return ui.HGroup([ui.Label({"Text": label, "Weight": 0.25}), ui.LineEdit({"ID": widget_id, "Text": value})])
 
     rows = [row("server", "server", "127.0.0.1:50051"), row("start server (lookgrid path)", "launch"),
+            row("token (empty: $LOOKGRID_TOKEN)", "token"), row("TLS certificate (PEM)", "tls_cert"),
+            row("path mapping (this machine = server; ...)", "path_map"),
             row("method", "method", "lookgrid"), row("grid stride", "stride", "1"),
-            row("colour space", "colorspace", "ACEScg"), row("output folder", "output")]
+            ui.HGroup([ui.Label({"Text": "colour space", "Weight": 0.25}), ui.ComboBox({"ID": "colorspace"}),
+                       ui.Button({"ID": "list_spaces", "Text": "list colour spaces"})]),
+            row("output folder", "output")]
     for i in range(1, ROWS + 1):
         rows.append(ui.Label({"Text": f"Region {i}"}))
         rows += [row("name", f"r{i}_name", "background" if i == ROWS else ""),
@@ -64,47 +86,109 @@ def show(resolve, fusion, bmd) -> None:
     rows.append(ui.HGroup([ui.Button({"ID": "render", "Text": "Render"}),
                            ui.Button({"ID": "cancel", "Text": "Cancel render"})]))
     win = disp.AddWindow({"ID": "LookGrid", "WindowTitle": "LookGrid"}, ui.VGroup(rows))
-    cancel = threading.Event()
-    state = {"worker": None}
+    timer = ui.Timer({"ID": "lookgrid_tick", "Interval": TICK_MS})
+    win.Find("colorspace").AddItems([FROM_RESOLVE])
+    jobs: dict = {}                 # "render" / "spaces" -> the HostJob running it
+    state = {"asked": False}
 
     def status(text: str) -> None:
         win.Find("status").Text = text
 
-    def work(form: Form) -> None:
-        from lookgrid_client import LookGridError, RenderCancelledError
+    def set_spaces(spaces) -> None:
+        box = win.Find("colorspace")
+        current = box.CurrentText
+        box.Clear()
+        box.AddItems([FROM_RESOLVE] + list(spaces))
+        box.CurrentText = current
 
-        try:
-            placed = render(resolve, form, progress=lambda done, total: status(f"frame {done} of {total}"),
-                            cancel=cancel.is_set)
-            status(f"placed {placed.first}-{placed.last} on video track {placed.track} "
-                   f"at record frame {placed.record_frame}")
-        except RenderCancelledError:
+    def start(kind: str, work) -> bool:
+        if kind in jobs:
+            return False
+        if kind == "spaces":      # a newer question replaces an older one still waiting for its answer
+            state["spaces"] = state.get("spaces", 0) + 1
+            kind = f"spaces-{state['spaces']}"
+        jobs[kind] = HostJob(work, name=f"lookgrid-resolve-{kind}").start()
+        timer.Start()
+        return True
+
+    def finished(kind: str, job) -> None:
+        from lookgrid_client import RenderCancelledError
+
+        if kind.startswith("spaces"):
+            if kind != f"spaces-{state['spaces']}":
+                return
+            if job.error is None:
+                set_spaces(job.result())
+                status(f"{len(job.result())} colour spaces from the server")
+            elif state["asked"]:
+                status(f"LookGrid: {job.error_line()}")
+            return
+        if isinstance(job.error, RenderCancelledError):
             status("render cancelled")
-        except (LookGridError, FormError, OSError, Exception) as err:  # one line for the artist
-            status(f"LookGrid: {err}")
+        elif job.error is not None:
+            status(f"LookGrid: {job.error_line()}")
+        else:
+            placed = job.result()
+            if placed.colorspaces:
+                set_spaces(placed.colorspaces)
+            status(f"placed {placed.first}-{placed.last} on video track {placed.track} "
+                   f"at record frame {placed.record_frame} ({placed.colorspace}); rendered on {placed.server}")
+
+    def on_tick(ev) -> None:
+        for kind, job in list(jobs.items()):
+            job.pump()
+            if not job.done:
+                if kind == "render":
+                    status(job.status_line())
+                continue
+            del jobs[kind]
+            finished(kind, job)
+        if not jobs:
+            timer.Stop()
+
+    def on_list(ev) -> None:
+        form = Form([], server=win.Find("server").Text.strip(), token=win.Find("token").Text.strip(),
+                    tls_cert=win.Find("tls_cert").Text.strip())
+        state["asked"] = True
+        if start("spaces", lambda job: _list_colorspaces(form)):
+            status("asking the server for its colour spaces")
 
     def on_render(ev) -> None:
-        if state["worker"] is not None and state["worker"].is_alive():
+        if "render" in jobs:
             return
         try:
             form = read_form(win.Find)
         except FormError as err:
             status(f"LookGrid: {err}")
             return
-        cancel.clear()
+
+        start("render", lambda job: render(resolve, form, progress=job.set_progress, cancel=job.cancelled,
+                                           on_main=job.on_main, status=job.set_phase))
         status("rendering…")
-        state["worker"] = threading.Thread(target=work, args=(form,), name="lookgrid-resolve", daemon=True)
-        state["worker"].start()
+
+    def on_cancel(ev) -> None:
+        if "render" in jobs:
+            jobs["render"].cancel()
+            status("cancelling…")
 
     def on_close(ev) -> None:
-        cancel.set()
+        for job in jobs.values():
+            job.cancel()
         disp.ExitLoop()
 
     win.On.render.Clicked = on_render
-    win.On.cancel.Clicked = lambda ev: cancel.set()
+    win.On.cancel.Clicked = on_cancel
+    win.On.list_spaces.Clicked = on_list
     win.On.LookGrid.Close = on_close
+    disp.On.lookgrid_tick.Timeout = on_tick
+    first = Form([], server=str(win.Find("server").Text).strip())
+    start("spaces", lambda job: _list_colorspaces(first))
     win.Show()
     disp.RunLoop()
     win.Hide()
-    if state["worker"] is not None:
-        state["worker"].join()
+    for job in jobs.values():  # closed while working: cancel it, and run its clean-up calls here
+        job.cancel()
+        for _ in range(600):
+            job.pump()
+            if job.wait(0.05):
+                break

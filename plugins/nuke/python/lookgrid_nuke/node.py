@@ -148,6 +148,8 @@ class NodeJob:
     last: int
     storage: str
     regions: list[Region] = field(default_factory=list)
+    token: str = ""
+    tls_cert: str = ""
 
     @property
     def frames(self) -> list[int]:
@@ -166,12 +168,12 @@ def read_node(group, first: int | None = None, last: int | None = None) -> NodeJ
     last = int(group["last"].value()) if last is None else last
     if last < first:
         raise NodeSetupError(f"{group.name()}: the last frame ({last}) is before the first ({first})")
-    from lookgrid_nuke.prefs import executable
+    from lookgrid_nuke.prefs import executable, tls_cert, token
 
     job = NodeJob(node_id=group["node_id"].value().strip(), server=group["server"].value().strip(), launch=executable(),
                   method=group["method"].value(), stride=int(group["stride"].value()),
                   colorspace=group["colorspace"].value().strip(), first=first, last=last,
-                  storage=group["storage"].value().strip())
+                  storage=group["storage"].value().strip(), token=token(), tls_cert=tls_cert())
     frames = job.frames
     source = group.input(0)
     if source is None:

@@ -329,6 +329,7 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
     import nuke
 
     from lookgrid_client import FrameIn, connect
+    from lookgrid_client.launch import describe_server
     from lookgrid_client.hostrender import render_by_path_to_files, render_to_files
     from lookgrid_client.output import frame_path
 
@@ -338,18 +339,25 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
     def progress(done: int, total: int) -> None:
         job.set_progress(done, total)
         task.setProgress(int(100 * done / max(total, 1)))
-        task.setMessage(f"frame {done} of {total}")
+        task.setMessage(job.status_line())
+
+    def phase(text: str) -> None:
+        job.set_phase(text)
+        task.setMessage(job.status_line())
 
     def cancel() -> bool:
         return task.isCancelled() or job.cancelled()
 
     try:
-        with connect(node_job.server or None, launch=node_job.launch or None, timeout=CONNECT_TIMEOUT) as client:
+        with connect(node_job.server or None, launch=node_job.launch or None, timeout=CONNECT_TIMEOUT,
+                     token=node_job.token or None, root_certificates=node_job.tls_cert or None) as client:
+            job.set_server(describe_server(client))
+            phase(f"rendering on {job.server}")
             by_path = not preview and _is_under(str(exchange.run), client.server_info().roots)
             spec = build_spec(node_job, exchange, by_path)
             if by_path:
                 result, _ = render_by_path_to_files(client, spec, frames, exchange.result, progress=progress,
-                                                    cancel=cancel)
+                                                    cancel=cancel, phase=phase)
                 return result.spec
 
             def read_frame(frame: int) -> FrameIn:
@@ -357,7 +365,7 @@ def _render(job, group_name: str, node_job: NodeJob, exchange: Exchange, preview
                     return FrameIn(frame, exr=fh.read())
 
             result, _, _ = render_to_files(client, spec, frames, read_frame, exchange.result, progress=progress,
-                                           cancel=cancel, label=f"nuke {group_name}")
+                                           cancel=cancel, label=f"nuke {group_name}", phase=phase)
             return result.spec
     finally:
         exchange.remove_run()
@@ -427,7 +435,8 @@ def _finish(group, job, exchange: Exchange, node_job: NodeJob, what: str, state_
 
     job.wait(10.0)   # the worker has queued this as its last act; it ends right after
     if job.error is None:
-        _show_result(group, exchange, node_job.first, node_job.last, f"rendered {what}", state_hash)
+        _show_result(group, exchange, node_job.first, node_job.last,
+                     f"rendered {what} on {job.server}" if job.server else f"rendered {what}", state_hash)
     elif batch:
         raise LookGridError(f"LookGrid: {job.error_line()}")
     elif isinstance(job.error, RenderCancelledError):
