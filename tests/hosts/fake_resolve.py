@@ -66,6 +66,9 @@ class _State:
         self.off_thread: list[str] = []  # host or UI calls made from another thread meanwhile
         self.render_jobs: dict[str, dict] = {}
         self.render_polls = 1            # status polls a render job answers "Rendering" before "Complete"
+        self.node_count = 2              # serial nodes in each clip's colour node graph (tests: fewer, more)
+        self.known_luts: set[str] = set()   # LUT files Resolve has discovered (RefreshLUTList)
+        self.lut_roots: list[str] = []   # tests: the folders RefreshLUTList scans (Resolve: its LUT folders)
 
 
 _state: _State
@@ -159,6 +162,46 @@ class TimelineItem:
 
     def GetTrackTypeAndIndex(self):
         return ["video", self._track]
+
+    # colour: versions, the node graph (nodes exist; the API cannot add them), CDL
+    def AddVersion(self, versionName, versionType):
+        versions = self.__dict__.setdefault("_versions", [])
+        if (versionName, versionType) in versions:
+            return False
+        versions.append((versionName, versionType))
+        return True
+
+    def GetNodeGraph(self, layerIdx):
+        if "_graph" not in self.__dict__:
+            self._graph = Graph(_state.node_count)
+        return self._graph
+
+    def SetCDL(self, cdlMap):
+        if not 1 <= int(cdlMap["NodeIndex"]) <= self.GetNodeGraph(1)._count:
+            return False
+        if set(cdlMap) != {"NodeIndex", "Slope", "Offset", "Power", "Saturation"}:
+            return False
+        self.GetNodeGraph(1)._cdl[int(cdlMap["NodeIndex"])] = dict(cdlMap)
+        return True
+
+
+class Graph:
+    """A clip's colour node graph: ``_count`` serial nodes (the colorist made them; scripts cannot)."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._luts: dict[int, str] = {}
+        self._cdl: dict[int, dict] = {}
+
+    def GetNumNodes(self) -> int:
+        return self._count
+
+    def SetLUT(self, nodeIndex, lutPath):
+        # Resolve takes LUTs it has discovered (Project.RefreshLUTList): the file must exist by then
+        if not 1 <= nodeIndex <= self._count or lutPath not in _state.known_luts:
+            return False
+        self._luts[nodeIndex] = lutPath
+        return True
 
 
 class Timeline:
@@ -284,6 +327,12 @@ class Project:
     def GetSetting(self, settingName):
         return self._settings.get(settingName, "")
 
+    def RefreshLUTList(self):
+        for root in _state.lut_roots:
+            for dirpath, _, names in os.walk(root):
+                _state.known_luts.update(os.path.join(dirpath, n) for n in names if n.endswith(".cube"))
+        return True
+
     def GetRenderFormats(self):
         return {"OpenEXR": "exr", "QuickTime": "mov", "TIFF": "tif"}
 
@@ -371,8 +420,21 @@ class Resolve:
     def GetProjectManager(self):
         return self._pm
 
+    def GetMediaStorage(self):
+        return self.__dict__.setdefault("_storage", MediaStorage())
+
     def Fusion(self):
         return self._fusion
+
+
+class MediaStorage:
+    def AddClipMattesToMediaPool(self, mediaPoolItem, paths, stereoEye):
+        """Mattes for a clip (``stereoEye`` None for a mono clip): every file must open as an image."""
+        if not paths or stereoEye not in (None, "left", "right") or \
+                not all(os.path.isfile(p) and _check_image(p) for p in paths):
+            return False
+        mediaPoolItem.__dict__.setdefault("_mattes", []).append(list(paths))
+        return True
 
 
 # -- Fusion's UI toolkit (not described by fusionscript-stubs; see _UNDESCRIBED) ------------------------

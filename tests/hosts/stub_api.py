@@ -67,6 +67,25 @@ class StubIndex:
             if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
                 names = None if any(a.name == "*" for a in node.names) else {a.name for a in node.names}
                 self._read(package_dir / f"{node.module}.pyi", names)
+                if names is not None:
+                    self._read_returned(package_dir / f"{node.module}.pyi")
+
+    def _read_returned(self, path: Path) -> None:
+        """Classes a described method returns are described too, though ``__init__.pyi`` does not export
+        them (fusionscript's ``Graph``, reached only through ``TimelineItem.GetNodeGraph``)."""
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        defined = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        while True:
+            returned = set()
+            for cname in list(self.classes):
+                node = defined.get(cname)
+                for item in (node.body if node is not None else []):
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.returns is not None:
+                        returned.update(n.id for n in ast.walk(item.returns) if isinstance(n, ast.Name))
+            new = {n for n in returned if n in defined and n not in self.classes}
+            if not new:
+                return
+            self._read(path, new)
 
     def _where(self, path: Path, node: ast.AST) -> str:
         return f"{self.package_dir.name}/{path.name}:{node.lineno}"

@@ -8,6 +8,7 @@ must come back into the media pool and onto track 2 at record frame 86410.
 from __future__ import annotations
 
 import runpy
+from pathlib import Path
 import time
 
 import numpy as np
@@ -187,3 +188,45 @@ def test_sequence_paths_and_typed_keys_map_record_frames_to_file_frames(resolve)
     for bad in ("86409:0", "86410:1:bouncy", "86410"):
         with pytest.raises(FormError):
             parse_keys(bad, shot, "mix")
+
+
+@pytest.mark.parametrize("cdl_only", [False, True], ids=["lut", "cdl"])
+def test_apply_as_grade_adds_a_version_sets_the_looks_and_the_mattes_and_names_what_is_left(
+        resolve, shot, lookgrid_server, cdl_only):
+    """Issue 26: a new local version named after the look; per region the .cube on its node (or the
+    CDL), the matte sequence added to the clip; one line says what the API cannot do."""
+    from lookgrid_resolve import apply_grade
+
+    timeline = _timeline(resolve, shot)
+    out = lookgrid_server.root / f"resolve-grade-{int(cdl_only)}"
+    fake_resolve._state.lut_roots = [str(out)]
+    graded = apply_grade(resolve, _form(shot, lookgrid_server.address, out), cdl_only=cdl_only)
+    item = timeline.GetCurrentVideoItem()
+    assert item._versions == [(graded.version, 0)] and graded.version == "LookGrid plate"
+    graph = item.GetNodeGraph(1)
+    if cdl_only:
+        assert set(graph._cdl) == {1, 2} and graph._luts == {}
+        assert all(len(c["Slope"].split()) == 3 for c in graph._cdl.values())
+    else:
+        assert [Path(graph._luts[k]).name for k in (1, 2)] == ["subject.cube", "background.cube"]
+        assert "ACEScct" in Path(graph._luts[1]).read_text().splitlines()[0]
+    mattes = item.GetMediaPoolItem()._mattes
+    files = list(range(FIRST + 1, LAST + 1))
+    assert [Path(m[0]).name for m in mattes] == [f"subject.matte.{files[0]:04d}.exr", f"background.matte.{files[0]:04d}.exr"]
+    assert all(len(m) == len(files) for m in mattes)
+    message = graded.message
+    assert one_line(message) and "cannot create nodes, wire a matte into a key input or keyframe" in message
+    assert "node 1 ← subject.matte" in message and "node 2 ← background.matte" in message and "ACEScct" in message
+    assert fake_resolve._state.imports == [] and fake_resolve._state.placements == []     # no new media
+
+
+def test_apply_as_grade_with_too_few_nodes_names_the_nodes_to_add(resolve, shot, lookgrid_server):
+    from lookgrid_resolve import apply_grade
+
+    _timeline(resolve, shot)
+    fake_resolve._state.node_count = 1
+    out = lookgrid_server.root / "resolve-grade-1node"
+    fake_resolve._state.lut_roots = [str(out)]
+    graded = apply_grade(resolve, _form(shot, lookgrid_server.address, out))
+    assert graded.applied == [1]
+    assert "only 1 node(s): add serial node(s) 2 for background (background.cube)" in graded.message

@@ -130,3 +130,69 @@ def _set(node: PlanNode, knob: str, values: list[tuple[int, float]]) -> None:
         node.knobs[knob] = static
     else:
         node.keys[knob] = keys
+
+
+# -- Resolve -----------------------------------------------------------------------------------------
+
+@dataclass
+class ResolveNodeLook:
+    node: int                  # 1-based index in the clip's node graph
+    region: str
+    lut: str                   # the region's shot look as a .cube (ACEScct in and out)
+    cdl: dict                  # the CDL map for TimelineItem.SetCDL (NodeIndex, Slope, Offset, Power, Saturation)
+    mattes: list[str]          # the region's matte frames, in the shot's order
+
+
+@dataclass
+class ResolvePlan:
+    version: str               # the new local colour version's name
+    nodes: list[ResolveNodeLook]
+    ranges: list[str]          # per-range looks when the look changes within the shot ("" otherwise)
+
+
+def read_cdl(path: str) -> dict:
+    """Slope, Offset, Power (three numbers each, as text) and Saturation of an ASC CDL ``.cc``."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    values = {}
+    for el in root.iter():
+        tag = el.tag.rsplit("}", 1)[-1]
+        if tag in ("Slope", "Offset", "Power", "Saturation") and el.text:
+            values[tag] = " ".join(el.text.split())
+    missing = {"Slope", "Offset", "Power", "Saturation"} - set(values)
+    if missing:
+        raise InvalidRequestError(f"{path}: the CDL has no {', '.join(sorted(missing))}")
+    return values
+
+
+def resolve_plan(result, look_name: str, frames: list[int]) -> ResolvePlan:
+    """Which look goes on which node of the clip's graph (region order: node 1 is the first region)."""
+    nodes = []
+    for k, r in enumerate(result.regions, 1):
+        if not r.cube_path or not r.cdl_path:
+            raise InvalidRequestError(f"region {r.name}: the export has no .cube or .cc (formats cube and cdl)")
+        cdl = dict(read_cdl(r.cdl_path), NodeIndex=k)
+        nodes.append(ResolveNodeLook(k, r.name, r.cube_path, cdl, [r.matte_pattern % f for f in frames]))
+    ranges = []
+    for r in result.regions:
+        segs = r.bake.segments if r.HasField("bake") else []
+        if len(segs) > 1:
+            ranges.append(f"{r.name}: " + ", ".join(f"{s.first}-{s.last} {Path(s.cube_path).name}" for s in segs))
+    return ResolvePlan(f"LookGrid {look_name}", nodes, ranges)
+
+
+def resolve_message(plan: ResolvePlan, node_count: int, applied: list[int], cdl_only: bool) -> str:
+    """One line: what was applied, and what Resolve's API cannot do that the colorist must."""
+    what = "CDLs" if cdl_only else "LUTs"
+    done = ", ".join(f"{n.node} ({n.region})" for n in plan.nodes if n.node in applied)
+    missing = [n for n in plan.nodes if n.node not in applied]
+    parts = [f"version '{plan.version}': {what} on nodes {done or 'none'}, mattes in the media pool"]
+    if missing:
+        parts.append(f"only {node_count} node(s): add serial node(s) "
+                     + ", ".join(f"{n.node} for {n.region} ({Path(n.lut).name})" for n in missing))
+    parts.append("by hand (the API cannot create nodes, wire a matte into a key input or keyframe): nodes in "
+                 "ACEScct, external mattes " + ", ".join(f"node {n.node} ← {n.region}.matte" for n in plan.nodes))
+    if plan.ranges:
+        parts.append("keyframe per range: " + "; ".join(plan.ranges))
+    return "; ".join(parts)

@@ -1,14 +1,16 @@
 """LookGrid for DaVinci Resolve: a Workspace > Scripts > Utility script over :mod:`lookgrid_client`.
 
 :mod:`lookgrid_resolve.shot` reads the shot under the playhead, :mod:`lookgrid_resolve.job` renders it
-by path and places the result on the track above, :mod:`lookgrid_resolve.dialog` is the dialog.
+by path and places the result on the track above, :mod:`lookgrid_resolve.grade` applies the look as a
+colour version of the clip itself (LUT or CDL per node, mattes), :mod:`lookgrid_resolve.dialog` is the dialog.
 Install: see README, "DaVinci Resolve".
 """
 
+from lookgrid_resolve.grade import apply_grade
 from lookgrid_resolve.job import Form, FormError, RegionForm, render
 from lookgrid_resolve.shot import ShotError
 
-__all__ = ["Form", "FormError", "RegionForm", "ShotError", "render", "main"]
+__all__ = ["apply_grade", "Form", "FormError", "RegionForm", "ShotError", "render", "main"]
 
 
 def main(namespace: dict) -> None:

@@ -75,7 +75,7 @@ def show(resolve, fusion, bmd) -> None:
             row("method", "method", "lookgrid"), row("grid stride", "stride", "1"),
             ui.HGroup([ui.Label({"Text": "colour space", "Weight": 0.25}), ui.ComboBox({"ID": "colorspace"}),
                        ui.Button({"ID": "list_spaces", "Text": "list colour spaces"})]),
-            row("output folder", "output")]
+            row("output folder", "output"), row("Apply as grade: lut or cdl", "grade_as", "lut")]
     for i in range(1, ROWS + 1):
         rows.append(ui.Label({"Text": f"Region {i}"}))
         rows += [row("name", f"r{i}_name", "background" if i == ROWS else ""),
@@ -84,6 +84,7 @@ def show(resolve, fusion, bmd) -> None:
                  row("mix keys (record:value, or markers)", f"r{i}_mix")]
     rows.append(ui.Label({"ID": "status", "Text": ""}))
     rows.append(ui.HGroup([ui.Button({"ID": "render", "Text": "Render"}),
+                           ui.Button({"ID": "grade", "Text": "Apply as grade"}),
                            ui.Button({"ID": "cancel", "Text": "Cancel render"})]))
     win = disp.AddWindow({"ID": "LookGrid", "WindowTitle": "LookGrid"}, ui.VGroup(rows))
     timer = ui.Timer({"ID": "lookgrid_tick", "Interval": TICK_MS})
@@ -127,6 +128,8 @@ def show(resolve, fusion, bmd) -> None:
             status("render cancelled")
         elif job.error is not None:
             status(f"LookGrid: {job.error_line()}")
+        elif hasattr(job.result(), "message"):     # Apply as grade
+            status(job.result().message)
         else:
             placed = job.result()
             if placed.colorspaces:
@@ -166,6 +169,24 @@ def show(resolve, fusion, bmd) -> None:
                                            on_main=job.on_main, status=job.set_phase))
         status("rendering…")
 
+    def on_grade(ev) -> None:
+        from lookgrid_resolve.grade import apply_grade
+
+        if "render" in jobs:
+            return
+        try:
+            form = read_form(win.Find)
+        except FormError as err:
+            status(f"LookGrid: {err}")
+            return
+        grade_as = str(win.Find("grade_as").Text or "lut").strip().lower()
+        if grade_as not in ("lut", "cdl"):
+            status(f"LookGrid: Apply as grade takes lut or cdl, not {grade_as!r}")
+            return
+        start("render", lambda job: apply_grade(resolve, form, cdl_only=grade_as == "cdl", progress=job.set_progress,
+                                                cancel=job.cancelled, on_main=job.on_main, status=job.set_phase))
+        status("exporting the look…")
+
     def on_cancel(ev) -> None:
         if "render" in jobs:
             jobs["render"].cancel()
@@ -178,6 +199,7 @@ def show(resolve, fusion, bmd) -> None:
 
     win.On.render.Clicked = on_render
     win.On.cancel.Clicked = on_cancel
+    win.On.grade.Clicked = on_grade
     win.On.list_spaces.Clicked = on_list
     win.On.LookGrid.Close = on_close
     disp.On.lookgrid_tick.Timeout = on_tick
