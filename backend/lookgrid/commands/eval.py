@@ -4,7 +4,7 @@ One clip::
 
     lookgrid eval --input 'clip/frames/%05d.jpg' --mask fg='clip/masks/%05d.png' \\
         --style fg=ref_a.png --style background=ref_b.png [--frames 0-49] \\
-        [--methods lookgrid,per-frame,pixel-blend,reinhard] [--max-frames N] [--max-height 480] \\
+        [--methods lookgrid,per-frame,pixel-blend,reinhard,mkl,hm-mkl-hm,frozen] [--max-frames N] [--max-height 480] \\
         [--stride R] [--model PATH] [--device auto|cpu|cuda[:N]] --out eval_out/
 
 The dev suite (5 DAVIS clips with fixed references; skipped with a message when the data is absent)::
@@ -59,9 +59,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--name", help="clip name for reports (default: the input folder's name)")
     parser.add_argument("--input-colorspace", default="", help="colour space of the input (default by file type)")
     parser.add_argument("--methods", default=",".join(METHOD_NAMES),
-                        help="comma-separated methods (default: all four); also 'frozen', a diagnostic row: "
-                             "the first frame's lookgrid grids on every frame (the warping error no "
-                             "temporal state in grid space can go below)")
+                        help="comma-separated methods (default: all four); also the classical per-region "
+                             "transfers 'mkl', 'hm' and 'hm-mkl-hm' (lookgrid.eval.classical), and "
+                             "'frozen', a diagnostic row: the first frame's lookgrid grids on every frame "
+                             "(the warping error and grade pumping a held look reaches)")
     parser.add_argument("--max-frames", type=int, default=None,
                         help="use at most the first N frames (default: all; --suite dev: 24)")
     parser.add_argument("--max-height", type=int, default=None,
@@ -87,7 +88,7 @@ def _clip_jobs(args):
     """-> list of (name, spec, max_frames, max_height) and a note for the JSON."""
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    known = harness.METHODS + harness.DIAGNOSTICS
+    known = harness.ROWS
     bad = [m for m in methods if m not in known]
     if bad or not methods:
         raise InvalidInputError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(known)}")

@@ -30,6 +30,7 @@ import numpy as np
 from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, RegionSpec, StyleTrack, get_method
 from lookgrid.engine.io import SequenceIO
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
+from lookgrid.eval import classical
 from lookgrid.eval import metrics as M
 from lookgrid.model.colormath import working_to_lab
 
@@ -39,6 +40,11 @@ METHODS: tuple[str, ...] = METHOD_NAMES
 # the content's own. It is the lower bound of what any temporal state in grid space can reach:
 # if per-frame is already close to it, the grids do not flicker and a state has nothing to remove.
 DIAGNOSTICS: tuple[str, ...] = ("frozen",)
+# Classical per-region transfers computed here, not by the engine (they are yardsticks, not ways a
+# user renders): :mod:`lookgrid.eval.classical`. Reinhard is an engine method (``--method reinhard``).
+CLASSICAL: tuple[str, ...] = classical.TRANSFERS
+#: every row ``lookgrid eval --methods`` accepts
+ROWS: tuple[str, ...] = METHODS + CLASSICAL + DIAGNOSTICS
 INPUT_ROW = "input"
 #: with ``grain > 0``: the grainy frames themselves, untouched -- the floor of any look that keeps the
 #: grain (its low-pass ratio is what the grain alone adds after the blur)
@@ -172,8 +178,10 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
     clip first (:meth:`Clip.provide`, not timed) so that a frame can use the next analysed frame.
     """
 
-    if method not in METHODS + DIAGNOSTICS:
-        raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(METHODS + DIAGNOSTICS)}")
+    if method not in ROWS:
+        raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(ROWS)}")
+    if method in CLASSICAL:
+        return render_classical(clip, method, progress=progress)
     for name, img in clip.styles.items():
         engine.register_style(clip.style_keys[name], img)
     regions = [RegionSpec(n, clip.mask_patterns.get(n) or f"{n}.%05d.png", [StyleTrack(clip.style_keys[n])])
@@ -205,6 +213,22 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
     finally:
         engine.close_clip(ec.id)
     return MethodRun(method, outputs, seconds)
+
+
+def render_classical(clip: EvalClip, kind: str, *,
+                     progress: Callable[[int, int], None] | None = None) -> MethodRun:
+    """Every frame of ``clip`` through the classical per-region transfer ``kind``
+    (:func:`lookgrid.eval.classical.transfer`, re-fitted per frame; the references' statistics once,
+    untimed)."""
+    refs = [classical.reference(clip.styles[n]) for n in clip.region_names]
+    outputs, seconds = [], []
+    for t, frame in enumerate(clip.frames):
+        t0 = time.perf_counter()
+        outputs.append(classical.transfer(frame, clip.all_masks(t), refs, kind))
+        seconds.append(time.perf_counter() - t0)
+        if progress is not None:
+            progress(t + 1, len(clip.frames))
+    return MethodRun(kind, outputs, seconds)
 
 
 def warm_up(engine, clip: EvalClip, methods: Sequence[str]) -> None:
@@ -243,6 +267,8 @@ class ClipContext:
     input_luma: list[np.ndarray]
     reference_quantiles: dict[str, np.ndarray]
     input_warping_lowpass: np.ndarray
+    #: region -> share of the frame it covers (mean over frames)
+    coverage: dict[str, float] = field(default_factory=dict)
 
 
 def prepare(clip: EvalClip, settings: MetricSettings) -> ClipContext:
@@ -257,8 +283,10 @@ def prepare(clip: EvalClip, settings: MetricSettings) -> ClipContext:
     quant = {name: M.projected_quantiles(lab, n_projections=settings.swd_projections, seed=settings.seed)
              for name, lab in ref.items()}
     disp = [M.display(f) for f in clip.frames]
+    masks = [clip.all_masks(t) for t in range(len(clip.frames))]
+    coverage = {name: M.region_coverage([m[k] for m in masks]) for k, name in enumerate(clip.region_names)}
     return ClipContext(flows, M.warping_errors_display(disp, flows), ref, luma, quant,
-                       M.warping_errors_display(disp, flows, lowpass_sigma=settings.lowpass_sigma))
+                       M.warping_errors_display(disp, flows, lowpass_sigma=settings.lowpass_sigma), coverage)
 
 
 def _mean(values) -> float | None:
@@ -273,7 +301,10 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
     Keys: ``warping_error`` (mean over pairs), ``warping_error_per_frame`` (list, T-1),
     ``warping_ratio`` (output / input), ``warping_error_lowpass`` and ``lowpass_ratio`` (the same
     after a Gaussian blur of ``settings.lowpass_sigma`` px), ``style`` (region -> ``{"lab_moments", "swd"}`` means over
-    frames), ``structure`` (mean SSIM structure term vs the input), ``halo`` (mean over frames;
+    frames), ``pumping`` (grade pumping, mean over regions; ``pumping_per_region``: region -> value,
+    :func:`lookgrid.eval.metrics.grade_pumping`), ``swd_small`` (mean SWD of the regions covering
+    under :data:`lookgrid.eval.metrics.SMALL_REGION` of the frame; None when the clip has none),
+    ``structure`` (mean SSIM structure term vs the input), ``halo`` (mean over frames;
     None if no region has an edge with room around it), ``ms_per_frame`` (None for the input row).
     """
     if len(outputs) != len(clip.frames):
@@ -302,13 +333,22 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
         structure.append(M.structure_similarity_luma(ctx.input_luma[t], y_out))
         halo.append(M.halo_ratio_luma(ctx.input_luma[t], y_out, masks,
                                       inner=settings.halo_inner, width=settings.halo_width))
+    all_masks = [clip.all_masks(t) for t in range(len(outputs))]
+    pumping = {name: M.grade_pumping(M.region_grade_offsets(clip.frames, outputs, [m[k] for m in all_masks]))
+               for k, name in enumerate(names)}
+    small = [n for n in names if ctx.coverage.get(n, 1.0) < M.SMALL_REGION]
+    style_out = {n: {"lab_moments": _mean(v["lab_moments"]), "swd": _mean(v["swd"])} for n, v in style.items()}
     return {
         "warping_error": e_out,
         "warping_error_per_frame": [float(v) for v in per_pair],
         "warping_ratio": e_out / e_in if e_in > 0 else None,
         "warping_error_lowpass": e_out_lp,
         "lowpass_ratio": e_out_lp / e_in_lp if e_in_lp > 0 else None,
-        "style": {n: {"lab_moments": _mean(v["lab_moments"]), "swd": _mean(v["swd"])} for n, v in style.items()},
+        "style": style_out,
+        "pumping": _mean(pumping.values()),
+        "pumping_per_region": pumping,
+        "swd_small": _mean(style_out[n]["swd"] for n in small if n in style_out),
+        "coverage": dict(ctx.coverage),
         "structure": _mean(structure),
         "halo": _mean(halo),
         "ms_per_frame": M.ms_per_frame(float(np.sum(seconds)), len(seconds)) if seconds else None,
@@ -410,20 +450,43 @@ def measure_cut(engine, cut: EvalClip, fresh: EvalClip, method: str, *, stride: 
             "threshold": threshold}
 
 
-def summarize(results: Sequence[ClipResult]) -> dict:
-    """Per row: the mean of each scalar metric over clips (style: over clips and regions)."""
+def _clip_swd(row: dict) -> float | None:
+    """A row's SWD on one clip: the mean over its regions."""
+    return _mean(s["swd"] for s in row["style"].values())
+
+
+def summarize(results: Sequence[ClipResult], baseline: str = "reinhard") -> dict:
+    """Per row: the mean of each scalar metric over clips (style: over clips and regions).
+
+    With a ``baseline`` row present: ``swd_vs_baseline`` (mean over clips of the row's SWD over the
+    baseline's on that clip) and ``swd_vs_baseline_max`` (the worst clip's ratio, small regions
+    counted as their own entries where a clip has any)."""
     rows = {}
     names = list(results[0].rows) if results else []
     for row in names:
         vals = [r.rows[row] for r in results if row in r.rows]
         style_lm = [s["lab_moments"] for v in vals for s in v["style"].values()]
         style_swd = [s["swd"] for v in vals for s in v["style"].values()]
+        ratios, worst = [], []
+        for r in results:
+            if row in r.rows and baseline in r.rows:
+                a, b = _clip_swd(r.rows[row]), _clip_swd(r.rows[baseline])
+                if a is not None and b:
+                    ratios.append(a / b)
+                    worst.append(a / b)
+                a, b = r.rows[row].get("swd_small"), r.rows[baseline].get("swd_small")
+                if a is not None and b:
+                    worst.append(a / b)
         rows[row] = {
             "warping_error": _mean(v["warping_error"] for v in vals),
             "warping_ratio": _mean(v["warping_ratio"] for v in vals),
             "lowpass_ratio": _mean(v.get("lowpass_ratio") for v in vals),
             "style_lab_moments": _mean(style_lm),
             "style_swd": _mean(style_swd),
+            "swd_small": _mean(v.get("swd_small") for v in vals),
+            "swd_vs_baseline": _mean(ratios),
+            "swd_vs_baseline_max": max(worst) if worst else None,
+            "pumping": _mean(v.get("pumping") for v in vals),
             "structure": _mean(v["structure"] for v in vals),
             "halo": _mean(v["halo"] for v in vals),
             "ms_per_frame": _mean(v["ms_per_frame"] for v in vals),
