@@ -32,7 +32,7 @@ from lookgrid.errors import InvalidInputError
 from lookgrid.eval import harness, report
 from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
 from lookgrid.fsutil import remove_stale_temps
-from lookgrid.model.load import shipped_model_path
+from lookgrid.model.load import default_model_choice, shipped_model_path
 from lookgrid.model.propagate import TEMPORAL_MODES
 
 
@@ -121,6 +121,7 @@ def _clip_jobs(args):
 
 def _model_label(path: str | None) -> str:
     """Which weights the model-based methods ran with (recorded in the JSON)."""
+    path = path or default_model_choice()
     if path:
         return path
 

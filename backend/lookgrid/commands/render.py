@@ -30,6 +30,7 @@ from lookgrid.commands.options import add_device_option, add_model_option
 from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, Engine, RegionSpec, StyleTrack
 from lookgrid.errors import InvalidInputError
 from lookgrid.imaging import format_frame_ranges
+from lookgrid.model.names import is_model_name
 from lookgrid.timeline import Key, Track
 
 
@@ -149,6 +150,8 @@ def spec_from_args(args):
                           ("input_colorspace", False), ("output_colorspace", False),
                           ("config", False), ("device", False), ("model", True)):
         value = getattr(args, attr)
+        if attr == "model" and is_model_name(value or ""):
+            is_path = False  # a model by name (lookgrid-v2, prior), not a file beside the cwd
         if value:
             setattr(spec, attr, absp(value) if is_path else value)
     if args.stride is not None:
