@@ -92,7 +92,7 @@ def _gaussian(n, mean, cov, seed):
 def test_mkl_maps_a_gaussian_cloud_onto_the_references_mean_and_covariance():
     src = _gaussian(20000, [0.4, 0.5, 0.3], [[0.010, 0.004, 0.0], [0.004, 0.02, 0.003], [0.0, 0.003, 0.005]], 0)
     ref_px = _gaussian(30000, [0.6, 0.3, 0.45], [[0.02, -0.006, 0.002], [-0.006, 0.01, 0.0], [0.002, 0.0, 0.015]], 1)
-    ref = classical.reference(ref_px.reshape(100, 300, 3))
+    ref = classical.Reference.of_pixels(ref_px)
     out = classical.region_transfer(src, np.ones(len(src)), ref, "mkl")
     mean, cov = classical.weighted_mean_cov(out, None)
     np.testing.assert_allclose(mean, ref.mean, atol=1e-9)
@@ -111,7 +111,7 @@ def test_histogram_matching_matches_each_marginal():
     rng = np.random.default_rng(2)
     src = np.stack([rng.uniform(0, 1, 5000), rng.normal(0.5, 0.1, 5000), rng.exponential(0.2, 5000)], axis=1)
     ref_px = np.stack([rng.beta(2, 5, 8000), rng.uniform(0.2, 0.9, 8000), rng.normal(0.3, 0.05, 8000)], axis=1)
-    ref = classical.reference(ref_px.reshape(80, 100, 3))
+    ref = classical.Reference.of_pixels(ref_px)
     out = classical.match_marginals(src, None, ref)
     levels = np.linspace(0.02, 0.98, 25)
     for c in range(3):
@@ -123,7 +123,7 @@ def test_histogram_matching_matches_each_marginal():
 
 def test_histogram_matching_maps_equal_values_to_equal_values_and_uses_weights():
     src = np.array([[0.1] * 3, [0.1] * 3, [0.5] * 3, [0.9] * 3])
-    ref = classical.reference(np.linspace(0, 1, 300).repeat(3).reshape(10, 30, 3))
+    ref = classical.Reference.of_pixels(np.linspace(0, 1, 300).repeat(3).reshape(-1, 3))
     out = classical.match_marginals(src, None, ref)
     np.testing.assert_array_equal(out[0], out[1])
     # a zero-weight pixel does not move the others' levels
@@ -141,11 +141,12 @@ def test_hm_mkl_hm_matches_marginals_and_transfer_is_per_region():
     for kind in classical.TRANSFERS:
         out = classical.transfer(images[0], m, refs, kind)
         assert out.shape == images[0].shape and out.dtype == np.float32 and np.isfinite(out).all()
-        fg = out[masks[0] > 0.5]
+        disp = classical.to_display(out)
+        fg = disp[masks[0] > 0.5]
         assert np.linalg.norm(fg.mean(0) - refs[0].mean) < 0.02
-        bg = out[masks[0] < 0.5]
+        bg = disp[masks[0] < 0.5]
         assert np.linalg.norm(bg.mean(0) - refs[1].mean) < 0.02
-    hm = classical.transfer(images[0], m, refs, "hm-mkl-hm")[masks[0] > 0.5]
+    hm = classical.to_display(classical.transfer(images[0], m, refs, "hm-mkl-hm"))[masks[0] > 0.5]
     levels = np.linspace(0.05, 0.95, 10)
     for c in range(3):
         np.testing.assert_allclose(np.quantile(hm[:, c], levels), np.quantile(refs[0].pixels[:, c], levels), atol=0.03)
