@@ -59,7 +59,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--name", help="clip name for reports (default: the input folder's name)")
     parser.add_argument("--input-colorspace", default="", help="colour space of the input (default by file type)")
     parser.add_argument("--methods", default=",".join(METHOD_NAMES),
-                        help="comma-separated methods (default: all four); also the classical per-region "
+                        help="comma-separated methods (default: all four); also 'smoothed' (lookgrid with "
+                             "--smooth), the classical per-region "
                              "transfers 'mkl', 'hm' and 'hm-mkl-hm' (lookgrid.eval.classical), and "
                              "'frozen', a diagnostic row: the first frame's lookgrid grids on every frame "
                              "(the warping error and grade pumping a held look reaches)")
@@ -68,6 +69,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-height", type=int, default=None,
                         help="scale frames down to at most this many rows (default 480)")
     parser.add_argument("--stride", type=int, default=1, help="analyse every R-th frame (default 1)")
+    parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
+                        help="smooth each region's look over the whole shot (spec.smooth: sigma in analysed "
+                             "frames) for every engine row; row 'smoothed' is lookgrid with it (default sigma "
+                             f"{harness.SMOOTHED_SIGMA:g} when this is 0)")
     parser.add_argument("--grain", type=float, default=0.0, metavar="SIGMA",
                         help="render from frames with fresh per-frame luminance + chroma grain of this "
                              "sigma (0-1 display units, seeded) and measure against the clean frames")
@@ -139,7 +144,7 @@ def _cuts(engine, jobs, methods, args, say) -> dict[str, list[dict]]:
     for i, first in enumerate(shots):
         cut, fresh = harness.cut_clip(first, shots[(i + 1) % len(shots)], k)
         for m in methods:
-            out[m].append(harness.measure_cut(engine, cut, fresh, m, stride=args.stride))
+            out[m].append(harness.measure_cut(engine, cut, fresh, m, stride=args.stride, smooth=args.smooth))
         say(f"cut {cut.name}: frames carried " + ", ".join(f"{m} {out[m][-1]['frames_carried']}" for m in methods))
     return out
 
@@ -151,6 +156,8 @@ def run(args) -> int:
         return 0
     if args.stride < 1:
         raise InvalidInputError(f"--stride must be >= 1, got {args.stride}")
+    if args.smooth < 0:
+        raise InvalidInputError(f"--smooth must be >= 0, got {args.smooth}")
     if not 0.0 <= args.grain <= 1.0:
         raise InvalidInputError(f"--grain must lie in [0, 1], got {args.grain}")
     if args.cut < 0 or (args.cut and len(jobs) < 2):
@@ -169,9 +176,9 @@ def run(args) -> int:
         clip = harness.load_clip(name, spec, engine, max_frames=max_frames, max_height=max_height)
         say(f"{name}: {len(clip.frames)} frames at {clip.frames[0].shape[1]}x{clip.frames[0].shape[0]}")
         if not results:
-            harness.warm_up(engine, clip, methods)
+            harness.warm_up(engine, clip, methods, smooth=args.smooth)
             say("warm-up done (model loaded, kernels compiled; not timed)")
-        res = harness.evaluate_clip(engine, clip, methods, stride=args.stride, settings=settings,
+        res = harness.evaluate_clip(engine, clip, methods, stride=args.stride, smooth=args.smooth, settings=settings,
                                     grain=args.grain, log=say)
         d = res.to_dict()
         sheet = report.contact_sheet(res, frames=report.pick_frames(len(clip.frames), args.sheet_frames))
@@ -193,6 +200,7 @@ def run(args) -> int:
         "suite": args.suite,
         "methods": methods,
         "stride": args.stride,
+        "smooth": args.smooth,
         "grain": args.grain,
         "temporal": engine.temporal,
         "cut_frames": args.cut,

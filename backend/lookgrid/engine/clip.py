@@ -45,6 +45,7 @@ from lookgrid.imaging.sequence import check_frame_count
 from lookgrid.model.colormath import display_luma_u8
 from lookgrid.model.grid import identity_grid
 from lookgrid.model.propagate import FlowState, propagate_grids
+from lookgrid.model.smooth import smooth_looks
 from lookgrid.timeline import bracket, region_weights, subsample_frames
 
 if TYPE_CHECKING:  # annotations only
@@ -212,6 +213,8 @@ class Clip:
         self._lowres = LowResCache(rereadable=loader is not None)
         self._chains = Chains()
         self._combined: dict[int, torch.Tensor] = {}  # frame -> (N,12,D,Hg,Wg) style-weighted grids
+        self._smoothed: dict[GridKey, torch.Tensor] = {}  # spec.smooth > 0: the shot-smoothed grids
+        self._smoothed_from: dict[GridKey, int] = {}  # ... and the ids of the raw grids they came from
         self.stats = {"analysed": 0, "combined": 0, "rendered": 0}
         self._set_spec(spec, frames)
 
@@ -240,6 +243,11 @@ class Clip:
             self.frames = None
         self._frame_set = set(self.frames) if self.frames else set()
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
+        self.smooth = float(spec.smooth)
+        if self.smooth > 0 and self.anchors is None and self.method.analysed:
+            raise InvalidInputError("smoothing over the shot (spec.smooth > 0) needs the clip's frame range "
+                                    "(set 'frames'); a stream without one renders causally")
+        self._smoothed, self._smoothed_from = {}, {}
 
     @property
     def n_regions(self) -> int:
@@ -402,13 +410,37 @@ class Clip:
                     self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
                                         run=self._run_pass, regions=self.regions, styled=self.styled,
                                         cancel=cancel)
+            if self.smooth > 0:  # the one hook of whole-shot smoothing: the shot's grids are final here
+                self._smooth_shot(cancel)
+
+    def _smooth_shot(self, cancel: Callable[[], bool] | None = None) -> None:
+        """Analyse every anchor, then smooth each (region, style)'s grids over the shot, both ways
+        (:func:`lookgrid.model.smooth.smooth_looks`, sigma ``spec.smooth`` in analysed frames). The
+        raw grids stay in the chains (and in grid tracks), so a track or a farm chunk smooths the
+        same grids to the same result; it is redone only when a raw grid changed."""
+        anchors = self.anchors or []
+        for f in anchors:
+            for pass_ in self.method.passes(self):
+                self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
+                                    run=self._run_pass, regions=self.regions, styled=self.styled,
+                                    cancel=cancel)
+        raw = self._chains.grids
+        if {k: id(g) for k, g in raw.items()} == self._smoothed_from:
+            return
+        series = sorted({(k.region, k.style) for k in raw})
+        looks = torch.stack([torch.stack([raw[GridKey(f, r, i)] for r, i in series]) for f in anchors])
+        smoothed = smooth_looks(looks, sigma=self.smooth)  # (T, R, 12, D, Hg, Wg)
+        self._smoothed = {GridKey(f, r, i): smoothed[t, j] for t, f in enumerate(anchors)
+                          for j, (r, i) in enumerate(series)}
+        self._smoothed_from = {k: id(g) for k, g in raw.items()}
+        self._combined.clear()
 
     def region_grids(self, frame: int) -> list[list[torch.Tensor]]:
         """Per region, per style: the stride-interpolated grid ``(12,D,Hg,Wg)`` at ``frame``."""
         with self.lock:
             self.analyze(frame)
             f0, f1, t = self._bracket(frame)
-            grids = self._chains.grids
+            grids = self._smoothed if self.smooth > 0 else self._chains.grids
             out = []
             for k, r in enumerate(self.regions):
                 per_style = []

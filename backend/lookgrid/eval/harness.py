@@ -40,11 +40,15 @@ METHODS: tuple[str, ...] = METHOD_NAMES
 # the content's own. It is the lower bound of what any temporal state in grid space can reach:
 # if per-frame is already close to it, the grids do not flicker and a state has nothing to remove.
 DIAGNOSTICS: tuple[str, ...] = ("frozen",)
+# "smoothed": the lookgrid method with whole-shot smoothing (spec.smooth, lookgrid.model.smooth) at
+# the run's --smooth sigma, or SMOOTHED_SIGMA when the run smooths nothing else.
+SMOOTHED: tuple[str, ...] = ("smoothed",)
+SMOOTHED_SIGMA = 3.0
 # Classical per-region transfers computed here, not by the engine (they are yardsticks, not ways a
 # user renders): :mod:`lookgrid.eval.classical`. Reinhard is an engine method (``--method reinhard``).
 CLASSICAL: tuple[str, ...] = classical.TRANSFERS
 #: every row ``lookgrid eval --methods`` accepts
-ROWS: tuple[str, ...] = METHODS + CLASSICAL + DIAGNOSTICS
+ROWS: tuple[str, ...] = METHODS + SMOOTHED + CLASSICAL + DIAGNOSTICS
 INPUT_ROW = "input"
 #: with ``grain > 0``: the grainy frames themselves, untouched -- the floor of any look that keeps the
 #: grain (its low-pass ratio is what the grain alone adds after the blur)
@@ -169,13 +173,16 @@ class MethodRun:
         return M.ms_per_frame(float(np.sum(self.seconds)), len(self.seconds))
 
 
-def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
+def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1, smooth: float = 0.0,
                   progress: Callable[[int, int], None] | None = None) -> MethodRun:
     """Render every frame of ``clip`` with ``method`` through ``engine`` (in order, in memory).
 
     Analysis (grids, temporal state) happens inside :meth:`Clip.render` and is included in the
     per-frame time. With ``stride > 1`` the low-resolution inputs of all frames are handed to the
-    clip first (:meth:`Clip.provide`, not timed) so that a frame can use the next analysed frame.
+    clip first (:meth:`Clip.provide`, not timed) so that a frame can use the next analysed frame;
+    likewise with ``smooth > 0`` (``spec.smooth``: the whole shot is analysed before the first frame
+    renders, so that frame's time holds the whole analysis). Row ``smoothed`` is ``lookgrid`` with
+    ``smooth`` (or :data:`SMOOTHED_SIGMA` when 0).
     """
 
     if method not in ROWS:
@@ -188,13 +195,16 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
                for n in clip.masks]
     regions.append(RegionSpec(BACKGROUND, None, [StyleTrack(clip.style_keys[BACKGROUND])]))
     frozen = method == "frozen"
+    if method in SMOOTHED:
+        smooth = smooth or SMOOTHED_SIGMA
     spec = ClipSpec(input=f"{clip.name}.%05d.exr", output=f"{clip.name}.out.%05d.exr", regions=regions,
-                    stride=stride, method="lookgrid" if frozen else method)
+                    stride=stride, method="lookgrid" if frozen or method in SMOOTHED else method,
+                    smooth=smooth)
     ec = engine.open_clip(spec, frames=clip.frame_numbers)
     outputs, seconds = [], []
     try:
         masks_at = [{n: clip.masks[n][t] for n in clip.masks} for t in range(len(clip.frames))]
-        if stride > 1 and get_method(spec.method).analysed:
+        if (stride > 1 or smooth > 0) and get_method(spec.method).analysed:
             for t, f in enumerate(clip.frame_numbers):
                 ec.provide(f, clip.frames[t], masks_at[t])
         fixed = None
@@ -231,13 +241,13 @@ def render_classical(clip: EvalClip, kind: str, *,
     return MethodRun(kind, outputs, seconds)
 
 
-def warm_up(engine, clip: EvalClip, methods: Sequence[str]) -> None:
+def warm_up(engine, clip: EvalClip, methods: Sequence[str], *, smooth: float = 0.0) -> None:
     """Render the first two frames of ``clip`` with each method, untimed, so one-off costs (model
     loading, kernel compilation, thread pools) are not charged to the first measured clip."""
     short = EvalClip(clip.name, clip.frames[:2], {n: m[:2] for n, m in clip.masks.items()}, clip.styles,
                      clip.style_keys, clip.frame_numbers[:2], clip.mask_patterns)
     for method in methods:
-        render_method(engine, short, method)
+        render_method(engine, short, method, smooth=smooth)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -381,7 +391,7 @@ def with_frames(clip: EvalClip, frames: list[np.ndarray], name: str | None = Non
                     clip.frame_numbers, clip.mask_patterns).validate()
 
 
-def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int = 1,
+def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int = 1, smooth: float = 0.0,
                   settings: MetricSettings | None = None, grain: float = 0.0,
                   log: Callable[[str], None] | None = None) -> ClipResult:
     """Render ``clip`` with each method and measure every method and the untouched input.
@@ -403,7 +413,7 @@ def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int
         rows[GRAIN_ROW] = measure(clip, source.frames, ctx, settings)
     for method in methods:
         t1 = time.perf_counter()
-        run = render_method(engine, source, method, stride=stride)
+        run = render_method(engine, source, method, stride=stride, smooth=smooth)
         runs[method] = run
         rows[method] = measure(clip, run.outputs, ctx, settings, seconds=run.seconds)
         say(f"{clip.name}: {method} rendered at {run.ms_per_frame:.0f} ms/frame, measured "
@@ -438,13 +448,13 @@ def cut_clip(first: EvalClip, second: EvalClip, frames_each: int) -> tuple[EvalC
     return cut, fresh
 
 
-def measure_cut(engine, cut: EvalClip, fresh: EvalClip, method: str, *, stride: int = 1,
+def measure_cut(engine, cut: EvalClip, fresh: EvalClip, method: str, *, stride: int = 1, smooth: float = 0.0,
                 threshold: float = M.CUT_THRESHOLD) -> dict:
     """Render ``cut`` and ``fresh`` (see :func:`cut_clip`) with ``method``; ``{"distance_per_frame":
     [d_0, ...], "frames_carried": n}`` (:func:`lookgrid.eval.metrics.frames_carried`)."""
     k = len(fresh.frames)
-    whole = render_method(engine, cut, method, stride=stride).outputs[-k:]
-    alone = render_method(engine, fresh, method, stride=stride).outputs
+    whole = render_method(engine, cut, method, stride=stride, smooth=smooth).outputs[-k:]
+    alone = render_method(engine, fresh, method, stride=stride, smooth=smooth).outputs
     dist = [M.look_distance(a, b) for a, b in zip(whole, alone)]
     return {"clip": cut.name, "distance_per_frame": dist, "frames_carried": M.frames_carried(dist, threshold),
             "threshold": threshold}
