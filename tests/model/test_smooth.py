@@ -23,7 +23,11 @@ def test_fast_path_agrees_with_the_reference():
     cuts[7] = True
     for kw in ({"sigma": 2.0}, {"sigma": 1.5, "range_sigma": None}, {"sigma": 3.0, "weights": w, "cuts": cuts},
                {"sigma": 2.0, "range_sigma": 0.01, "weights": w[:, 0]}):
-        torch.testing.assert_close(smooth_looks(looks, **kw), smooth_looks_reference(looks, **kw), rtol=1e-10, atol=1e-12)
+        want = smooth_looks_reference(looks, **kw)
+        torch.testing.assert_close(smooth_looks(looks, **kw), want, rtol=1e-10, atol=1e-12)
+        k = smoothing_kernel(looks, **kw)  # (R, T, T) dense
+        dense = torch.einsum("rts,srp->trp", k, looks.reshape(12, 2, -1)).reshape(looks.shape)
+        torch.testing.assert_close(dense, want, rtol=1e-10, atol=1e-12)
 
 
 def test_a_held_look_stays_and_jitter_shrinks():
@@ -75,3 +79,15 @@ def test_sigma_zero_is_identity_dtype_kept_and_bad_input_named():
         smooth_looks(looks, sigma=1.0, cuts=torch.ones(3, dtype=torch.bool))
     with pytest.raises(InvalidInputError, match="sigma"):
         smooth_looks(looks, sigma=-1.0)
+
+
+def test_blocks_agree_with_the_reference_on_a_long_shot():
+    from lookgrid.model import smooth as S
+
+    g = torch.Generator().manual_seed(3)
+    looks = torch.cumsum(0.02 * torch.randn(3 * S.BLOCK + 5, 2, 6, generator=g, dtype=torch.float64), 0)
+    cuts = torch.zeros(len(looks), dtype=torch.bool)
+    cuts[S.BLOCK + 2] = True
+    w = torch.rand(len(looks), generator=g)
+    for kw in ({"sigma": 4.0, "cuts": cuts, "weights": w}, {"sigma": 12.0, "range_sigma": 0.1}):
+        torch.testing.assert_close(smooth_looks(looks, **kw), smooth_looks_reference(looks, **kw), rtol=1e-10, atol=1e-12)

@@ -24,8 +24,9 @@ The looks are linear in the render (a grid's coefficients are an affine colour t
 so the mean of looks is the look of the mean transform. Frame t's own look always has weight
 ``G(0) · w_t`` > 0 unless ``w_t = 0``; where every weight is zero the look is kept unchanged.
 
-:func:`smooth_looks_reference` is the plain loop, :func:`smooth_looks` the vectorised one (``(T, T)``
-kernel matrices per region); a test checks they agree.
+:func:`smooth_looks_reference` is the plain loop, :func:`smooth_looks` the vectorised, blocked one;
+:func:`smoothing_kernel` the dense ``(R, T, T)`` kernel (to inspect a shot's weights); tests check
+all three agree.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from lookgrid.errors import InvalidInputError, ShapeMismatchError
 
 #: the time kernel is cut at this many sigmas
 TRUNCATE = 3.0
+#: frames per block of the fast path (:func:`smooth_looks`)
+BLOCK = 32
 #: default range sigma (root-mean-square difference of two bilateral grids' coefficients; the
 #: colour prior's per-frame jitter on the dev suite is ~0.005-0.02, a cut or light change > 0.1)
 DEFAULT_RANGE_SIGMA = 0.05
@@ -121,15 +124,33 @@ def smooth_looks(looks: torch.Tensor, *, sigma: float, range_sigma: float | None
     deviation in analysed frames (0 = unchanged); range_sigma: the range kernel's (None = off).
     Returns ``(T, R, ...)`` in ``looks``' dtype and device.
 
+    Blocked: frames are taken :data:`BLOCK` at a time against the ``±⌊3σ⌋`` frames around them
+    (distances by ``cdist``, the mix by ``bmm``), so the cost grows linearly with the shot's length.
+
     >>> looks = torch.tensor([0.0, 0.0, 3.0, 0.0, 0.0]).view(5, 1)
     >>> smooth_looks(looks, sigma=1.0, range_sigma=None)[2, 0] < 3.0
     tensor(True)
     """
-    w, _ = _check(looks, weights, cuts, sigma, range_sigma)
+    w, seg = _check(looks, weights, cuts, sigma, range_sigma)
     if sigma == 0:
         return looks.clone()
-    k = smoothing_kernel(looks, sigma=sigma, range_sigma=range_sigma, weights=w, cuts=cuts)
     t_count, r_count = looks.shape[:2]
     x = looks.detach().to(torch.float64).cpu().reshape(t_count, r_count, -1).transpose(0, 1)  # (R,T,P)
-    out = torch.bmm(k, x).transpose(0, 1).reshape(looks.shape)
-    return out.to(dtype=looks.dtype, device=looks.device)
+    reach = int(TRUNCATE * sigma)
+    block = max(BLOCK, 2 * reach)
+    out = torch.empty_like(x)
+    for b0 in range(0, t_count, block):  # rows [b0, b1) need the frames [c0, c1) around them
+        b1 = min(t_count, b0 + block)
+        c0, c1 = max(0, b0 - reach), min(t_count, b1 + reach)
+        rows, cols = torch.arange(b0, b1, dtype=torch.float64), torch.arange(c0, c1, dtype=torch.float64)
+        lag = rows[:, None] - cols[None, :]
+        k = torch.exp(-lag ** 2 / (2.0 * sigma * sigma)) * (lag.abs() <= reach)
+        k = (k * (seg[b0:b1, None] == seg[None, c0:c1]))[None].expand(r_count, -1, -1)
+        if range_sigma is not None:
+            d2 = torch.cdist(x[:, b0:b1], x[:, c0:c1]) ** 2 / x.shape[-1]
+            k = k * torch.exp(-d2 / (2.0 * range_sigma ** 2))
+        k = k * w.T[:, None, c0:c1]
+        den = k.sum(dim=2, keepdim=True)
+        mixed = torch.bmm(k, x[:, c0:c1]) / den.clamp_min(1e-300)
+        out[:, b0:b1] = torch.where(den > 0, mixed, x[:, b0:b1])
+    return out.transpose(0, 1).reshape(looks.shape).to(dtype=looks.dtype, device=looks.device)
