@@ -71,3 +71,25 @@ def test_a_stream_without_a_frame_range_cannot_smooth(engine):
         engine.open_clip(spec)
     spec.smooth = 0.0
     engine.close_clip(engine.open_clip(spec).id)
+
+
+def test_a_replaced_style_is_smoothed_again(engine, tmp_path):
+    from engine_clips import STYLE_C
+    from lookgrid.engine.io import SequenceIO
+
+    inp, mask = write_clip(tmp_path, range(1, 5))
+    spec = spec_for(inp, mask, str(tmp_path / "o.####.exr"), smooth=1.0)
+    io = SequenceIO(spec.validate())
+    clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    try:
+        before = clip.grids_at(2).clone()
+        new = spec_for(inp, mask, str(tmp_path / "o.####.exr"), smooth=1.0)
+        new.regions[0].styles[0].style = STYLE_C
+        clip.update(new)
+        after = clip.grids_at(2)
+        assert not torch.allclose(before[0], after[0])
+        raw = clip._chains.grids
+        looks = torch.stack([torch.stack([raw[GridKey(f, k, 0)] for k in range(2)]) for f in range(1, 5)])
+        torch.testing.assert_close(after, smooth_looks(looks, sigma=1.0)[1])
+    finally:
+        engine.close_clip(clip.id)

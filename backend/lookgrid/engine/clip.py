@@ -214,7 +214,7 @@ class Clip:
         self._chains = Chains()
         self._combined: dict[int, torch.Tensor] = {}  # frame -> (N,12,D,Hg,Wg) style-weighted grids
         self._smoothed: dict[GridKey, torch.Tensor] = {}  # spec.smooth > 0: the shot-smoothed grids
-        self._smoothed_from: dict[GridKey, int] = {}  # ... and the ids of the raw grids they came from
+        self._smoothed_from: dict[GridKey, torch.Tensor] = {}  # ... and the raw grids they came from
         self.stats = {"analysed": 0, "combined": 0, "rendered": 0}
         self._set_spec(spec, frames)
 
@@ -425,14 +425,15 @@ class Clip:
                                     run=self._run_pass, regions=self.regions, styled=self.styled,
                                     cancel=cancel)
         raw = self._chains.grids
-        if {k: id(g) for k, g in raw.items()} == self._smoothed_from:
+        old = self._smoothed_from
+        if raw.keys() == old.keys() and all(old[k] is g for k, g in raw.items()):
             return
         series = sorted({(k.region, k.style) for k in raw})
         looks = torch.stack([torch.stack([raw[GridKey(f, r, i)] for r, i in series]) for f in anchors])
         smoothed = smooth_looks(looks, sigma=self.smooth)  # (T, R, 12, D, Hg, Wg)
         self._smoothed = {GridKey(f, r, i): smoothed[t, j] for t, f in enumerate(anchors)
                           for j, (r, i) in enumerate(series)}
-        self._smoothed_from = {k: id(g) for k, g in raw.items()}
+        self._smoothed_from = dict(raw)
         self._combined.clear()
 
     def region_grids(self, frame: int) -> list[list[torch.Tensor]]:
@@ -554,7 +555,7 @@ class Clip:
 
     def cache_bytes(self) -> int:
         with self.lock:
-            return (nbytes(self._chains.grids) + nbytes(self._combined)
+            return (nbytes(self._chains.grids) + nbytes(self._combined) + nbytes(self._smoothed)
                     + nbytes(list(self._lowres.frames.values())) + nbytes(list(self._chains.states.values())))
 
     # --- grid tracks: analysis once, render anywhere -----------------------------------------
