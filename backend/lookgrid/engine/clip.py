@@ -42,6 +42,7 @@ from lookgrid.engine.tensors import nbytes, render_masks, to_hwc, to_image_tenso
 from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.imaging.sequence import check_frame_count
 from lookgrid.model.grid import identity_grid
+from lookgrid.model.smooth import smooth_looks
 from lookgrid.timeline import bracket, region_weights, subsample_frames
 
 FrameLoader = Callable[[int], tuple[np.ndarray, "np.ndarray | Mapping[str, np.ndarray]"]]
@@ -62,6 +63,8 @@ class Clip:
         self._lowres = LowResCache(rereadable=loader is not None)
         self._chains = Chains()
         self._combined: dict[int, torch.Tensor] = {}  # frame -> (N,12,D,Hg,Wg) style-weighted grids
+        self._smoothed: dict[GridKey, torch.Tensor] = {}  # spec.smooth > 0: the shot-smoothed grids
+        self._smoothed_from: dict[GridKey, torch.Tensor] = {}  # ... and the raw grids they came from
         self.stats = {"analysed": 0, "combined": 0, "rendered": 0}
         self._set_spec(spec, frames)
 
@@ -88,6 +91,11 @@ class Clip:
             check_frame_count(len(self.frames), "clip")
         self._frame_set = set(self.frames) if self.frames else set()
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
+        self.smooth = float(spec.smooth)
+        if self.smooth > 0 and self.anchors is None and self.method.analysed:
+            raise InvalidInputError("smoothing over the shot (spec.smooth > 0) needs the clip's frame range "
+                                    "(set 'frames'); a stream without one renders causally")
+        self._smoothed, self._smoothed_from = {}, {}
 
     @property
     def n_regions(self) -> int:
@@ -209,13 +217,38 @@ class Clip:
                     self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
                                         run=self._run_pass, regions=self.regions, styled=self.styled,
                                         cancel=cancel)
+            if self.smooth > 0:  # the one hook of whole-shot smoothing: the shot's grids are final here
+                self._smooth_shot(cancel)
+
+    def _smooth_shot(self, cancel: Callable[[], bool] | None = None) -> None:
+        """Analyse every anchor, then smooth each (region, style)'s grids over the shot, both ways
+        (:func:`lookgrid.model.smooth.smooth_looks`, sigma ``spec.smooth`` in analysed frames). The
+        raw grids stay in the chains (and in grid tracks), so a track or a farm chunk smooths the
+        same grids to the same result; it is redone only when a raw grid changed."""
+        anchors = self.anchors or []
+        for f in anchors:
+            for pass_ in self._passes():
+                self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
+                                    run=self._run_pass, regions=self.regions, styled=self.styled,
+                                    cancel=cancel)
+        raw = self._chains.grids
+        old = self._smoothed_from
+        if raw.keys() == old.keys() and all(old[k] is g for k, g in raw.items()):
+            return
+        series = sorted({(k.region, k.style) for k in raw})
+        looks = torch.stack([torch.stack([raw[GridKey(f, r, i)] for r, i in series]) for f in anchors])
+        smoothed = smooth_looks(looks, sigma=self.smooth)  # (T, R, 12, D, Hg, Wg)
+        self._smoothed = {GridKey(f, r, i): smoothed[t, j] for t, f in enumerate(anchors)
+                          for j, (r, i) in enumerate(series)}
+        self._smoothed_from = dict(raw)
+        self._combined.clear()
 
     def region_grids(self, frame: int) -> list[list[torch.Tensor]]:
         """Per region, per style: the stride-interpolated grid ``(12,D,Hg,Wg)`` at ``frame``."""
         with self.lock:
             self.analyze(frame)
             f0, f1, t = self._bracket(frame)
-            grids = self._chains.grids
+            grids = self._smoothed if self.smooth > 0 else self._chains.grids
             out = []
             for k, r in enumerate(self.regions):
                 per_style = []
@@ -342,7 +375,7 @@ class Clip:
 
     def cache_bytes(self) -> int:
         with self.lock:
-            return (nbytes(self._chains.grids) + nbytes(self._combined)
+            return (nbytes(self._chains.grids) + nbytes(self._combined) + nbytes(self._smoothed)
                     + nbytes(list(self._lowres.frames.values())) + nbytes(list(self._chains.states.values())))
 
     # --- analyses: analyse once, render anywhere ---------------------------------------------
