@@ -1,24 +1,19 @@
 """One open clip: its regions, its inputs at full and network resolution, and its caches.
 
-Analysis and rendering are separate (DESIGN.md §3.4):
+* **Analysis** (low resolution, sequential, stateful; DESIGN.md §3.4) runs the clip's
+  :class:`~lookgrid.engine.runtime.ModelRuntime` on the analysed frames (every ``stride``-th from the
+  first, plus the last: :func:`lookgrid.timeline.subsample_frames`) through the method's passes
+  (:mod:`lookgrid.engine.methods`), keeping grids and temporal state (with ``temporal = "flow"`` the
+  previous analysed frame's grids warped along DIS flow) in a :class:`~lookgrid.engine.chain.Chains`;
+  with ``spec.smooth`` the shot's grids are then smoothed both ways (:meth:`Chains.smooth`).
+* **Rendering** (full resolution, stateless given the grids) interpolates a frame's two analysed
+  neighbours (paper §7), mixes each region's styles with their keyframed weights in grid space
+  (paper §4.4), blends toward identity by the strength, and renders as the method says: the clip
+  fills the frame's :class:`~lookgrid.engine.methods.FrameRecord` under its lock
+  (:meth:`Clip.record_at`); the method renders it with the runtime, outside the lock.
 
-* **Analysis** (low resolution, sequential, stateful) runs the network on the *analysed* frames —
-  every ``stride``-th frame counted from the clip's first frame, plus its last
-  (:func:`lookgrid.timeline.subsample_frames`) — through the passes of the clip's method
-  (:mod:`lookgrid.engine.methods`), keeping grids and temporal state in a
-  :class:`lookgrid.engine.chain.Chains`.
-  The network is the clip's :class:`lookgrid.engine.runtime.ModelRuntime` (shared by all clips).
-  With the runtime's ``temporal = "flow"`` the state is the previous analysed frame's grids,
-  warped along DIS flow at analysis resolution (:meth:`lookgrid.engine.runtime.ModelRuntime.predict_flow`), not its statistics.
-* **Rendering** (full resolution, stateless given the grids) takes the two analysed neighbours of a
-  frame, interpolates linearly (paper §7), mixes each region's styles with its keyframed weights
-  ``Σᵢ wᵢ(t)·Γᵢ(t)`` in grid space (paper §4.4), blends toward identity by the region's strength and
-  renders as the method says. The clip fills the frame's :class:`lookgrid.engine.methods.FrameRecord`
-  under its lock (:meth:`Clip.record_at`); the method renders it with the runtime, outside the lock.
-
-Regions are ``spec.regions`` in order; when no region is the background an implicit one is appended
-(no style: identity grid, strength 0), so the N render masks always include a background whose mask
-is ``clip(1 − Σ others, 0, 1)``. What a new spec invalidates is decided by
+Regions are ``spec.regions`` in order, plus an implicit background (no style, strength 0) when none
+is, whose mask is ``clip(1 − Σ others, 0, 1)``. What a new spec invalidates is decided by
 :mod:`lookgrid.engine.invalidation`; the analysis file is :mod:`lookgrid.engine.analysis`.
 """
 
@@ -42,7 +37,6 @@ from lookgrid.engine.tensors import nbytes, render_masks, to_hwc, to_image_tenso
 from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.imaging.sequence import check_frame_count
 from lookgrid.model.grid import identity_grid
-from lookgrid.model.smooth import smooth_looks
 from lookgrid.timeline import bracket, region_weights, subsample_frames
 
 FrameLoader = Callable[[int], tuple[np.ndarray, "np.ndarray | Mapping[str, np.ndarray]"]]
@@ -63,8 +57,6 @@ class Clip:
         self._lowres = LowResCache(rereadable=loader is not None)
         self._chains = Chains()
         self._combined: dict[int, torch.Tensor] = {}  # frame -> (N,12,D,Hg,Wg) style-weighted grids
-        self._smoothed: dict[GridKey, torch.Tensor] = {}  # spec.smooth > 0: the shot-smoothed grids
-        self._smoothed_from: dict[GridKey, torch.Tensor] = {}  # ... and the raw grids they came from
         self.stats = {"analysed": 0, "combined": 0, "rendered": 0}
         self._set_spec(spec, frames)
 
@@ -93,9 +85,7 @@ class Clip:
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
         self.smooth = float(spec.smooth)
         if self.smooth > 0 and self.anchors is None and self.method.analysed:
-            raise InvalidInputError("smoothing over the shot (spec.smooth > 0) needs the clip's frame range "
-                                    "(set 'frames'); a stream without one renders causally")
-        self._smoothed, self._smoothed_from = {}, {}
+            raise InvalidInputError("spec.smooth > 0 needs the clip's frame range ('frames'); streams render causally")
 
     @property
     def n_regions(self) -> int:
@@ -212,43 +202,21 @@ class Clip:
         with self.lock:
             self.last_used = time.monotonic()
             f0, f1, _ = self._bracket(frame)
-            for f in sorted({f0, f1}):
+            # whole-shot smoothing (the one hook) needs every anchor; otherwise the bracket's two
+            for f in (self.anchors or []) if self.smooth > 0 else sorted({f0, f1}):
                 for pass_ in self._passes():
                     self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
                                         run=self._run_pass, regions=self.regions, styled=self.styled,
                                         cancel=cancel)
-            if self.smooth > 0:  # the one hook of whole-shot smoothing: the shot's grids are final here
-                self._smooth_shot(cancel)
-
-    def _smooth_shot(self, cancel: Callable[[], bool] | None = None) -> None:
-        """Analyse every anchor, then smooth each (region, style)'s grids over the shot, both ways
-        (:func:`lookgrid.model.smooth.smooth_looks`, sigma ``spec.smooth`` in analysed frames). The
-        raw grids stay in the chains (and in grid tracks), so a track or a farm chunk smooths the
-        same grids to the same result; it is redone only when a raw grid changed."""
-        anchors = self.anchors or []
-        for f in anchors:
-            for pass_ in self._passes():
-                self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
-                                    run=self._run_pass, regions=self.regions, styled=self.styled,
-                                    cancel=cancel)
-        raw = self._chains.grids
-        old = self._smoothed_from
-        if raw.keys() == old.keys() and all(old[k] is g for k, g in raw.items()):
-            return
-        series = sorted({(k.region, k.style) for k in raw})
-        looks = torch.stack([torch.stack([raw[GridKey(f, r, i)] for r, i in series]) for f in anchors])
-        smoothed = smooth_looks(looks, sigma=self.smooth)  # (T, R, 12, D, Hg, Wg)
-        self._smoothed = {GridKey(f, r, i): smoothed[t, j] for t, f in enumerate(anchors)
-                          for j, (r, i) in enumerate(series)}
-        self._smoothed_from = dict(raw)
-        self._combined.clear()
+            if self.smooth > 0 and self._chains.smooth(self.anchors or [], self.smooth):
+                self._combined.clear()  # every frame's look moved with the shot's smoothed grids
 
     def region_grids(self, frame: int) -> list[list[torch.Tensor]]:
         """Per region, per style: the stride-interpolated grid ``(12,D,Hg,Wg)`` at ``frame``."""
         with self.lock:
             self.analyze(frame)
             f0, f1, t = self._bracket(frame)
-            grids = self._smoothed if self.smooth > 0 else self._chains.grids
+            grids = self._chains.smoothed if self.smooth > 0 else self._chains.grids
             out = []
             for k, r in enumerate(self.regions):
                 per_style = []
@@ -375,7 +343,7 @@ class Clip:
 
     def cache_bytes(self) -> int:
         with self.lock:
-            return (nbytes(self._chains.grids) + nbytes(self._combined) + nbytes(self._smoothed)
+            return (nbytes(self._chains.grids) + nbytes(self._combined) + nbytes(self._chains.smoothed)
                     + nbytes(list(self._lowres.frames.values())) + nbytes(list(self._chains.states.values())))
 
     # --- analyses: analyse once, render anywhere ---------------------------------------------
