@@ -49,8 +49,9 @@ def test_info_and_service_report_the_licence(tmp_path, capsys, monkeypatch):
     save_model(LookGridNet(), tmp_path / "mine.pt", {"data_licence": "commercial"})
     monkeypatch.setenv("LOOKGRID_MODELS", str(tmp_path))
     assert main(["info", "--json"]) == 0
-    (entry,) = json.loads(capsys.readouterr().out)["models"]
-    assert entry["data_licence"] == "commercial"
+    entry, prior = json.loads(capsys.readouterr().out)["models"]
+    assert entry["data_licence"] == "commercial" and entry["name"] == "mine" and entry["commercial_use"]
+    assert prior["name"] == "prior" and prior["data_licence"] == "none" and prior["commercial_use"]
     assert main(["info"]) == 0
     assert "training data: commercial" in capsys.readouterr().out
     engine = Engine(model_path=str(tmp_path / "mine.pt"), device="cpu")

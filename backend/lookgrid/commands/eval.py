@@ -4,7 +4,7 @@ One clip::
 
     lookgrid eval --input 'clip/frames/%05d.jpg' --mask fg='clip/masks/%05d.png' \\
         --style fg=ref_a.png --style background=ref_b.png [--frames 0-49] \\
-        [--methods lookgrid,per-frame,pixel-blend,reinhard] [--max-frames N] [--max-height 480] \\
+        [--methods lookgrid,per-frame,pixel-blend,reinhard,mkl,hm-mkl-hm,frozen] [--max-frames N] [--max-height 480] \\
         [--stride R] [--model PATH] [--device auto|cpu|cuda[:N]] --out eval_out/
 
 The dev suite (5 DAVIS clips with fixed references; skipped with a message when the data is absent)::
@@ -32,7 +32,7 @@ from lookgrid.errors import InvalidInputError
 from lookgrid.eval import harness, report
 from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
 from lookgrid.fsutil import remove_stale_temps
-from lookgrid.model.load import shipped_model_path
+from lookgrid.model.load import default_model_choice, shipped_model_path
 from lookgrid.model.propagate import TEMPORAL_MODES
 
 
@@ -59,14 +59,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--name", help="clip name for reports (default: the input folder's name)")
     parser.add_argument("--input-colorspace", default="", help="colour space of the input (default by file type)")
     parser.add_argument("--methods", default=",".join(METHOD_NAMES),
-                        help="comma-separated methods (default: all four); also 'frozen', a diagnostic row: "
-                             "the first frame's lookgrid grids on every frame (the warping error no "
-                             "temporal state in grid space can go below)")
+                        help="comma-separated methods (default: all four); also 'smoothed' (lookgrid with "
+                             "--smooth), the classical per-region "
+                             "transfers 'mkl', 'hm' and 'hm-mkl-hm' (lookgrid.eval.classical), and "
+                             "'frozen', a diagnostic row: the first frame's lookgrid grids on every frame "
+                             "(the warping error and grade pumping a held look reaches)")
     parser.add_argument("--max-frames", type=int, default=None,
                         help="use at most the first N frames (default: all; --suite dev: 24)")
     parser.add_argument("--max-height", type=int, default=None,
                         help="scale frames down to at most this many rows (default 480)")
     parser.add_argument("--stride", type=int, default=1, help="analyse every R-th frame (default 1)")
+    parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
+                        help="smooth each region's look over the whole shot (spec.smooth: sigma in analysed "
+                             "frames) for every engine row; row 'smoothed' is lookgrid with it (default sigma "
+                             f"{harness.SMOOTHED_SIGMA:g} when this is 0)")
     parser.add_argument("--grain", type=float, default=0.0, metavar="SIGMA",
                         help="render from frames with fresh per-frame luminance + chroma grain of this "
                              "sigma (0-1 display units, seeded) and measure against the clean frames")
@@ -87,7 +93,7 @@ def _clip_jobs(args):
     """-> list of (name, spec, max_frames, max_height) and a note for the JSON."""
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    known = harness.METHODS + harness.DIAGNOSTICS
+    known = harness.ROWS
     bad = [m for m in methods if m not in known]
     if bad or not methods:
         raise InvalidInputError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(known)}")
@@ -120,6 +126,7 @@ def _clip_jobs(args):
 
 def _model_label(path: str | None) -> str:
     """Which weights the model-based methods ran with (recorded in the JSON)."""
+    path = path or default_model_choice()
     if path:
         return path
 
@@ -137,7 +144,7 @@ def _cuts(engine, jobs, methods, args, say) -> dict[str, list[dict]]:
     for i, first in enumerate(shots):
         cut, fresh = harness.cut_clip(first, shots[(i + 1) % len(shots)], k)
         for m in methods:
-            out[m].append(harness.measure_cut(engine, cut, fresh, m, stride=args.stride))
+            out[m].append(harness.measure_cut(engine, cut, fresh, m, stride=args.stride, smooth=args.smooth))
         say(f"cut {cut.name}: frames carried " + ", ".join(f"{m} {out[m][-1]['frames_carried']}" for m in methods))
     return out
 
@@ -149,6 +156,8 @@ def run(args) -> int:
         return 0
     if args.stride < 1:
         raise InvalidInputError(f"--stride must be >= 1, got {args.stride}")
+    if args.smooth < 0:
+        raise InvalidInputError(f"--smooth must be >= 0, got {args.smooth}")
     if not 0.0 <= args.grain <= 1.0:
         raise InvalidInputError(f"--grain must lie in [0, 1], got {args.grain}")
     if args.cut < 0 or (args.cut and len(jobs) < 2):
@@ -168,9 +177,9 @@ def run(args) -> int:
         clip = harness.load_clip(name, spec, engine, max_frames=max_frames, max_height=max_height)
         say(f"{name}: {len(clip.frames)} frames at {clip.frames[0].shape[1]}x{clip.frames[0].shape[0]}")
         if not results:
-            harness.warm_up(engine, clip, methods)
+            harness.warm_up(engine, clip, methods, smooth=args.smooth)
             say("warm-up done (model loaded, kernels compiled; not timed)")
-        res = harness.evaluate_clip(engine, clip, methods, stride=args.stride, settings=settings,
+        res = harness.evaluate_clip(engine, clip, methods, stride=args.stride, smooth=args.smooth, settings=settings,
                                     grain=args.grain, log=say)
         d = res.to_dict()
         sheet = report.contact_sheet(res, frames=report.pick_frames(len(clip.frames), args.sheet_frames))
@@ -192,6 +201,7 @@ def run(args) -> int:
         "suite": args.suite,
         "methods": methods,
         "stride": args.stride,
+        "smooth": args.smooth,
         "grain": args.grain,
         "temporal": engine.temporal,
         "cut_frames": args.cut,

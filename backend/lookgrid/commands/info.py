@@ -12,11 +12,10 @@ import os
 import platform
 import sys
 from importlib import metadata
-from pathlib import Path
 
 from lookgrid.imaging import color
-from lookgrid.model.licence import data_licence
-from lookgrid.model.names import models_dir
+from lookgrid.model.licence import commercially_usable, data_licence
+from lookgrid.model.names import PRIOR_MODEL, models_dir
 
 _PACKAGES = [
     ("lookgrid", "lookgrid"), ("torch", "torch"), ("numpy", "numpy"), ("numba", "numba"),
@@ -85,12 +84,14 @@ def _colour() -> dict:
 
 
 def _models() -> list[dict]:
+    """One entry per model a command may name: the checkpoints of the models folder, then the prior
+    alone (no file, no training data)."""
     folder = models_dir()
     out: list[dict] = []
-    if not folder.is_dir():
-        return out
-    for p in sorted(folder.glob("*.pt")):
-        entry = {"file": str(p), "size_mib": round(p.stat().st_size / 2**20, 2)}
+    for p in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
+        if p.stem == PRIOR_MODEL:
+            continue  # the name is reserved for the prior alone (lookgrid.model.names)
+        entry = {"name": p.stem, "file": str(p), "size_mib": round(p.stat().st_size / 2**20, 2)}
         card = p.with_suffix(".md")
         entry["card"] = str(card) if card.exists() else None
         try:
@@ -99,9 +100,13 @@ def _models() -> list[dict]:
                 entry["format"] = ckpt.get("format")
                 entry["version"] = ckpt.get("version")
                 entry["data_licence"] = data_licence(ckpt.get("meta"))
+                entry["commercial_use"] = commercially_usable(str(entry["data_licence"]))
         except Exception as err:
             entry["error"] = f"{type(err).__name__}: {err}"[:200]
         out.append(entry)
+    out.append({"name": PRIOR_MODEL, "file": None, "size_mib": 0.0, "card": None, "format": None,
+                "version": None, "data_licence": "none", "commercial_use": True,
+                "description": "the closed-form colour prior alone (no weights, no learned residual)"})
     return out
 
 
@@ -146,8 +151,12 @@ def run(args) -> int:
     if not data["models"]:
         print("  none found (the model starts as the identity: output == input)")
     for m in data["models"]:
-        extra = (f"format={m.get('format')} v{m.get('version')}  training data: {m.get('data_licence')}"
+        use = "commercially usable" if m.get("commercial_use") else "not for commercial use"
+        if m["file"] is None:
+            print(f"  {m['name']:28s} {'(no file)':>12s}  training data: none ({use}): {m['description']}")
+            continue
+        extra = (f"format={m.get('format')} v{m.get('version')}  training data: {m.get('data_licence')} ({use})"
                  if "format" in m else m.get("error", ""))
-        print(f"  {Path(m['file']).name:28s} {m['size_mib']:8.2f} MiB  {extra}"
+        print(f"  {m['name']:28s} {m['size_mib']:8.2f} MiB  {extra}"
               + ("" if m.get("card") else "  (no model card)"))
     return 0

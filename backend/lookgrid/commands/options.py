@@ -21,8 +21,9 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
     """``--model NAME|PATH``: a model name (``models/<name>.pt``) or a checkpoint; none means the
     default weights (see :func:`lookgrid.model.load.resolve_model_path`)."""
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
-                        help="a model by name (lookgrid info lists them, e.g. lookgrid-v2) or a checkpoint "
-                             "file (default: the default model, else the untrained model)")
+                        help="a model by name (lookgrid info lists them, e.g. lookgrid-v2; 'prior' is the "
+                             "closed-form colour prior alone, no weights) or a checkpoint file (default: "
+                             "$LOOKGRID_MODEL, else the default model, else the untrained model)")
 
 
 def parse_size(text: str, flag: str = "--size", *, lo: int = 1, hi: int = 65536) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 
     lookgrid render --input 'clip/frames/%05d.jpg' --output 'out/%05d.png' \\
         --mask fg='clip/masks/%05d.png' --style fg=ref_a.png --style background=ref_b.png \\
-        [--frames 0-49] [--stride R] [--strength fg=0.8] \\
+        [--frames 0-49] [--stride R] [--smooth SIGMA] [--strength fg=0.8] \\
         [--method lookgrid|per-frame|pixel-blend|reinhard] \\
         [--input-colorspace NAME] [--output-colorspace NAME] [--device auto|cpu|cuda[:N]] [--model PATH]
         [--spec clip.json] [--write-spec clip.json]
@@ -31,6 +31,7 @@ from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, Engine, RegionSp
 from lookgrid.errors import InvalidInputError
 from lookgrid.imaging import FrameSequence, check_config, format_frame_ranges, pinned_config
 from lookgrid.imaging.outputs import check_output
+from lookgrid.model.names import is_model_name
 from lookgrid.timeline import Key, Track
 
 
@@ -47,6 +48,9 @@ def add_arguments(parser) -> None:
                         help="how strongly the look applies, 0..1 (number or keyframes)")
     parser.add_argument("--frames", metavar="RANGE", help="e.g. 0-49, 1001-1100x2 (default: all on disk)")
     parser.add_argument("--stride", type=int, metavar="R", help="compute grids every R frames (default 1)")
+    parser.add_argument("--smooth", type=float, metavar="SIGMA",
+                        help="smooth each region's look over the whole shot, both ways in time (sigma in "
+                             "analysed frames, e.g. 3; default 0 = off): a steadier grade")
     parser.add_argument("--method", choices=METHOD_NAMES, help="default lookgrid")
     parser.add_argument("--input-colorspace", metavar="NAME",
                         help="OpenColorIO name (default: sRGB for PNG/JPEG, else declared or ACEScg)")
@@ -151,10 +155,14 @@ def spec_from_args(args):
                           ("input_colorspace", False), ("output_colorspace", False),
                           ("config", False), ("device", False), ("model", True)):
         value = getattr(args, attr)
+        if attr == "model" and is_model_name(value or ""):
+            is_path = False  # a model by name (lookgrid-v2, prior), not a file beside the cwd
         if value:
             setattr(spec, attr, absp(value) if is_path else value)
     if args.stride is not None:
         spec.stride = args.stride
+    if args.smooth is not None:
+        spec.smooth = args.smooth
     if recorded:
         check_config(pinned_config(recorded), spec.config)
     return spec.validate(need_paths=not args.write_spec or bool(spec.output))

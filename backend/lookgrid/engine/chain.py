@@ -27,6 +27,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 import torch
 
 from lookgrid.errors import CancelledError
+from lookgrid.model.smooth import smooth_looks
 
 
 class GridKey(NamedTuple):
@@ -93,11 +94,25 @@ RunPass = Callable[[Pass, int, object], object]
 
 
 class Chains:
-    """A clip's analysed grids and pass states (not thread-safe: the clip's lock guards it)."""
+    """A clip's analysed grids and pass states, and the grids smoothed over the shot (not
+    thread-safe: the clip's lock guards it)."""
 
     def __init__(self) -> None:
         self.grids: dict[GridKey, torch.Tensor] = {}
         self.states: dict[StateKey, object] = {}
+        self.smoothed: dict[GridKey, torch.Tensor] = {}  # smooth_shot_grids of ...
+        self._smoothed_from: dict[GridKey, torch.Tensor] = {}  # ... these grids
+
+    def smooth(self, anchors: Sequence[int], sigma: float) -> bool:
+        """Bring :attr:`smoothed` up to date with the grids (:func:`smooth_shot_grids`); the raw
+        grids stay as they are (a saved analysis holds them, so a farm chunk smooths the same grids
+        to the same result). Returns True when it was recomputed (a raw grid changed)."""
+        old = self._smoothed_from
+        if self.grids.keys() == old.keys() and all(old[k] is g for k, g in self.grids.items()):
+            return False
+        self.smoothed = smooth_shot_grids(self.grids, anchors, sigma)
+        self._smoothed_from = dict(self.grids)
+        return True
 
     def done(self, pass_: Pass, frame: int, regions, styled: Sequence[int]) -> bool:
         return all(GridKey(frame, k, i) in self.grids for _, k, i in pass_.outputs(regions, styled))
@@ -135,6 +150,7 @@ class Chains:
         frames = self.analysed_frames()
         self.grids.clear()
         self.states.clear()
+        self.smoothed, self._smoothed_from = {}, {}
         return frames
 
     def drop_passes(self, passes: Iterable[Pass], regions, styled: Sequence[int]) -> set[int]:
@@ -147,3 +163,14 @@ class Chains:
         for state in [s for s in self.states if s.pass_ in passes]:
             del self.states[state]
         return {key.frame for key in gone}
+
+
+def smooth_shot_grids(grids: dict[GridKey, torch.Tensor], anchors: Sequence[int],
+                      sigma: float) -> dict[GridKey, torch.Tensor]:
+    """Each (region, style)'s grids ``(12,D,Hg,Wg)`` at the shot's ``anchors`` smoothed over the
+    shot, both ways (:func:`lookgrid.model.smooth.smooth_looks`, ``sigma`` in analysed frames);
+    ``grids`` must hold every anchor of every series. Returns the smoothed grids by the same keys."""
+    series = sorted({(k.region, k.style) for k in grids})
+    looks = torch.stack([torch.stack([grids[GridKey(f, r, i)] for r, i in series]) for f in anchors])
+    smoothed = smooth_looks(looks, sigma=sigma)  # (T, R, 12, D, Hg, Wg)
+    return {GridKey(f, r, i): smoothed[t, j] for t, f in enumerate(anchors) for j, (r, i) in enumerate(series)}

@@ -1,24 +1,19 @@
 """One open clip: its regions, its inputs at full and network resolution, and its caches.
 
-Analysis and rendering are separate (DESIGN.md §3.4):
+* **Analysis** (low resolution, sequential, stateful; DESIGN.md §3.4) runs the clip's
+  :class:`~lookgrid.engine.runtime.ModelRuntime` on the analysed frames (every ``stride``-th from the
+  first, plus the last: :func:`lookgrid.timeline.subsample_frames`) through the method's passes
+  (:mod:`lookgrid.engine.methods`), keeping grids and temporal state (with ``temporal = "flow"`` the
+  previous analysed frame's grids warped along DIS flow) in a :class:`~lookgrid.engine.chain.Chains`;
+  with ``spec.smooth`` the shot's grids are then smoothed both ways (:meth:`Chains.smooth`).
+* **Rendering** (full resolution, stateless given the grids) interpolates a frame's two analysed
+  neighbours (paper §7), mixes each region's styles with their keyframed weights in grid space
+  (paper §4.4), blends toward identity by the strength, and renders as the method says: the clip
+  fills the frame's :class:`~lookgrid.engine.methods.FrameRecord` under its lock
+  (:meth:`Clip.record_at`); the method renders it with the runtime, outside the lock.
 
-* **Analysis** (low resolution, sequential, stateful) runs the network on the *analysed* frames —
-  every ``stride``-th frame counted from the clip's first frame, plus its last
-  (:func:`lookgrid.timeline.subsample_frames`) — through the passes of the clip's method
-  (:mod:`lookgrid.engine.methods`), keeping grids and temporal state in a
-  :class:`lookgrid.engine.chain.Chains`.
-  The network is the clip's :class:`lookgrid.engine.runtime.ModelRuntime` (shared by all clips).
-  With the runtime's ``temporal = "flow"`` the state is the previous analysed frame's grids,
-  warped along DIS flow at analysis resolution (:meth:`lookgrid.engine.runtime.ModelRuntime.predict_flow`), not its statistics.
-* **Rendering** (full resolution, stateless given the grids) takes the two analysed neighbours of a
-  frame, interpolates linearly (paper §7), mixes each region's styles with its keyframed weights
-  ``Σᵢ wᵢ(t)·Γᵢ(t)`` in grid space (paper §4.4), blends toward identity by the region's strength and
-  renders as the method says. The clip fills the frame's :class:`lookgrid.engine.methods.FrameRecord`
-  under its lock (:meth:`Clip.record_at`); the method renders it with the runtime, outside the lock.
-
-Regions are ``spec.regions`` in order; when no region is the background an implicit one is appended
-(no style: identity grid, strength 0), so the N render masks always include a background whose mask
-is ``clip(1 − Σ others, 0, 1)``. What a new spec invalidates is decided by
+Regions are ``spec.regions`` in order, plus an implicit background (no style, strength 0) when none
+is, whose mask is ``clip(1 − Σ others, 0, 1)``. What a new spec invalidates is decided by
 :mod:`lookgrid.engine.invalidation`; the analysis file is :mod:`lookgrid.engine.analysis`.
 """
 
@@ -88,6 +83,9 @@ class Clip:
             check_frame_count(len(self.frames), "clip")
         self._frame_set = set(self.frames) if self.frames else set()
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
+        self.smooth = float(spec.smooth)
+        if self.smooth > 0 and self.anchors is None and self.method.analysed:
+            raise InvalidInputError("spec.smooth > 0 needs the clip's frame range ('frames'); streams render causally")
 
     @property
     def n_regions(self) -> int:
@@ -204,18 +202,21 @@ class Clip:
         with self.lock:
             self.last_used = time.monotonic()
             f0, f1, _ = self._bracket(frame)
-            for f in sorted({f0, f1}):
+            # whole-shot smoothing (the one hook) needs every anchor; otherwise the bracket's two
+            for f in (self.anchors or []) if self.smooth > 0 else sorted({f0, f1}):
                 for pass_ in self._passes():
                     self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
                                         run=self._run_pass, regions=self.regions, styled=self.styled,
                                         cancel=cancel)
+            if self.smooth > 0 and self._chains.smooth(self.anchors or [], self.smooth):
+                self._combined.clear()  # every frame's look moved with the shot's smoothed grids
 
     def region_grids(self, frame: int) -> list[list[torch.Tensor]]:
         """Per region, per style: the stride-interpolated grid ``(12,D,Hg,Wg)`` at ``frame``."""
         with self.lock:
             self.analyze(frame)
             f0, f1, t = self._bracket(frame)
-            grids = self._chains.grids
+            grids = self._chains.smoothed if self.smooth > 0 else self._chains.grids
             out = []
             for k, r in enumerate(self.regions):
                 per_style = []
@@ -342,7 +343,7 @@ class Clip:
 
     def cache_bytes(self) -> int:
         with self.lock:
-            return (nbytes(self._chains.grids) + nbytes(self._combined)
+            return (nbytes(self._chains.grids) + nbytes(self._combined) + nbytes(self._chains.smoothed)
                     + nbytes(list(self._lowres.frames.values())) + nbytes(list(self._chains.states.values())))
 
     # --- analyses: analyse once, render anywhere ---------------------------------------------

@@ -3,7 +3,7 @@
 Cached grids depend only on content, masks, styles, method, model and stride — never on weights or
 strength. So:
 
-* a *structural* change (method, stride, model, input, input colour space, OCIO config, the
+* a *structural* change (method, stride, model, input, input colour space, OCIO config, smoothing, the
   regions' names/masks/mask channels/number of styles, the clip's frames) drops everything;
 * replacing region ``k``'s ``i``-th style drops the passes that use it (:mod:`lookgrid.engine.chain`);
 * changed weight or strength keyframes drop only the combined grids of the frames where the
@@ -30,6 +30,7 @@ def is_structural(old: ClipSpec, new: ClipSpec, old_frames: Sequence[int] | None
     return (new.method != old.method or max(int(new.stride), 1) != max(int(old.stride), 1)
             or new.model != old.model or new.input != old.input
             or new.input_colorspace != old.input_colorspace or new.config != old.config
+            or float(new.smooth) != float(old.smooth)
             or _layout(new) != _layout(old)
             or (new_frames is not None and old_frames is not None
                 and list(new_frames) != list(old_frames)))

@@ -150,6 +150,10 @@ class ClipSpec:
     model: str | None = None
     device: str = "auto"
     config: str | None = None
+    #: whole-shot smoothing of each region's look (:func:`lookgrid.model.smooth.smooth_looks`): the
+    #: time kernel's sigma in analysed frames, both ways over the clip's frames; 0 = off. Not on the
+    #: wire yet (lookgrid.v1.ClipSpec has no field for it): JSON specs, the CLI and the engine.
+    smooth: float = 0.0
 
     # --- checks -------------------------------------------------------------------------------
     def validate(self, *, need_paths: bool = True) -> "ClipSpec":
@@ -163,6 +167,8 @@ class ClipSpec:
                 f"clip spec: unknown method {self.method!r}; expected one of {', '.join(METHOD_NAMES)}")
         if int(self.stride) < 1:
             raise InvalidInputError(f"clip spec: stride must be >= 1, got {self.stride}")
+        if not float(self.smooth) >= 0.0:
+            raise InvalidInputError(f"clip spec: smooth must be >= 0 (frames), got {self.smooth}")
         if not self.regions:
             raise InvalidInputError("clip spec: no regions (give at least one --style)")
         names = set()
@@ -222,6 +228,8 @@ class ClipSpec:
                            ("device", self.device), ("config", self.config or "")):
             if value:
                 d[key] = value
+        if self.smooth:
+            d["smooth"] = float(self.smooth)
         return d
 
     @classmethod
@@ -230,8 +238,12 @@ class ClipSpec:
             raise InvalidInputError(f"clip spec: expected a JSON object, got {type(data).__name__}")
         allowed = {"input", "frames", "inputColorspace", "input_colorspace", "output",
                    "outputColorspace", "output_colorspace", "regions", "stride", "method", "model",
-                   "device", "config"}
+                   "device", "config", "smooth"}
         _check_keys(data, allowed, "clip spec")
+        try:
+            smooth = float(data.get("smooth", 0.0) or 0.0)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"clip spec: smooth must be a number, got {data.get('smooth')!r}") from None
         try:
             stride = int(data.get("stride", 0) or 0)
         except (TypeError, ValueError):
@@ -251,6 +263,7 @@ class ClipSpec:
             model=(str(data["model"]) if data.get("model") else None),
             device=str(data.get("device") or "auto"),
             config=(str(data["config"]) if data.get("config") else None),
+            smooth=smooth,
         )
 
     def to_json(self, indent: int = 2) -> str:
@@ -299,6 +312,6 @@ class ClipSpec:
                    for r in self.regions]
         return ClipSpec(fix(self.input) or "", self.frames, self.input_colorspace,
                         fix(self.output) or "", self.output_colorspace, regions, self.stride,
-                        self.method, model, self.device, self.config)
+                        self.method, model, self.device, self.config, self.smooth)
 
 __all__ = ["BACKGROUND", "DEFAULT_METHOD", "METHOD_NAMES", "ClipSpec", "RegionSpec", "StyleTrack"]

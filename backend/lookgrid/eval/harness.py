@@ -30,6 +30,7 @@ import numpy as np
 from lookgrid.engine import BACKGROUND, METHOD_NAMES, ClipSpec, RegionSpec, StyleTrack, get_method
 from lookgrid.engine.io import SequenceIO
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
+from lookgrid.eval import classical
 from lookgrid.eval import metrics as M
 from lookgrid.model.colormath import working_to_lab
 
@@ -39,6 +40,15 @@ METHODS: tuple[str, ...] = METHOD_NAMES
 # the content's own. It is the lower bound of what any temporal state in grid space can reach:
 # if per-frame is already close to it, the grids do not flicker and a state has nothing to remove.
 DIAGNOSTICS: tuple[str, ...] = ("frozen",)
+# "smoothed": the lookgrid method with whole-shot smoothing (spec.smooth, lookgrid.model.smooth) at
+# the run's --smooth sigma, or SMOOTHED_SIGMA when the run smooths nothing else.
+SMOOTHED: tuple[str, ...] = ("smoothed",)
+SMOOTHED_SIGMA = 3.0
+# Classical per-region transfers computed here, not by the engine (they are yardsticks, not ways a
+# user renders): :mod:`lookgrid.eval.classical`. Reinhard is an engine method (``--method reinhard``).
+CLASSICAL: tuple[str, ...] = classical.TRANSFERS
+#: every row ``lookgrid eval --methods`` accepts
+ROWS: tuple[str, ...] = METHODS + SMOOTHED + CLASSICAL + DIAGNOSTICS
 INPUT_ROW = "input"
 #: with ``grain > 0``: the grainy frames themselves, untouched -- the floor of any look that keeps the
 #: grain (its low-pass ratio is what the grain alone adds after the blur)
@@ -163,30 +173,38 @@ class MethodRun:
         return M.ms_per_frame(float(np.sum(self.seconds)), len(self.seconds))
 
 
-def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
+def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1, smooth: float = 0.0,
                   progress: Callable[[int, int], None] | None = None) -> MethodRun:
     """Render every frame of ``clip`` with ``method`` through ``engine`` (in order, in memory).
 
     Analysis (grids, temporal state) happens inside :meth:`Clip.render` and is included in the
     per-frame time. With ``stride > 1`` the low-resolution inputs of all frames are handed to the
-    clip first (:meth:`Clip.provide`, not timed) so that a frame can use the next analysed frame.
+    clip first (:meth:`Clip.provide`, not timed) so that a frame can use the next analysed frame;
+    likewise with ``smooth > 0`` (``spec.smooth``: the whole shot is analysed before the first frame
+    renders, so that frame's time holds the whole analysis). Row ``smoothed`` is ``lookgrid`` with
+    ``smooth`` (or :data:`SMOOTHED_SIGMA` when 0).
     """
 
-    if method not in METHODS + DIAGNOSTICS:
-        raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(METHODS + DIAGNOSTICS)}")
+    if method not in ROWS:
+        raise InvalidInputError(f"unknown method {method!r}; choose from {', '.join(ROWS)}")
+    if method in CLASSICAL:
+        return render_classical(clip, method, progress=progress)
     for name, img in clip.styles.items():
         engine.register_style(clip.style_keys[name], img)
     regions = [RegionSpec(n, clip.mask_patterns.get(n) or f"{n}.%05d.png", [StyleTrack(clip.style_keys[n])])
                for n in clip.masks]
     regions.append(RegionSpec(BACKGROUND, None, [StyleTrack(clip.style_keys[BACKGROUND])]))
     frozen = method == "frozen"
+    if method in SMOOTHED:
+        smooth = smooth or SMOOTHED_SIGMA
     spec = ClipSpec(input=f"{clip.name}.%05d.exr", output=f"{clip.name}.out.%05d.exr", regions=regions,
-                    stride=stride, method="lookgrid" if frozen else method)
+                    stride=stride, method="lookgrid" if frozen or method in SMOOTHED else method,
+                    smooth=smooth)
     ec = engine.open_clip(spec, frames=clip.frame_numbers)
     outputs, seconds = [], []
     try:
         masks_at = [{n: clip.masks[n][t] for n in clip.masks} for t in range(len(clip.frames))]
-        if stride > 1 and get_method(spec.method).analysed:
+        if (stride > 1 or smooth > 0) and get_method(spec.method).analysed:
             for t, f in enumerate(clip.frame_numbers):
                 ec.provide(f, clip.frames[t], masks_at[t])
         fixed = None
@@ -207,13 +225,29 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1,
     return MethodRun(method, outputs, seconds)
 
 
-def warm_up(engine, clip: EvalClip, methods: Sequence[str]) -> None:
+def render_classical(clip: EvalClip, kind: str, *,
+                     progress: Callable[[int, int], None] | None = None) -> MethodRun:
+    """Every frame of ``clip`` through the classical per-region transfer ``kind``
+    (:func:`lookgrid.eval.classical.transfer`, re-fitted per frame; the references' statistics once,
+    untimed)."""
+    refs = [classical.reference(clip.styles[n]) for n in clip.region_names]
+    outputs, seconds = [], []
+    for t, frame in enumerate(clip.frames):
+        t0 = time.perf_counter()
+        outputs.append(classical.transfer(frame, clip.all_masks(t), refs, kind))
+        seconds.append(time.perf_counter() - t0)
+        if progress is not None:
+            progress(t + 1, len(clip.frames))
+    return MethodRun(kind, outputs, seconds)
+
+
+def warm_up(engine, clip: EvalClip, methods: Sequence[str], *, smooth: float = 0.0) -> None:
     """Render the first two frames of ``clip`` with each method, untimed, so one-off costs (model
     loading, kernel compilation, thread pools) are not charged to the first measured clip."""
     short = EvalClip(clip.name, clip.frames[:2], {n: m[:2] for n, m in clip.masks.items()}, clip.styles,
                      clip.style_keys, clip.frame_numbers[:2], clip.mask_patterns)
     for method in methods:
-        render_method(engine, short, method)
+        render_method(engine, short, method, smooth=smooth)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,6 +277,8 @@ class ClipContext:
     input_luma: list[np.ndarray]
     reference_quantiles: dict[str, np.ndarray]
     input_warping_lowpass: np.ndarray
+    #: region -> share of the frame it covers (mean over frames)
+    coverage: dict[str, float] = field(default_factory=dict)
 
 
 def prepare(clip: EvalClip, settings: MetricSettings) -> ClipContext:
@@ -257,8 +293,10 @@ def prepare(clip: EvalClip, settings: MetricSettings) -> ClipContext:
     quant = {name: M.projected_quantiles(lab, n_projections=settings.swd_projections, seed=settings.seed)
              for name, lab in ref.items()}
     disp = [M.display(f) for f in clip.frames]
+    masks = [clip.all_masks(t) for t in range(len(clip.frames))]
+    coverage = {name: M.region_coverage([m[k] for m in masks]) for k, name in enumerate(clip.region_names)}
     return ClipContext(flows, M.warping_errors_display(disp, flows), ref, luma, quant,
-                       M.warping_errors_display(disp, flows, lowpass_sigma=settings.lowpass_sigma))
+                       M.warping_errors_display(disp, flows, lowpass_sigma=settings.lowpass_sigma), coverage)
 
 
 def _mean(values) -> float | None:
@@ -273,7 +311,10 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
     Keys: ``warping_error`` (mean over pairs), ``warping_error_per_frame`` (list, T-1),
     ``warping_ratio`` (output / input), ``warping_error_lowpass`` and ``lowpass_ratio`` (the same
     after a Gaussian blur of ``settings.lowpass_sigma`` px), ``style`` (region -> ``{"lab_moments", "swd"}`` means over
-    frames), ``structure`` (mean SSIM structure term vs the input), ``halo`` (mean over frames;
+    frames), ``pumping`` (grade pumping, mean over regions; ``pumping_per_region``: region -> value,
+    :func:`lookgrid.eval.metrics.grade_pumping`), ``swd_small`` (mean SWD of the regions covering
+    under :data:`lookgrid.eval.metrics.SMALL_REGION` of the frame; None when the clip has none),
+    ``structure`` (mean SSIM structure term vs the input), ``halo`` (mean over frames;
     None if no region has an edge with room around it), ``ms_per_frame`` (None for the input row).
     """
     if len(outputs) != len(clip.frames):
@@ -302,13 +343,22 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
         structure.append(M.structure_similarity_luma(ctx.input_luma[t], y_out))
         halo.append(M.halo_ratio_luma(ctx.input_luma[t], y_out, masks,
                                       inner=settings.halo_inner, width=settings.halo_width))
+    all_masks = [clip.all_masks(t) for t in range(len(outputs))]
+    pumping = {name: M.grade_pumping(M.region_grade_offsets(clip.frames, outputs, [m[k] for m in all_masks]))
+               for k, name in enumerate(names)}
+    small = [n for n in names if ctx.coverage.get(n, 1.0) < M.SMALL_REGION]
+    style_out = {n: {"lab_moments": _mean(v["lab_moments"]), "swd": _mean(v["swd"])} for n, v in style.items()}
     return {
         "warping_error": e_out,
         "warping_error_per_frame": [float(v) for v in per_pair],
         "warping_ratio": e_out / e_in if e_in > 0 else None,
         "warping_error_lowpass": e_out_lp,
         "lowpass_ratio": e_out_lp / e_in_lp if e_in_lp > 0 else None,
-        "style": {n: {"lab_moments": _mean(v["lab_moments"]), "swd": _mean(v["swd"])} for n, v in style.items()},
+        "style": style_out,
+        "pumping": _mean(pumping.values()),
+        "pumping_per_region": pumping,
+        "swd_small": _mean(style_out[n]["swd"] for n in small if n in style_out),
+        "coverage": dict(ctx.coverage),
         "structure": _mean(structure),
         "halo": _mean(halo),
         "ms_per_frame": M.ms_per_frame(float(np.sum(seconds)), len(seconds)) if seconds else None,
@@ -341,7 +391,7 @@ def with_frames(clip: EvalClip, frames: list[np.ndarray], name: str | None = Non
                     clip.frame_numbers, clip.mask_patterns).validate()
 
 
-def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int = 1,
+def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int = 1, smooth: float = 0.0,
                   settings: MetricSettings | None = None, grain: float = 0.0,
                   log: Callable[[str], None] | None = None) -> ClipResult:
     """Render ``clip`` with each method and measure every method and the untouched input.
@@ -363,7 +413,7 @@ def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int
         rows[GRAIN_ROW] = measure(clip, source.frames, ctx, settings)
     for method in methods:
         t1 = time.perf_counter()
-        run = render_method(engine, source, method, stride=stride)
+        run = render_method(engine, source, method, stride=stride, smooth=smooth)
         runs[method] = run
         rows[method] = measure(clip, run.outputs, ctx, settings, seconds=run.seconds)
         say(f"{clip.name}: {method} rendered at {run.ms_per_frame:.0f} ms/frame, measured "
@@ -398,32 +448,55 @@ def cut_clip(first: EvalClip, second: EvalClip, frames_each: int) -> tuple[EvalC
     return cut, fresh
 
 
-def measure_cut(engine, cut: EvalClip, fresh: EvalClip, method: str, *, stride: int = 1,
+def measure_cut(engine, cut: EvalClip, fresh: EvalClip, method: str, *, stride: int = 1, smooth: float = 0.0,
                 threshold: float = M.CUT_THRESHOLD) -> dict:
     """Render ``cut`` and ``fresh`` (see :func:`cut_clip`) with ``method``; ``{"distance_per_frame":
     [d_0, ...], "frames_carried": n}`` (:func:`lookgrid.eval.metrics.frames_carried`)."""
     k = len(fresh.frames)
-    whole = render_method(engine, cut, method, stride=stride).outputs[-k:]
-    alone = render_method(engine, fresh, method, stride=stride).outputs
+    whole = render_method(engine, cut, method, stride=stride, smooth=smooth).outputs[-k:]
+    alone = render_method(engine, fresh, method, stride=stride, smooth=smooth).outputs
     dist = [M.look_distance(a, b) for a, b in zip(whole, alone)]
     return {"clip": cut.name, "distance_per_frame": dist, "frames_carried": M.frames_carried(dist, threshold),
             "threshold": threshold}
 
 
-def summarize(results: Sequence[ClipResult]) -> dict:
-    """Per row: the mean of each scalar metric over clips (style: over clips and regions)."""
+def _clip_swd(row: dict) -> float | None:
+    """A row's SWD on one clip: the mean over its regions."""
+    return _mean(s["swd"] for s in row["style"].values())
+
+
+def summarize(results: Sequence[ClipResult], baseline: str = "reinhard") -> dict:
+    """Per row: the mean of each scalar metric over clips (style: over clips and regions).
+
+    With a ``baseline`` row present: ``swd_vs_baseline`` (mean over clips of the row's SWD over the
+    baseline's on that clip) and ``swd_vs_baseline_max`` (the worst clip's ratio, small regions
+    counted as their own entries where a clip has any)."""
     rows = {}
     names = list(results[0].rows) if results else []
     for row in names:
         vals = [r.rows[row] for r in results if row in r.rows]
         style_lm = [s["lab_moments"] for v in vals for s in v["style"].values()]
         style_swd = [s["swd"] for v in vals for s in v["style"].values()]
+        ratios, worst = [], []
+        for r in results:
+            if row in r.rows and baseline in r.rows:
+                a, b = _clip_swd(r.rows[row]), _clip_swd(r.rows[baseline])
+                if a is not None and b:
+                    ratios.append(a / b)
+                    worst.append(a / b)
+                a, b = r.rows[row].get("swd_small"), r.rows[baseline].get("swd_small")
+                if a is not None and b:
+                    worst.append(a / b)
         rows[row] = {
             "warping_error": _mean(v["warping_error"] for v in vals),
             "warping_ratio": _mean(v["warping_ratio"] for v in vals),
             "lowpass_ratio": _mean(v.get("lowpass_ratio") for v in vals),
             "style_lab_moments": _mean(style_lm),
             "style_swd": _mean(style_swd),
+            "swd_small": _mean(v.get("swd_small") for v in vals),
+            "swd_vs_baseline": _mean(ratios),
+            "swd_vs_baseline_max": max(worst) if worst else None,
+            "pumping": _mean(v.get("pumping") for v in vals),
             "structure": _mean(v["structure"] for v in vals),
             "halo": _mean(v["halo"] for v in vals),
             "ms_per_frame": _mean(v["ms_per_frame"] for v in vals),

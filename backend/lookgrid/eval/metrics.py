@@ -55,6 +55,18 @@ Halo measure (1 = no halo): grid-based transfers can leak one region's colour tr
     legitimately changes when its two sides get different looks. The frame's value is the mean of
     ``H_k`` over the regions that have both a band and a far zone.
 
+Grade pumping (:func:`region_grade_offsets`, :func:`grade_pumping`): what a colorist sees as the
+    grade "breathing". Per region and frame, the grade offset ``g_t = mean_Lab(O_t) - mean_Lab(I_t)``:
+    the output's mean colour minus the input's mean colour inside the region (soft-mask weighted mean
+    of the per-pixel CIE Lab values), a 3-vector in Lab units. Pumping is the mean over t of
+    ``|g_{t+1} - 2 g_t + g_{t-1}|`` (Euclidean norm of the second difference over time). A grade
+    that is held, or that drifts linearly with the content, pumps 0; one that alternates by ``±d``
+    from frame to frame pumps ``4 |d|``. A clip's value is the mean over its regions.
+
+Small-region style (:data:`SMALL_REGION`): the style distances of the regions whose mean coverage
+    of the frame is under 2 %, reported separately, since a grid analysed at 256² sees a small region
+    through few cells.
+
 Speed: :func:`ms_per_frame` (wall time / frames).
 """
 
@@ -441,3 +453,59 @@ def ms_per_frame(seconds: float, frames: int) -> float:
 
 # colour difference: delta_e2000 and display_lab live in lookgrid.model.colormath (the look export
 # measures its fidelity with them below the service) and are imported above under the same names.
+
+
+# ---------------------------------------------------------------------------------------------
+# the grade: pumping, small regions
+# ---------------------------------------------------------------------------------------------
+#: regions whose mean share of the frame is below this are "small" (their style is reported apart)
+SMALL_REGION = 0.02
+#: a region with less mask mass than this (pixels) in a frame has no grade offset that frame
+MIN_GRADE_MASS = 16.0
+
+
+def region_mean_lab(image: np.ndarray, mask: np.ndarray, *, min_mass: float = MIN_GRADE_MASS) -> np.ndarray | None:
+    """Soft-mask weighted mean of the per-pixel CIE Lab values of ``image (H, W, 3)`` (working
+    space) inside ``mask (H, W)`` in [0, 1] -> ``(3,)`` float64, or None when the mask's mass is under
+    ``min_mass`` pixels."""
+    image = _check_image(image, "image")
+    w = np.clip(np.nan_to_num(np.asarray(mask, np.float64)), 0.0, 1.0)
+    if w.shape != image.shape[:2]:
+        raise ShapeMismatchError(f"mask {w.shape} does not match image {image.shape[:2]}")
+    sel = w > 0
+    total = float(w[sel].sum())
+    if total < min_mass:
+        return None
+    lab = working_to_lab(np.nan_to_num(np.asarray(image[sel], np.float64)))
+    return (lab * w[sel][:, None]).sum(axis=0) / total
+
+
+def region_grade_offsets(inputs, outputs, masks) -> np.ndarray:
+    """Per-frame grade offsets ``(T, 3)`` of one region: ``mean_Lab(O_t) - mean_Lab(I_t)`` inside
+    its mask (:func:`region_mean_lab`); ``inputs``, ``outputs``: T images ``(H, W, 3)`` working
+    space; ``masks``: T masks ``(H, W)``. Rows are NaN for frames where the region is (nearly) empty."""
+    if not len(inputs) == len(outputs) == len(masks):
+        raise ShapeMismatchError(f"{len(inputs)} inputs, {len(outputs)} outputs and {len(masks)} masks")
+    rows = []
+    for i, o, m in zip(inputs, outputs, masks):
+        a, b = region_mean_lab(o, m), region_mean_lab(i, m)
+        rows.append(np.full(3, np.nan) if a is None or b is None else a - b)
+    return np.array(rows, np.float64).reshape(-1, 3)
+
+
+def grade_pumping(offsets: np.ndarray) -> float | None:
+    """Mean over t of ``|g_{t+1} - 2 g_t + g_{t-1}|`` for offsets ``(T, 3)`` (Lab units); second
+    differences touching a NaN row are skipped; None when none is left (fewer than 3 frames)."""
+    g = np.asarray(offsets, np.float64)
+    if g.ndim != 2 or g.shape[1] != 3:
+        raise ShapeMismatchError(f"offsets must be (T, 3); got {g.shape}")
+    if len(g) < 3:
+        return None
+    d2 = np.linalg.norm(g[2:] - 2.0 * g[1:-1] + g[:-2], axis=1)
+    d2 = d2[np.isfinite(d2)]
+    return float(d2.mean()) if d2.size else None
+
+
+def region_coverage(masks) -> float:
+    """Mean share of the frame a region covers: mean over T masks ``(H, W)`` of their mean value."""
+    return float(np.mean([np.clip(np.asarray(m, np.float64), 0.0, 1.0).mean() for m in masks]))

@@ -56,16 +56,17 @@ def write_png(path: str, rgb_u8: np.ndarray) -> None:
 # ------------------------------------------------------------------------------------------------
 # table
 # ------------------------------------------------------------------------------------------------
-def _fmt(v, spec: str, width: int) -> str:
-    return f"{'-':>{width}}" if v is None else f"{v:{width}{spec}}"
+def _fmt(v, spec: str, width: int, missing: str = "-") -> str:
+    return f"{missing:>{width}}" if v is None else f"{v:{width}{spec}}"
 
 
 def format_table(results: Sequence[dict]) -> str:
     """Text table of clip results (``ClipResult.to_dict()`` dicts). Style columns are per region in
-    the clip's region order: ``lab/swd`` for each (e.g. fg then background)."""
+    the clip's region order: ``lab/swd`` for each (e.g. fg then background); ``pump``: grade pumping
+    (Lab, mean over regions); ``swd<2%``: the SWD of the regions under 2 % of the frame ("–": none)."""
     lines = []
     head = (f"{'clip':<12} {'method':<12} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6}  {'style lab/swd per region':<34}"
-            f" {'struct':>6} {'halo':>6} {'ms/fr':>7}")
+            f" {'swd<2%':>6} {'pump':>6} {'struct':>6} {'halo':>6} {'ms/fr':>7}")
     lines.append(head)
     lines.append("-" * len(head))
     for res in results:
@@ -75,22 +76,26 @@ def format_table(results: Sequence[dict]) -> str:
                 for name, s in m["style"].items())
             lines.append(
                 f"{res['clip'][:12]:<12} {row:<12} {_fmt(m['warping_error'] * 1e3, '.3f', 9)} "
-                f"{_fmt(m['warping_ratio'], '.2f', 6)} {_fmt(m.get('lowpass_ratio'), '.3f', 6)}  {style:<34} {_fmt(m['structure'], '.3f', 6)} "
-                f"{_fmt(m['halo'], '.3f', 6)} {_fmt(m['ms_per_frame'], '.0f', 7)}")
+                f"{_fmt(m['warping_ratio'], '.2f', 6)} {_fmt(m.get('lowpass_ratio'), '.3f', 6)}  {style:<34} "
+                f"{_fmt(m.get('swd_small'), '.2f', 6, '–')} {_fmt(m.get('pumping'), '.3f', 6)} "
+                f"{_fmt(m['structure'], '.3f', 6)} {_fmt(m['halo'], '.3f', 6)} {_fmt(m['ms_per_frame'], '.0f', 7)}")
     return "\n".join(lines)
 
 
 def format_summary(summary: dict) -> str:
-    """Text table of :func:`lookgrid.eval.harness.summarize` (means over clips)."""
-    head = (f"{'mean over clips':<16} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6} {'lab':>6} {'swd':>6} {'struct':>6}"
-            f" {'halo':>6} {'ms/fr':>7} {'cut fr':>6}")
+    """Text table of :func:`lookgrid.eval.harness.summarize` (means over clips). ``swd/R``: the mean
+    over clips of the SWD over Reinhard's; ``max/R``: the worst clip (small regions apart)."""
+    head = (f"{'mean over clips':<16} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6} {'lab':>6} {'swd':>6} {'swd/R':>6}"
+            f" {'max/R':>6} {'swd<2%':>6} {'pump':>6} {'struct':>6} {'halo':>6} {'ms/fr':>7} {'cut fr':>6}")
     lines = [head, "-" * len(head)]
     for row, m in summary.items():
         lines.append(
             f"{row:<16} {_fmt(None if m['warping_error'] is None else m['warping_error'] * 1e3, '.3f', 9)} "
             f"{_fmt(m['warping_ratio'], '.2f', 6)} {_fmt(m.get('lowpass_ratio'), '.3f', 6)} "
             f"{_fmt(m['style_lab_moments'], '.1f', 6)} "
-            f"{_fmt(m['style_swd'], '.1f', 6)} {_fmt(m['structure'], '.3f', 6)} {_fmt(m['halo'], '.3f', 6)} "
+            f"{_fmt(m['style_swd'], '.2f', 6)} {_fmt(m.get('swd_vs_baseline'), '.3f', 6)} "
+            f"{_fmt(m.get('swd_vs_baseline_max'), '.2f', 6)} {_fmt(m.get('swd_small'), '.2f', 6, '–')} "
+            f"{_fmt(m.get('pumping'), '.3f', 6)} {_fmt(m['structure'], '.3f', 6)} {_fmt(m['halo'], '.3f', 6)} "
             f"{_fmt(m['ms_per_frame'], '.0f', 7)} {_fmt(m.get('cut_frames_carried'), '.1f', 6)}")
     return "\n".join(lines)
 

@@ -28,3 +28,13 @@ def model_data_licence(net) -> str:
     checkpoint (no ``meta``: its grids come from no training data)."""
     meta = getattr(net, "meta", None)
     return data_licence(meta) if meta else "none"
+
+
+#: licence classes whose model a studio may use commercially: trained only on commercial-use data,
+#: or trained on nothing at all (the colour prior alone)
+COMMERCIAL_USE = ("commercial", "none")
+
+
+def commercially_usable(licence: str) -> bool:
+    """Whether a model whose training data has licence class ``licence`` may be used commercially."""
+    return licence in COMMERCIAL_USE

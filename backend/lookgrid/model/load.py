@@ -5,6 +5,9 @@ Format: ``torch.save`` of ``{"format": "lookgrid-net", "version": 1, "config": {
 ``mask_enhancer_trained`` flag becomes ``net.mask_enhancer_trained`` on load; its ``data_licence``
 says which licence class the training data carries (:mod:`lookgrid.model.licence`). The
 shipped weights live at ``models/lookgrid-v2.pt`` in the repository (or ``$LOOKGRID_MODEL``).
+
+The name ``prior`` (:data:`lookgrid.model.names.PRIOR_MODEL`) is a model without a checkpoint: the
+closed-form colour prior alone (:func:`prior_model`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import torch
 from lookgrid.errors import InvalidInputError, ModelNotAvailableError
 from lookgrid.fsutil import atomic_write
 from lookgrid.model.device import resolve_device
-from lookgrid.model.names import DEFAULT_MODEL, is_model_name, model_names, models_dir
+from lookgrid.model.names import DEFAULT_MODEL, PRIOR_MODEL, available_models, is_model_name, is_prior, models_dir
 from lookgrid.model.network import LookGridNet
 
 log = logging.getLogger("lookgrid.model")
@@ -30,7 +33,8 @@ SHIPPED_NAME = DEFAULT_MODEL + ".pt"
 
 def shipped_model_path() -> Path | None:
     """The default weights: ``$LOOKGRID_MODEL`` if set (a path or a model name), else
-    ``models/lookgrid-v2.pt`` if it exists, else None."""
+    ``models/lookgrid-v2.pt`` if it exists, else None. None also when ``$LOOKGRID_MODEL`` is
+    ``prior``, which has no file (:func:`default_model_choice` tells the two apart)."""
     env = os.environ.get("LOOKGRID_MODEL")
     if env:
         return resolve_model_path(env)
@@ -38,31 +42,43 @@ def shipped_model_path() -> Path | None:
     return p if p.is_file() else None
 
 
+def default_model_choice() -> str | None:
+    """What a command that names no model runs: ``$LOOKGRID_MODEL`` if set, else None (the
+    default weights)."""
+    return os.environ.get("LOOKGRID_MODEL") or None
+
+
 def resolve_model_path(model: str | Path | None) -> Path | None:
     """The checkpoint file ``model`` names: None or "" -> :func:`shipped_model_path`; an existing file
     -> itself; a bare name (``lookgrid-v2``, ``lookgrid-commercial``) -> ``<models_dir>/<name>.pt``.
     Raises :class:`ModelNotAvailableError` (naming the models there) when a name names none; a path
-    that does not exist is returned as is (:func:`load_model` says it is missing)."""
+    that does not exist is returned as is (:func:`load_model` says it is missing). ``prior`` has no
+    file: None."""
     if model is None or str(model) == "":
         return shipped_model_path()
+    if is_prior(model):
+        return None
     p = Path(model)
     if p.is_file() or not is_model_name(model):
         return p
     candidate = models_dir() / f"{model}.pt"
     if candidate.is_file():
         return candidate
-    names = ", ".join(model_names()) or "none"
+    names = ", ".join(available_models())
     raise ModelNotAvailableError(f"no model named {str(model)!r} in {models_dir()} (models there: {names})")
 
 
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
     """Load a checkpoint (eval mode, on ``device``).
 
-    ``path``: a checkpoint file or a model name (:func:`resolve_model_path`). ``path=None``: the
+    ``path``: a checkpoint file or a model name (:func:`resolve_model_path`); ``prior``: the prior
+    alone (:func:`prior_model`). ``path=None``: the
     shipped weights if present, else a fresh model whose grids are the prior alone, with a warning.
     A missing/unreadable/incompatible file or an unknown name raises :class:`ModelNotAvailableError`.
     """
     dev = resolve_device(device, default="cpu")
+    if is_prior(path if path not in (None, "") else default_model_choice()):
+        return prior_model(dev, vgg19_weights=vgg19_weights)
     path = resolve_model_path(path)
     if path is None:
         log.warning("no shipped LookGrid weights found (models/%s); using an untrained model "
@@ -92,6 +108,31 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         raise ModelNotAvailableError(f"{path} does not fit this LookGrid model: {err}") from err
     net.meta = dict(ckpt.get("meta") or {})
     net.mask_enhancer_trained = bool(net.meta.get("mask_enhancer_trained", False))
+    return net.to(dev).eval()
+
+
+#: what :func:`prior_model` says about itself (``Engine.model_info``, the service's ``ModelInfo``)
+PRIOR_DESCRIPTION = ("the closed-form colour prior alone: per region an MKL affine colour map and a tone "
+                     "curve along a luminance guide, no learned residual, no training data")
+
+
+def prior_model(device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
+    """The model called ``prior``: a :class:`LookGridNet` with the default config whose grids are
+    the closed-form colour prior alone (the residual head starts at zero) and whose guide is the
+    pure luminance guide ``z = sigmoid(4·luma − 2)`` (the initial guide's small random hidden units
+    are zeroed), so it is the same model on every run and machine. Mask enhancement stays off
+    (``mask_enhancer_trained`` False). It was trained on nothing: ``meta["data_licence"] = "none"``."""
+    dev = resolve_device(device, default="cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = LookGridNet(vgg19_weights=vgg19_weights)
+    with torch.no_grad():
+        g = net.guide_net
+        g.w1[1:].zero_()
+        g.w2[1:].zero_()
+    net.meta = {"data_licence": "none", "model": PRIOR_MODEL}
+    net.mask_enhancer_trained = False
+    vars(net).update(name=PRIOR_MODEL, description=PRIOR_DESCRIPTION, is_identity=False)  # plain attributes
     return net.to(dev).eval()
 
 

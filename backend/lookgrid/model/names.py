@@ -11,6 +11,11 @@ from pathlib import Path
 
 #: the default model's name (``models/<name>.pt``); every other checkpoint there is chosen by name
 DEFAULT_MODEL = "lookgrid-v2"
+#: the closed-form colour prior alone (MKL affine + tone curve, no learned residual): a model with no
+#: checkpoint and no training data, chosen by this name like any other (``--model prior``,
+#: ``LOOKGRID_MODEL=prior``, ``"model": "prior"`` in a spec; :func:`lookgrid.model.load.prior_model`).
+#: The name is reserved: a ``models/prior.pt`` is never read.
+PRIOR_MODEL = "prior"
 
 
 def models_dir() -> Path:
@@ -30,6 +35,17 @@ def model_names() -> list[str]:
     """Names of the checkpoints in :func:`models_dir` (``<name>.pt``), sorted."""
     folder = models_dir()
     return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+
+
+def is_prior(model: str | Path | None) -> bool:
+    """Whether ``model`` names the prior alone (:data:`PRIOR_MODEL`)."""
+    return model is not None and str(model) == PRIOR_MODEL
+
+
+def available_models() -> list[str]:
+    """Every name a model may be chosen by: the checkpoints of :func:`model_names`, then
+    :data:`PRIOR_MODEL`."""
+    return [n for n in model_names() if n != PRIOR_MODEL] + [PRIOR_MODEL]
 
 
 def is_model_name(model: str | Path) -> bool:

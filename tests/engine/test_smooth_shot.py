@@ -1,0 +1,95 @@
+"""Whole-shot smoothing in the engine (spec.smooth): where it hooks in, chunks, tracks, streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lookgrid.engine import ClipSpec
+from lookgrid.engine.chain import GridKey
+from lookgrid.errors import InvalidInputError
+from lookgrid.imaging import read_image
+from lookgrid.model.smooth import smooth_looks
+
+from test_render_clip import spec_for, write_clip
+
+
+def test_smoothed_grids_are_the_pure_function_of_the_raw_ones(engine, tmp_path):
+    inp, mask = write_clip(tmp_path, range(1, 7))
+    spec = spec_for(inp, mask, str(tmp_path / "o.####.exr"), smooth=2.0)
+    from lookgrid.engine.io import SequenceIO
+
+    io = SequenceIO(spec.validate())
+    clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    try:
+        g3 = clip.region_grids(3)  # analyses the whole shot first
+        raw = clip._chains.grids
+        assert sorted({k.frame for k in raw}) == list(range(1, 7))
+        looks = torch.stack([torch.stack([raw[GridKey(f, k, 0)] for k in range(2)]) for f in range(1, 7)])
+        want = smooth_looks(looks, sigma=2.0)
+        for k in range(2):
+            torch.testing.assert_close(g3[k][0], want[2, k])
+        assert not torch.equal(g3[0][0], raw[GridKey(3, 0, 0)])
+    finally:
+        engine.close_clip(clip.id)
+
+
+def test_smoothing_is_in_the_spec_and_off_by_default():
+    assert ClipSpec().smooth == 0.0
+    spec = ClipSpec.from_dict({"smooth": 2.5})
+    assert spec.smooth == 2.5 and ClipSpec.from_dict(spec.to_dict()).smooth == 2.5
+    assert "smooth" not in ClipSpec().to_dict()
+    with pytest.raises(InvalidInputError, match="smooth"):
+        ClipSpec.from_dict({"smooth": "lots"})
+    with pytest.raises(InvalidInputError, match="smooth"):
+        spec_for("a.####.exr", "m.####.png", "o.####.exr", smooth=-1.0).validate()
+
+
+def test_chunks_and_tracks_equal_one_smoothed_run(engine, tmp_path):
+    inp, mask = write_clip(tmp_path, range(1, 8))
+    spec = spec_for(inp, mask, str(tmp_path / "a" / "o.####.exr"), stride=2, smooth=1.5)
+    engine.render_clip(spec)
+    engine.render_clip(spec_for(inp, mask, str(tmp_path / "b" / "o.####.exr"), stride=2, smooth=1.5), frames=[4, 5])
+    track = tmp_path / "clip.track"
+    engine.analyze_clip(spec, track)
+    engine.render_clip(spec_for(inp, mask, str(tmp_path / "c" / "o.####.exr"), stride=2, smooth=1.5),
+                       frames=[5, 6], track=track)
+    for folder, frames in (("b", (4, 5)), ("c", (5, 6))):
+        for f in frames:
+            np.testing.assert_array_equal(read_image(tmp_path / "a" / f"o.{f:04d}.exr").pixels,
+                                          read_image(tmp_path / folder / f"o.{f:04d}.exr").pixels)
+    # and smoothing changes the pixels
+    engine.render_clip(spec_for(inp, mask, str(tmp_path / "d" / "o.####.exr"), stride=2), frames=[4])
+    assert not np.array_equal(read_image(tmp_path / "a" / "o.0004.exr").pixels,
+                              read_image(tmp_path / "d" / "o.0004.exr").pixels)
+
+
+def test_a_stream_without_a_frame_range_cannot_smooth(engine):
+    spec = spec_for("", "inline", "", smooth=2.0)
+    with pytest.raises(InvalidInputError, match="frame range"):
+        engine.open_clip(spec)
+    spec.smooth = 0.0
+    engine.close_clip(engine.open_clip(spec).id)
+
+
+def test_a_replaced_style_is_smoothed_again(engine, tmp_path):
+    from engine_clips import STYLE_C
+    from lookgrid.engine.io import SequenceIO
+
+    inp, mask = write_clip(tmp_path, range(1, 5))
+    spec = spec_for(inp, mask, str(tmp_path / "o.####.exr"), smooth=1.0)
+    io = SequenceIO(spec.validate())
+    clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    try:
+        before = clip.grids_at(2).clone()
+        new = spec_for(inp, mask, str(tmp_path / "o.####.exr"), smooth=1.0)
+        new.regions[0].styles[0].style = STYLE_C
+        clip.update(new)
+        after = clip.grids_at(2)
+        assert not torch.allclose(before[0], after[0])
+        raw = clip._chains.grids
+        looks = torch.stack([torch.stack([raw[GridKey(f, k, 0)] for k in range(2)]) for f in range(1, 5)])
+        torch.testing.assert_close(after, smooth_looks(looks, sigma=1.0)[1])
+    finally:
+        engine.close_clip(clip.id)
