@@ -15,16 +15,20 @@ the same on the dev clips for each LUT size, for a one-frame look (the first fra
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 from lookgrid.commands.options import add_device_option, add_model_option
 from lookgrid.engine import ClipSpec, Engine
 from lookgrid.engine.look import collect_looks, export_look, region_luts
+from lookgrid.engine.lookfidelity import file_result
+from lookgrid.engine.spec import StyleTrack
 from lookgrid.errors import InvalidInputError
 from lookgrid.eval import harness
 from lookgrid.eval.looks import fidelity, fidelity_rows, lut_fidelity, pooled
 from lookgrid.eval.suites import SUITES, missing_files, shared_data_dir
 from lookgrid.imaging import format_frame_ranges, parse_frame_range
+from lookgrid.timeline import Key, Track
 
 
 def add_arguments(parser) -> None:
@@ -51,6 +55,8 @@ def add_arguments(parser) -> None:
     t.add_argument("--frames-per-clip", type=int, default=4, help="first N frames of each clip (default 4)")
     t.add_argument("--clips", help="comma list of clip names (default: all of the suite)")
     t.add_argument("--sizes", default="33,65", help="LUT sizes (default 33,65)")
+    t.add_argument("--bake", action="store_true", help="instead: the native-node bake (references dissolved "
+                   "with the curves) on a shot look, a keyed transition and a strength curve (first size)")
     add_device_option(t)
     add_model_option(t)
     t.set_defaults(_look=run_table)
@@ -132,6 +138,8 @@ def run_table(args) -> int:
         raise InvalidInputError("--frames-per-clip must be >= 1")
     sizes = _sizes(args.sizes)
     engine = Engine(device=args.device, model_path=args.model)
+    if args.bake:
+        return _bake_table(engine, suite, data, args.frames_per_clip, sizes[0], args.model)
     pools: dict[tuple, list] = {}
     print(f"{'clip':11s} {'size':>4s} {'look':5s} {'region':11s} {'its LUT':>13s}   {'global LUT':>13s}   pixels")
     for c in suite:
@@ -156,4 +164,40 @@ def run_table(args) -> int:
         for label in ("frame", "shot"):
             fo, fg = pooled(pools[(size, label, "own")]), pooled(pools[(size, label, "global")])
             print(f"{'all':11s} {size:4d} {label:5s} {'regions':11s} {_fmt(fo)}   {_fmt(fg)}   {fo.pixels}")
+    return 0
+
+
+def _bake_table(engine, suite, data: Path, n: int, size: int, model) -> int:
+    """Per clip and case: the shot look (one CLF per region) and the native-node bake (one LUT per
+    reference dissolved with the weight curves, strength as a mix) against LookGrid's render."""
+    last = n - 1
+    cases = ("shot look", "transition", "strength curve")
+    pools: dict[tuple, list] = {}
+    print(f"{'clip':11s} {'case':15s} {'region':11s} {'shot CLF':>13s}   {'bake':>13s}   pixels")
+    for c in suite:
+        for case in cases:
+            spec = harness.build_spec(str(data / c.frames), {"fg": str(data / c.mask)},
+                                      {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
+                                      frames=f"0-{last}", model=model)
+            fg = spec.regions[0]
+            if case == "transition":     # the subject from its own reference to the background's, smooth
+                fg.styles = [StyleTrack(str(data / c.fg_style), Track((Key(0, 1.0, "smooth"), Key(last, 0.0)))),
+                             StyleTrack(str(data / c.bg_style), Track((Key(0, 0.0, "smooth"), Key(last, 1.0))))]
+            elif case == "strength curve":
+                fg.strength = Track((Key(0, 1.0), Key(last, 0.3)))
+            with tempfile.TemporaryDirectory(prefix="lookgrid-bake-table-") as tmp:
+                res = export_look(engine, spec, tmp, size=size, formats=["clf"], bake=True)
+                col = res.collection
+                for look in col.regions:
+                    shot, _, render = look.samples()
+                    own = (render, file_result(res.clf_path(look.name), shot, col.shot_space, col.config))
+                    bake = res.bake[look.name]
+                    print(f"{c.name:11s} {case:15s} {look.name:11s} {_fmt(fidelity(*own))}   "
+                          f"{_fmt(bake.fidelity)}   {len(render)}", flush=True)
+                    pools.setdefault((case, "shot"), []).append(own)
+                    pools.setdefault((case, "bake"), []).append(bake.pair)
+    print(f"all clips ({n} frames each, {size}^3), pooled over regions: shot CLF, bake")
+    for case in cases:
+        print(f"{'all':11s} {case:15s} {'regions':11s} {_fmt(pooled(pools[(case, 'shot')]))}   "
+              f"{_fmt(pooled(pools[(case, 'bake')]))}")
     return 0

@@ -58,6 +58,8 @@ class BakeRegion:
     strength: list[float]
     references: list[str]
     fidelity: Fidelity | None = None
+    #: ``(render, graph result)`` working-space samples behind :attr:`fidelity` (pooled tables)
+    pair: tuple | None = None
 
 
 def look_segments(mixes: Sequence[Sequence], frames: Sequence[int]) -> list[tuple[int, int]]:
@@ -200,5 +202,7 @@ def bake_files(col, size: int, formats, stage: Path, out: Path) -> dict:
             segments=segs, key_pattern=str(out / KEY_PATTERN.format(region=look.name)), frames=list(col.frames),
             weights=[list(w) for w, _ in look.mix], strength=[s for _, s in look.mix],
             references=list(look.references),
-            fidelity=fidelity(render, graph(working, blend, at).astype(np.float32)) if len(render) else None)
+            pair=(render, graph(working, blend, at).astype(np.float32)) if len(render) else None)
+        pair = result[look.name].pair
+        result[look.name].fidelity = fidelity(*pair) if pair is not None else None
     return result
