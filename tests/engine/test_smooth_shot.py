@@ -1,4 +1,4 @@
-"""Whole-shot smoothing in the engine (spec.smooth): where it hooks in, chunks, tracks, streams."""
+"""Whole-shot smoothing in the engine (spec.smooth): where it hooks in, chunks, saved analyses, streams."""
 
 from __future__ import annotations
 
@@ -46,15 +46,15 @@ def test_smoothing_is_in_the_spec_and_off_by_default():
         spec_for("a.####.exr", "m.####.png", "o.####.exr", smooth=-1.0).validate()
 
 
-def test_chunks_and_tracks_equal_one_smoothed_run(engine, tmp_path):
+def test_chunks_and_saved_analyses_equal_one_smoothed_run(engine, tmp_path):
     inp, mask = write_clip(tmp_path, range(1, 8))
     spec = spec_for(inp, mask, str(tmp_path / "a" / "o.####.exr"), stride=2, smooth=1.5)
     engine.render_clip(spec)
     engine.render_clip(spec_for(inp, mask, str(tmp_path / "b" / "o.####.exr"), stride=2, smooth=1.5), frames=[4, 5])
-    track = tmp_path / "clip.track"
-    engine.analyze_clip(spec, track)
+    analysis = tmp_path / "clip.track"
+    engine.analyze_clip(spec, analysis)
     engine.render_clip(spec_for(inp, mask, str(tmp_path / "c" / "o.####.exr"), stride=2, smooth=1.5),
-                       frames=[5, 6], track=track)
+                       frames=[5, 6], analysis=analysis)
     for folder, frames in (("b", (4, 5)), ("c", (5, 6))):
         for f in frames:
             np.testing.assert_array_equal(read_image(tmp_path / "a" / f"o.{f:04d}.exr").pixels,
