@@ -150,3 +150,12 @@ def test_without_bake_nothing_more_is_written(engine, tmp_path):
     res = export_look(engine, _transition_spec(inp, mask), tmp_path / "looks", [1, 2], size=17)
     assert res.bake == {} and not [p for p in res.files if ".ref" in p or ".key." in p]
     assert set(res.fidelity) == {"fg", "background"}
+
+
+def test_a_bake_of_some_regions_only_is_refused(engine, tmp_path):
+    from lookgrid.errors import InvalidInputError
+
+    inp, mask = write_clip(tmp_path, range(1, 3))
+    with pytest.raises(InvalidInputError, match="a bake exports every region"):
+        export_look(engine, _transition_spec(inp, mask), tmp_path / "looks", [1], bake=True, regions=["fg"])
+    assert not (tmp_path / "looks").exists()
