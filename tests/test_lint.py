@@ -1,5 +1,5 @@
-"""The backend and the client pass ruff (lint) and mypy, as configured in ``pyproject.toml``
-(``[tool.ruff]``, ``[tool.mypy]``), so the README's test command runs them too."""
+"""The backend and the client pass ruff (lint and format check) and mypy, as configured in
+``pyproject.toml`` (``[tool.ruff]``, ``[tool.mypy]``), so the README's test command runs them too."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_ruff_finds_nothing():
     out = _run(_tool("ruff"), "check", *SOURCES)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_format_leaves_everything_as_it_is():
+    out = _run(_tool("ruff"), "format", "--check", *SOURCES)
+    assert out.returncode == 0, out.stdout + out.stderr + "\n(.venv/bin/ruff format backend plugins/client)"
 
 
 @pytest.mark.slow
