@@ -40,23 +40,21 @@ import torch
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.lookbake import KEY_PATTERN, BakeRegion, bake_files, key_mattes
 from lookgrid.engine.lookfidelity import Fidelity, fidelity, file_result
+from lookgrid.engine.lookfiles import commit, staging, write_matte, write_region_files
 from lookgrid.engine.spec import ClipSpec
-from lookgrid.errors import CancelledError, ImageWriteError, InvalidInputError
-from lookgrid.imaging import format_frame_ranges, pinned_config, write_image
-from lookgrid.imaging.looks import cdl_text, clf_text, cube_text, look_config_text, write_text
+from lookgrid.errors import CancelledError, InvalidInputError
+from lookgrid.imaging import format_frame_ranges, pinned_config
+from lookgrid.imaging.looks import look_config_text, write_text
 from lookgrid.model.blend import pixel_blend_weights
 from lookgrid.model.grid import apply_strength
 from lookgrid.model.guide import region_code_map
 from lookgrid.model.look import (
     LUT_SIZES,
     CDLFit,
-    fit_cdl,
     global_lut,
     guide_of,
     look_lut,
     look_stats,
-    lut_apply_reference,
-    lut_lattice,
 )
 from lookgrid.model.render import blend_mode, blended_grid
 
@@ -121,10 +119,10 @@ class LookCollection:
 
     regions: list[RegionLook]
     frames: list[int]
-    frame_area: float                # Σ over frames of H·W
+    frame_area: float  # Σ over frames of H·W
     shot_space: str
-    config: str                      # the OpenColorIO config, pinned (imaging.pinned_config)
-    guide: Callable                  # lookgrid.model.look.Guide of the clip's model
+    config: str  # the OpenColorIO config, pinned (imaging.pinned_config)
+    guide: Callable  # lookgrid.model.look.Guide of the clip's model
     seconds: float = 0.0
 
 
@@ -158,8 +156,9 @@ def matte_pattern(out: str | os.PathLike, region: str) -> str:
 
 def _check_request(spec: ClipSpec, size: int, formats: Sequence[str], regions: Sequence[str] | None):
     if spec.method not in ("lookgrid", "per-frame"):
-        raise InvalidInputError(f"method {spec.method!r} has no per-region grids to export as a look "
-                                "(use lookgrid or per-frame)")
+        raise InvalidInputError(
+            f"method {spec.method!r} has no per-region grids to export as a look (use lookgrid or per-frame)"
+        )
     if size not in LUT_SIZES:
         raise InvalidInputError(f"LUT size must be one of {', '.join(map(str, LUT_SIZES))}, got {size}")
     bad = [f for f in formats if f not in FORMATS]
@@ -179,10 +178,17 @@ def _sample(mask: np.ndarray, n: int, seed: int) -> np.ndarray:
     return idx
 
 
-def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *,
-                  on_frame: Callable | None = None, progress: Callable | None = None,
-                  cancel: Callable[[], bool] | None = None, samples: int = SAMPLES,
-                  per_reference: bool = False) -> LookCollection:
+def collect_looks(
+    engine,
+    spec: ClipSpec,
+    frames: Sequence[int] | None = None,
+    *,
+    on_frame: Callable | None = None,
+    progress: Callable | None = None,
+    cancel: Callable[[], bool] | None = None,
+    samples: int = SAMPLES,
+    per_reference: bool = False,
+) -> LookCollection:
     """Read, analyse and render ``frames`` of the clip and gather every region's look statistics.
 
     ``frames``: frame numbers of the clip (default: all). ``on_frame(frame, names, weights (N,H,W))``
@@ -199,8 +205,9 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
         raise InvalidInputError("no frames to export")
     outside = sorted(set(todo) - set(io.frames))
     if outside:
-        raise InvalidInputError(f"frame(s) {', '.join(map(str, outside[:5]))} are outside the clip "
-                                f"(frames {io.frames[0]}-{io.frames[-1]})")
+        raise InvalidInputError(
+            f"frame(s) {', '.join(map(str, outside[:5]))} are outside the clip (frames {io.frames[0]}-{io.frames[-1]})"
+        )
     clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
     try:
         names = [r.name for r in clip.regions]
@@ -208,8 +215,10 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
         net = engine.model
         grid_mode = blend_mode(net) == "grid"
         if per_reference and grid_mode:
-            raise InvalidInputError("per-reference looks need the model's \"pixel\" blend mode: in \"grid\" "
-                                    "mode regions bleed into each other's grid cells")
+            raise InvalidInputError(
+                'per-reference looks need the model\'s "pixel" blend mode: in "grid" '
+                "mode regions bleed into each other's grid cells"
+            )
         for look, region in zip(looks, clip.regions):
             look.references = [st.style for st in region.styles]
         per_frame = max(1, samples // len(todo))
@@ -228,8 +237,8 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
                     region_grids = g.unsqueeze(0).expand(len(names), *g.shape)
                 else:
                     region_grids = apply_strength(grids, strength)
-            weights = pixel_blend_weights(masks)[0].cpu()    # (N,H,W)
-            code = region_code_map(masks)[0, 0].cpu()        # (H,W)
+            weights = pixel_blend_weights(masks)[0].cpu()  # (N,H,W)
+            code = region_code_map(masks)[0, 0].cpu()  # (H,W)
             h, w = code.shape
             area += float(h * w)
             shot = frame_in.image.rgb().reshape(-1, 3)
@@ -253,9 +262,15 @@ def collect_looks(engine, spec: ClipSpec, frames: Sequence[int] | None = None, *
             if progress is not None:
                 progress(n, len(todo), frame)
         assert io.input_colorspace is not None  # decided by the first frame read
-        return LookCollection(regions=looks, frames=todo, frame_area=area, shot_space=io.input_colorspace,
-                              config=pinned_config(spec.config), guide=guide_of(net.guide_net),
-                              seconds=time.perf_counter() - t0)
+        return LookCollection(
+            regions=looks,
+            frames=todo,
+            frame_area=area,
+            shot_space=io.input_colorspace,
+            config=pinned_config(spec.config),
+            guide=guide_of(net.guide_net),
+            seconds=time.perf_counter() - t0,
+        )
     finally:
         engine.close_clip(clip.id)
 
@@ -271,42 +286,27 @@ def region_luts(collection: LookCollection, size: int, frames: slice | None = No
     return luts, global_lut(luts, areas, frame_area)
 
 
-def _clean_stale_staging(out: Path) -> None:
-    for p in out.glob(STAGING_PREFIX + "*"):
-        try:
-            os.kill(int(p.name[len(STAGING_PREFIX):].split("-")[0]), 0)
-            alive = True  # a running export (this process included) owns it
-        except (ValueError, ProcessLookupError):
-            alive = False
-        except PermissionError:
-            alive = True
-        if not alive:
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def _staging(out: Path) -> tuple[Path, bool]:
-    """A fresh staging folder inside ``out`` (created if needed: then the flag is True)."""
-    created = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        _clean_stale_staging(out)
-        return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out)), created
-    except OSError as err:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise ImageWriteError(f"cannot write to {out}: {err.strerror or err}") from None
-
-
 def _describe(region: str, collection: LookCollection, size: int) -> str:
-    return (f"LookGrid look of region '{region}', frames {format_frame_ranges(collection.frames)}: "
-            f"the matte-weighted mean of the region's local colour transforms, as a {size}^3 LUT "
-            f"on ACEScct [0, 1]; OpenColorIO config {collection.config}")
+    return (
+        f"LookGrid look of region '{region}', frames {format_frame_ranges(collection.frames)}: "
+        f"the matte-weighted mean of the region's local colour transforms, as a {size}^3 LUT "
+        f"on ACEScct [0, 1]; OpenColorIO config {collection.config}"
+    )
 
 
-def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence[int] | None = None, *,
-                size: int = 33, formats: Sequence[str] = FORMATS, regions: Sequence[str] | None = None,
-                progress: Callable | None = None, cancel: Callable[[], bool] | None = None,
-                bake: bool = False) -> LookExport:
+def export_look(
+    engine,
+    spec: ClipSpec,
+    out: str | os.PathLike,
+    frames: Sequence[int] | None = None,
+    *,
+    size: int = 33,
+    formats: Sequence[str] = FORMATS,
+    regions: Sequence[str] | None = None,
+    progress: Callable | None = None,
+    cancel: Callable[[], bool] | None = None,
+    bake: bool = False,
+) -> LookExport:
     """Run the export (see the module docstring). ``regions``: names to export (default all, the
     background included); mattes are written for those regions, every frame. Each exported
     region's CLF is measured against LookGrid's render (:attr:`LookExport.fidelity`).
@@ -323,26 +323,25 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
     _check_request(spec, size, formats, regions)
     want = set(regions or [r.name for r in spec.regions] + ["background"])
     if bake and regions:
-        raise InvalidInputError("a bake exports every region (the native graph's Keymix chain needs them all): "
-                                "leave the region list empty")
+        raise InvalidInputError(
+            "a bake exports every region (the native graph's Keymix chain needs them all): leave the region list empty"
+        )
     out = Path(out)
-    stage, created = _staging(out)
+    stage, created = staging(out)
     done = False
     try:
+
         def write_mattes(frame, names, weights):
             keys = key_mattes(weights) if bake else None
             for k, name in enumerate(names):
                 if name in want:
-                    m = weights[k][..., None].repeat(4, axis=2)
-                    write_image(stage / (MATTE_PATTERN.format(region=name) % frame), m,
-                                channel_names=["R", "G", "B", "A"], dtype="half")
+                    write_matte(stage / (MATTE_PATTERN.format(region=name) % frame), weights[k], "half")
                 if keys is not None:  # every region: the chain needs all of them
-                    write_image(stage / (KEY_PATTERN.format(region=name) % frame),
-                                keys[k][..., None].repeat(4, axis=2), channel_names=["R", "G", "B", "A"],
-                                dtype="float")
+                    write_matte(stage / (KEY_PATTERN.format(region=name) % frame), keys[k], "float")
 
-        col = collect_looks(engine, spec, frames, on_frame=write_mattes, progress=progress, cancel=cancel,
-                            per_reference=bake)
+        col = collect_looks(
+            engine, spec, frames, on_frame=write_mattes, progress=progress, cancel=cancel, per_reference=bake
+        )
         luts, glob = region_luts(col, size)
         cfg = col.config
         looks_in_config = {}
@@ -351,50 +350,44 @@ def export_look(engine, spec: ClipSpec, out: str | os.PathLike, frames: Sequence
             if look.name not in want:
                 continue
             desc = _describe(look.name, col, size)
-            if "clf" in formats:
-                write_text(stage / f"{look.name}.clf",
-                           clf_text(look.lut, config=cfg, shot_space=col.shot_space,
-                                    description=f"{desc}; input and output {col.shot_space}"))
+            look.cdl = write_region_files(
+                stage,
+                look.name,
+                luts[k],
+                look.samples()[1],
+                formats,
+                config=cfg,
+                shot_space=col.shot_space,
+                description=desc,
+            )
             if "clf" in formats or "ocio" in formats:
-                write_text(stage / f"{look.name}.acescct.clf",
-                           clf_text(look.lut, config=cfg, description=f"{desc}; input and output ACEScct"))
                 looks_in_config[f"lookgrid-{look.name}"] = (f"{look.name}.acescct.clf", desc)
-            if "cube" in formats:
-                write_text(stage / f"{look.name}.cube",
-                           cube_text(look.lut, config=cfg, description=f"{desc}\nInput: ACEScct. Output: ACEScct."))
-            if "cdl" in formats:
-                _, working, _ = look.samples()
-                x = torch.from_numpy(working).clamp(0.0, 1.0) if len(working) else lut_lattice_sample(size)
-                look.cdl = fit_cdl(x, lut_apply_reference(luts[k], x))
-                write_text(stage / f"{look.name}.cc",
-                           cdl_text(look.cdl.slope, look.cdl.offset, look.cdl.power, look.cdl.sat,
-                                    cdl_id=look.name,
-                                    description=f"{desc}; ASC CDL least-squares fit on ACEScct, "
-                                                f"rms error {look.cdl.rms:.4f}"))
         if "ocio" in formats:
             write_text(stage / "config.ocio", look_config_text(looks_in_config, config=cfg, folder=stage))
         measured = {}
         for look in col.regions:
             if look.name in want and "clf" in formats:
                 shot, _, render = look.samples()
-                measured[look.name] = fidelity(render, file_result(stage / f"{look.name}.clf", shot,
-                                                                   col.shot_space, cfg)) if len(shot) else None
+                measured[look.name] = (
+                    fidelity(render, file_result(stage / f"{look.name}.clf", shot, col.shot_space, cfg))
+                    if len(shot)
+                    else None
+                )
         baked = bake_files(col, size, formats, stage, out) if bake else {}
-        files = []
-        for p in sorted(stage.iterdir()):
-            os.replace(p, out / p.name)
-            files.append(str(out / p.name))
+        files = commit(stage, out)
         done = True
-        return LookExport(collection=col, size=size, global_lut=glob.numpy(), files=files, out=str(out),
-                          exported=[r.name for r in col.regions if r.name in want],
-                          fidelity={k: v for k, v in measured.items() if v is not None}, bake=baked)
+        return LookExport(
+            collection=col,
+            size=size,
+            global_lut=glob.numpy(),
+            files=files,
+            out=str(out),
+            exported=[r.name for r in col.regions if r.name in want],
+            fidelity={k: v for k, v in measured.items() if v is not None},
+            bake=baked,
+        )
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if created and not done:
             with contextlib.suppress(OSError):
                 out.rmdir()  # only if empty: the folder this failed run made
-
-
-def lut_lattice_sample(size: int) -> torch.Tensor:
-    """``(S³, 3)`` lattice colours (the CDL is fitted on these when a region has no pixels)."""
-    return lut_lattice(size).reshape(-1, 3)
