@@ -51,7 +51,7 @@ def build_parser(only: str | None = None, argv: list[str] | None = None) -> argp
             mod = importlib.import_module(module)
             if "argv" in inspect.signature(mod.add_arguments).parameters:
                 words = list(argv or [])
-                mod.add_arguments(p, argv=words[words.index(name) + 1:] if name in words else [])
+                mod.add_arguments(p, argv=words[words.index(name) + 1 :] if name in words else [])
             else:
                 mod.add_arguments(p)
             p.set_defaults(_run=mod.run)

@@ -63,8 +63,7 @@ def _temp_beside(path: str) -> str:
     """A new empty temporary file named for ``path``, in its folder (the pattern above)."""
     folder, name = os.path.split(path)
     ext = os.path.splitext(name)[1]
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}{_MARK}{_HOST}-{os.getpid()}-", suffix=ext,
-                               dir=folder or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}{_MARK}{_HOST}-{os.getpid()}-", suffix=ext, dir=folder or ".")
     os.close(fd)
     return tmp
 
@@ -87,7 +86,7 @@ class StagedFiles:
 
     def __init__(self) -> None:
         self._pending: list[tuple[str, str]] = []  # (temporary path, target path)
-        self._dirs: dict[str, int] = {}             # folder -> open descriptor
+        self._dirs: dict[str, int] = {}  # folder -> open descriptor
 
     def open_folders(self, folders) -> None:
         """Create (if need be) and open the output ``folders`` now, at the start of the job."""

@@ -35,22 +35,36 @@ from lookgrid.imaging import (
 def add_arguments(parser) -> None:
     parser.add_argument("input", help="input pattern (shot.####.exr, shot.%%04d.exr, @) or file")
     parser.add_argument("output", help="output pattern or file (format from the extension)")
-    parser.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1100x2 "
-                                         "(default: every frame found on disk)")
-    parser.add_argument("--from", dest="src", default=None,
-                        help="input colour space (default: 'sRGB - Texture' for 8/16-bit files; "
-                             "for float files what the file declares in oiio:ColorSpace if the "
-                             "config knows it, else ACEScg)")
-    parser.add_argument("--to", dest="dst", default=None,
-                        help="output colour space (default: the model's working space, ACEScct)")
-    parser.add_argument("--config", default=None,
-                        help="OpenColorIO config: ocio://... built-in, a path, default $OCIO or "
-                             "the versioned ACES studio config built into OpenColorIO")
+    parser.add_argument(
+        "--frames", help="frame range, e.g. 1001-1100 or 1001-1100x2 (default: every frame found on disk)"
+    )
+    parser.add_argument(
+        "--from",
+        dest="src",
+        default=None,
+        help="input colour space (default: 'sRGB - Texture' for 8/16-bit files; "
+        "for float files what the file declares in oiio:ColorSpace if the "
+        "config knows it, else ACEScg)",
+    )
+    parser.add_argument(
+        "--to", dest="dst", default=None, help="output colour space (default: the model's working space, ACEScct)"
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="OpenColorIO config: ocio://... built-in, a path, default $OCIO or "
+        "the versioned ACES studio config built into OpenColorIO",
+    )
     parser.add_argument("--part", default=None, help="EXR part to read (index or name)")
-    parser.add_argument("--dtype", choices=["half", "float", "uint8", "uint16"], default=None,
-                        help="output pixel format (default: like the input where the format allows)")
-    parser.add_argument("--isolated", action="store_true",
-                        help="decode each input in a child process (untrusted files)")
+    parser.add_argument(
+        "--dtype",
+        choices=["half", "float", "uint8", "uint16"],
+        default=None,
+        help="output pixel format (default: like the input where the format allows)",
+    )
+    parser.add_argument(
+        "--isolated", action="store_true", help="decode each input in a child process (untrusted files)"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
 
@@ -72,21 +86,22 @@ def run(args) -> int:
         idx = img.rgb_indices()
         if len(set(idx)) != 3:
             raise InvalidInputError(
-                f"{in_path} has no R, G, B channels to convert "
-                f"(channels: {', '.join(img.channel_names)})")
+                f"{in_path} has no R, G, B channels to convert (channels: {', '.join(img.channel_names)})"
+            )
         pixels = img.pixels
         if idx == (0, 1, 2):
             out, report = pipe.to_working(pixels, return_report=True)
         else:
             out = np.array(pixels, dtype=np.float32, copy=True)
-            rgb, report = pipe.to_working(np.ascontiguousarray(pixels[..., list(idx)]),
-                                          return_report=True)
+            rgb, report = pipe.to_working(np.ascontiguousarray(pixels[..., list(idx)]), return_report=True)
             out[..., list(idx)] = rgb
         total = total + report
         write_image(out_path, out, like=img, dtype=args.dtype, colorspace=pipe.working)
     bar.close()
     if not args.quiet:
         note = f"; {total}" if total else ""
-        print(f"converted {len(src_seq)} frame(s) {args.input} → {args.output} "
-              f"({pipe.src} → {pipe.working}){note}", file=sys.stderr)
+        print(
+            f"converted {len(src_seq)} frame(s) {args.input} → {args.output} ({pipe.src} → {pipe.working}){note}",
+            file=sys.stderr,
+        )
     return 0

@@ -33,14 +33,19 @@ from lookgrid_client import FrameIn, LookGridClient
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--server", default=None, metavar="HOST:PORT",
-                        help="use this running server (default: start one in this process)")
+    parser.add_argument(
+        "--server",
+        default=None,
+        metavar="HOST:PORT",
+        help="use this running server (default: start one in this process)",
+    )
     parser.add_argument("--output", default="out/demo", help="folder for frames and contact sheet (out/demo)")
     parser.add_argument("--frames", type=int, default=24, help="number of frames (24)")
     parser.add_argument("--size", default="480x320", help="frame size WxH (480x320)")
     parser.add_argument("--stride", type=int, default=1, help="grid stride r (1)")
-    parser.add_argument("--token", default=os.environ.get("LOOKGRID_TOKEN"),
-                        help="token for a server that wants one ($LOOKGRID_TOKEN)")
+    parser.add_argument(
+        "--token", default=os.environ.get("LOOKGRID_TOKEN"), help="token for a server that wants one ($LOOKGRID_TOKEN)"
+    )
     parser.add_argument("--tls-ca", default=None, help="PEM file of the server's CA (for TLS)")
 
 
@@ -51,10 +56,10 @@ def camera(n_frames: int, width: int, height: int, src_size: int = 512):
     aspect = width / height
     for i in range(n_frames):
         t = i / max(n_frames - 1, 1)
-        s = 0.5 - 0.5 * np.cos(np.pi * t)            # ease in/out camera move
-        crop_w = src_size * (0.98 - 0.28 * s)          # zoom in
+        s = 0.5 - 0.5 * np.cos(np.pi * t)  # ease in/out camera move
+        crop_w = src_size * (0.98 - 0.28 * s)  # zoom in
         crop_h = crop_w / aspect
-        cx = src_size * (0.46 + 0.04 * s)              # pan right and up a little
+        cx = src_size * (0.46 + 0.04 * s)  # pan right and up a little
         cy = src_size * (0.50 - 0.12 * s)
         x0, y0 = cx - crop_w / 2, cy - crop_h / 2
         mats.append(np.array([[crop_w / width, 0.0, x0], [0.0, crop_h / height, y0]], np.float64))
@@ -88,21 +93,42 @@ def build_clip(n_frames: int, width: int, height: int):
 def looks():
     """The three reference photos as (H, W, 3) float32 sRGB: chelsea, coffee, rocket."""
 
-    return {name: getattr(data, name)()[..., :3].astype(np.float32) / 255.0
-            for name in ("chelsea", "coffee", "rocket")}
+    return {name: getattr(data, name)()[..., :3].astype(np.float32) / 255.0 for name in ("chelsea", "coffee", "rocket")}
 
 
 def demo_spec(keys: dict, n_frames: int, stride: int) -> dict:
     """The demo's ClipSpec in its JSON form."""
     return {
-        "frames": f"1-{n_frames}", "inputColorspace": "sRGB - Texture", "outputColorspace": "sRGB - Texture",
-        "stride": stride, "method": "lookgrid",
+        "frames": f"1-{n_frames}",
+        "inputColorspace": "sRGB - Texture",
+        "outputColorspace": "sRGB - Texture",
+        "stride": stride,
+        "method": "lookgrid",
         "regions": [
-            {"name": "astronaut", "mask": "inline", "styles": [
-                {"style": keys["chelsea"], "weight": {"keys": [
-                    {"frame": 1, "value": 1, "interpolation": "SMOOTH"}, {"frame": n_frames, "value": 0}]}},
-                {"style": keys["coffee"], "weight": {"keys": [
-                    {"frame": 1, "value": 0, "interpolation": "SMOOTH"}, {"frame": n_frames, "value": 1}]}}]},
+            {
+                "name": "astronaut",
+                "mask": "inline",
+                "styles": [
+                    {
+                        "style": keys["chelsea"],
+                        "weight": {
+                            "keys": [
+                                {"frame": 1, "value": 1, "interpolation": "SMOOTH"},
+                                {"frame": n_frames, "value": 0},
+                            ]
+                        },
+                    },
+                    {
+                        "style": keys["coffee"],
+                        "weight": {
+                            "keys": [
+                                {"frame": 1, "value": 0, "interpolation": "SMOOTH"},
+                                {"frame": n_frames, "value": 1},
+                            ]
+                        },
+                    },
+                ],
+            },
             {"name": "background", "styles": [{"style": keys["rocket"]}]},
         ],
     }
@@ -126,12 +152,12 @@ def contact_sheet(frames, mattes, outputs, refs, picks: int = 6):
     for j, ref in enumerate(refs.values()):
         x = pad + j * (tw + pad)
         rh = min(th, int(round(ref.shape[0] * tw / ref.shape[1])))
-        sheet[pad:pad + rh, x:x + tw] = cv2.resize(ref, (tw, rh), interpolation=cv2.INTER_AREA)
+        sheet[pad : pad + rh, x : x + tw] = cv2.resize(ref, (tw, rh), interpolation=cv2.INTER_AREA)
     for j, i in enumerate(idx):
         x = pad + j * (tw + pad)
         for row, img in enumerate((frames[i], mattes[i], outputs[i]), start=1):
             y = pad + row * (th + pad)
-            sheet[y:y + th, x:x + tw] = thumb(img)
+            sheet[y : y + th, x : x + tw] = thumb(img)
     return sheet
 
 
@@ -148,16 +174,20 @@ def run(args) -> int:
             client.wait_ready(30)
             info = client.server_info()
             if any(m.identity for m in info.models if m.loaded):
-                print("lookgrid demo: warning: the server has no trained weights (identity model): "
-                      "output frames will equal the input", flush=True)
+                print(
+                    "lookgrid demo: warning: the server has no trained weights (identity model): "
+                    "output frames will equal the input",
+                    flush=True,
+                )
             frames, mattes = build_clip(args.frames, width, height)
             refs = looks()
             keys = {name: client.upload_style(img, colorspace="sRGB - Texture") for name, img in refs.items()}
             spec = demo_spec(keys, args.frames, args.stride)
             clip = client.open_clip(spec, label="lookgrid demo")
             t0 = time.perf_counter()
-            items = (FrameIn(i + 1, frames[i], ["R", "G", "B"], masks={"astronaut": mattes[i]})
-                     for i in range(args.frames))
+            items = (
+                FrameIn(i + 1, frames[i], ["R", "G", "B"], masks={"astronaut": mattes[i]}) for i in range(args.frames)
+            )
             outputs = np.empty_like(frames)
             os.makedirs(args.output, exist_ok=True)
             remove_stale_temps(args.output)  # what a killed earlier run left half-written
@@ -165,8 +195,12 @@ def run(args) -> int:
                 assert out.pixels is not None  # raw frames in, raw frames out
                 rgb = np.clip(out.pixels[..., :3].astype(np.float32), 0, 1)
                 outputs[out.frame - 1] = rgb
-                write_image(os.path.join(args.output, f"demo.{out.frame:04d}.png"), rgb,
-                            channel_names=["R", "G", "B"], dtype="uint8")
+                write_image(
+                    os.path.join(args.output, f"demo.{out.frame:04d}.png"),
+                    rgb,
+                    channel_names=["R", "G", "B"],
+                    dtype="uint8",
+                )
             seconds = time.perf_counter() - t0
             client.close_clip(clip.clip_id)
     sheet = contact_sheet(frames, mattes, outputs, refs)
@@ -176,7 +210,9 @@ def run(args) -> int:
     with atomic_write(spec_path) as tmp, open(tmp, "w") as f:
         json.dump(spec, f, indent=2)
     change = float(np.abs(outputs - frames).mean())
-    print(f"lookgrid demo: {args.frames} frames of {width}x{height} in {seconds:.1f} s "
-          f"({args.frames / seconds:.2f} frames/s) through {address}; mean change {change:.4f}")
+    print(
+        f"lookgrid demo: {args.frames} frames of {width}x{height} in {seconds:.1f} s "
+        f"({args.frames / seconds:.2f} frames/s) through {address}; mean change {change:.4f}"
+    )
     print(f"lookgrid demo: wrote {args.output}/demo.####.png, {sheet_path}, {spec_path}")
     return 0

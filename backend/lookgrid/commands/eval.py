@@ -53,36 +53,64 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data", help="data folder for --suite (default: $LOOKGRID_SHARED_DATA or ../shared/data)")
     parser.add_argument("--input", help="input frame pattern (%%05d, ####, @) or a single file")
     parser.add_argument("--mask", action="append", metavar="NAME=PATTERN", help="region mask sequence (repeatable)")
-    parser.add_argument("--style", action="append", metavar="NAME=PATH",
-                        help="reference for a region; 'background' is what no mask covers (repeatable)")
+    parser.add_argument(
+        "--style",
+        action="append",
+        metavar="NAME=PATH",
+        help="reference for a region; 'background' is what no mask covers (repeatable)",
+    )
     parser.add_argument("--frames", help="frame range, e.g. 0-49")
     parser.add_argument("--name", help="clip name for reports (default: the input folder's name)")
     parser.add_argument("--input-colorspace", default="", help="colour space of the input (default by file type)")
-    parser.add_argument("--methods", default=",".join(METHOD_NAMES),
-                        help="comma-separated methods (default: all four); also 'smoothed' (lookgrid with "
-                             "--smooth), the classical per-region "
-                             "transfers 'mkl', 'hm' and 'hm-mkl-hm' (lookgrid.eval.classical), and "
-                             "'frozen', a diagnostic row: the first frame's lookgrid grids on every frame "
-                             "(the warping error and grade pumping a held look reaches)")
-    parser.add_argument("--max-frames", type=int, default=None,
-                        help="use at most the first N frames (default: all; --suite dev: 24)")
-    parser.add_argument("--max-height", type=int, default=None,
-                        help="scale frames down to at most this many rows (default 480)")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHOD_NAMES),
+        help="comma-separated methods (default: all four); also 'smoothed' (lookgrid with "
+        "--smooth), the classical per-region "
+        "transfers 'mkl', 'hm' and 'hm-mkl-hm' (lookgrid.eval.classical), and "
+        "'frozen', a diagnostic row: the first frame's lookgrid grids on every frame "
+        "(the warping error and grade pumping a held look reaches)",
+    )
+    parser.add_argument(
+        "--max-frames", type=int, default=None, help="use at most the first N frames (default: all; --suite dev: 24)"
+    )
+    parser.add_argument(
+        "--max-height", type=int, default=None, help="scale frames down to at most this many rows (default 480)"
+    )
     parser.add_argument("--stride", type=int, default=1, help="analyse every R-th frame (default 1)")
-    parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
-                        help="smooth each region's look over the whole shot (spec.smooth: sigma in analysed "
-                             "frames) for every engine row; row 'smoothed' is lookgrid with it (default sigma "
-                             f"{harness.SMOOTHED_SIGMA:g} when this is 0)")
-    parser.add_argument("--grain", type=float, default=0.0, metavar="SIGMA",
-                        help="render from frames with fresh per-frame luminance + chroma grain of this "
-                             "sigma (0-1 display units, seeded) and measure against the clean frames")
-    parser.add_argument("--cut", type=int, default=0, metavar="K",
-                        help="with --suite: also join each clip's first K frames to the next clip's "
-                             "first K and count the frames after the cut that still carry the first "
-                             "shot's look (vs a fresh start on the second shot)")
-    parser.add_argument("--temporal", choices=TEMPORAL_MODES, default=None,
-                        help="how temporal methods carry the look: tc (statistics, TC-AdaIN) or flow "
-                             "(grids warped along optical flow); default: what the model says")
+    parser.add_argument(
+        "--smooth",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help="smooth each region's look over the whole shot (spec.smooth: sigma in analysed "
+        "frames) for every engine row; row 'smoothed' is lookgrid with it (default sigma "
+        f"{harness.SMOOTHED_SIGMA:g} when this is 0)",
+    )
+    parser.add_argument(
+        "--grain",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help="render from frames with fresh per-frame luminance + chroma grain of this "
+        "sigma (0-1 display units, seeded) and measure against the clean frames",
+    )
+    parser.add_argument(
+        "--cut",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --suite: also join each clip's first K frames to the next clip's "
+        "first K and count the frames after the cut that still carry the first "
+        "shot's look (vs a fresh start on the second shot)",
+    )
+    parser.add_argument(
+        "--temporal",
+        choices=TEMPORAL_MODES,
+        default=None,
+        help="how temporal methods carry the look: tc (statistics, TC-AdaIN) or flow "
+        "(grids warped along optical flow); default: what the model says",
+    )
     add_model_option(parser)
     add_device_option(parser)
     parser.add_argument("--sheet-frames", type=int, default=3, help="frames per contact sheet (default 3)")
@@ -109,17 +137,21 @@ def _clip_jobs(args):
         max_height = args.max_height if args.max_height is not None else DEV_MAX_HEIGHT
         jobs = []
         for c in suite:
-            spec = harness.build_spec(str(data / c.frames), {"fg": str(data / c.mask)},
-                                      {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
-                                      model=args.model)
+            spec = harness.build_spec(
+                str(data / c.frames),
+                {"fg": str(data / c.mask)},
+                {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
+                model=args.model,
+            )
             jobs.append((c.name, spec, max_frames, max_height))
         return jobs, methods, None
     if not args.input:
         raise InvalidInputError("give --input (with --mask and --style) or --suite dev")
     masks = _pairs(args.mask, "--mask")
     styles = _pairs(args.style, "--style")
-    spec = harness.build_spec(args.input, masks, styles, frames=args.frames,
-                              input_colorspace=args.input_colorspace, model=args.model)
+    spec = harness.build_spec(
+        args.input, masks, styles, frames=args.frames, input_colorspace=args.input_colorspace, model=args.model
+    )
     name = args.name or Path(args.input).resolve().parent.parent.name or "clip"
     return [(name, spec, args.max_frames, args.max_height if args.max_height is not None else 480)], methods, None
 
@@ -138,8 +170,7 @@ def _cuts(engine, jobs, methods, args, say) -> dict[str, list[dict]]:
     """The cut measure: clip i's first K frames, then clip i+1's (the last wraps to the first);
     per method, one :func:`lookgrid.eval.harness.measure_cut` dict per cut."""
     k = args.cut
-    shots = [harness.load_clip(name, spec, engine, max_frames=k, max_height=mh)
-             for name, spec, _, mh in jobs]
+    shots = [harness.load_clip(name, spec, engine, max_frames=k, max_height=mh) for name, spec, _, mh in jobs]
     out: dict[str, list[dict]] = {m: [] for m in methods}
     for i, first in enumerate(shots):
         cut, fresh = harness.cut_clip(first, shots[(i + 1) % len(shots)], k)
@@ -179,8 +210,9 @@ def run(args) -> int:
         if not results:
             harness.warm_up(engine, clip, methods, smooth=args.smooth)
             say("warm-up done (model loaded, kernels compiled; not timed)")
-        res = harness.evaluate_clip(engine, clip, methods, stride=args.stride, smooth=args.smooth, settings=settings,
-                                    grain=args.grain, log=say)
+        res = harness.evaluate_clip(
+            engine, clip, methods, stride=args.stride, smooth=args.smooth, settings=settings, grain=args.grain, log=say
+        )
         d = res.to_dict()
         sheet = report.contact_sheet(res, frames=report.pick_frames(len(clip.frames), args.sheet_frames))
         d["contact_sheet"] = os.path.join(args.out, f"{name}_contact.png")
@@ -222,6 +254,7 @@ def run(args) -> int:
     print()
     print(report.format_summary(summary))
     print(f"model: {out['model']}")
-    print(f"\nwrote {json_path}, {len(dicts)} contact sheet(s) and warping plot(s) in {args.out} "
-          f"({out['seconds']:.0f} s)")
+    print(
+        f"\nwrote {json_path}, {len(dicts)} contact sheet(s) and warping plot(s) in {args.out} ({out['seconds']:.0f} s)"
+    )
     return 0

@@ -30,26 +30,49 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="farm", metavar="WHAT", required=True)
     render = sub.add_parser("render", help="render a clip on Ray", description="render a clip on Ray")
     _spec(render)
-    render.add_argument("--chunk", type=int, default=10, metavar="N",
-                        help="frames per task (default 10; 0: one task for everything)")
-    render.add_argument("--workers", type=int, default=2, metavar="K",
-                        help="chunks rendered at once (default 2; a local Ray gets K CPUs)")
-    render.add_argument("--address", metavar="ADDR",
-                        help="join a running Ray cluster: auto, ray://host:port or host:port "
-                             "(default: start a local Ray for the job)")
-    render.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
-                        help="GPUs each task asks Ray for (e.g. 1 or 0.5 on a GPU cluster; default 0)")
-    render.add_argument("--order", choices=("forward", "reverse", "shuffled"), default="forward",
-                        help="order in which chunks are handed out (the pixels do not depend on it)")
+    render.add_argument(
+        "--chunk", type=int, default=10, metavar="N", help="frames per task (default 10; 0: one task for everything)"
+    )
+    render.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="K",
+        help="chunks rendered at once (default 2; a local Ray gets K CPUs)",
+    )
+    render.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="join a running Ray cluster: auto, ray://host:port or host:port (default: start a local Ray for the job)",
+    )
+    render.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=0.0,
+        metavar="G",
+        help="GPUs each task asks Ray for (e.g. 1 or 0.5 on a GPU cluster; default 0)",
+    )
+    render.add_argument(
+        "--order",
+        choices=("forward", "reverse", "shuffled"),
+        default="forward",
+        help="order in which chunks are handed out (the pixels do not depend on it)",
+    )
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
-    export = sub.add_parser("export", help="write an Open Job Description job bundle",
-                            description="write an Open Job Description job bundle")
+    export = sub.add_parser(
+        "export",
+        help="write an Open Job Description job bundle",
+        description="write an Open Job Description job bundle",
+    )
     _spec(export)
     export.add_argument("--out", required=True, metavar="DIR", help="bundle folder to write")
     export.add_argument("--chunk", type=int, default=10, metavar="N", help="frames per render task")
     export.add_argument("--name", help="job name (default from the output pattern and frames)")
-    task = sub.add_parser("task", help="one task of an exported job (run by the farm)",
-                          description="one task of an exported job (run by the farm)")
+    task = sub.add_parser(
+        "task",
+        help="one task of an exported job (run by the farm)",
+        description="one task of an exported job (run by the farm)",
+    )
     tsub = task.add_subparsers(dest="task", metavar="KIND", required=True)
     _spec(tsub.add_parser("analyze", help="analyse the clip unless its analysis is current"))
     tr = tsub.add_parser("render", help="render one chunk of frames from the analysis")
@@ -86,9 +109,15 @@ def _render(args, spec) -> int:
         bar.refresh()
 
     try:
-        summary = run_job(spec, chunk=args.chunk or None, workers=args.workers,
-                          address=args.address, order=args.order, progress=progress,
-                          gpus=args.gpus_per_worker)
+        summary = run_job(
+            spec,
+            chunk=args.chunk or None,
+            workers=args.workers,
+            address=args.address,
+            order=args.order,
+            progress=progress,
+            gpus=args.gpus_per_worker,
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -104,8 +133,7 @@ def _task(args, spec) -> int:
         if result["reused"]:
             print("analyze: the analysis beside the output is current; nothing to do")
         else:
-            print(f"analyze: {result['analysed']} frames in {result['seconds']:.1f} s "
-                  f"({result['reason']})")
+            print(f"analyze: {result['analysed']} frames in {result['seconds']:.1f} s ({result['reason']})")
         return 0
 
     job = jobs.Job(spec)

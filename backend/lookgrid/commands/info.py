@@ -18,10 +18,18 @@ from lookgrid.model.licence import commercially_usable, data_licence
 from lookgrid.model.names import PRIOR_MODEL, models_dir
 
 _PACKAGES = [
-    ("lookgrid", "lookgrid"), ("torch", "torch"), ("numpy", "numpy"), ("numba", "numba"),
-    ("OpenImageIO", "OpenImageIO"), ("opencolorio", "PyOpenColorIO"), ("grpcio", "grpc"),
-    ("protobuf", "google.protobuf"), ("fileseq", "fileseq"),
-    ("opencv-python-headless", "cv2"), ("scikit-image", "skimage"), ("tqdm", "tqdm"),
+    ("lookgrid", "lookgrid"),
+    ("torch", "torch"),
+    ("numpy", "numpy"),
+    ("numba", "numba"),
+    ("OpenImageIO", "OpenImageIO"),
+    ("opencolorio", "PyOpenColorIO"),
+    ("grpcio", "grpc"),
+    ("protobuf", "google.protobuf"),
+    ("fileseq", "fileseq"),
+    ("opencv-python-headless", "cv2"),
+    ("scikit-image", "skimage"),
+    ("tqdm", "tqdm"),
 ]
 
 
@@ -44,8 +52,7 @@ def _version(dist: str, module: str) -> str:
 
 
 def _devices() -> list[dict]:
-    out = [{"device": "cpu", "name": platform.processor() or platform.machine(),
-            "threads": os.cpu_count()}]
+    out = [{"device": "cpu", "name": platform.processor() or platform.machine(), "threads": os.cpu_count()}]
     try:  # a broken torch install is reported, not raised
         torch = importlib.import_module("torch")
     except Exception as err:
@@ -54,9 +61,14 @@ def _devices() -> list[dict]:
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             p = torch.cuda.get_device_properties(i)
-            out.append({"device": f"cuda:{i}", "name": p.name,
-                        "memory_gib": round(p.total_memory / 2**30, 1),
-                        "capability": f"{p.major}.{p.minor}"})
+            out.append(
+                {
+                    "device": f"cuda:{i}",
+                    "name": p.name,
+                    "memory_gib": round(p.total_memory / 2**30, 1),
+                    "capability": f"{p.major}.{p.minor}",
+                }
+            )
     else:
         out.append({"device": "cuda", "available": False})
     mps = getattr(torch.backends, "mps", None)
@@ -70,11 +82,14 @@ def _colour() -> dict:
         used = color.pinned_config(None)
     except Exception as err:
         used = f"{color.config_source(None)} (cannot be used: {err})"
-    info: dict = {"OCIO": os.environ.get("OCIO") or None, "config_used": used,
-                  "config_from": "$OCIO" if os.environ.get("OCIO") else "the built-in default",
-                  "opencolorio": color.OCIO_VERSION,
-                  "working_space": color.WORKING_SPACE,
-                  "builtin_configs": [f"{uri}  {desc}" for uri, desc in color.builtin_configs()]}
+    info: dict = {
+        "OCIO": os.environ.get("OCIO") or None,
+        "config_used": used,
+        "config_from": "$OCIO" if os.environ.get("OCIO") else "the built-in default",
+        "opencolorio": color.OCIO_VERSION,
+        "working_space": color.WORKING_SPACE,
+        "builtin_configs": [f"{uri}  {desc}" for uri, desc in color.builtin_configs()],
+    }
     try:
         pipe = color.ColorPipeline(None, src=color.SCENE_DEFAULT)
         info["ACEScg_to_working_fast_path"] = pipe.fast_path
@@ -104,9 +119,19 @@ def _models() -> list[dict]:
         except Exception as err:
             entry["error"] = f"{type(err).__name__}: {err}"[:200]
         out.append(entry)
-    out.append({"name": PRIOR_MODEL, "file": None, "size_mib": 0.0, "card": None, "format": None,
-                "version": None, "data_licence": "none", "commercial_use": True,
-                "description": "the closed-form colour prior alone (no weights, no learned residual)"})
+    out.append(
+        {
+            "name": PRIOR_MODEL,
+            "file": None,
+            "size_mib": 0.0,
+            "card": None,
+            "format": None,
+            "version": None,
+            "data_licence": "none",
+            "commercial_use": True,
+            "description": "the closed-form colour prior alone (no weights, no learned residual)",
+        }
+    )
     return out
 
 
@@ -140,8 +165,10 @@ def run(args) -> int:
     print("\ncolour (OpenColorIO):")
     print(f"  $OCIO                 {c['OCIO'] or '(not set)'}")
     print(f"  config used           {c['config_used']}  (from {c['config_from']}; OpenColorIO {c['opencolorio']})")
-    print(f"  working space         {c['working_space']}"
-          + (f"  (ACEScg → working fast path: {'yes' if c.get('ACEScg_to_working_fast_path') else 'no'})"))
+    print(
+        f"  working space         {c['working_space']}"
+        + (f"  (ACEScg → working fast path: {'yes' if c.get('ACEScg_to_working_fast_path') else 'no'})")
+    )
     if c.get("error"):
         print(f"  ERROR                 {c['error']}")
     print("  built-in configs:")
@@ -155,8 +182,10 @@ def run(args) -> int:
         if m["file"] is None:
             print(f"  {m['name']:28s} {'(no file)':>12s}  training data: none ({use}): {m['description']}")
             continue
-        extra = (f"format={m.get('format')} v{m.get('version')}  training data: {m.get('data_licence')} ({use})"
-                 if "format" in m else m.get("error", ""))
-        print(f"  {m['name']:28s} {m['size_mib']:8.2f} MiB  {extra}"
-              + ("" if m.get("card") else "  (no model card)"))
+        extra = (
+            f"format={m.get('format')} v{m.get('version')}  training data: {m.get('data_licence')} ({use})"
+            if "format" in m
+            else m.get("error", "")
+        )
+        print(f"  {m['name']:28s} {m['size_mib']:8.2f} MiB  {extra}" + ("" if m.get("card") else "  (no model card)"))
     return 0

@@ -33,30 +33,47 @@ from lookgrid.timeline import Key, Track
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="look", metavar="WHAT", required=True)
-    e = sub.add_parser("export", help="write per-region LUT/CLF/CDL/OCIO looks and mattes",
-                       description="write per-region LUT/CLF/CDL/OCIO looks and mattes")
+    e = sub.add_parser(
+        "export",
+        help="write per-region LUT/CLF/CDL/OCIO looks and mattes",
+        description="write per-region LUT/CLF/CDL/OCIO looks and mattes",
+    )
     e.add_argument("--spec", required=True, metavar="JSON", help="the clip (ClipSpec JSON)")
     e.add_argument("--out", required=True, metavar="DIR", help="folder for the files")
-    e.add_argument("--frames", metavar="RANGE", help="frames of the look: 1001 (a frame look) or "
-                   "1001-1048 (a shot look); default: every frame of the clip")
+    e.add_argument(
+        "--frames",
+        metavar="RANGE",
+        help="frames of the look: 1001 (a frame look) or 1001-1048 (a shot look); default: every frame of the clip",
+    )
     e.add_argument("--size", type=int, default=33, help="LUT size per axis: 17, 33 (default) or 65")
     e.add_argument("--formats", default="clf,cube,cdl,ocio", help="comma list of clf, cube, cdl, ocio")
     e.add_argument("--regions", help="comma list of regions (default: all, background included)")
-    e.add_argument("--bake", action="store_true", help="also what a native-node bake needs: one LUT per "
-                   "reference per frame range, Keymix masks, and the fidelity of the dissolved references")
+    e.add_argument(
+        "--bake",
+        action="store_true",
+        help="also what a native-node bake needs: one LUT per "
+        "reference per frame range, Keymix masks, and the fidelity of the dissolved references",
+    )
     add_device_option(e)
     add_model_option(e)
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(_look=run_export)
-    t = sub.add_parser("table", help="fidelity of exported looks on the dev clips",
-                       description="fidelity of exported looks on the dev clips")
+    t = sub.add_parser(
+        "table",
+        help="fidelity of exported looks on the dev clips",
+        description="fidelity of exported looks on the dev clips",
+    )
     t.add_argument("--suite", choices=["dev"], default="dev")
     t.add_argument("--data", help="data folder (default: $LOOKGRID_SHARED_DATA or ../shared/data)")
     t.add_argument("--frames-per-clip", type=int, default=4, help="first N frames of each clip (default 4)")
     t.add_argument("--clips", help="comma list of clip names (default: all of the suite)")
     t.add_argument("--sizes", default="33,65", help="LUT sizes (default 33,65)")
-    t.add_argument("--bake", action="store_true", help="instead: the native-node bake (references dissolved "
-                   "with the curves) on a shot look, a keyed transition and a strength curve (first size)")
+    t.add_argument(
+        "--bake",
+        action="store_true",
+        help="instead: the native-node bake (references dissolved "
+        "with the curves) on a shot look, a keyed transition and a strength curve (first size)",
+    )
     add_device_option(t)
     add_model_option(t)
     t.set_defaults(_look=run_table)
@@ -97,13 +114,24 @@ def run_export(args) -> int:
         if not args.no_progress:
             print(f"\rlook export: frame {frame} ({done}/{total})", end="", file=sys.stderr, flush=True)
 
-    result = export_look(engine, spec, args.out, frames, size=args.size, formats=_items(args.formats),
-                         regions=_list(args.regions), progress=progress, bake=args.bake)
+    result = export_look(
+        engine,
+        spec,
+        args.out,
+        frames,
+        size=args.size,
+        formats=_items(args.formats),
+        regions=_list(args.regions),
+        progress=progress,
+        bake=args.bake,
+    )
     if not args.no_progress:
         print(file=sys.stderr)
     col = result.collection
-    print(f"wrote {len(result.files)} files to {result.out} (frames {format_frame_ranges(col.frames)}, "
-          f"{result.size}^3, shot colour space {col.shot_space}, {col.seconds:.1f} s)")
+    print(
+        f"wrote {len(result.files)} files to {result.out} (frames {format_frame_ranges(col.frames)}, "
+        f"{result.size}^3, shot colour space {col.shot_space}, {col.seconds:.1f} s)"
+    )
     for look in col.regions:
         if look.cdl is not None:
             print(f"  {look.name}.cc: ASC CDL fit error rms {look.cdl.rms:.4f}, max {look.cdl.max:.4f} (ACEScct)")
@@ -143,9 +171,13 @@ def run_table(args) -> int:
     pools: dict[tuple, list] = {}
     print(f"{'clip':11s} {'size':>4s} {'look':5s} {'region':11s} {'its LUT':>13s}   {'global LUT':>13s}   pixels")
     for c in suite:
-        spec = harness.build_spec(str(data / c.frames), {"fg": str(data / c.mask)},
-                                  {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
-                                  frames=f"0-{args.frames_per_clip - 1}", model=args.model)
+        spec = harness.build_spec(
+            str(data / c.frames),
+            {"fg": str(data / c.mask)},
+            {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
+            frames=f"0-{args.frames_per_clip - 1}",
+            model=args.model,
+        )
         col = collect_looks(engine, spec)
         for size in sizes:
             for label, frames in (("frame", slice(0, 1)), ("shot", None)):
@@ -157,8 +189,10 @@ def run_table(args) -> int:
                     pools.setdefault((size, label, "own"), []).append(own)
                     pools.setdefault((size, label, "global"), []).append(gl)
                     fo, fg = fidelity(*own), fidelity(*gl)
-                    print(f"{c.name:11s} {size:4d} {label:5s} {look.name:11s} {_fmt(fo)}   {_fmt(fg)}   {fo.pixels}",
-                          flush=True)
+                    print(
+                        f"{c.name:11s} {size:4d} {label:5s} {look.name:11s} {_fmt(fo)}   {_fmt(fg)}   {fo.pixels}",
+                        flush=True,
+                    )
     print(f"all clips ({args.frames_per_clip} frames each), pooled over regions:")
     for size in sizes:
         for label in ("frame", "shot"):
@@ -176,13 +210,19 @@ def _bake_table(engine, suite, data: Path, n: int, size: int, model) -> int:
     print(f"{'clip':11s} {'case':15s} {'region':11s} {'shot CLF':>13s}   {'bake':>13s}   pixels")
     for c in suite:
         for case in cases:
-            spec = harness.build_spec(str(data / c.frames), {"fg": str(data / c.mask)},
-                                      {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
-                                      frames=f"0-{last}", model=model)
+            spec = harness.build_spec(
+                str(data / c.frames),
+                {"fg": str(data / c.mask)},
+                {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
+                frames=f"0-{last}",
+                model=model,
+            )
             fg = spec.regions[0]
-            if case == "transition":     # the subject from its own reference to the background's, smooth
-                fg.styles = [StyleTrack(str(data / c.fg_style), Track((Key(0, 1.0, "smooth"), Key(last, 0.0)))),
-                             StyleTrack(str(data / c.bg_style), Track((Key(0, 0.0, "smooth"), Key(last, 1.0))))]
+            if case == "transition":  # the subject from its own reference to the background's, smooth
+                fg.styles = [
+                    StyleTrack(str(data / c.fg_style), Track((Key(0, 1.0, "smooth"), Key(last, 0.0)))),
+                    StyleTrack(str(data / c.bg_style), Track((Key(0, 0.0, "smooth"), Key(last, 1.0)))),
+                ]
             elif case == "strength curve":
                 fg.strength = Track((Key(0, 1.0), Key(last, 0.3)))
             with tempfile.TemporaryDirectory(prefix="lookgrid-bake-table-") as tmp:
@@ -192,12 +232,17 @@ def _bake_table(engine, suite, data: Path, n: int, size: int, model) -> int:
                     shot, _, render = look.samples()
                     own = (render, file_result(res.clf_path(look.name), shot, col.shot_space, col.config))
                     bake = res.bake[look.name]
-                    print(f"{c.name:11s} {case:15s} {look.name:11s} {_fmt(fidelity(*own))}   "
-                          f"{_fmt(bake.fidelity)}   {len(render)}", flush=True)
+                    print(
+                        f"{c.name:11s} {case:15s} {look.name:11s} {_fmt(fidelity(*own))}   "
+                        f"{_fmt(bake.fidelity)}   {len(render)}",
+                        flush=True,
+                    )
                     pools.setdefault((case, "shot"), []).append(own)
                     pools.setdefault((case, "bake"), []).append(bake.pair)
     print(f"all clips ({n} frames each, {size}^3), pooled over regions: shot CLF, bake")
     for case in cases:
-        print(f"{'all':11s} {case:15s} {'regions':11s} {_fmt(pooled(pools[(case, 'shot')]))}   "
-              f"{_fmt(pooled(pools[(case, 'bake')]))}")
+        print(
+            f"{'all':11s} {case:15s} {'regions':11s} {_fmt(pooled(pools[(case, 'shot')]))}   "
+            f"{_fmt(pooled(pools[(case, 'bake')]))}"
+        )
     return 0

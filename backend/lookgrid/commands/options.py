@@ -13,17 +13,25 @@ __all__ = ["add_device_option", "add_model_option", "parse_size", "parse_sizes"]
 def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") -> None:
     """``--device``: where ``what`` runs. No value means ``auto`` (cuda when available, else cpu);
     the name is checked by :func:`lookgrid.model.device.resolve_device` when the command starts."""
-    parser.add_argument("--device", default=None, metavar="DEVICE",
-                        help=f"device for {what}: {DEVICE_HELP} (default auto: cuda when available)")
+    parser.add_argument(
+        "--device",
+        default=None,
+        metavar="DEVICE",
+        help=f"device for {what}: {DEVICE_HELP} (default auto: cuda when available)",
+    )
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     """``--model NAME|PATH``: a model name (``models/<name>.pt``) or a checkpoint; none means the
     default weights (see :func:`lookgrid.model.load.resolve_model_path`)."""
-    parser.add_argument("--model", default=None, metavar="NAME|PATH",
-                        help="a model by name (lookgrid info lists them, e.g. lookgrid-v2; 'prior' is the "
-                             "closed-form colour prior alone, no weights) or a checkpoint file (default: "
-                             "$LOOKGRID_MODEL, else the default model, else the untrained model)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME|PATH",
+        help="a model by name (lookgrid info lists them, e.g. lookgrid-v2; 'prior' is the "
+        "closed-form colour prior alone, no weights) or a checkpoint file (default: "
+        "$LOOKGRID_MODEL, else the default model, else the untrained model)",
+    )
 
 
 def parse_size(text: str, flag: str = "--size", *, lo: int = 1, hi: int = 65536) -> tuple[int, int]:

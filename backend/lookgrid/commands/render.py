@@ -38,32 +38,57 @@ from lookgrid.timeline import Key, Track
 def add_arguments(parser) -> None:
     parser.add_argument("--input", metavar="PATTERN", help="input frames (%%04d, ####, @ or one file)")
     parser.add_argument("--output", metavar="PATTERN", help="output frames (format by extension)")
-    parser.add_argument("--mask", action="append", default=[], metavar="NAME=PATTERN",
-                        help="a region and its mask frames (repeatable)")
-    parser.add_argument("--style", action="append", default=[], metavar="NAME=IMAGE",
-                        help="reference image for a region, or 'background' (repeatable)")
-    parser.add_argument("--style-weight", action="append", default=[], metavar="NAME=KEYS",
-                        help="weight track of the region's next style (in --style order)")
-    parser.add_argument("--strength", action="append", default=[], metavar="NAME=KEYS",
-                        help="how strongly the look applies, 0..1 (number or keyframes)")
+    parser.add_argument(
+        "--mask", action="append", default=[], metavar="NAME=PATTERN", help="a region and its mask frames (repeatable)"
+    )
+    parser.add_argument(
+        "--style",
+        action="append",
+        default=[],
+        metavar="NAME=IMAGE",
+        help="reference image for a region, or 'background' (repeatable)",
+    )
+    parser.add_argument(
+        "--style-weight",
+        action="append",
+        default=[],
+        metavar="NAME=KEYS",
+        help="weight track of the region's next style (in --style order)",
+    )
+    parser.add_argument(
+        "--strength",
+        action="append",
+        default=[],
+        metavar="NAME=KEYS",
+        help="how strongly the look applies, 0..1 (number or keyframes)",
+    )
     parser.add_argument("--frames", metavar="RANGE", help="e.g. 0-49, 1001-1100x2 (default: all on disk)")
     parser.add_argument("--stride", type=int, metavar="R", help="compute grids every R frames (default 1)")
-    parser.add_argument("--smooth", type=float, metavar="SIGMA",
-                        help="smooth each region's look over the whole shot, both ways in time (sigma in "
-                             "analysed frames, e.g. 3; default 0 = off): a steadier grade")
+    parser.add_argument(
+        "--smooth",
+        type=float,
+        metavar="SIGMA",
+        help="smooth each region's look over the whole shot, both ways in time (sigma in "
+        "analysed frames, e.g. 3; default 0 = off): a steadier grade",
+    )
     parser.add_argument("--method", choices=METHOD_NAMES, help="default lookgrid")
-    parser.add_argument("--input-colorspace", metavar="NAME",
-                        help="OpenColorIO name (default: sRGB for PNG/JPEG, else declared or ACEScg)")
-    parser.add_argument("--output-colorspace", metavar="NAME",
-                        help="default: the input's for EXR, sRGB for PNG/JPEG")
+    parser.add_argument(
+        "--input-colorspace",
+        metavar="NAME",
+        help="OpenColorIO name (default: sRGB for PNG/JPEG, else declared or ACEScg)",
+    )
+    parser.add_argument("--output-colorspace", metavar="NAME", help="default: the input's for EXR, sRGB for PNG/JPEG")
     parser.add_argument("--config", metavar="OCIO", help="OpenColorIO config (default $OCIO or the ACES studio config)")
     add_device_option(parser)
     add_model_option(parser)
     parser.add_argument("--spec", metavar="JSON", help="read the job from a ClipSpec JSON file")
     parser.add_argument("--write-spec", metavar="JSON", help="write the job as ClipSpec JSON and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--allow-missing", action="store_true",
-                        help="render a sequence found on disk although frames are missing inside it")
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="render a sequence found on disk although frames are missing inside it",
+    )
 
 
 def parse_keys(text: str, what: str):
@@ -103,8 +128,9 @@ def spec_from_args(args):
     absp = os.path.abspath
     if args.spec:
         if args.mask or args.style or args.style_weight or args.strength:
-            raise InvalidInputError("--spec already describes the regions; drop --mask/--style/"
-                                    "--style-weight/--strength (or drop --spec)")
+            raise InvalidInputError(
+                "--spec already describes the regions; drop --mask/--style/--style-weight/--strength (or drop --spec)"
+            )
         spec = ClipSpec.load(args.spec)
     else:
         if not args.input:
@@ -114,8 +140,9 @@ def spec_from_args(args):
         regions: dict[str, RegionSpec] = {}
         for name, pattern in _pairs(args.mask, "--mask"):
             if name == BACKGROUND:
-                raise InvalidInputError("--mask background=...: 'background' is what no mask covers; "
-                                        "give it only a --style")
+                raise InvalidInputError(
+                    "--mask background=...: 'background' is what no mask covers; give it only a --style"
+                )
             if name in regions:
                 raise InvalidInputError(f"--mask {name}=...: region {name!r} given twice")
             regions[name] = RegionSpec(name, absp(pattern))
@@ -124,7 +151,8 @@ def spec_from_args(args):
                 if name != BACKGROUND:
                     known = ", ".join(list(regions) + [BACKGROUND])
                     raise InvalidInputError(
-                        f"--style {name}=...: no region {name!r} (regions: {known}; add --mask {name}=PATTERN)")
+                        f"--style {name}=...: no region {name!r} (regions: {known}; add --mask {name}=PATTERN)"
+                    )
                 regions[name] = RegionSpec(name, None)
             regions[name].styles.append(StyleTrack(image if image.startswith("sha256:") else absp(image)))
         counts: dict[str, int] = {}
@@ -134,8 +162,7 @@ def spec_from_args(args):
                 raise InvalidInputError(f"--style-weight {name}=...: no region {name!r}")
             i = counts.get(name, 0)
             if i >= len(r.styles):
-                raise InvalidInputError(f"--style-weight {name}=...: region {name!r} has only "
-                                        f"{len(r.styles)} style(s)")
+                raise InvalidInputError(f"--style-weight {name}=...: region {name!r} has only {len(r.styles)} style(s)")
             r.styles[i].weight = parse_keys(keys, f"--style-weight {name}")
             counts[name] = i + 1
         for name, keys in _pairs(args.strength, "--strength"):
@@ -151,9 +178,16 @@ def spec_from_args(args):
     recorded = spec.config if args.spec else None
     if args.input and args.spec:
         spec.input = absp(args.input)
-    for attr, is_path in (("output", True), ("frames", False), ("method", False),
-                          ("input_colorspace", False), ("output_colorspace", False),
-                          ("config", False), ("device", False), ("model", True)):
+    for attr, is_path in (
+        ("output", True),
+        ("frames", False),
+        ("method", False),
+        ("input_colorspace", False),
+        ("output_colorspace", False),
+        ("config", False),
+        ("device", False),
+        ("model", True),
+    ):
         value = getattr(args, attr)
         if attr == "model" and is_model_name(value or ""):
             is_path = False  # a model by name (lookgrid-v2, prior), not a file beside the cwd
@@ -199,12 +233,17 @@ def run(args) -> int:
         if bar is not None:
             bar.close()
     total = time.perf_counter() - t0
-    print(f"{summary.frames} frames in {total:.2f} s ({summary.frames / total:.2f} frames/s), "
-          f"method {summary.method}, stride {summary.stride}, {summary.analysed} analysed, "
-          f"device {summary.device} -> {spec.output}")
+    print(
+        f"{summary.frames} frames in {total:.2f} s ({summary.frames / total:.2f} frames/s), "
+        f"method {summary.method}, stride {summary.stride}, {summary.analysed} analysed, "
+        f"device {summary.device} -> {spec.output}"
+    )
     if summary.missing:
-        print(f"lookgrid render: warning: frames {format_frame_ranges(summary.missing)} are missing from "
-              "the input and were skipped (--allow-missing)", file=sys.stderr)
+        print(
+            f"lookgrid render: warning: frames {format_frame_ranges(summary.missing)} are missing from "
+            "the input and were skipped (--allow-missing)",
+            file=sys.stderr,
+        )
     if summary.replaced:
         print(f"lookgrid render: {summary.replaced}")
     return 0

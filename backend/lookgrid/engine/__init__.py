@@ -49,5 +49,16 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = ["BACKGROUND", "METHOD_NAMES", "Clip", "ClipSpec", "Engine", "Method", "ModelInfo",
-           "RegionSpec", "RenderSummary", "StyleTrack", "get_method"]
+__all__ = [
+    "BACKGROUND",
+    "METHOD_NAMES",
+    "Clip",
+    "ClipSpec",
+    "Engine",
+    "Method",
+    "ModelInfo",
+    "RegionSpec",
+    "RenderSummary",
+    "StyleTrack",
+    "get_method",
+]

@@ -33,20 +33,30 @@ ANALYSIS_VERSION = 1
 
 def analysis_key(spec: ClipSpec) -> dict:
     """The parts of a spec that the analysed grids depend on (not weights, not strength, not output)."""
-    return {"input": spec.input, "frames": spec.frames or "", "inputColorspace": spec.input_colorspace,
-            "config": spec.config or "", "method": spec.method, "stride": max(int(spec.stride), 1),
-            "model": spec.model or "",
-            "regions": [[r.name, r.mask or "", r.mask_channel, [s.style for s in r.styles]]
-                        for r in spec.regions]}
+    return {
+        "input": spec.input,
+        "frames": spec.frames or "",
+        "inputColorspace": spec.input_colorspace,
+        "config": spec.config or "",
+        "method": spec.method,
+        "stride": max(int(spec.stride), 1),
+        "model": spec.model or "",
+        "regions": [[r.name, r.mask or "", r.mask_channel, [s.style for s in r.styles]] for r in spec.regions],
+    }
 
 
-def export_analysis(spec: ClipSpec, frames: Sequence[int] | None,
-                 grids: Mapping[GridKey, torch.Tensor]) -> dict:
+def export_analysis(spec: ClipSpec, frames: Sequence[int] | None, grids: Mapping[GridKey, torch.Tensor]) -> dict:
     """The analysis of a clip: its analysed ``grids`` as plain data (CPU tensors)."""
     keys = sorted(grids)
-    stacked = (torch.stack([grids[k] for k in keys]).cpu() if keys else torch.zeros(0, 12, 1, 1, 1))
-    return {"format": ANALYSIS_FORMAT, "version": ANALYSIS_VERSION, "analysis": analysis_key(spec),
-            "frames": list(frames or []), "keys": [list(k) for k in keys], "grids": stacked}
+    stacked = torch.stack([grids[k] for k in keys]).cpu() if keys else torch.zeros(0, 12, 1, 1, 1)
+    return {
+        "format": ANALYSIS_FORMAT,
+        "version": ANALYSIS_VERSION,
+        "analysis": analysis_key(spec),
+        "frames": list(frames or []),
+        "keys": [list(k) for k in keys],
+        "grids": stacked,
+    }
 
 
 def check_analysis(analysis, spec: ClipSpec, frames: Sequence[int] | None) -> dict[GridKey, torch.Tensor]:
@@ -57,8 +67,10 @@ def check_analysis(analysis, spec: ClipSpec, frames: Sequence[int] | None) -> di
     if analysis.get("version") != ANALYSIS_VERSION:
         raise InvalidInputError(f"analysis version {analysis.get('version')} is not supported")
     if analysis.get("analysis") != analysis_key(spec):
-        raise InvalidInputError("the analysis was made with other inputs (frames, masks, "
-                                "styles, method, stride, model or colour settings) than this clip")
+        raise InvalidInputError(
+            "the analysis was made with other inputs (frames, masks, "
+            "styles, method, stride, model or colour settings) than this clip"
+        )
     if frames is not None and list(analysis.get("frames") or []) != list(frames):
         raise InvalidInputError("the analysis covers other frames than this clip")
     return {GridKey(int(k[0]), int(k[1]), int(k[2])): g for k, g in zip(analysis["keys"], analysis["grids"])}

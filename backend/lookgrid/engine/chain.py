@@ -117,9 +117,18 @@ class Chains:
     def done(self, pass_: Pass, frame: int, regions, styled: Sequence[int]) -> bool:
         return all(GridKey(frame, k, i) in self.grids for _, k, i in pass_.outputs(regions, styled))
 
-    def ensure(self, pass_: Pass, frame: int, anchors_of: Callable[[int], Sequence[int]], *,
-               temporal: bool, run: RunPass, regions, styled: Sequence[int],
-               cancel: Callable[[], bool] | None = None) -> None:
+    def ensure(
+        self,
+        pass_: Pass,
+        frame: int,
+        anchors_of: Callable[[int], Sequence[int]],
+        *,
+        temporal: bool,
+        run: RunPass,
+        regions,
+        styled: Sequence[int],
+        cancel: Callable[[], bool] | None = None,
+    ) -> None:
         """Make the grids of ``pass_`` at anchor ``frame`` available, replaying the chain from the
         nearest kept state (temporal methods) or running the one frame (others).
         ``anchors_of(frame)``: the chain's analysed frames up to at least ``frame`` (asked only when
@@ -165,8 +174,9 @@ class Chains:
         return {key.frame for key in gone}
 
 
-def smooth_shot_grids(grids: dict[GridKey, torch.Tensor], anchors: Sequence[int],
-                      sigma: float) -> dict[GridKey, torch.Tensor]:
+def smooth_shot_grids(
+    grids: dict[GridKey, torch.Tensor], anchors: Sequence[int], sigma: float
+) -> dict[GridKey, torch.Tensor]:
     """Each (region, style)'s grids ``(12,D,Hg,Wg)`` at the shot's ``anchors`` smoothed over the
     shot, both ways (:func:`lookgrid.model.smooth.smooth_looks`, ``sigma`` in analysed frames);
     ``grids`` must hold every anchor of every series. Returns the smoothed grids by the same keys."""

@@ -47,8 +47,15 @@ regions as ``(M,H,W)`` float32 or by region name, as :meth:`Clip.inputs` takes t
 class Clip:
     """One clip's state: spec, analysed-frame chains, caches. Opened through :class:`Engine`."""
 
-    def __init__(self, runtime: ModelRuntime, clip_id: str, spec: ClipSpec, *,
-                 frames: Sequence[int] | None = None, loader: FrameLoader | None = None):
+    def __init__(
+        self,
+        runtime: ModelRuntime,
+        clip_id: str,
+        spec: ClipSpec,
+        *,
+        frames: Sequence[int] | None = None,
+        loader: FrameLoader | None = None,
+    ):
         self.runtime = runtime
         self.id = clip_id
         self.lock = threading.RLock()
@@ -73,7 +80,7 @@ class Clip:
             regions.append(RegionSpec(BACKGROUND, None, [], spec.regions[0].strength))
             self.background_index = len(regions) - 1
         self.regions = regions
-        self.styled = [i for i, r in enumerate(regions) if r.styles]   # regions given to the network
+        self.styled = [i for i, r in enumerate(regions) if r.styles]  # regions given to the network
         self.masked = [i for i, r in enumerate(regions) if not r.is_background]
         self.frames: list[int] | None = None
         if frames is not None:
@@ -100,7 +107,8 @@ class Clip:
             if frame not in self._frame_set:
                 raise InvalidInputError(
                     f"frame {frame} is not in the clip (frames {self.frames[0]}-{self.frames[-1]}, "
-                    f"{len(self.frames)} in all)")
+                    f"{len(self.frames)} in all)"
+                )
             return self.anchors
         # Open-ended clip (inline frames, no range): every frame is analysed, the chain is the
         # contiguous run of integers from the first frame it was given (a range: no memory).
@@ -124,7 +132,8 @@ class Clip:
             if f not in self._lowres:
                 raise ClipStateError(
                     f"frame {f} is needed for the temporal state of frame {frame} but was never sent "
-                    f"to clip {self.id}; send the frames in order (or give the clip an input on storage)")
+                    f"to clip {self.id}; send the frames in order (or give the clip an input on storage)"
+                )
             f -= 1
 
     def _bracket(self, frame: int) -> tuple[int, int, float]:
@@ -156,7 +165,8 @@ class Clip:
         re-read the frame should a change need them again: its network-resolution copy
         (~0.2 s per 4K frame to make) is then not needed."""
         return self.loader is not None and all(
-            self._chains.done(p, frame, self.regions, self.styled) for p in self._passes())
+            self._chains.done(p, frame, self.regions, self.styled) for p in self._passes()
+        )
 
     def _lowres_for(self, frame: int) -> LowRes:
         low = self._lowres.get(frame)
@@ -165,7 +175,8 @@ class Clip:
         if self.loader is None:
             raise ClipStateError(
                 f"frame {frame} is needed for the temporal state but was never sent to clip {self.id}; "
-                "send the earlier frames first (or give the clip an input on storage)")
+                "send the earlier frames first (or give the clip an input on storage)"
+            )
         image, masks = self.loader(frame)
         return self._store_lowres(frame, *self.inputs(image, masks))
 
@@ -188,8 +199,9 @@ class Clip:
         if temporal and self.runtime.temporal == "flow":
             grids, new_state = self.runtime.predict_flow(low.content, masks, styles, state)
         else:
-            grids, new_state = self.runtime.predict(low.content.float(), masks.float(), styles,
-                                                   state if temporal else None)
+            grids, new_state = self.runtime.predict(
+                low.content.float(), masks.float(), styles, state if temporal else None
+            )
         self.stats["analysed"] += 1
         for j, k, i in pass_.outputs(self.regions, self.styled):
             self._chains.grids[GridKey(frame, k, i)] = grids[j]
@@ -205,9 +217,16 @@ class Clip:
             # whole-shot smoothing (the one hook) needs every anchor; otherwise the bracket's two
             for f in (self.anchors or []) if self.smooth > 0 else sorted({f0, f1}):
                 for pass_ in self._passes():
-                    self._chains.ensure(pass_, f, self._anchor_list, temporal=self.method.temporal,
-                                        run=self._run_pass, regions=self.regions, styled=self.styled,
-                                        cancel=cancel)
+                    self._chains.ensure(
+                        pass_,
+                        f,
+                        self._anchor_list,
+                        temporal=self.method.temporal,
+                        run=self._run_pass,
+                        regions=self.regions,
+                        styled=self.styled,
+                        cancel=cancel,
+                    )
             if self.smooth > 0 and self._chains.smooth(self.anchors or [], self.smooth):
                 self._combined.clear()  # every frame's look moved with the shot's smoothed grids
 
@@ -227,13 +246,14 @@ class Clip:
             return out
 
     def weights_at(self, frame: int) -> list[list[float]]:
-        return [region_weights([s.weight for s in r.styles], frame) if r.styles else []
-                for r in self.regions]
+        return [region_weights([s.weight for s in r.styles], frame) if r.styles else [] for r in self.regions]
 
     def strength_at(self, frame: int) -> torch.Tensor:
         """``(N,)`` strength per region at ``frame`` (0 for the implicit background)."""
-        vals = [0.0 if (self.implicit_background and k == self.background_index)
-                else r.strength.evaluate(frame) for k, r in enumerate(self.regions)]
+        vals = [
+            0.0 if (self.implicit_background and k == self.background_index) else r.strength.evaluate(frame)
+            for k, r in enumerate(self.regions)
+        ]
         return torch.tensor(vals, dtype=torch.float32, device=self.runtime.device)
 
     def grids_at(self, frame: int) -> torch.Tensor:
@@ -284,11 +304,19 @@ class Clip:
         clip's lock (analysing what it needs first): the one place a render holds the lock."""
         with self.lock:
             grids = self.grids_at(frame) if self.method.mixes_grids else None
-            style_grids = (tuple(tuple(g) for g in self.region_grids(frame))
-                           if self.method.analysed and not self.method.mixes_grids else None)
-            return FrameRecord(frame=frame, styles=tuple(tuple(s.style for s in r.styles) for r in self.regions),
-                               weights=tuple(tuple(w) for w in self.weights_at(frame)),
-                               strength=self.strength_at(frame), grids=grids, style_grids=style_grids)
+            style_grids = (
+                tuple(tuple(g) for g in self.region_grids(frame))
+                if self.method.analysed and not self.method.mixes_grids
+                else None
+            )
+            return FrameRecord(
+                frame=frame,
+                styles=tuple(tuple(s.style for s in r.styles) for r in self.regions),
+                weights=tuple(tuple(w) for w in self.weights_at(frame)),
+                strength=self.strength_at(frame),
+                grids=grids,
+                style_grids=style_grids,
+            )
 
     def render_tensors(self, frame: int, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """image ``(1,3,H,W)``, masks ``(1,N,H,W)`` (background included) → ``(1,3,H,W)``: the
@@ -304,8 +332,7 @@ class Clip:
         return self.method.render(self.runtime, record, image, masks)
 
     # --- updates and memory -------------------------------------------------------------------
-    def update(self, spec: ClipSpec, frames: Sequence[int] | None = None, *,
-               validated: bool = False) -> int:
+    def update(self, spec: ClipSpec, frames: Sequence[int] | None = None, *, validated: bool = False) -> int:
         """Replace the spec; drop only what the change affects (:mod:`lookgrid.engine.invalidation`).
         Returns the number of frames whose cached grids (analysed or combined) were invalidated.
         ``validated``: the caller has run ``spec.validate()``."""
@@ -343,8 +370,13 @@ class Clip:
 
     def cache_bytes(self) -> int:
         with self.lock:
-            return (nbytes(self._chains.grids) + nbytes(self._combined) + nbytes(self._chains.smoothed)
-                    + nbytes(list(self._lowres.frames.values())) + nbytes(list(self._chains.states.values())))
+            return (
+                nbytes(self._chains.grids)
+                + nbytes(self._combined)
+                + nbytes(self._chains.smoothed)
+                + nbytes(list(self._lowres.frames.values()))
+                + nbytes(list(self._chains.states.values()))
+            )
 
     # --- analyses: analyse once, render anywhere ---------------------------------------------
     def export_analysis(self) -> dict:

@@ -37,11 +37,20 @@ class Engine:
     and ``engine.clips.max_cache_bytes`` (:class:`ClipRegistry`).
     """
 
-    def __init__(self, model: Any = None, device: str = "auto", *, model_path: str | None = None,
-                 ttl_s: float = 900.0, max_cache_bytes: int = 2 << 30,
-                 enhance_masks: bool | None = None, temporal: str | None = None) -> None:
-        self.runtime = ModelRuntime(model, device, model_path=model_path, enhance_masks=enhance_masks,
-                                    temporal=temporal)
+    def __init__(
+        self,
+        model: Any = None,
+        device: str = "auto",
+        *,
+        model_path: str | None = None,
+        ttl_s: float = 900.0,
+        max_cache_bytes: int = 2 << 30,
+        enhance_masks: bool | None = None,
+        temporal: str | None = None,
+    ) -> None:
+        self.runtime = ModelRuntime(
+            model, device, model_path=model_path, enhance_masks=enhance_masks, temporal=temporal
+        )
         self.clips = ClipRegistry(ttl_s=ttl_s, max_cache_bytes=max_cache_bytes)
 
     # --- the model (the runtime's) ------------------------------------------------------------
@@ -82,9 +91,15 @@ class Engine:
         return self.styles.image(key)
 
     # --- clips --------------------------------------------------------------------------------
-    def open_clip(self, spec: ClipSpec, *, frames: Sequence[int] | None = None,
-                  loader: FrameLoader | None = None, clip_id: str | None = None,
-                  validated: bool = False) -> Clip:
+    def open_clip(
+        self,
+        spec: ClipSpec,
+        *,
+        frames: Sequence[int] | None = None,
+        loader: FrameLoader | None = None,
+        clip_id: str | None = None,
+        validated: bool = False,
+    ) -> Clip:
         """Open a clip. ``frames``: the clip's frame numbers (needed for stride > 1 and for exact
         out-of-order analysis); ``loader``: reads a frame from storage when analysis needs it.
         The spec is validated here unless the caller did (``validated=True``: a spec is checked
@@ -114,16 +129,22 @@ class Engine:
         return self.clips.evict(now)
 
     # --- whole sequences ----------------------------------------------------------------------
-    def _open_on_storage(self, spec: ClipSpec, validated: bool, allow_missing: bool = False
-                         ) -> tuple[SequenceIO, Clip]:
+    def _open_on_storage(self, spec: ClipSpec, validated: bool, allow_missing: bool = False) -> tuple[SequenceIO, Clip]:
         """The files of ``spec`` and a one-off clip over them (the caller closes it)."""
         if not validated:
             spec.validate(need_paths=True)
         io = SequenceIO(spec, allow_missing=allow_missing)
         return io, self.open_clip(spec, frames=io.frames, loader=io.load, validated=True)
 
-    def analyze_clip(self, spec: ClipSpec, path, progress: jobs.Progress | None = None, *,
-                     cancel: Callable[[], bool] | None = None, validated: bool = False) -> int:
+    def analyze_clip(
+        self,
+        spec: ClipSpec,
+        path,
+        progress: jobs.Progress | None = None,
+        *,
+        cancel: Callable[[], bool] | None = None,
+        validated: bool = False,
+    ) -> int:
         """Analyse a clip on storage and save its analysis to ``path`` (:func:`lookgrid.engine.jobs.analyze_clip`);
         returns the number of analysed frames. ``progress(done, total, frame, None, seconds)``.
         ``validated``: the caller has run ``spec.validate(need_paths=True)``."""
@@ -133,9 +154,17 @@ class Engine:
         finally:
             self.close_clip(clip.id)
 
-    def render_clip(self, spec: ClipSpec, progress: jobs.Progress | None = None, *,
-                    frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
-                    analysis=None, validated: bool = False, allow_missing: bool = False) -> jobs.RenderSummary:
+    def render_clip(
+        self,
+        spec: ClipSpec,
+        progress: jobs.Progress | None = None,
+        *,
+        frames: Sequence[int] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        analysis=None,
+        validated: bool = False,
+        allow_missing: bool = False,
+    ) -> jobs.RenderSummary:
         """Read, render and write a sequence (:func:`lookgrid.engine.jobs.render_clip`).
         ``progress(done, total, frame, path, seconds)`` after each written frame; ``cancel()``
         returning true stops with :class:`CancelledError`; the job is all or nothing.

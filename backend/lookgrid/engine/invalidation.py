@@ -24,23 +24,31 @@ def _layout(spec: ClipSpec) -> list[tuple]:
     return [(r.name, r.mask, r.mask_channel, len(r.styles)) for r in spec.regions]
 
 
-def is_structural(old: ClipSpec, new: ClipSpec, old_frames: Sequence[int] | None = None,
-                  new_frames: Sequence[int] | None = None) -> bool:
+def is_structural(
+    old: ClipSpec, new: ClipSpec, old_frames: Sequence[int] | None = None, new_frames: Sequence[int] | None = None
+) -> bool:
     """True when ``new`` needs the clip analysed from scratch (see the module docstring)."""
-    return (new.method != old.method or max(int(new.stride), 1) != max(int(old.stride), 1)
-            or new.model != old.model or new.input != old.input
-            or new.input_colorspace != old.input_colorspace or new.config != old.config
-            or float(new.smooth) != float(old.smooth)
-            or _layout(new) != _layout(old)
-            or (new_frames is not None and old_frames is not None
-                and list(new_frames) != list(old_frames)))
+    return (
+        new.method != old.method
+        or max(int(new.stride), 1) != max(int(old.stride), 1)
+        or new.model != old.model
+        or new.input != old.input
+        or new.input_colorspace != old.input_colorspace
+        or new.config != old.config
+        or float(new.smooth) != float(old.smooth)
+        or _layout(new) != _layout(old)
+        or (new_frames is not None and old_frames is not None and list(new_frames) != list(old_frames))
+    )
 
 
 def replaced_styles(old: ClipSpec, new: ClipSpec) -> set[tuple[int, int]]:
     """``(region index, style index)`` of every look that ``new`` replaces."""
-    return {(k, i)
-            for k, (ro, rn) in enumerate(zip(old.regions, new.regions))
-            for i, (so, sn) in enumerate(zip(ro.styles, rn.styles)) if so.style != sn.style}
+    return {
+        (k, i)
+        for k, (ro, rn) in enumerate(zip(old.regions, new.regions))
+        for i, (so, sn) in enumerate(zip(ro.styles, rn.styles))
+        if so.style != sn.style
+    }
 
 
 def keyframe_changes(old: ClipSpec, new: ClipSpec, frames: Iterable[int]) -> set[int]:
@@ -62,8 +70,13 @@ class SpecChange:
     styles: frozenset[tuple[int, int]]
 
     @classmethod
-    def between(cls, old: ClipSpec, new: ClipSpec, old_frames: Sequence[int] | None = None,
-                new_frames: Sequence[int] | None = None) -> "SpecChange":
+    def between(
+        cls,
+        old: ClipSpec,
+        new: ClipSpec,
+        old_frames: Sequence[int] | None = None,
+        new_frames: Sequence[int] | None = None,
+    ) -> "SpecChange":
         if is_structural(old, new, old_frames, new_frames):
             return cls(True, frozenset())
         return cls(False, frozenset(replaced_styles(old, new)))

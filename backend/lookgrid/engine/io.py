@@ -93,7 +93,8 @@ class SequenceIO:
             raise MissingFramesError(
                 f"input {spec.input}: frames {format_frame_ranges(self.missing)} are missing from the "
                 f"sequence {self.frames[0]}-{self.frames[-1]} on disk; name the frames to render "
-                "(--frames) or accept the holes (--allow-missing)")
+                "(--frames) or accept the holes (--allow-missing)"
+            )
         self.report = SanitizeReport()
         self._report_lock = threading.Lock()  # reads and writes may run on different threads
         self.output = FrameSequence.parse(spec.output, self.frames)
@@ -157,7 +158,8 @@ class SequenceIO:
         if (mh, mw) != (h, w) and abs((mw / mh) / (w / h) - 1.0) > ASPECT_TOLERANCE:
             raise ShapeMismatchError(
                 f"mask {path} of region {region.name!r} is {mw}x{mh} but the frame is {w}x{h}: the "
-                "aspect ratios differ (masks may be lower resolution, but must cover the same picture)")
+                "aspect ratios differ (masks may be lower resolution, but must cover the same picture)"
+            )
         return plane  # resized to the frame by the clip
 
     # --- writing ------------------------------------------------------------------------------
@@ -178,10 +180,14 @@ class SequenceIO:
             out_working = out_working.astype(np.float32)
         rgb = from_working.from_working(out_working)
         img = frame_in.image
-        if (not self.eight_bit and _ext(path) == ".exr" and frame_in.rgb == [0, 1, 2]
-                and img.pixels.shape[-1] == 3):
-            write_image(path, self._clean(rgb), channel_names=list(img.channel_names), like=img,
-                        colorspace=self.output_colorspace)
+        if not self.eight_bit and _ext(path) == ".exr" and frame_in.rgb == [0, 1, 2] and img.pixels.shape[-1] == 3:
+            write_image(
+                path,
+                self._clean(rgb),
+                channel_names=list(img.channel_names),
+                like=img,
+                colorspace=self.output_colorspace,
+            )
             return str(path)
         return self._write_rgb(path, rgb, frame_in)
 
@@ -194,14 +200,13 @@ class SequenceIO:
         if len(set(frame_in.rgb)) == 3 and _ext(path) == ".exr":
             full = np.array(img.pixels, dtype=np.float32, copy=True)
             full[..., frame_in.rgb] = rgb
-            write_image(path, self._clean(full), channel_names=names, like=img,
-                        colorspace=self.output_colorspace)
+            write_image(path, self._clean(full), channel_names=names, like=img, colorspace=self.output_colorspace)
         else:
             channels = ["R", "G", "B"]
             pixels = rgb
             a = img.alpha_index()
             if a is not None:
-                pixels = np.concatenate([rgb, img.pixels[..., a:a + 1]], axis=-1)
+                pixels = np.concatenate([rgb, img.pixels[..., a : a + 1]], axis=-1)
                 channels.append("A")
             write_image(path, self._clean(pixels), channel_names=channels, colorspace=self.output_colorspace)
         return str(path)

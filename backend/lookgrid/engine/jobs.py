@@ -39,7 +39,7 @@ class RenderSummary:
     device: str
     outputs: list[str] = field(default_factory=list)
     analysed: int = 0
-    replaced: str = ""        # the NaN/Inf values replaced, in words ("" when none)
+    replaced: str = ""  # the NaN/Inf values replaced, in words ("" when none)
     missing: list[int] = field(default_factory=list)  # holes accepted with allow_missing
 
     @property
@@ -47,16 +47,19 @@ class RenderSummary:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
     def line(self) -> str:
-        return (f"rendered {self.frames} frames in {self.seconds:.2f} s ({self.fps:.2f} frames/s; "
-                f"method {self.method}, stride {self.stride}, {self.analysed} analysed, {self.device})")
+        return (
+            f"rendered {self.frames} frames in {self.seconds:.2f} s ({self.fps:.2f} frames/s; "
+            f"method {self.method}, stride {self.stride}, {self.analysed} analysed, {self.device})"
+        )
 
 
 def _output_folders(io: SequenceIO) -> set[str]:
     return {os.path.dirname(os.path.abspath(io.output.path(f))) for f in io.frames}
 
 
-def analyze_clip(clip: Clip, path, progress: Progress | None = None, *,
-                 cancel: Callable[[], bool] | None = None) -> int:
+def analyze_clip(
+    clip: Clip, path, progress: Progress | None = None, *, cancel: Callable[[], bool] | None = None
+) -> int:
     """Analyse every analysed frame of an open clip on storage (low resolution, sequential) and save
     its analysis to ``path`` (:mod:`lookgrid.engine.analysis`); returns the number of analysed frames."""
     remove_stale_temps(os.path.dirname(os.path.abspath(os.fspath(path))))
@@ -70,9 +73,15 @@ def analyze_clip(clip: Clip, path, progress: Progress | None = None, *,
     return len(anchors)
 
 
-def render_clip(clip: Clip, io: SequenceIO, progress: Progress | None = None, *,
-                frames: Sequence[int] | None = None, cancel: Callable[[], bool] | None = None,
-                analysis=None) -> RenderSummary:
+def render_clip(
+    clip: Clip,
+    io: SequenceIO,
+    progress: Progress | None = None,
+    *,
+    frames: Sequence[int] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    analysis=None,
+) -> RenderSummary:
     """Read, render and write the whole sequence of ``io`` through the open ``clip`` over it, or the
     ``frames`` of it (a farm chunk: analysis still follows the whole clip's chain, so chunks give
     the same pixels as one run), all or nothing (module docstring). ``analysis``: an analysis (path
@@ -104,10 +113,18 @@ def render_clip(clip: Clip, io: SequenceIO, progress: Progress | None = None, *,
             return path
 
         # read, compute and write overlap (lookgrid.engine.pipeline); all moved into place at the end
-        outputs = run_overlapped(todo, io.read, compute, write, cancel=cancel, on_done=done,
-                                 cancel_message="render cancelled")
+        outputs = run_overlapped(
+            todo, io.read, compute, write, cancel=cancel, on_done=done, cancel_message="render cancelled"
+        )
     spec = clip.spec
-    return RenderSummary(frames=len(todo), seconds=time.perf_counter() - t0, method=spec.method,
-                         stride=max(int(spec.stride), 1), device=str(clip.runtime.device),
-                         outputs=outputs, analysed=clip.stats["analysed"],
-                         replaced=str(io.report) if io.report else "", missing=list(io.missing))
+    return RenderSummary(
+        frames=len(todo),
+        seconds=time.perf_counter() - t0,
+        method=spec.method,
+        stride=max(int(spec.stride), 1),
+        device=str(clip.runtime.device),
+        outputs=outputs,
+        analysed=clip.stats["analysed"],
+        replaced=str(io.report) if io.report else "",
+        missing=list(io.missing),
+    )

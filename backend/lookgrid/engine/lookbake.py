@@ -27,7 +27,7 @@ from lookgrid.imaging import format_frame_ranges
 from lookgrid.imaging.looks import clf_text, cube_text, write_text
 from lookgrid.model.look import look_lut, lut_lattice
 
-KEY_PATTERN = "{region}.key.%04d.exr"      # the Keymix masks of a bake (key_mattes)
+KEY_PATTERN = "{region}.key.%04d.exr"  # the Keymix masks of a bake (key_mattes)
 
 
 @dataclass
@@ -116,7 +116,9 @@ def dissolve(inputs: np.ndarray, refs: Sequence[np.ndarray], weights: Sequence[f
     return out
 
 
-def dissolve_lut(ref_luts: Sequence[torch.Tensor], weights: Sequence[float], strength: float, size: int) -> torch.Tensor:
+def dissolve_lut(
+    ref_luts: Sequence[torch.Tensor], weights: Sequence[float], strength: float, size: int
+) -> torch.Tensor:
     """:func:`dissolve` on LUTs: the LUT of the region's blended, strength-applied grid, when every
     statistic comes from one frame (tests prove it against :func:`lookgrid.model.look.look_lut`)."""
     ident = lut_lattice(size)
@@ -143,15 +145,21 @@ def bake_files(col, size: int, formats, stage: Path, out: Path) -> dict:
         clfs, cubes = [], []
         for i, lut in enumerate(reference_luts(look, col.guide, size), 1):
             name = f"{look.name}.ref{i}"
-            desc = (f"LookGrid look of region '{look.name}', reference {i} ({look.references[i - 1]}) alone "
-                    f"(no weight, no strength), frames {frames_text}: a {size}^3 LUT on ACEScct [0, 1]; "
-                    f"OpenColorIO config {cfg}")
-            write_text(stage / f"{name}.acescct.clf",
-                       clf_text(lut.numpy(), config=cfg, description=f"{desc}; input and output ACEScct"))
+            desc = (
+                f"LookGrid look of region '{look.name}', reference {i} ({look.references[i - 1]}) alone "
+                f"(no weight, no strength), frames {frames_text}: a {size}^3 LUT on ACEScct [0, 1]; "
+                f"OpenColorIO config {cfg}"
+            )
+            write_text(
+                stage / f"{name}.acescct.clf",
+                clf_text(lut.numpy(), config=cfg, description=f"{desc}; input and output ACEScct"),
+            )
             clfs.append(f"{name}.acescct.clf")
             if "cube" in formats:
-                write_text(stage / f"{name}.cube",
-                           cube_text(lut.numpy(), config=cfg, description=f"{desc}\nInput: ACEScct. Output: ACEScct."))
+                write_text(
+                    stage / f"{name}.cube",
+                    cube_text(lut.numpy(), config=cfg, description=f"{desc}\nInput: ACEScct. Output: ACEScct."),
+                )
             cubes.append(f"{name}.cube" if "cube" in formats else "")
         files[look.name] = (clfs, cubes)
 
@@ -165,7 +173,7 @@ def bake_files(col, size: int, formats, stage: Path, out: Path) -> dict:
                 weights, strength = other.mix[pos]
                 sel = at == pos
                 d[sel] = dissolve(working[sel], [r[sel] for r in refs], weights, strength)
-            result += blend[:, j:j + 1] * (d - c)
+            result += blend[:, j : j + 1] * (d - c)
         return result
 
     result = {}
@@ -179,30 +187,47 @@ def bake_files(col, size: int, formats, stage: Path, out: Path) -> dict:
             if len(segments) > 1:
                 part = slice(index[first], index[last] + 1)
                 span = f"{first}-{last}"
-                desc = (f"LookGrid look of region '{look.name}', frames {span}: the matte-weighted mean of the "
-                        f"region's local colour transforms, as a {size}^3 LUT on ACEScct [0, 1]; "
-                        f"OpenColorIO config {cfg}")
+                desc = (
+                    f"LookGrid look of region '{look.name}', frames {span}: the matte-weighted mean of the "
+                    f"region's local colour transforms, as a {size}^3 LUT on ACEScct [0, 1]; "
+                    f"OpenColorIO config {cfg}"
+                )
                 seg_lut = look_lut(look.total(part), col.guide, size).numpy()
-                write_text(stage / f"{look.name}.{span}.clf",
-                           clf_text(seg_lut, config=cfg, shot_space=col.shot_space,
-                                    description=f"{desc}; input and output {col.shot_space}"))
+                write_text(
+                    stage / f"{look.name}.{span}.clf",
+                    clf_text(
+                        seg_lut,
+                        config=cfg,
+                        shot_space=col.shot_space,
+                        description=f"{desc}; input and output {col.shot_space}",
+                    ),
+                )
                 seg.clf = str(out / f"{look.name}.{span}.clf")
                 if "cube" in formats:
-                    write_text(stage / f"{look.name}.{span}.cube",
-                               cube_text(seg_lut, config=cfg, description=f"{desc}\nInput: ACEScct. Output: ACEScct."))
+                    write_text(
+                        stage / f"{look.name}.{span}.cube",
+                        cube_text(seg_lut, config=cfg, description=f"{desc}\nInput: ACEScct. Output: ACEScct."),
+                    )
                     seg.cube = str(out / f"{look.name}.{span}.cube")
                 in_seg = (at >= part.start) & (at < part.stop)
                 if in_seg.any():
-                    seg.fidelity = fidelity(render[in_seg], file_result(stage / f"{look.name}.{span}.clf",
-                                                                        shot[in_seg], col.shot_space, cfg))
+                    seg.fidelity = fidelity(
+                        render[in_seg],
+                        file_result(stage / f"{look.name}.{span}.clf", shot[in_seg], col.shot_space, cfg),
+                    )
             segs.append(seg)
         clfs, cubes = files[look.name]
         result[look.name] = BakeRegion(
-            reference_clfs=[str(out / f) for f in clfs], reference_cubes=[str(out / f) if f else "" for f in cubes],
-            segments=segs, key_pattern=str(out / KEY_PATTERN.format(region=look.name)), frames=list(col.frames),
-            weights=[list(w) for w, _ in look.mix], strength=[s for _, s in look.mix],
+            reference_clfs=[str(out / f) for f in clfs],
+            reference_cubes=[str(out / f) if f else "" for f in cubes],
+            segments=segs,
+            key_pattern=str(out / KEY_PATTERN.format(region=look.name)),
+            frames=list(col.frames),
+            weights=[list(w) for w, _ in look.mix],
+            strength=[s for _, s in look.mix],
             references=list(look.references),
-            pair=(render, graph(working, blend, at).astype(np.float32)) if len(render) else None)
+            pair=(render, graph(working, blend, at).astype(np.float32)) if len(render) else None,
+        )
         pair = result[look.name].pair
         result[look.name].fidelity = fidelity(*pair) if pair is not None else None
     return result

@@ -20,6 +20,7 @@ MAX_INLINE_LOWRES = 256
 #: network-resolution frames kept when the clip can re-read its frames from storage
 MAX_STORED_LOWRES = 16
 
+
 @dataclass
 class LowRes:
     """One analysed frame at the network's resolution: content ``(1,3,L,L)``, masks ``(1,N,L,L)``."""
@@ -32,8 +33,10 @@ def make_lowres(image: torch.Tensor, masks: torch.Tensor, size: int) -> LowRes:
     """Network-resolution copy, stored as float16 (half the memory; every path — in order, out of
     order, inline or from disk — goes through here, so analysis sees identical inputs)."""
     image = torch.nan_to_num(image, nan=0.0, posinf=16.0, neginf=-16.0).clamp(-16.0, 16.0)
-    return LowRes(resize_planes(image, size, size).to(torch.float16).contiguous(),
-                  resize_planes(masks, size, size).clamp(0.0, 1.0).to(torch.float16).contiguous())
+    return LowRes(
+        resize_planes(image, size, size).to(torch.float16).contiguous(),
+        resize_planes(masks, size, size).clamp(0.0, 1.0).to(torch.float16).contiguous(),
+    )
 
 
 class LowResCache:

@@ -108,8 +108,9 @@ class Method:
         with styles) under this method."""
         raise NotImplementedError
 
-    def render(self, runtime: ModelRuntime, record: FrameRecord, image: torch.Tensor,
-               masks: torch.Tensor) -> torch.Tensor:
+    def render(
+        self, runtime: ModelRuntime, record: FrameRecord, image: torch.Tensor, masks: torch.Tensor
+    ) -> torch.Tensor:
         """image ``(1,3,H,W)``, all N masks ``(1,N,H,W)`` → ``(1,3,H,W)`` working space."""
         raise NotImplementedError
 
@@ -141,7 +142,7 @@ class PixelBlendMethod(Method):
                 outs.append(image)
                 continue
             g = combine_styles(record.style_grids[k], record.weights[k])[None]
-            outs.append(runtime.render_grids(image, ones, g, record.strength[k:k + 1]))
+            outs.append(runtime.render_grids(image, ones, g, record.strength[k : k + 1]))
         return pixel_blend(image, outs, masks)
 
 
@@ -161,30 +162,52 @@ class ReinhardMethod(Method):
         any_style = next(s for styles in record.styles for s in styles)
         out = x.copy()
         for p in range(record.n_passes):
-            s_p = [float(strength[k] * weights[k][p]) if p < len(weights[k]) else 0.0
-                   for k in range(record.n_regions)]
+            s_p = [float(strength[k] * weights[k][p]) if p < len(weights[k]) else 0.0 for k in range(record.n_regions)]
             if not any(s_p):
                 continue
-            styles = [runtime.styles.stats(record.style_at(k, p) if record.styles[k] else any_style)
-                      for k in range(record.n_regions)]
+            styles = [
+                runtime.styles.stats(record.style_at(k, p) if record.styles[k] else any_style)
+                for k in range(record.n_regions)
+            ]
             out += reinhard_transfer(x, m, styles, strength=s_p) - x
-        return torch.as_tensor(np.asarray(out), dtype=torch.float32,
-                               device=image.device).permute(2, 0, 1)[None]
+        return torch.as_tensor(np.asarray(out), dtype=torch.float32, device=image.device).permute(2, 0, 1)[None]
 
 
 METHODS: tuple[Method, ...] = (
-    GridMethod("lookgrid", temporal=True, analysed=True, mixes_grids=True,
-               description="bilateral grids with temporal state (ST-AdaIN), blended per region"),
-    GridMethod("per-frame", temporal=False, analysed=True, mixes_grids=True,
-               description="the same grids without temporal state (each frame alone)"),
-    PixelBlendMethod("pixel-blend", temporal=True, analysed=True, mixes_grids=False,
-                     description="one full-frame transfer per region, blended in pixel space"),
-    ReinhardMethod("reinhard", temporal=False, analysed=False, mixes_grids=False,
-                   description="classical per-region colour-statistics transfer (no network)"),
+    GridMethod(
+        "lookgrid",
+        temporal=True,
+        analysed=True,
+        mixes_grids=True,
+        description="bilateral grids with temporal state (ST-AdaIN), blended per region",
+    ),
+    GridMethod(
+        "per-frame",
+        temporal=False,
+        analysed=True,
+        mixes_grids=True,
+        description="the same grids without temporal state (each frame alone)",
+    ),
+    PixelBlendMethod(
+        "pixel-blend",
+        temporal=True,
+        analysed=True,
+        mixes_grids=False,
+        description="one full-frame transfer per region, blended in pixel space",
+    ),
+    ReinhardMethod(
+        "reinhard",
+        temporal=False,
+        analysed=False,
+        mixes_grids=False,
+        description="classical per-region colour-statistics transfer (no network)",
+    ),
 )
 if tuple(m.name for m in METHODS) != METHOD_NAMES:
-    raise ImportError(f"lookgrid.engine.methods: the table {[m.name for m in METHODS]} disagrees with "
-                      f"the spec's METHOD_NAMES {list(METHOD_NAMES)} (lookgrid.engine.spec)")
+    raise ImportError(
+        f"lookgrid.engine.methods: the table {[m.name for m in METHODS]} disagrees with "
+        f"the spec's METHOD_NAMES {list(METHOD_NAMES)} (lookgrid.engine.spec)"
+    )
 _BY_NAME = {m.name: m for m in METHODS}
 
 

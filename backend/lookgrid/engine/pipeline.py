@@ -40,9 +40,16 @@ _POLL_S = 0.05
 _END = object()
 
 
-def run_sequential(items: Iterable[Item], read: Callable, compute: Callable, write: Callable, *,
-                   cancel: Callable[[], bool] | None = None, on_done: DoneCallback | None = None,
-                   cancel_message: str = "cancelled") -> list:
+def run_sequential(
+    items: Iterable[Item],
+    read: Callable,
+    compute: Callable,
+    write: Callable,
+    *,
+    cancel: Callable[[], bool] | None = None,
+    on_done: DoneCallback | None = None,
+    cancel_message: str = "cancelled",
+) -> list:
     """Reference: for each item, ``write(item, read_value, compute(item, read_value))`` in turn.
 
     ``read(item) -> r``, ``compute(item, r) -> c``, ``write(item, r, c) -> result``. Returns the
@@ -60,9 +67,17 @@ def run_sequential(items: Iterable[Item], read: Callable, compute: Callable, wri
     return results
 
 
-def run_overlapped(items: Sequence[Item], read: Callable, compute: Callable, write: Callable, *,
-                   depth: int = 2, cancel: Callable[[], bool] | None = None,
-                   on_done: DoneCallback | None = None, cancel_message: str = "cancelled") -> list:
+def run_overlapped(
+    items: Sequence[Item],
+    read: Callable,
+    compute: Callable,
+    write: Callable,
+    *,
+    depth: int = 2,
+    cancel: Callable[[], bool] | None = None,
+    on_done: DoneCallback | None = None,
+    cancel_message: str = "cancelled",
+) -> list:
     """:func:`run_sequential` with reading and writing on their own threads (module docstring).
 
     ``read`` runs on the reader thread and ``write`` on the writer thread, each in item order;
@@ -131,8 +146,10 @@ def run_overlapped(items: Sequence[Item], read: Callable, compute: Callable, wri
                 on_done(len(results), item, done, time.perf_counter() - t0)
         return True
 
-    threads = [threading.Thread(target=reader, name="lookgrid-read", daemon=True),
-               threading.Thread(target=writer, name="lookgrid-write", daemon=True)]
+    threads = [
+        threading.Thread(target=reader, name="lookgrid-read", daemon=True),
+        threading.Thread(target=writer, name="lookgrid-write", daemon=True),
+    ]
     for t in threads:
         t.start()
     failure: BaseException | None = None

@@ -123,8 +123,7 @@ class ClipRegistry:
                     continue  # closed or replaced meanwhile
                 del self._clips[cid]
                 total -= sizes[cid]
-                self._remember_gone(cid, f"evicted to stay under the memory bound "
-                                         f"({self.max_cache_bytes} bytes)")
+                self._remember_gone(cid, f"evicted to stay under the memory bound ({self.max_cache_bytes} bytes)")
                 evicted.append(cid)
         if evicted:
             log.info("evicted clips: %s", ", ".join(evicted))
@@ -163,8 +162,9 @@ class ClipRegistry:
         """A daemon thread that calls :meth:`evict_if_idle` every ``every_s`` seconds (0: none)."""
         if self._sweeper is None and every_s > 0:
             self._stop.clear()
-            self._sweeper = threading.Thread(target=self._sweep, args=(float(every_s),),
-                                             name="lookgrid-evict", daemon=True)
+            self._sweeper = threading.Thread(
+                target=self._sweep, args=(float(every_s),), name="lookgrid-evict", daemon=True
+            )
             self._sweeper.start()
 
     def stop_sweeper(self) -> None:

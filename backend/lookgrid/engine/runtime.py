@@ -49,8 +49,15 @@ class ModelRuntime:
     ``enhance_masks``: see :attr:`enhance_masks` (``None``: what the model says).
     """
 
-    def __init__(self, model: Any = None, device: str = "auto", *, model_path: str | None = None,
-                 enhance_masks: bool | None = None, temporal: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Any = None,
+        device: str = "auto",
+        *,
+        model_path: str | None = None,
+        enhance_masks: bool | None = None,
+        temporal: str | None = None,
+    ) -> None:
         self.device = resolve_device(device)
         self._temporal = None if temporal is None else check_temporal_mode(temporal)
         self._enhance_masks = enhance_masks
@@ -110,11 +117,17 @@ class ModelRuntime:
             identity = head is not None and int(torch.count_nonzero(head.weight)) == 0
         found = resolve_model_path(self.model_path) if self.model_path or hasattr(model, "meta") else None
         path = str(found or "")
-        name = str(getattr(model, "name", "") or (os.path.splitext(os.path.basename(path))[0] if path
-                                                  else "lookgrid-untrained"))
-        return ModelInfo(name=name, path=path, identity=bool(identity),
-                         description=str(getattr(model, "description", "") or type(model).__name__),
-                         data_licence=str(getattr(model, "data_licence", "") or model_data_licence(model)))
+        name = str(
+            getattr(model, "name", "")
+            or (os.path.splitext(os.path.basename(path))[0] if path else "lookgrid-untrained")
+        )
+        return ModelInfo(
+            name=name,
+            path=path,
+            identity=bool(identity),
+            description=str(getattr(model, "description", "") or type(model).__name__),
+            data_licence=str(getattr(model, "data_licence", "") or model_data_licence(model)),
+        )
 
     def predict(self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: Any):
         """One network call: content ``(1,3,L,L)``, masks ``(1,S,L,L)``, S style keys →
@@ -127,8 +140,9 @@ class ModelRuntime:
             grids, new_state = net.predict_grids(content, masks, feats, state)
         return grids.detach(), new_state
 
-    def predict_flow(self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str],
-                     state: FlowState | None) -> tuple[torch.Tensor, FlowState]:
+    def predict_flow(
+        self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: FlowState | None
+    ) -> tuple[torch.Tensor, FlowState]:
         """``temporal = "flow"``: this frame's grids without statistics state, blended with the
         previous analysed frame's propagated grids warped along DIS flow at analysis resolution
         (:func:`lookgrid.model.propagate.propagate_grids`, weight :attr:`alpha`). content
@@ -137,12 +151,18 @@ class ModelRuntime:
         luma = display_luma_u8(content[0].permute(1, 2, 0).float().cpu().numpy())
         if state is not None:
             flow, visible = flow_to_previous(luma, state.luma.numpy())
-            grids = propagate_grids(state.grids, grids, torch.from_numpy(flow).to(grids.device),
-                                    torch.from_numpy(visible).to(grids.device), self.alpha)
+            grids = propagate_grids(
+                state.grids,
+                grids,
+                torch.from_numpy(flow).to(grids.device),
+                torch.from_numpy(visible).to(grids.device),
+                self.alpha,
+            )
         return grids, FlowState(grids, torch.from_numpy(luma))
 
-    def render_grids(self, image: torch.Tensor, masks: torch.Tensor, grids: torch.Tensor,
-                     strength: torch.Tensor) -> torch.Tensor:
+    def render_grids(
+        self, image: torch.Tensor, masks: torch.Tensor, grids: torch.Tensor, strength: torch.Tensor
+    ) -> torch.Tensor:
         """Full-resolution render: image ``(1,3,H,W)``, masks ``(1,N,H,W)``, grids ``(N,12,D,Hg,Wg)``,
         strength ``(N,)`` → ``(1,3,H,W)``."""
         with torch.inference_mode():

@@ -124,11 +124,15 @@ class RegionSpec:
         _check_keys(data, {"name", "mask", "maskChannel", "mask_channel", "styles", "strength"}, where)
         name = str(data.get("name", ""))
         where = f"region {name!r}" if name else where
-        styles = [StyleTrack.from_dict(s, f"{where}.styles[{i}]")
-                  for i, s in enumerate(data.get("styles", []) or [])]
+        styles = [StyleTrack.from_dict(s, f"{where}.styles[{i}]") for i, s in enumerate(data.get("styles", []) or [])]
         strength = Track.from_dict(data.get("strength"), default=1.0)
-        return cls(name=name, mask=(data.get("mask") or None), styles=styles, strength=strength,
-                   mask_channel=str(_get(data, "maskChannel", "mask_channel", "") or ""))
+        return cls(
+            name=name,
+            mask=(data.get("mask") or None),
+            styles=styles,
+            strength=strength,
+            mask_channel=str(_get(data, "maskChannel", "mask_channel", "") or ""),
+        )
 
 
 @dataclass
@@ -164,7 +168,8 @@ class ClipSpec:
             raise InvalidInputError("clip spec: 'output' is empty (an output pattern is required)")
         if self.method not in METHOD_NAMES:
             raise InvalidInputError(
-                f"clip spec: unknown method {self.method!r}; expected one of {', '.join(METHOD_NAMES)}")
+                f"clip spec: unknown method {self.method!r}; expected one of {', '.join(METHOD_NAMES)}"
+            )
         if int(self.stride) < 1:
             raise InvalidInputError(f"clip spec: stride must be >= 1, got {self.stride}")
         if not float(self.smooth) >= 0.0:
@@ -177,55 +182,67 @@ class ClipSpec:
             if not r.name:
                 raise InvalidInputError("clip spec: a region has no name")
             if not _NAME_RE.match(r.name):
-                raise InvalidInputError(f"clip spec: region name {r.name!r} may only use letters, "
-                                        "digits, '_', '-' and '.'")
+                raise InvalidInputError(
+                    f"clip spec: region name {r.name!r} may only use letters, digits, '_', '-' and '.'"
+                )
             if r.name in names:
                 raise InvalidInputError(f"clip spec: two regions are named {r.name!r}")
             names.add(r.name)
             if r.is_background:
                 backgrounds.append(r.name)
             elif r.name == BACKGROUND:
-                raise InvalidInputError("clip spec: region 'background' cannot have a mask "
-                                        "(it is what no other mask covers)")
+                raise InvalidInputError(
+                    "clip spec: region 'background' cannot have a mask (it is what no other mask covers)"
+                )
             if not r.styles:
                 raise InvalidInputError(f"clip spec: region {r.name!r} has no style")
             for i, s in enumerate(r.styles):
                 if not s.style:
                     raise InvalidInputError(f"clip spec: region {r.name!r} style {i} is empty")
                 if s.style.startswith("sha256:") and not s.is_hash:
-                    raise InvalidInputError(f"clip spec: region {r.name!r} style {s.style!r} is not "
-                                            "'sha256:' followed by 64 lowercase hex digits")
+                    raise InvalidInputError(
+                        f"clip spec: region {r.name!r} style {s.style!r} is not "
+                        "'sha256:' followed by 64 lowercase hex digits"
+                    )
                 if any(k.value < 0 for k in s.weight.keys):
                     raise InvalidInputError(f"clip spec: region {r.name!r} style {i} has a negative weight")
             if any(not (0.0 <= k.value <= 1.0) for k in r.strength.keys):
                 raise InvalidInputError(f"clip spec: region {r.name!r} strength keys must lie in [0, 1]")
         if len(backgrounds) > 1:
-            raise InvalidInputError(
-                f"clip spec: only one region may have no mask (the background); got {backgrounds}")
+            raise InvalidInputError(f"clip spec: only one region may have no mask (the background); got {backgrounds}")
         return self
 
     def region(self, name: str) -> RegionSpec:
         for r in self.regions:
             if r.name == name:
                 return r
-        raise InvalidInputError(f"no region named {name!r}; regions are "
-                                f"{', '.join(r.name for r in self.regions) or '(none)'}")
+        raise InvalidInputError(
+            f"no region named {name!r}; regions are {', '.join(r.name for r in self.regions) or '(none)'}"
+        )
 
     # --- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """protobuf's JSON mapping of ``lookgrid.v1.ClipSpec`` (defaults omitted)."""
         d: dict = {}
-        for key, value in (("input", self.input), ("frames", self.frames or ""),
-                           ("inputColorspace", self.input_colorspace), ("output", self.output),
-                           ("outputColorspace", self.output_colorspace)):
+        for key, value in (
+            ("input", self.input),
+            ("frames", self.frames or ""),
+            ("inputColorspace", self.input_colorspace),
+            ("output", self.output),
+            ("outputColorspace", self.output_colorspace),
+        ):
             if value:
                 d[key] = value
         if self.regions:
             d["regions"] = [r.to_dict() for r in self.regions]
         if self.stride and int(self.stride) != 0:
             d["stride"] = int(self.stride)
-        for key, value in (("method", self.method), ("model", self.model or ""),
-                           ("device", self.device), ("config", self.config or "")):
+        for key, value in (
+            ("method", self.method),
+            ("model", self.model or ""),
+            ("device", self.device),
+            ("config", self.config or ""),
+        ):
             if value:
                 d[key] = value
         if self.smooth:
@@ -236,9 +253,22 @@ class ClipSpec:
     def from_dict(cls, data: dict) -> "ClipSpec":
         if not isinstance(data, dict):
             raise InvalidInputError(f"clip spec: expected a JSON object, got {type(data).__name__}")
-        allowed = {"input", "frames", "inputColorspace", "input_colorspace", "output",
-                   "outputColorspace", "output_colorspace", "regions", "stride", "method", "model",
-                   "device", "config", "smooth"}
+        allowed = {
+            "input",
+            "frames",
+            "inputColorspace",
+            "input_colorspace",
+            "output",
+            "outputColorspace",
+            "output_colorspace",
+            "regions",
+            "stride",
+            "method",
+            "model",
+            "device",
+            "config",
+            "smooth",
+        }
         _check_keys(data, allowed, "clip spec")
         try:
             smooth = float(data.get("smooth", 0.0) or 0.0)
@@ -256,8 +286,7 @@ class ClipSpec:
             input_colorspace=str(_get(data, "inputColorspace", "input_colorspace", "") or ""),
             output=str(data.get("output", "") or ""),
             output_colorspace=str(_get(data, "outputColorspace", "output_colorspace", "") or ""),
-            regions=[RegionSpec.from_dict(r, f"regions[{i}]")
-                     for i, r in enumerate(data.get("regions", []) or [])],
+            regions=[RegionSpec.from_dict(r, f"regions[{i}]") for i, r in enumerate(data.get("regions", []) or [])],
             stride=max(stride, 1),
             method=str(data.get("method") or DEFAULT_METHOD),
             model=(str(data["model"]) if data.get("model") else None),
@@ -299,6 +328,7 @@ class ClipSpec:
         """A copy whose relative input/output/mask/style paths are joined onto ``base`` (content
         hashes, ``ocio://`` URIs and absolute paths are kept; ``model`` only when that file exists
         there, since it may also be a model name)."""
+
         def fix(p: str | None) -> str | None:
             if not p or p.startswith(("sha256:", "ocio://")) or os.path.isabs(p):
                 return p
@@ -307,11 +337,30 @@ class ClipSpec:
         model = self.model
         if model and not os.path.isabs(model) and (base / model).exists():
             model = str(base / model)
-        regions = [RegionSpec(r.name, fix(r.mask), [StyleTrack(fix(s.style) or s.style, s.weight)
-                                                     for s in r.styles], r.strength, r.mask_channel)
-                   for r in self.regions]
-        return ClipSpec(fix(self.input) or "", self.frames, self.input_colorspace,
-                        fix(self.output) or "", self.output_colorspace, regions, self.stride,
-                        self.method, model, self.device, self.config, self.smooth)
+        regions = [
+            RegionSpec(
+                r.name,
+                fix(r.mask),
+                [StyleTrack(fix(s.style) or s.style, s.weight) for s in r.styles],
+                r.strength,
+                r.mask_channel,
+            )
+            for r in self.regions
+        ]
+        return ClipSpec(
+            fix(self.input) or "",
+            self.frames,
+            self.input_colorspace,
+            fix(self.output) or "",
+            self.output_colorspace,
+            regions,
+            self.stride,
+            self.method,
+            model,
+            self.device,
+            self.config,
+            self.smooth,
+        )
+
 
 __all__ = ["BACKGROUND", "DEFAULT_METHOD", "METHOD_NAMES", "ClipSpec", "RegionSpec", "StyleTrack"]

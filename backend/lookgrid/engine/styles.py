@@ -52,8 +52,7 @@ class StyleStore:
     evicted upload raises :class:`UnknownStyleError` saying so (clients upload it again), a path
     is read again."""
 
-    def __init__(self, device: torch.device, model: Callable[[], Any], *,
-                 max_bytes: int = MAX_STORE_BYTES) -> None:
+    def __init__(self, device: torch.device, model: Callable[[], Any], *, max_bytes: int = MAX_STORE_BYTES) -> None:
         self.device = device
         self._model = model
         self.max_bytes = int(max_bytes)
@@ -114,9 +113,11 @@ class StyleStore:
             evicted = key in self._evicted
         if key.startswith("sha256:"):
             if evicted:
-                raise UnknownStyleError(f"style {key} was evicted from the server's style store "
-                                        f"(least recently used, {self.max_bytes} bytes in all); "
-                                        "upload it again")
+                raise UnknownStyleError(
+                    f"style {key} was evicted from the server's style store "
+                    f"(least recently used, {self.max_bytes} bytes in all); "
+                    "upload it again"
+                )
             raise UnknownStyleError(f"style {key} was never uploaded")
         img = fit_style(np.asarray(read_style_image(key), dtype=np.float32))
         self._keep(key, img)

@@ -24,8 +24,7 @@ def resize_planes(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     if x.shape[-2:] == (height, width):
         return x
     shrink = x.shape[-2] > height or x.shape[-1] > width
-    return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False,
-                         antialias=shrink)
+    return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=shrink)
 
 
 def to_image_tensor(image, device: torch.device) -> torch.Tensor:
@@ -88,8 +87,9 @@ def full_masks_cpu(planes: Sequence[np.ndarray], background_index: int) -> torch
     return out
 
 
-def render_masks(region_masks, names: Sequence[str], background_index: int | None, height: int, width: int,
-                 device: torch.device) -> torch.Tensor:
+def render_masks(
+    region_masks, names: Sequence[str], background_index: int | None, height: int, width: int, device: torch.device
+) -> torch.Tensor:
     """All N render masks ``(1,N,H,W)`` on ``device``, background included (:func:`full_masks`), from
     what a caller gives for the M masked regions — every region but ``background_index``: planes
     ``(M,h,w)`` (or ``(N,h,w)``: the background's plane is ignored) or a mapping region name →
@@ -110,14 +110,18 @@ def render_masks(region_masks, names: Sequence[str], background_index: int | Non
             return full_masks_cpu([t[0, 0].numpy() for t in planes], background_index)
         masks = torch.cat(planes, dim=1) if planes else torch.zeros(1, 0, height, width, device=device)
     else:
-        arr = torch.as_tensor(np.asarray(region_masks, dtype=np.float32) if region_masks is not None
-                              else np.zeros((0, height, width), np.float32))
+        arr = torch.as_tensor(
+            np.asarray(region_masks, dtype=np.float32)
+            if region_masks is not None
+            else np.zeros((0, height, width), np.float32)
+        )
         if arr.dim() == 2:
             arr = arr[None]
         if arr.dim() != 3 or arr.shape[0] not in (m, n):
             raise ShapeMismatchError(
                 f"masks must be (M, H, W) with M = {m} masked region(s) "
-                f"({', '.join(names[i] for i in masked) or 'none'}), got {tuple(arr.shape)}")
+                f"({', '.join(names[i] for i in masked) or 'none'}), got {tuple(arr.shape)}"
+            )
         if arr.shape[0] == n and m != n:
             arr = arr[masked]
         masks = resize_planes(arr[None].to(device), height, width)

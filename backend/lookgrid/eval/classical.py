@@ -93,8 +93,14 @@ def weighted_mean_cov(pixels: np.ndarray, weights: np.ndarray | None):
     return mean[0].numpy(), cov[0].numpy()
 
 
-def mkl_affine(pixels: np.ndarray, weights: np.ndarray | None, ref: Reference, *,
-               max_gain: float = float("inf"), eps: float = MKL_EPS) -> np.ndarray:
+def mkl_affine(
+    pixels: np.ndarray,
+    weights: np.ndarray | None,
+    ref: Reference,
+    *,
+    max_gain: float = float("inf"),
+    eps: float = MKL_EPS,
+) -> np.ndarray:
     """The MKL affine ``(3, 4)`` ``[T | μ_s − T μ_c]`` moving the weighted colours ``pixels (P, 3)``
     onto ``ref``'s Gaussian (:func:`lookgrid.model.prior.prior_affine`; uncapped by default)."""
     mc, cc = weighted_mean_cov(pixels, weights)

@@ -88,14 +88,20 @@ class EvalClip:
         if len(self.frames) < 2:
             raise InvalidInputError(f"clip {self.name!r}: at least 2 frames are needed, got {len(self.frames)}")
         if len(self.frame_numbers) != len(self.frames):
-            raise InvalidInputError(f"clip {self.name!r}: {len(self.frame_numbers)} frame numbers for {len(self.frames)} frames")
+            raise InvalidInputError(
+                f"clip {self.name!r}: {len(self.frame_numbers)} frame numbers for {len(self.frames)} frames"
+            )
         shape = self.frames[0].shape
         for name, seq in self.masks.items():
             if len(seq) != len(self.frames):
-                raise InvalidInputError(f"clip {self.name!r}: region {name!r} has {len(seq)} masks for {len(self.frames)} frames")
+                raise InvalidInputError(
+                    f"clip {self.name!r}: region {name!r} has {len(seq)} masks for {len(self.frames)} frames"
+                )
             for m in seq:
                 if m.shape != shape[:2]:
-                    raise ShapeMismatchError(f"clip {self.name!r}: mask of {name!r} is {m.shape}, frames are {shape[:2]}")
+                    raise ShapeMismatchError(
+                        f"clip {self.name!r}: mask of {name!r} is {m.shape}, frames are {shape[:2]}"
+                    )
         missing = [r for r in self.region_names if r not in self.styles or r not in self.style_keys]
         if missing:
             raise InvalidInputError(f"clip {self.name!r}: no reference for region(s) {', '.join(missing)}")
@@ -113,9 +119,18 @@ def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(img, dtype=np.float32), (width, height), interpolation=interp)
 
 
-def build_spec(input_pattern: str, masks: dict[str, str], styles: dict[str, str], *, frames: str | None = None,
-               method: str = "lookgrid", stride: int = 1, input_colorspace: str = "", model: str | None = None,
-               output: str = ""):
+def build_spec(
+    input_pattern: str,
+    masks: dict[str, str],
+    styles: dict[str, str],
+    *,
+    frames: str | None = None,
+    method: str = "lookgrid",
+    stride: int = 1,
+    input_colorspace: str = "",
+    model: str | None = None,
+    output: str = "",
+):
     """A :class:`lookgrid.engine.spec.ClipSpec` for one clip: masked regions in ``masks`` order, then
     the background; every region (background included) needs a style path."""
     names = list(masks) + [BACKGROUND]
@@ -127,9 +142,16 @@ def build_spec(input_pattern: str, masks: dict[str, str], styles: dict[str, str]
         raise InvalidInputError(f"--style for unknown region(s) {', '.join(extra)} (no --mask of that name)")
     regions = [RegionSpec(n, masks[n], [StyleTrack(styles[n])]) for n in masks]
     regions.append(RegionSpec(BACKGROUND, None, [StyleTrack(styles[BACKGROUND])]))
-    return ClipSpec(input=input_pattern, frames=frames, input_colorspace=input_colorspace,
-                    output=output or "/nonexistent-lookgrid-eval/out.%05d.exr", regions=regions,
-                    stride=stride, method=method, model=model)
+    return ClipSpec(
+        input=input_pattern,
+        frames=frames,
+        input_colorspace=input_colorspace,
+        output=output or "/nonexistent-lookgrid-eval/out.%05d.exr",
+        regions=regions,
+        stride=stride,
+        method=method,
+        model=model,
+    )
 
 
 def load_clip(name: str, spec, engine, *, max_frames: int | None = None, max_height: int | None = 480) -> EvalClip:
@@ -173,8 +195,15 @@ class MethodRun:
         return M.ms_per_frame(float(np.sum(self.seconds)), len(self.seconds))
 
 
-def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1, smooth: float = 0.0,
-                  progress: Callable[[int, int], None] | None = None) -> MethodRun:
+def render_method(
+    engine,
+    clip: EvalClip,
+    method: str,
+    *,
+    stride: int = 1,
+    smooth: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> MethodRun:
     """Render every frame of ``clip`` with ``method`` through ``engine`` (in order, in memory).
 
     Analysis (grids, temporal state) happens inside :meth:`Clip.render` and is included in the
@@ -191,15 +220,22 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1, smoot
         return render_classical(clip, method, progress=progress)
     for name, img in clip.styles.items():
         engine.register_style(clip.style_keys[name], img)
-    regions = [RegionSpec(n, clip.mask_patterns.get(n) or f"{n}.%05d.png", [StyleTrack(clip.style_keys[n])])
-               for n in clip.masks]
+    regions = [
+        RegionSpec(n, clip.mask_patterns.get(n) or f"{n}.%05d.png", [StyleTrack(clip.style_keys[n])])
+        for n in clip.masks
+    ]
     regions.append(RegionSpec(BACKGROUND, None, [StyleTrack(clip.style_keys[BACKGROUND])]))
     frozen = method == "frozen"
     if method in SMOOTHED:
         smooth = smooth or SMOOTHED_SIGMA
-    spec = ClipSpec(input=f"{clip.name}.%05d.exr", output=f"{clip.name}.out.%05d.exr", regions=regions,
-                    stride=stride, method="lookgrid" if frozen or method in SMOOTHED else method,
-                    smooth=smooth)
+    spec = ClipSpec(
+        input=f"{clip.name}.%05d.exr",
+        output=f"{clip.name}.out.%05d.exr",
+        regions=regions,
+        stride=stride,
+        method="lookgrid" if frozen or method in SMOOTHED else method,
+        smooth=smooth,
+    )
     ec = engine.open_clip(spec, frames=clip.frame_numbers)
     outputs, seconds = [], []
     try:
@@ -225,8 +261,7 @@ def render_method(engine, clip: EvalClip, method: str, *, stride: int = 1, smoot
     return MethodRun(method, outputs, seconds)
 
 
-def render_classical(clip: EvalClip, kind: str, *,
-                     progress: Callable[[int, int], None] | None = None) -> MethodRun:
+def render_classical(clip: EvalClip, kind: str, *, progress: Callable[[int, int], None] | None = None) -> MethodRun:
     """Every frame of ``clip`` through the classical per-region transfer ``kind``
     (:func:`lookgrid.eval.classical.transfer`, re-fitted per frame; the references' statistics once,
     untimed)."""
@@ -244,8 +279,15 @@ def render_classical(clip: EvalClip, kind: str, *,
 def warm_up(engine, clip: EvalClip, methods: Sequence[str], *, smooth: float = 0.0) -> None:
     """Render the first two frames of ``clip`` with each method, untimed, so one-off costs (model
     loading, kernel compilation, thread pools) are not charged to the first measured clip."""
-    short = EvalClip(clip.name, clip.frames[:2], {n: m[:2] for n, m in clip.masks.items()}, clip.styles,
-                     clip.style_keys, clip.frame_numbers[:2], clip.mask_patterns)
+    short = EvalClip(
+        clip.name,
+        clip.frames[:2],
+        {n: m[:2] for n, m in clip.masks.items()},
+        clip.styles,
+        clip.style_keys,
+        clip.frame_numbers[:2],
+        clip.mask_patterns,
+    )
     for method in methods:
         render_method(engine, short, method, smooth=smooth)
 
@@ -285,18 +327,28 @@ def prepare(clip: EvalClip, settings: MetricSettings) -> ClipContext:
     """Input flows (forward, visibility), the input's own warping error, reference Lab samples."""
     flows = M.input_flows(clip.frames, settings.flow_preset)
     ref = {
-        name: working_to_lab(M.sample_pixels(np.nan_to_num(img.reshape(-1, 3).astype(np.float64)),
-                                              settings.style_pixels, settings.seed))
+        name: working_to_lab(
+            M.sample_pixels(np.nan_to_num(img.reshape(-1, 3).astype(np.float64)), settings.style_pixels, settings.seed)
+        )
         for name, img in clip.styles.items()
     }
     luma = [M.display_luma_of(M.display(f)) for f in clip.frames]
-    quant = {name: M.projected_quantiles(lab, n_projections=settings.swd_projections, seed=settings.seed)
-             for name, lab in ref.items()}
+    quant = {
+        name: M.projected_quantiles(lab, n_projections=settings.swd_projections, seed=settings.seed)
+        for name, lab in ref.items()
+    }
     disp = [M.display(f) for f in clip.frames]
     masks = [clip.all_masks(t) for t in range(len(clip.frames))]
     coverage = {name: M.region_coverage([m[k] for m in masks]) for k, name in enumerate(clip.region_names)}
-    return ClipContext(flows, M.warping_errors_display(disp, flows), ref, luma, quant,
-                       M.warping_errors_display(disp, flows, lowpass_sigma=settings.lowpass_sigma), coverage)
+    return ClipContext(
+        flows,
+        M.warping_errors_display(disp, flows),
+        ref,
+        luma,
+        quant,
+        M.warping_errors_display(disp, flows, lowpass_sigma=settings.lowpass_sigma),
+        coverage,
+    )
 
 
 def _mean(values) -> float | None:
@@ -304,8 +356,14 @@ def _mean(values) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, settings: MetricSettings,
-            *, seconds: Sequence[float] | None = None) -> dict:
+def measure(
+    clip: EvalClip,
+    outputs: Sequence[np.ndarray],
+    ctx: ClipContext,
+    settings: MetricSettings,
+    *,
+    seconds: Sequence[float] | None = None,
+) -> dict:
     """All metrics of one method on one clip, as a JSON-ready dict.
 
     Keys: ``warping_error`` (mean over pairs), ``warping_error_per_frame`` (list, T-1),
@@ -331,21 +389,29 @@ def measure(clip: EvalClip, outputs: Sequence[np.ndarray], ctx: ClipContext, set
     for t in range(0, len(outputs), max(1, settings.style_every)):
         masks = clip.all_masks(t)
         for k, name in enumerate(names):
-            d = M.region_style_distance(outputs[t], masks[k], ctx.reference_lab[name],
-                                        max_pixels=settings.style_pixels, seed=settings.seed,
-                                        n_projections=settings.swd_projections,
-                                        reference_quantiles=ctx.reference_quantiles[name])
+            d = M.region_style_distance(
+                outputs[t],
+                masks[k],
+                ctx.reference_lab[name],
+                max_pixels=settings.style_pixels,
+                seed=settings.seed,
+                n_projections=settings.swd_projections,
+                reference_quantiles=ctx.reference_quantiles[name],
+            )
             if d is not None:
                 acc = style.setdefault(name, {"lab_moments": [], "swd": []})
                 acc["lab_moments"].append(d.lab_moments)
                 acc["swd"].append(d.swd)
         y_out = M.display_luma_of(disp[t])
         structure.append(M.structure_similarity_luma(ctx.input_luma[t], y_out))
-        halo.append(M.halo_ratio_luma(ctx.input_luma[t], y_out, masks,
-                                      inner=settings.halo_inner, width=settings.halo_width))
+        halo.append(
+            M.halo_ratio_luma(ctx.input_luma[t], y_out, masks, inner=settings.halo_inner, width=settings.halo_width)
+        )
     all_masks = [clip.all_masks(t) for t in range(len(outputs))]
-    pumping = {name: M.grade_pumping(M.region_grade_offsets(clip.frames, outputs, [m[k] for m in all_masks]))
-               for k, name in enumerate(names)}
+    pumping = {
+        name: M.grade_pumping(M.region_grade_offsets(clip.frames, outputs, [m[k] for m in all_masks]))
+        for k, name in enumerate(names)
+    }
     small = [n for n in names if ctx.coverage.get(n, 1.0) < M.SMALL_REGION]
     style_out = {n: {"lab_moments": _mean(v["lab_moments"]), "swd": _mean(v["swd"])} for n, v in style.items()}
     return {
@@ -387,13 +453,22 @@ class ClipResult:
 
 def with_frames(clip: EvalClip, frames: list[np.ndarray], name: str | None = None) -> EvalClip:
     """The same clip (masks, references, frame numbers) with other pixels ``T x (H, W, 3)``."""
-    return EvalClip(name or clip.name, frames, clip.masks, clip.styles, clip.style_keys,
-                    clip.frame_numbers, clip.mask_patterns).validate()
+    return EvalClip(
+        name or clip.name, frames, clip.masks, clip.styles, clip.style_keys, clip.frame_numbers, clip.mask_patterns
+    ).validate()
 
 
-def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int = 1, smooth: float = 0.0,
-                  settings: MetricSettings | None = None, grain: float = 0.0,
-                  log: Callable[[str], None] | None = None) -> ClipResult:
+def evaluate_clip(
+    engine,
+    clip: EvalClip,
+    methods: Sequence[str],
+    *,
+    stride: int = 1,
+    smooth: float = 0.0,
+    settings: MetricSettings | None = None,
+    grain: float = 0.0,
+    log: Callable[[str], None] | None = None,
+) -> ClipResult:
     """Render ``clip`` with each method and measure every method and the untouched input.
 
     ``grain > 0``: every method renders the frames with fresh per-frame grain of that sigma
@@ -416,8 +491,10 @@ def evaluate_clip(engine, clip: EvalClip, methods: Sequence[str], *, stride: int
         run = render_method(engine, source, method, stride=stride, smooth=smooth)
         runs[method] = run
         rows[method] = measure(clip, run.outputs, ctx, settings, seconds=run.seconds)
-        say(f"{clip.name}: {method} rendered at {run.ms_per_frame:.0f} ms/frame, measured "
-            f"(total {time.perf_counter() - t1:.1f} s)")
+        say(
+            f"{clip.name}: {method} rendered at {run.ms_per_frame:.0f} ms/frame, measured "
+            f"(total {time.perf_counter() - t1:.1f} s)"
+        )
     return ClipResult(clip, rows, runs)
 
 
@@ -432,32 +509,55 @@ def cut_clip(first: EvalClip, second: EvalClip, frames_each: int) -> tuple[EvalC
     the cut is compared with."""
     k = int(frames_each)
     if k < 1 or len(first.frames) < k or len(second.frames) < k:
-        raise InvalidInputError(f"a cut of {k} frames per shot needs {k} frames in {first.name!r} "
-                                f"({len(first.frames)}) and {second.name!r} ({len(second.frames)})")
+        raise InvalidInputError(
+            f"a cut of {k} frames per shot needs {k} frames in {first.name!r} "
+            f"({len(first.frames)}) and {second.name!r} ({len(second.frames)})"
+        )
     if len(first.masks) != len(second.masks):
         raise InvalidInputError(f"shots {first.name!r} and {second.name!r} have different numbers of regions")
     h, w = first.frames[0].shape[:2]
     frames2 = [_resize(f, h, w) for f in second.frames[:k]]
-    masks2 = {n: [np.clip(_resize(m, h, w), 0.0, 1.0) for m in seq[:k]]
-              for n, seq in zip(first.masks, second.masks.values())}
+    masks2 = {
+        n: [np.clip(_resize(m, h, w), 0.0, 1.0) for m in seq[:k]] for n, seq in zip(first.masks, second.masks.values())
+    }
     name = f"{first.name}|{second.name}"
-    fresh = EvalClip(f"{second.name}-fresh", frames2, masks2, first.styles, first.style_keys,
-                     list(range(k)), first.mask_patterns).validate()
-    cut = EvalClip(name, first.frames[:k] + frames2, {n: first.masks[n][:k] + masks2[n] for n in first.masks},
-                   first.styles, first.style_keys, list(range(2 * k)), first.mask_patterns).validate()
+    fresh = EvalClip(
+        f"{second.name}-fresh", frames2, masks2, first.styles, first.style_keys, list(range(k)), first.mask_patterns
+    ).validate()
+    cut = EvalClip(
+        name,
+        first.frames[:k] + frames2,
+        {n: first.masks[n][:k] + masks2[n] for n in first.masks},
+        first.styles,
+        first.style_keys,
+        list(range(2 * k)),
+        first.mask_patterns,
+    ).validate()
     return cut, fresh
 
 
-def measure_cut(engine, cut: EvalClip, fresh: EvalClip, method: str, *, stride: int = 1, smooth: float = 0.0,
-                threshold: float = M.CUT_THRESHOLD) -> dict:
+def measure_cut(
+    engine,
+    cut: EvalClip,
+    fresh: EvalClip,
+    method: str,
+    *,
+    stride: int = 1,
+    smooth: float = 0.0,
+    threshold: float = M.CUT_THRESHOLD,
+) -> dict:
     """Render ``cut`` and ``fresh`` (see :func:`cut_clip`) with ``method``; ``{"distance_per_frame":
     [d_0, ...], "frames_carried": n}`` (:func:`lookgrid.eval.metrics.frames_carried`)."""
     k = len(fresh.frames)
     whole = render_method(engine, cut, method, stride=stride, smooth=smooth).outputs[-k:]
     alone = render_method(engine, fresh, method, stride=stride, smooth=smooth).outputs
     dist = [M.look_distance(a, b) for a, b in zip(whole, alone)]
-    return {"clip": cut.name, "distance_per_frame": dist, "frames_carried": M.frames_carried(dist, threshold),
-            "threshold": threshold}
+    return {
+        "clip": cut.name,
+        "distance_per_frame": dist,
+        "frames_carried": M.frames_carried(dist, threshold),
+        "threshold": threshold,
+    }
 
 
 def _clip_swd(row: dict) -> float | None:
@@ -502,4 +602,3 @@ def summarize(results: Sequence[ClipResult], baseline: str = "reinhard") -> dict
             "ms_per_frame": _mean(v["ms_per_frame"] for v in vals),
         }
     return rows
-

@@ -159,8 +159,7 @@ def warping_errors(frames: list[np.ndarray], flows: list[FlowPair], *, lowpass_s
     return warping_errors_display(disp, flows, lowpass_sigma=lowpass_sigma)
 
 
-def warping_errors_display(disp: list[np.ndarray], flows: list[FlowPair], *,
-                           lowpass_sigma: float = 0.0) -> np.ndarray:
+def warping_errors_display(disp: list[np.ndarray], flows: list[FlowPair], *, lowpass_sigma: float = 0.0) -> np.ndarray:
     """:func:`warping_errors` on display images ``(H, W, 3)`` in [0, 1] (already converted)."""
     if lowpass_sigma > 0:
         disp = [lowpass(d, lowpass_sigma) for d in disp]
@@ -272,8 +271,9 @@ def sliced_wasserstein(
     return sliced_wasserstein_from_quantiles(qa, qb)
 
 
-def projected_quantiles(points: np.ndarray, *, n_projections: int = 64, n_quantiles: int = 256,
-                        seed: int = 0) -> np.ndarray:
+def projected_quantiles(
+    points: np.ndarray, *, n_projections: int = 64, n_quantiles: int = 256, seed: int = 0
+) -> np.ndarray:
     """Quantiles of ``points (P, C)`` projected on the seeded directions -> ``(n_projections,
     n_quantiles)``; quantile levels ``(i + 0.5) / n_quantiles``, linear interpolation between order
     statistics (numpy's default). Cache these for a reference used many times."""
@@ -283,7 +283,7 @@ def projected_quantiles(points: np.ndarray, *, n_projections: int = 64, n_quanti
     dirs = np.random.default_rng(seed).normal(size=(n_projections, pts.shape[1]))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     # (K, P) projections as a sum over channels (avoids BLAS for this thin shape), sorted per row
-    proj = np.sort(sum(dirs[:, c:c + 1] * pts[None, :, c] for c in range(pts.shape[1])), axis=1)
+    proj = np.sort(sum(dirs[:, c : c + 1] * pts[None, :, c] for c in range(pts.shape[1])), axis=1)
     pos = (np.arange(n_quantiles) + 0.5) / n_quantiles * (proj.shape[1] - 1)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, proj.shape[1] - 1)
@@ -336,8 +336,10 @@ def region_style_distance(
         lab_moments=lab_moment_distance(lab, reference_lab),
         swd=sliced_wasserstein_from_quantiles(
             projected_quantiles(lab, n_projections=n_projections, seed=seed),
-            reference_quantiles if reference_quantiles is not None
-            else projected_quantiles(reference_lab, n_projections=n_projections, seed=seed)),
+            reference_quantiles
+            if reference_quantiles is not None
+            else projected_quantiles(reference_lab, n_projections=n_projections, seed=seed),
+        ),
     )
 
 
@@ -419,12 +421,25 @@ def halo_ratio(
         masks = masks[None]
     if masks.shape[1:] != np.asarray(input_image).shape[:2]:
         raise ShapeMismatchError(f"masks {masks.shape} do not match image {np.asarray(input_image).shape}")
-    return halo_ratio_luma(display_luma(np.asarray(input_image, np.float64)),
-                           display_luma(np.asarray(output_image, np.float64)), masks, inner=inner, width=width, eps=eps)
+    return halo_ratio_luma(
+        display_luma(np.asarray(input_image, np.float64)),
+        display_luma(np.asarray(output_image, np.float64)),
+        masks,
+        inner=inner,
+        width=width,
+        eps=eps,
+    )
 
 
-def halo_ratio_luma(y_in: np.ndarray, y_out: np.ndarray, masks: np.ndarray, *, inner: float = 3.0,
-                    width: float = 16.0, eps: float = 1e-10) -> float | None:
+def halo_ratio_luma(
+    y_in: np.ndarray,
+    y_out: np.ndarray,
+    masks: np.ndarray,
+    *,
+    inner: float = 3.0,
+    width: float = 16.0,
+    eps: float = 1e-10,
+) -> float | None:
     """:func:`halo_ratio` on display lumas ``(H, W)`` (already converted); masks ``(N, H, W)``."""
     masks = np.asarray(masks)
     if masks.ndim == 2:

@@ -65,28 +65,34 @@ def format_table(results: Sequence[dict]) -> str:
     the clip's region order: ``lab/swd`` for each (e.g. fg then background); ``pump``: grade pumping
     (Lab, mean over regions); ``swd<2%``: the SWD of the regions under 2 % of the frame ("–": none)."""
     lines = []
-    head = (f"{'clip':<12} {'method':<12} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6}  {'style lab/swd per region':<34}"
-            f" {'swd<2%':>6} {'pump':>6} {'struct':>6} {'halo':>6} {'ms/fr':>7}")
+    head = (
+        f"{'clip':<12} {'method':<12} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6}  {'style lab/swd per region':<34}"
+        f" {'swd<2%':>6} {'pump':>6} {'struct':>6} {'halo':>6} {'ms/fr':>7}"
+    )
     lines.append(head)
     lines.append("-" * len(head))
     for res in results:
         for row, m in res["methods"].items():
             style = "  ".join(
                 f"{name[:4]} {_fmt(s['lab_moments'], '.1f', 5)}/{_fmt(s['swd'], '.1f', 4)}"
-                for name, s in m["style"].items())
+                for name, s in m["style"].items()
+            )
             lines.append(
                 f"{res['clip'][:12]:<12} {row:<12} {_fmt(m['warping_error'] * 1e3, '.3f', 9)} "
                 f"{_fmt(m['warping_ratio'], '.2f', 6)} {_fmt(m.get('lowpass_ratio'), '.3f', 6)}  {style:<34} "
                 f"{_fmt(m.get('swd_small'), '.2f', 6, '–')} {_fmt(m.get('pumping'), '.3f', 6)} "
-                f"{_fmt(m['structure'], '.3f', 6)} {_fmt(m['halo'], '.3f', 6)} {_fmt(m['ms_per_frame'], '.0f', 7)}")
+                f"{_fmt(m['structure'], '.3f', 6)} {_fmt(m['halo'], '.3f', 6)} {_fmt(m['ms_per_frame'], '.0f', 7)}"
+            )
     return "\n".join(lines)
 
 
 def format_summary(summary: dict) -> str:
     """Text table of :func:`lookgrid.eval.harness.summarize` (means over clips). ``swd/R``: the mean
     over clips of the SWD over Reinhard's; ``max/R``: the worst clip (small regions apart)."""
-    head = (f"{'mean over clips':<16} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6} {'lab':>6} {'swd':>6} {'swd/R':>6}"
-            f" {'max/R':>6} {'swd<2%':>6} {'pump':>6} {'struct':>6} {'halo':>6} {'ms/fr':>7} {'cut fr':>6}")
+    head = (
+        f"{'mean over clips':<16} {'warp e-3':>9} {'ratio':>6} {'lp rat':>6} {'lab':>6} {'swd':>6} {'swd/R':>6}"
+        f" {'max/R':>6} {'swd<2%':>6} {'pump':>6} {'struct':>6} {'halo':>6} {'ms/fr':>7} {'cut fr':>6}"
+    )
     lines = [head, "-" * len(head)]
     for row, m in summary.items():
         lines.append(
@@ -96,7 +102,8 @@ def format_summary(summary: dict) -> str:
             f"{_fmt(m['style_swd'], '.2f', 6)} {_fmt(m.get('swd_vs_baseline'), '.3f', 6)} "
             f"{_fmt(m.get('swd_vs_baseline_max'), '.2f', 6)} {_fmt(m.get('swd_small'), '.2f', 6, '–')} "
             f"{_fmt(m.get('pumping'), '.3f', 6)} {_fmt(m['structure'], '.3f', 6)} {_fmt(m['halo'], '.3f', 6)} "
-            f"{_fmt(m['ms_per_frame'], '.0f', 7)} {_fmt(m.get('cut_frames_carried'), '.1f', 6)}")
+            f"{_fmt(m['ms_per_frame'], '.0f', 7)} {_fmt(m.get('cut_frames_carried'), '.1f', 6)}"
+        )
     return "\n".join(lines)
 
 
@@ -118,7 +125,7 @@ def _fit(img_u8: np.ndarray, width: int, height: int) -> np.ndarray:
     small = cv2.resize(img_u8, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
     tile = np.full((height, width, 3), 24, np.uint8)
     y0, x0 = (height - nh) // 2, (width - nw) // 2
-    tile[y0:y0 + nh, x0:x0 + nw] = small
+    tile[y0 : y0 + nh, x0 : x0 + nw] = small
     return tile
 
 
@@ -162,18 +169,18 @@ def contact_sheet(result, *, frames: Sequence[int] | None = None, tile_width: in
     tile_h = max(1, int(round(tile_width * h0 / w0)))
     idx = list(frames) if frames is not None else pick_frames(len(clip.frames))
     columns = 2 + len(result.runs)
-    header = [_label(_fit(to_display_u8(clip.styles[n]), tile_width, tile_h), f"ref: {n}")
-              for n in clip.region_names]
+    header = [_label(_fit(to_display_u8(clip.styles[n]), tile_width, tile_h), f"ref: {n}") for n in clip.region_names]
     header += [np.full((tile_h, tile_width, 3), 24, np.uint8)] * max(0, columns - len(header))
-    rows = [np.hstack(header[:max(columns, len(header))])]
+    rows = [np.hstack(header[: max(columns, len(header))])]
     width = rows[0].shape[1]
     for t in idx:
         tiles = [
             _label(_fit(to_display_u8(clip.frames[t]), tile_width, tile_h), f"input f{clip.frame_numbers[t]}"),
             _label(_fit(mask_panel(clip.frames[t], clip.all_masks(t)), tile_width, tile_h), "regions"),
         ]
-        tiles += [_label(_fit(to_display_u8(run.outputs[t]), tile_width, tile_h), name)
-                  for name, run in result.runs.items()]
+        tiles += [
+            _label(_fit(to_display_u8(run.outputs[t]), tile_width, tile_h), name) for name, run in result.runs.items()
+        ]
         row = np.hstack(tiles)
         if row.shape[1] < width:
             row = np.hstack([row, np.full((tile_h, width - row.shape[1], 3), 24, np.uint8)])

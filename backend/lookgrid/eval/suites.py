@@ -54,21 +54,46 @@ class SuiteClip:
 
 
 DEV_SUITE: tuple[SuiteClip, ...] = (
-    SuiteClip("blackswan", "davis/blackswan/frames/%05d.jpg", "davis/blackswan/masks/%05d.png",
-              "styles/deep-photo/style/tar9.png", "styles/deep-photo/style/tar3.png",
-              "red rose swan vs blue night-city water"),
-    SuiteClip("car-shadow", "davis/car-shadow/frames/%05d.jpg", "davis/car-shadow/masks/%05d.png",
-              "styles/deep-photo/style/tar1.png", "styles/deep-photo/style/tar6.png",
-              "red-sky car vs bright blue dusk street"),
-    SuiteClip("dog", "davis/dog/frames/%05d.jpg", "davis/dog/masks/%05d.png",
-              "styles/deep-photo/style/tar4.png", "styles/deep-photo/style/tar2.png",
-              "amber dog vs dark blue field"),
-    SuiteClip("kite-surf", "davis/kite-surf/frames/%05d.jpg", "davis/kite-surf/masks/%05d.png",
-              "styles/deep-photo/style/tar10.png", "styles/deep-photo/style/tar2.png",
-              "neon surfer vs dark blue sea"),
-    SuiteClip("libby", "davis/libby/frames/%05d.jpg", "davis/libby/masks/%05d.png",
-              "styles/deep-photo/style/tar5.png", "styles/wct2/examples/style/in00.png",
-              "gold dog vs cool blue garden"),
+    SuiteClip(
+        "blackswan",
+        "davis/blackswan/frames/%05d.jpg",
+        "davis/blackswan/masks/%05d.png",
+        "styles/deep-photo/style/tar9.png",
+        "styles/deep-photo/style/tar3.png",
+        "red rose swan vs blue night-city water",
+    ),
+    SuiteClip(
+        "car-shadow",
+        "davis/car-shadow/frames/%05d.jpg",
+        "davis/car-shadow/masks/%05d.png",
+        "styles/deep-photo/style/tar1.png",
+        "styles/deep-photo/style/tar6.png",
+        "red-sky car vs bright blue dusk street",
+    ),
+    SuiteClip(
+        "dog",
+        "davis/dog/frames/%05d.jpg",
+        "davis/dog/masks/%05d.png",
+        "styles/deep-photo/style/tar4.png",
+        "styles/deep-photo/style/tar2.png",
+        "amber dog vs dark blue field",
+    ),
+    SuiteClip(
+        "kite-surf",
+        "davis/kite-surf/frames/%05d.jpg",
+        "davis/kite-surf/masks/%05d.png",
+        "styles/deep-photo/style/tar10.png",
+        "styles/deep-photo/style/tar2.png",
+        "neon surfer vs dark blue sea",
+    ),
+    SuiteClip(
+        "libby",
+        "davis/libby/frames/%05d.jpg",
+        "davis/libby/masks/%05d.png",
+        "styles/deep-photo/style/tar5.png",
+        "styles/wct2/examples/style/in00.png",
+        "gold dog vs cool blue garden",
+    ),
 )
 
 SUITES: dict[str, tuple[SuiteClip, ...]] = {"dev": DEV_SUITE}

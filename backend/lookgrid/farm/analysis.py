@@ -95,17 +95,22 @@ class Fingerprint:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(_canonical({"analysis": self.analysis, "frames": self.frames,
-                                          "files": {p: v[2] for p, v in self.files.items()}})
-                              ).hexdigest()
+        return hashlib.sha256(
+            _canonical(
+                {"analysis": self.analysis, "frames": self.frames, "files": {p: v[2] for p, v in self.files.items()}}
+            )
+        ).hexdigest()
 
     def to_dict(self) -> dict:
         return {"analysis": self.analysis, "frames": self.frames, "files": self.files}
 
     def changes(self, old: "Fingerprint") -> list[str]:
         """What differs from ``old``, in words (empty when the keys agree)."""
-        fields = [repr(name) for name in sorted(set(self.analysis) | set(old.analysis))
-                  if self.analysis.get(name) != old.analysis.get(name)]
+        fields = [
+            repr(name)
+            for name in sorted(set(self.analysis) | set(old.analysis))
+            if self.analysis.get(name) != old.analysis.get(name)
+        ]
         out = [f"the spec's {' and '.join(fields)}"] if fields else []
         if self.frames != old.frames:
             out.append("the clip's frames")
@@ -185,8 +190,7 @@ def stale_reason(spec: ClipSpec, io=None) -> str | None:
     now = fingerprint(spec, io, known=state.fingerprint.files)
     if now.key != state.manifest.get("key"):
         what = now.changes(state.fingerprint) or ["the analysis inputs"]
-        return (f"the analysis in {state.folder} was made from other inputs: "
-                f"{'; '.join(what)} changed since")
+        return f"the analysis in {state.folder} was made from other inputs: {'; '.join(what)} changed since"
     if file_sha256(state.path) != state.manifest.get("track_sha256"):
         return f"the analysis {state.path} does not match its recorded hash (damaged or replaced)"
     return None
@@ -197,8 +201,10 @@ def require_analysis(spec: ClipSpec, io=None) -> Path:
     is missing or out of date (a changed spec or input is refused, never silently reused)."""
     reason = stale_reason(spec, io)
     if reason is not None:
-        raise ClipStateError(f"{reason}; analyse again (`lookgrid farm render` does it; in an "
-                             "Open Job Description job, re-run its Analyze step)")
+        raise ClipStateError(
+            f"{reason}; analyse again (`lookgrid farm render` does it; in an "
+            "Open Job Description job, re-run its Analyze step)"
+        )
     return state_dir(spec) / ANALYSIS_FILE
 
 
@@ -216,12 +222,19 @@ def analyze(spec: ClipSpec, engine, *, progress=None, cancel=None) -> dict:
     seconds = time.perf_counter() - t0
     after = fingerprint(spec, io, known=before.files)
     if after.key != before.key:
-        raise ClipStateError("the analysis inputs changed while they were analysed: "
-                             + "; ".join(after.changes(before)))
+        raise ClipStateError(
+            "the analysis inputs changed while they were analysed: " + "; ".join(after.changes(before))
+        )
     replace(spec, config=pinned_config(spec.config)).save(folder / SPEC_FILE)
-    manifest = {"format": MANIFEST_FORMAT, "version": 1, "key": before.key,
-                "track_sha256": file_sha256(folder / ANALYSIS_FILE), "analysed": n,
-                "seconds": round(seconds, 3), "fingerprint": before.to_dict()}
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "version": 1,
+        "key": before.key,
+        "track_sha256": file_sha256(folder / ANALYSIS_FILE),
+        "analysed": n,
+        "seconds": round(seconds, 3),
+        "fingerprint": before.to_dict(),
+    }
     with atomic_write(folder / MANIFEST_FILE) as tmp:
         Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

@@ -18,8 +18,7 @@ ORDERS = ("forward", "reverse", "shuffled")
 _RANGE_RE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
 
 
-def chunk_frames(frames: Sequence[int], size: int | None, wanted: Sequence[int] | None = None
-                 ) -> list[list[int]]:
+def chunk_frames(frames: Sequence[int], size: int | None, wanted: Sequence[int] | None = None) -> list[list[int]]:
     """Cut the clip's ``frames`` (or only the ``wanted`` ones among them) into chunks of at most
     ``size`` frames (None or 0: no limit), in clip order.
 
@@ -70,8 +69,11 @@ def frames_in_range(text: str, frames: Sequence[int]) -> list[int]:
         raise InvalidInputError(f"bad frame chunk {text!r}: it ends before it starts")
     chosen = [f for f in frames if a <= f <= b]
     if not chosen:
-        raise InvalidInputError(f"frame chunk {text!r} holds none of the clip's frames "
-                                f"({frames[0]}-{frames[-1]})" if frames else "the clip has no frames")
+        raise InvalidInputError(
+            f"frame chunk {text!r} holds none of the clip's frames ({frames[0]}-{frames[-1]})"
+            if frames
+            else "the clip has no frames"
+        )
     return chosen
 
 

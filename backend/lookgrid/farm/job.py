@@ -52,7 +52,8 @@ def check_farm_spec(spec: ClipSpec) -> None:
             if s.is_hash:
                 raise InvalidInputError(
                     f"region {r.name!r}: style {s.style[:15]}… is an uploaded image (a content "
-                    "hash); a farm job reads its styles from storage: give the style image's path")
+                    "hash); a farm job reads its styles from storage: give the style image's path"
+                )
             if not os.path.isfile(s.style):
                 raise InvalidInputError(f"region {r.name!r}: style image {s.style} does not exist")
 
@@ -105,8 +106,9 @@ class Job:
         if analyses.stale_reason(self.spec, self.io) is not None:
             return []
         try:
-            since = max(os.stat(self.folder / JOB_FILE).st_mtime_ns,
-                        os.stat(self.folder / analyses.ANALYSIS_FILE).st_mtime_ns)
+            since = max(
+                os.stat(self.folder / JOB_FILE).st_mtime_ns, os.stat(self.folder / analyses.ANALYSIS_FILE).st_mtime_ns
+            )
         except OSError:
             return []
         want = None
@@ -156,7 +158,7 @@ class Job:
 
     def clear_attempts(self) -> None:
         folder = self.folder / ATTEMPTS
-        for name in (os.listdir(folder) if folder.is_dir() else []):
+        for name in os.listdir(folder) if folder.is_dir() else []:
             (folder / name).unlink(missing_ok=True)
 
 
@@ -182,12 +184,12 @@ def analyze_task(spec: ClipSpec, *, threads: int | None = None, progress=None) -
         return {"analysed": 0, "reused": True, "seconds": 0.0, "reason": None}
     t0 = time.perf_counter()
     manifest = analyses.analyze(spec, worker_engine(spec, threads), progress=progress)
-    return {"analysed": manifest["analysed"], "reused": False,
-            "seconds": time.perf_counter() - t0, "reason": reason}
+    return {"analysed": manifest["analysed"], "reused": False, "seconds": time.perf_counter() - t0, "reason": reason}
 
 
-def render_task(spec: ClipSpec, frames: list[int], *, threads: int | None = None, progress=None,
-                note_attempt: bool = False) -> dict:
+def render_task(
+    spec: ClipSpec, frames: list[int], *, threads: int | None = None, progress=None, note_attempt: bool = False
+) -> dict:
     """Render one chunk from the analysis (refused when it does not fit the spec). Returns
     ``{"frames", "seconds", "host", "pid"}``. ``note_attempt``: leave an attempt mark (the Ray
     driver counts retries with them; an Open Job Description farm counts its own)."""
@@ -200,5 +202,9 @@ def render_task(spec: ClipSpec, frames: list[int], *, threads: int | None = None
         job.note_attempt(frames)
     t0 = time.perf_counter()
     worker_engine(spec, threads).render_clip(spec, progress, frames=list(frames), analysis=path)
-    return {"frames": list(frames), "seconds": time.perf_counter() - t0,
-            "host": socket.gethostname(), "pid": os.getpid()}
+    return {
+        "frames": list(frames),
+        "seconds": time.perf_counter() - t0,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }

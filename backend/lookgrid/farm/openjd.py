@@ -48,32 +48,60 @@ def job_template(name: str, frames: str, chunk: int) -> dict:
         "name": name,
         "description": "LookGrid: analyse the clip once, then render frame chunks from its analysis.",
         "parameterDefinitions": [
-            {"name": "Spec", "type": "PATH", "objectType": "FILE", "dataFlow": "IN",
-             "default": SPEC_NAME, "description": "the job's ClipSpec JSON"},
-            {"name": "Frames", "type": "STRING", "default": frames,
-             "description": "frames to render (range expression, e.g. 1001-1100)"},
-            {"name": "ChunkSize", "type": "INT", "default": int(chunk), "minValue": 1,
-             "description": "frames per render task"},
-            {"name": "LookGrid", "type": "STRING", "default": "lookgrid",
-             "description": "the lookgrid command on a worker"},
+            {
+                "name": "Spec",
+                "type": "PATH",
+                "objectType": "FILE",
+                "dataFlow": "IN",
+                "default": SPEC_NAME,
+                "description": "the job's ClipSpec JSON",
+            },
+            {
+                "name": "Frames",
+                "type": "STRING",
+                "default": frames,
+                "description": "frames to render (range expression, e.g. 1001-1100)",
+            },
+            {
+                "name": "ChunkSize",
+                "type": "INT",
+                "default": int(chunk),
+                "minValue": 1,
+                "description": "frames per render task",
+            },
+            {
+                "name": "LookGrid",
+                "type": "STRING",
+                "default": "lookgrid",
+                "description": "the lookgrid command on a worker",
+            },
         ],
         "steps": [
-            {"name": "Analyze",
-             "script": _action("farm", "task", "analyze", "--spec", "{{Param.Spec}}")},
-            {"name": "Render",
-             "dependencies": [{"dependsOn": "Analyze"}],
-             "parameterSpace": {"taskParameterDefinitions": [
-                 {"name": "Frame", "type": "CHUNK[INT]", "range": "{{Param.Frames}}",
-                  "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}",
-                             "rangeConstraint": "CONTIGUOUS"}}]},
-             "script": _action("farm", "task", "render", "--spec", "{{Param.Spec}}",
-                               "--frames", "{{Task.Param.Frame}}")},
+            {"name": "Analyze", "script": _action("farm", "task", "analyze", "--spec", "{{Param.Spec}}")},
+            {
+                "name": "Render",
+                "dependencies": [{"dependsOn": "Analyze"}],
+                "parameterSpace": {
+                    "taskParameterDefinitions": [
+                        {
+                            "name": "Frame",
+                            "type": "CHUNK[INT]",
+                            "range": "{{Param.Frames}}",
+                            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"},
+                        }
+                    ]
+                },
+                "script": _action(
+                    "farm", "task", "render", "--spec", "{{Param.Spec}}", "--frames", "{{Task.Param.Frame}}"
+                ),
+            },
         ],
     }
 
 
-def write_bundle(spec: ClipSpec, frames: list[int], out: str | Path, *, chunk: int = 10,
-                 name: str | None = None) -> Path:
+def write_bundle(
+    spec: ClipSpec, frames: list[int], out: str | Path, *, chunk: int = 10, name: str | None = None
+) -> Path:
     """Write the bundle folder ``out`` (module docstring); returns the template's path. Each file
     is written atomically; a bundle already there is replaced file by file."""
     out = Path(out)
@@ -81,8 +109,7 @@ def write_bundle(spec: ClipSpec, frames: list[int], out: str | Path, *, chunk: i
     frames_expr = openjd_range(frames)
     title = name or f"LookGrid {Path(spec.output).name} {frames_expr}"
     template = job_template(title, frames_expr, chunk)
-    values = {"parameterValues": [{"name": "Frames", "value": frames_expr},
-                                  {"name": "ChunkSize", "value": int(chunk)}]}
+    values = {"parameterValues": [{"name": "Frames", "value": frames_expr}, {"name": "ChunkSize", "value": int(chunk)}]}
     replace(spec, config=pinned_config(spec.config)).save(out / SPEC_NAME)  # the config, named
     for file, data in ((TEMPLATE_NAME, template), (VALUES_NAME, values)):
         with atomic_write(out / file) as tmp:

@@ -41,14 +41,14 @@ RETRY_EXCEPTIONS = ("ImageReadError", "ImageWriteError")
 
 @dataclass
 class FarmSummary:
-    frames: int                  # frames in the clip
-    rendered: int                # frames rendered by this run
-    skipped: int                 # frames already done (resume)
+    frames: int  # frames in the clip
+    rendered: int  # frames rendered by this run
+    skipped: int  # frames already done (resume)
     chunks: int
     retries: int
     workers: int
     seconds: float
-    analysed: int = 0            # frames analysed by this run (0: the analysis was reused)
+    analysed: int = 0  # frames analysed by this run (0: the analysis was reused)
     analyse_seconds: float = 0.0
     startup_seconds: float = 0.0
     reanalysed_because: str | None = None
@@ -56,11 +56,14 @@ class FarmSummary:
 
     def line(self) -> str:
         fps = self.rendered / self.seconds if self.seconds > 0 else 0.0
-        analysis = (f"analysed {self.analysed} frames in {self.analyse_seconds:.1f} s" if self.analysed
-                    else "analysis reused")
-        return (f"farm: {self.rendered} frames rendered, {self.skipped} already done, "
-                f"{self.chunks} chunks on {self.workers} workers, {self.retries} retries, {analysis}; "
-                f"{self.seconds:.1f} s ({fps:.2f} frames/s, Ray start {self.startup_seconds:.1f} s)")
+        analysis = (
+            f"analysed {self.analysed} frames in {self.analyse_seconds:.1f} s" if self.analysed else "analysis reused"
+        )
+        return (
+            f"farm: {self.rendered} frames rendered, {self.skipped} already done, "
+            f"{self.chunks} chunks on {self.workers} workers, {self.retries} retries, {analysis}; "
+            f"{self.seconds:.1f} s ({fps:.2f} frames/s, Ray start {self.startup_seconds:.1f} s)"
+        )
 
 
 def _threads() -> int:
@@ -72,8 +75,7 @@ def _analyze_remote(spec_dict: dict) -> dict:
 
 
 def _render_remote(spec_dict: dict, frames: list[int]) -> dict:
-    return jobs.render_task(ClipSpec.from_dict(spec_dict), frames, threads=_threads(),
-                            note_attempt=True)
+    return jobs.render_task(ClipSpec.from_dict(spec_dict), frames, threads=_threads(), note_attempt=True)
 
 
 def start_ray(address: str | None, workers: int, temp_dir: str | None = None) -> bool:
@@ -85,8 +87,9 @@ def start_ray(address: str | None, workers: int, temp_dir: str | None = None) ->
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=workers, object_store_memory=256 << 20,
-                 **({"_temp_dir": temp_dir} if temp_dir else {}), **kwargs)
+        ray.init(
+            num_cpus=workers, object_store_memory=256 << 20, **({"_temp_dir": temp_dir} if temp_dir else {}), **kwargs
+        )
     return True
 
 
@@ -102,9 +105,18 @@ def _unwrap(err, chunk: str) -> BaseException:
     return FarmTaskError(f"chunk {chunk} failed after {MAX_RETRIES} retries: {first}")
 
 
-def run_job(spec: ClipSpec, *, chunk: int | None = 10, workers: int = 2, address: str | None = None,
-            order: str = "forward", progress=None, max_retries: int = MAX_RETRIES,
-            temp_dir: str | None = None, gpus: float = 0.0) -> FarmSummary:
+def run_job(
+    spec: ClipSpec,
+    *,
+    chunk: int | None = 10,
+    workers: int = 2,
+    address: str | None = None,
+    order: str = "forward",
+    progress=None,
+    max_retries: int = MAX_RETRIES,
+    temp_dir: str | None = None,
+    gpus: float = 0.0,
+) -> FarmSummary:
     """Render ``spec`` on Ray (module docstring). ``progress(done, total)`` counts frames.
     ``gpus``: GPUs each task asks Ray for (Ray hides the GPUs from tasks that ask for none)."""
     if gpus < 0:
@@ -123,24 +135,33 @@ def run_job(spec: ClipSpec, *, chunk: int | None = 10, workers: int = 2, address
     startup = time.perf_counter() - t_start
     retry_on = [getattr(errors, name) for name in RETRY_EXCEPTIONS]
     spec_dict = spec.to_dict()
-    summary = FarmSummary(frames=len(job.frames), rendered=0, skipped=len(done), chunks=len(chunks),
-                          retries=0, workers=workers, seconds=0.0, startup_seconds=startup)
+    summary = FarmSummary(
+        frames=len(job.frames),
+        rendered=0,
+        skipped=len(done),
+        chunks=len(chunks),
+        retries=0,
+        workers=workers,
+        seconds=0.0,
+        startup_seconds=startup,
+    )
     with contextlib.ExitStack() as stack:
         interrupted = stack.enter_context(_interrupt_between_calls())
         stack.callback(_finish, ray, job, summary, started)
         if chunks:
             cpus = max(1, min(workers, int(ray.cluster_resources().get("CPU", 1))))
             analyze = ray.remote(_analyze_remote).options(
-                num_cpus=cpus, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on)
+                num_cpus=cpus, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on
+            )
             t0 = time.perf_counter()
             result = _result(ray, analyze.remote(spec_dict), "analyze", interrupted)
             summary.analysed = result["analysed"]
             summary.analyse_seconds = time.perf_counter() - t0
             summary.reanalysed_because = result["reason"]
             render = ray.remote(_render_remote).options(
-                num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on)
-            _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, len(done), summary,
-                           interrupted)
+                num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on
+            )
+            _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, len(done), summary, interrupted)
     summary.seconds = time.perf_counter() - t_start
     return summary
 
@@ -180,8 +201,7 @@ def _result(ray, ref, chunk: str, interrupted: threading.Event):
         raise _unwrap(err, chunk) from None
 
 
-def _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, already, summary,
-                   interrupted) -> None:
+def _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, already, summary, interrupted) -> None:
     """Keep at most ``workers`` chunks running until all are rendered; report frames."""
     since = time.time_ns() - 1_000_000_000
     queue, running = list(chunks), dict[object, list[int]]()
@@ -206,8 +226,7 @@ def _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, alrea
                 summary.chunk_seconds.append(_result(ray, ref, chunk_name(c), interrupted)["seconds"])
                 summary.rendered += len(c)
             if progress is not None:
-                progress(already + summary.rendered + sum(written(c) for c in running.values()),
-                         len(job.frames))
+                progress(already + summary.rendered + sum(written(c) for c in running.values()), len(job.frames))
     finally:
         for ref in running:
             ray.cancel(ref, force=True)

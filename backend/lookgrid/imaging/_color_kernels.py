@@ -95,12 +95,21 @@ def forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
                 v1 = g
                 v2 = b
             if has_curve:
-                v0 = (slope * np.log2(lin_slope * v0 + lin_off) + log_off if v0 > lin_break
-                      else linear_slope * v0 + linear_off)
-                v1 = (slope * np.log2(lin_slope * v1 + lin_off) + log_off if v1 > lin_break
-                      else linear_slope * v1 + linear_off)
-                v2 = (slope * np.log2(lin_slope * v2 + lin_off) + log_off if v2 > lin_break
-                      else linear_slope * v2 + linear_off)
+                v0 = (
+                    slope * np.log2(lin_slope * v0 + lin_off) + log_off
+                    if v0 > lin_break
+                    else linear_slope * v0 + linear_off
+                )
+                v1 = (
+                    slope * np.log2(lin_slope * v1 + lin_off) + log_off
+                    if v1 > lin_break
+                    else linear_slope * v1 + linear_off
+                )
+                v2 = (
+                    slope * np.log2(lin_slope * v2 + lin_off) + log_off
+                    if v2 > lin_break
+                    else linear_slope * v2 + linear_off
+                )
             dst[y, x, 0] = v0
             dst[y, x, 1] = v1
             dst[y, x, 2] = v2
@@ -128,12 +137,21 @@ def inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
         for x in range(w):
             r, g, b = _rgb_in(src, y, x, counts, False)
             if has_curve:
-                r = ((np.exp2((r - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                     if r > log_break else (r - linear_off) * inv_linear_slope)
-                g = ((np.exp2((g - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                     if g > log_break else (g - linear_off) * inv_linear_slope)
-                b = ((np.exp2((b - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                     if b > log_break else (b - linear_off) * inv_linear_slope)
+                r = (
+                    (np.exp2((r - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                    if r > log_break
+                    else (r - linear_off) * inv_linear_slope
+                )
+                g = (
+                    (np.exp2((g - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                    if g > log_break
+                    else (g - linear_off) * inv_linear_slope
+                )
+                b = (
+                    (np.exp2((b - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                    if b > log_break
+                    else (b - linear_off) * inv_linear_slope
+                )
                 # exp2 can overflow to Inf; keep the matrix input finite (Inf - Inf would be NaN)
                 r = min(max(r, np.float32(-1e30)), np.float32(1e30))
                 g = min(max(g, np.float32(-1e30)), np.float32(1e30))
@@ -142,8 +160,7 @@ def inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
                 r -= o0
                 g -= o1
                 b -= o2
-                r, g, b = (m00 * r + m01 * g + m02 * b, m10 * r + m11 * g + m12 * b,
-                           m20 * r + m21 * g + m22 * b)
+                r, g, b = (m00 * r + m01 * g + m02 * b, m10 * r + m11 * g + m12 * b, m20 * r + m21 * g + m22 * b)
             # scene-linear results are clamped to the half range, as the OpenColorIO path does
             dst[y, x, 0] = min(max(r, lo), hi)
             dst[y, x, 1] = min(max(g, lo), hi)

@@ -137,8 +137,10 @@ def check_config(recorded: str | None, config: str | os.PathLike | None = None) 
     with; ``None``: nothing recorded). Returns :func:`pinned_config` of ``config``."""
     mine = pinned_config(config)
     if recorded and recorded != mine:
-        raise ColorSpaceError(f"this job was made with OpenColorIO config {recorded!r} but this machine "
-                              f"resolves {mine!r}; render with the same config (--config / $OCIO)")
+        raise ColorSpaceError(
+            f"this job was made with OpenColorIO config {recorded!r} but this machine "
+            f"resolves {mine!r}; render with the same config (--config / $OCIO)"
+        )
     return mine
 
 
@@ -229,14 +231,17 @@ class SanitizeReport:
         return self.total + self.clamped > 0
 
     def __add__(self, other: "SanitizeReport") -> "SanitizeReport":
-        return SanitizeReport(self.nan + other.nan, self.posinf + other.posinf,
-                              self.neginf + other.neginf, self.clamped + other.clamped)
+        return SanitizeReport(
+            self.nan + other.nan, self.posinf + other.posinf, self.neginf + other.neginf, self.clamped + other.clamped
+        )
 
     def __str__(self) -> str:
         if not self:
             return "no NaN/Inf values"
-        text = (f"replaced {self.total} non-finite values ({self.nan} NaN → 0, "
-                f"{self.posinf} +Inf → {HALF_MAX:g}, {self.neginf} -Inf → {-HALF_MAX:g})")
+        text = (
+            f"replaced {self.total} non-finite values ({self.nan} NaN → 0, "
+            f"{self.posinf} +Inf → {HALF_MAX:g}, {self.neginf} -Inf → {-HALF_MAX:g})"
+        )
         if self.clamped:
             text += f", clamped {self.clamped} colour values beyond ±{HALF_MAX:g}"
         return text
@@ -309,9 +314,19 @@ class _LogCamera:
         linBreak, linearSlope, linearOffset, logBreak, log2(base); None when the three channels
         differ (the kernel handles one curve for all channels)."""
         l2b = np.log2(self.base)
-        p = np.stack([self.log_slope / l2b, self.log_offset, self.lin_slope, self.lin_offset,
-                      self.lin_break, self.linear_slope, self.linear_offset, self.log_break,
-                      np.full(3, l2b)])
+        p = np.stack(
+            [
+                self.log_slope / l2b,
+                self.log_offset,
+                self.lin_slope,
+                self.lin_offset,
+                self.lin_break,
+                self.linear_slope,
+                self.linear_offset,
+                self.log_break,
+                np.full(3, l2b),
+            ]
+        )
         if not np.all(p == p[:, :1]):
             return None
         return p[:, 0].astype(np.float32)
@@ -364,8 +379,30 @@ def _decompose(group) -> tuple[np.ndarray, np.ndarray, _LogCamera | None] | None
 
 def _probe_values() -> np.ndarray:
     """(K, 3) float32 scene values used to check a fast path against OpenColorIO."""
-    levels = np.array([-4.0, -1.0, -0.05, -1e-4, 0.0, 1e-6, 1e-4, 0.002, 0.0078125, 0.0078126,
-                       0.01, 0.05, 0.18, 0.5, 1.0, 2.0, 16.0, 100.0, 1000.0, 65504.0])
+    levels = np.array(
+        [
+            -4.0,
+            -1.0,
+            -0.05,
+            -1e-4,
+            0.0,
+            1e-6,
+            1e-4,
+            0.002,
+            0.0078125,
+            0.0078126,
+            0.01,
+            0.05,
+            0.18,
+            0.5,
+            1.0,
+            2.0,
+            16.0,
+            100.0,
+            1000.0,
+            65504.0,
+        ]
+    )
     g = np.stack(np.meshgrid(levels, levels[::3], levels[::5], indexing="ij"), -1).reshape(-1, 3)
     rng = np.random.default_rng(1234)
     r = rng.lognormal(-1.5, 2.0, (512, 3)) * rng.choice([-1, 1], (512, 3), p=[0.05, 0.95])
@@ -398,8 +435,15 @@ class ColorPipeline:
     new float32 array of the same shape.
     """
 
-    def __init__(self, config: str | os.PathLike | None = None, src: str = "ACEScg",
-                 working: str = WORKING_SPACE, *, fast: bool = True, threads: int | None = None):
+    def __init__(
+        self,
+        config: str | os.PathLike | None = None,
+        src: str = "ACEScg",
+        working: str = WORKING_SPACE,
+        *,
+        fast: bool = True,
+        threads: int | None = None,
+    ):
         self.config_source = config_source(config)
         self.config = load_config(config)
         self.src = resolve_colorspace(self.config, src)
@@ -419,8 +463,10 @@ class ColorPipeline:
             self._fast = self._build_fast(proc_f)
 
     def __repr__(self) -> str:
-        return (f"ColorPipeline(config={self.config_source!r}, src={self.src!r}, "
-                f"working={self.working!r}, fast_path={self.fast_path})")
+        return (
+            f"ColorPipeline(config={self.config_source!r}, src={self.src!r}, "
+            f"working={self.working!r}, fast_path={self.fast_path})"
+        )
 
     @property
     def fast_path(self) -> bool:
@@ -450,22 +496,21 @@ class ColorPipeline:
             return None
         # a chain that composes to the identity (ACEScg → AP0 → ACEScg) is the identity exactly
         has_matrix = not (np.abs(m - np.eye(3)).max() < 1e-9 and np.abs(off).max() < 1e-12)
-        fast = (m.astype(f32), off.astype(f32), minv.astype(f32), has_matrix, params,
-                curve is not None)
+        fast = (m.astype(f32), off.astype(f32), minv.astype(f32), has_matrix, params, curve is not None)
         self._fast = fast
         probe = _probe_values()[None]  # (1, K, 3)
         ok = _close(self.to_working(probe), self.to_working_reference(probe))
         y = self.to_working_reference(probe)
         ok = ok and _close(self.from_working(y), self.from_working_reference(y))
         if not ok:
-            log.warning("fast colour path for %s → %s disagrees with OpenColorIO; using OpenColorIO",
-                        self.src, self.working)
+            log.warning(
+                "fast colour path for %s → %s disagrees with OpenColorIO; using OpenColorIO", self.src, self.working
+            )
             return None
         return fast
 
     # -- public API ------------------------------------------------------------------------
-    def to_working(self, pixels: np.ndarray, *, return_report: bool = False,
-                   out: np.ndarray | None = None):
+    def to_working(self, pixels: np.ndarray, *, return_report: bool = False, out: np.ndarray | None = None):
         """Scene (``src``) → working space. (..., C≥3) float → (..., C) float32 (new array).
 
         With ``return_report=True`` returns ``(pixels, SanitizeReport)``. ``out``: a float32
@@ -474,8 +519,7 @@ class ColorPipeline:
         and writes strided arrays in place of a copy, so a layout change costs nothing extra."""
         return self._apply(pixels, forward=True, return_report=return_report, out=out)
 
-    def from_working(self, pixels: np.ndarray, *, return_report: bool = False,
-                     out: np.ndarray | None = None):
+    def from_working(self, pixels: np.ndarray, *, return_report: bool = False, out: np.ndarray | None = None):
         """Working space → scene (``src``); exact inverse of :meth:`to_working` (``out`` too)."""
         return self._apply(pixels, forward=False, return_report=return_report, out=out)
 
@@ -494,8 +538,7 @@ class ColorPipeline:
         float32 input as it is (the numba kernels read any non-negative strides)."""
         arr = np.asarray(pixels)
         if arr.ndim < 2 or arr.shape[-1] < 3:
-            raise ShapeMismatchError(
-                f"colour conversion needs (..., C>=3) pixels, got shape {tuple(arr.shape)}")
+            raise ShapeMismatchError(f"colour conversion needs (..., C>=3) pixels, got shape {tuple(arr.shape)}")
         shape = arr.shape
         if strided and arr.ndim == 3 and arr.dtype == np.float32 and min(arr.strides) >= 0:
             return arr, shape
@@ -503,11 +546,13 @@ class ColorPipeline:
         return np.ascontiguousarray(arr3, dtype=np.float32), shape
 
     def _apply(self, pixels, *, forward: bool, return_report: bool, out: np.ndarray | None = None):
-        if out is not None and (not isinstance(out, np.ndarray) or out.dtype != np.float32
-                                or out.shape != np.shape(pixels)):
+        if out is not None and (
+            not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != np.shape(pixels)
+        ):
             raise ShapeMismatchError(
                 f"out= must be a float32 array of the pixels' shape {tuple(np.shape(pixels))}, got "
-                f"{getattr(out, 'dtype', type(out).__name__)} {tuple(np.shape(out))}")
+                f"{getattr(out, 'dtype', type(out).__name__)} {tuple(np.shape(out))}"
+            )
         if self._fast is not None:
             arr, shape = self._prepare(pixels, strided=True)
             m, off, minv, has_matrix, curve, has_curve = self._fast
@@ -526,16 +571,18 @@ class ColorPipeline:
             result = dst if direct else dst.reshape(shape)
         else:
             arr, shape = self._prepare(pixels)
-            result, report = self._apply_ocio(arr, shape, self._cpu_fwd if forward else self._cpu_inv,
-                                              threads=self.threads, forward=forward)
+            result, report = self._apply_ocio(
+                arr, shape, self._cpu_fwd if forward else self._cpu_inv, threads=self.threads, forward=forward
+            )
             result = result.reshape(shape)
         if out is not None and result is not out:
             out[...] = result
             result = out
         return (result, report) if return_report else result
 
-    def _apply_ocio(self, arr: np.ndarray, shape: tuple, cpu, *, threads: int,
-                    forward: bool) -> tuple[np.ndarray, SanitizeReport]:
+    def _apply_ocio(
+        self, arr: np.ndarray, shape: tuple, cpu, *, threads: int, forward: bool
+    ) -> tuple[np.ndarray, SanitizeReport]:
         clean, report = sanitize(arr, copy=True)
         out = clean if clean is not arr else arr.copy()
         rgb = np.ascontiguousarray(out[..., :3])
@@ -552,8 +599,7 @@ class ColorPipeline:
             with self._pool_lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ocio")
-            list(self._pool.map(lambda idx: cpu.applyRGB(rgb[idx[0]:idx[-1] + 1]),
-                                [c for c in chunks if len(c)]))
+            list(self._pool.map(lambda idx: cpu.applyRGB(rgb[idx[0] : idx[-1] + 1]), [c for c in chunks if len(c)]))
         rgb = np.nan_to_num(rgb, nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
         if not forward:
             np.clip(rgb, -HALF_MAX, HALF_MAX, out=rgb)  # scene-linear results stay in half range

@@ -39,8 +39,7 @@ def decode_exr(data: bytes | bytearray | memoryview, *, max_pixels: int | None =
     return _read_bytes(data, ".exr", isolated=False, max_pixels=max_pixels)
 
 
-def encode_exr(pixels: np.ndarray, channels: list[str], like: Image | None = None,
-               dtype: str | None = None) -> bytes:
+def encode_exr(pixels: np.ndarray, channels: list[str], like: Image | None = None, dtype: str | None = None) -> bytes:
     """The bytes of an EXR file of ``(H, W, C)`` pixels (``like``: carry an input image's
     windows and metadata when it has the same shape)."""
     if like is not None and tuple(np.asarray(like.pixels).shape) != tuple(pixels.shape):
@@ -52,8 +51,14 @@ def encode_exr(pixels: np.ndarray, channels: list[str], like: Image | None = Non
             return f.read()
 
 
-def decode_style(data: bytes, *, filename: str = "", colorspace: str | None = None,
-                 max_pixels: int | None = None, max_side: int | None = None) -> np.ndarray:
+def decode_style(
+    data: bytes,
+    *,
+    filename: str = "",
+    colorspace: str | None = None,
+    max_pixels: int | None = None,
+    max_side: int | None = None,
+) -> np.ndarray:
     """Working-space ``(H, W, 3)`` pixels of an uploaded style file (PNG, JPEG, EXR or TIFF,
     recognised by content; decoded in a child process). ``max_pixels``: refuse a header that
     announces more (:class:`ResourceLimitError`, nothing decoded); ``max_side``: the child shrinks

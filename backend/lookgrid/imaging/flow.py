@@ -21,8 +21,19 @@ import numpy as np
 
 from lookgrid.errors import InvalidInputError, ShapeMismatchError
 
-__all__ = ["FLOW_PRESETS", "dis_flow", "warp", "warp_reference", "occlusion_mask", "flow_to_previous",
-           "FB_REL", "FB_ABS", "MB_REL", "MB_ABS", "PHOTO_MAX"]
+__all__ = [
+    "FLOW_PRESETS",
+    "dis_flow",
+    "warp",
+    "warp_reference",
+    "occlusion_mask",
+    "flow_to_previous",
+    "FB_REL",
+    "FB_ABS",
+    "MB_REL",
+    "MB_ABS",
+    "PHOTO_MAX",
+]
 
 # Lai et al. 2018 occlusion thresholds (on squared magnitudes).
 FB_REL = 0.01

@@ -70,18 +70,41 @@ MAGIC_EXTENSIONS = [
     (b"XPDS", ".dpx"),
 ]
 
-_EXT_DEFAULT_DTYPE = {".exr": "half", ".png": "uint8", ".jpg": "uint8", ".jpeg": "uint8",
-                      ".tif": "uint16", ".tiff": "uint16", ".dpx": "uint16"}
+_EXT_DEFAULT_DTYPE = {
+    ".exr": "half",
+    ".png": "uint8",
+    ".jpg": "uint8",
+    ".jpeg": "uint8",
+    ".tif": "uint16",
+    ".tiff": "uint16",
+    ".dpx": "uint16",
+}
 _FLOAT_FORMATS = {".exr", ".tif", ".tiff"}
 _DTYPES = {"half": oiio.HALF, "float": oiio.FLOAT, "uint8": oiio.UINT8, "uint16": oiio.UINT16}
 
 # attributes describing the file's own layout: never copied to an output
-_SKIP_ATTRIBUTES = {"oiio:subimages", "oiio:subimagename", "oiio:BitsPerSample", "oiio:RowsPerChunk",
-                    "oiio:UnassociatedAlpha", "oiio:Movie", "openexr:chunkCount", "openexr:version",
-                    "openexr:levelmode", "openexr:roundingmode", "tiff:PhotometricInterpretation",
-                    "tiff:Compression", "tiff:RowsPerStrip", "tiff:PlanarConfiguration",
-                    "planarconfig", "png:compressionLevel", "thumbnail_width",
-                    "thumbnail_height", "thumbnail_nchannels", "thumbnail_image"}
+_SKIP_ATTRIBUTES = {
+    "oiio:subimages",
+    "oiio:subimagename",
+    "oiio:BitsPerSample",
+    "oiio:RowsPerChunk",
+    "oiio:UnassociatedAlpha",
+    "oiio:Movie",
+    "openexr:chunkCount",
+    "openexr:version",
+    "openexr:levelmode",
+    "openexr:roundingmode",
+    "tiff:PhotometricInterpretation",
+    "tiff:Compression",
+    "tiff:RowsPerStrip",
+    "tiff:PlanarConfiguration",
+    "planarconfig",
+    "png:compressionLevel",
+    "thumbnail_width",
+    "thumbnail_height",
+    "thumbnail_nchannels",
+    "thumbnail_image",
+}
 
 
 Window = tuple[int, int, int, int]  # (x, y, width, height), y down, as OpenImageIO
@@ -137,8 +160,7 @@ class Image:
         low = [c.lower() for c in self.channel_names]
         if name.lower() in low:
             return low.index(name.lower())
-        raise InvalidInputError(
-            f"image has no channel {name!r} (channels: {', '.join(self.channel_names)})")
+        raise InvalidInputError(f"image has no channel {name!r} (channels: {', '.join(self.channel_names)})")
 
     def rgb_indices(self) -> tuple[int, int, int]:
         """Indices of the R, G, B channels: names R/G/B or red/green/blue, unlayered ones (``R``)
@@ -187,7 +209,7 @@ def channels_of(pixels: np.ndarray, index: Sequence[int], *, copy: bool = True) 
     index = [int(i) for i in index]
     k = len(index)
     if k and index == list(range(index[0], index[0] + k)):
-        view = pixels[..., index[0]:index[0] + k]
+        view = pixels[..., index[0] : index[0] + k]
         return np.array(view, order="C") if copy else view
     out = np.empty(pixels.shape[:-1] + (k,), pixels.dtype)
     for j, i in enumerate(index):
@@ -199,7 +221,7 @@ def _err_text(obj=None) -> str:
     """OpenImageIO's pending error text; never raises (messages may hold bytes that are not
     UTF-8, which makes ``geterror`` itself raise)."""
     try:
-        text = (obj.geterror() if obj is not None else oiio.geterror())
+        text = obj.geterror() if obj is not None else oiio.geterror()
     except UnicodeDecodeError as err:
         text = err.object.decode("utf-8", "replace") if isinstance(err.object, bytes) else str(err)
     except Exception as err:  # pragma: no cover
@@ -277,8 +299,9 @@ def _paste(dst: np.ndarray, dst_win: Window, src: np.ndarray, src_win: Window) -
     y1 = min(dst_win[1] + dst_win[3], src_win[1] + src_win[3])
     if x1 <= x0 or y1 <= y0:
         return
-    dst[y0 - dst_win[1]:y1 - dst_win[1], x0 - dst_win[0]:x1 - dst_win[0]] = \
-        src[y0 - src_win[1]:y1 - src_win[1], x0 - src_win[0]:x1 - src_win[0]]
+    dst[y0 - dst_win[1] : y1 - dst_win[1], x0 - dst_win[0] : x1 - dst_win[0]] = src[
+        y0 - src_win[1] : y1 - src_win[1], x0 - src_win[0] : x1 - src_win[0]
+    ]
 
 
 def _part_names(inp) -> list[str | None]:
@@ -311,10 +334,17 @@ def _attributes(spec) -> tuple[tuple[str, str, Any], ...]:
 # --------------------------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------------------------
-def read_image(path: str | os.PathLike, *, part: int | str | None = None,
-               channels: Sequence[str] | None = None, window: str = "display",
-               isolated: bool = False, timeout: float | None = 120.0,
-               max_pixels: int | None = None, max_side: int | None = None) -> Image:
+def read_image(
+    path: str | os.PathLike,
+    *,
+    part: int | str | None = None,
+    channels: Sequence[str] | None = None,
+    window: str = "display",
+    isolated: bool = False,
+    timeout: float | None = 120.0,
+    max_pixels: int | None = None,
+    max_side: int | None = None,
+) -> Image:
     """Read one frame completely or raise :class:`ImageReadError`.
 
     Args:
@@ -334,8 +364,11 @@ def read_image(path: str | os.PathLike, *, part: int | str | None = None,
     if window not in ("display", "data", "union"):
         raise InvalidInputError(f"window must be 'display', 'data' or 'union', not {window!r}")
     if isolated:
-        return _read_isolated(Path(path), dict(part=part, channels=channels, window=window,
-                                               max_pixels=max_pixels, max_side=max_side), timeout)
+        return _read_isolated(
+            Path(path),
+            dict(part=part, channels=channels, window=window, max_pixels=max_pixels, max_side=max_side),
+            timeout,
+        )
     path = Path(path)
     with _opened(path) as inp:
         names = _part_names(inp)
@@ -363,20 +396,18 @@ def read_image(path: str | os.PathLike, *, part: int | str | None = None,
             if max(spec.width * spec.height, full) > max_pixels:
                 raise ResourceLimitError(
                     f"{path}: {spec.width}x{spec.height} pixels (display window {spec.full_width}x"
-                    f"{spec.full_height}) exceed the limit of {max_pixels} pixels")
+                    f"{spec.full_height}) exceed the limit of {max_pixels} pixels"
+                )
         if spec.width * spec.height * nch * 4 > MAX_DECODED_BYTES:
-            raise ImageReadError(
-                f"{path} is too large to decode ({spec.width}x{spec.height}x{nch} channels)")
+            raise ImageReadError(f"{path} is too large to decode ({spec.width}x{spec.height}x{nch} channels)")
         file_names = tuple(spec.channelnames)
-        formats = (tuple(str(f) for f in spec.channelformats) if len(spec.channelformats)
-                   else (str(spec.format),) * nch)
+        formats = tuple(str(f) for f in spec.channelformats) if len(spec.channelformats) else (str(spec.format),) * nch
         # channels to keep; only the contiguous range that holds them is decoded and converted
         if channels is not None:
             idx = []
             for c in channels:
                 if c not in file_names:
-                    raise ImageReadError(
-                        f"{path} has no channel {c!r} (channels: {', '.join(file_names)})")
+                    raise ImageReadError(f"{path} has no channel {c!r} (channels: {', '.join(file_names)})")
                 idx.append(file_names.index(c))
             ch0, ch1 = min(idx), max(idx) + 1
         else:
@@ -394,12 +425,19 @@ def read_image(path: str | os.PathLike, *, part: int | str | None = None,
         data_win = _window(spec, "data")
         disp_win = _window(spec, "display")
         info = SpecInfo(
-            path=str(path), format_name=inp.format_name(), data_window=data_win,
-            display_window=disp_win, pixels_window=disp_win,
-            channel_formats=tuple(formats[i] for i in idx), attributes=_attributes(spec),
+            path=str(path),
+            format_name=inp.format_name(),
+            data_window=data_win,
+            display_window=disp_win,
+            pixels_window=disp_win,
+            channel_formats=tuple(formats[i] for i in idx),
+            attributes=_attributes(spec),
             tile=(spec.tile_width, spec.tile_height) if spec.tile_width > 0 else None,
-            part=index, part_name=names[index], parts=len(names),
-            alpha_channel=idx.index(spec.alpha_channel) if spec.alpha_channel in idx else -1)
+            part=index,
+            part_name=names[index],
+            parts=len(names),
+            alpha_channel=idx.index(spec.alpha_channel) if spec.alpha_channel in idx else -1,
+        )
         names_out = tuple(file_names[i] for i in idx)
 
     target = {"display": disp_win, "data": data_win, "union": _union(disp_win, data_win)}[window]
@@ -418,9 +456,9 @@ def shrink_to_side(pixels: np.ndarray, max_side: int) -> np.ndarray:
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     big = float(np.finfo(np.float16).max)  # the NaN/Inf policy of lookgrid.imaging.color
-    out = cv2.resize(np.nan_to_num(pixels, nan=0.0, posinf=big, neginf=-big), size,
-                     interpolation=cv2.INTER_AREA)
+    out = cv2.resize(np.nan_to_num(pixels, nan=0.0, posinf=big, neginf=-big), size, interpolation=cv2.INTER_AREA)
     return out.reshape(size[1], size[0], pixels.shape[2]).astype(np.float32, copy=False)
+
 
 def read_header(path: str | os.PathLike) -> tuple[int, int, int]:
     """``(width, height, channels)`` of the display window of a file's first part, reading only its
@@ -438,9 +476,13 @@ def _read_isolated(path: Path, kwargs: dict, timeout: float | None) -> Image:
     result (a plain subprocess, so the caller's ``__main__`` is never re-imported)."""
     request = pickle.dumps((str(path), kwargs), protocol=pickle.HIGHEST_PROTOCOL)
     # its own process group, so a timeout kills whatever the child started as well
-    proc = subprocess.Popen([sys.executable, "-m", "lookgrid.imaging._isolated_read"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lookgrid.imaging._isolated_read"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = proc.communicate(request, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -463,8 +505,7 @@ def _read_isolated(path: Path, kwargs: dict, timeout: float | None) -> Image:
         status, value = pickle.loads(stdout)
     except Exception:
         tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        raise ImageReadError(
-            f"the reader process for {path} failed ({proc.returncode}): {tail[0]}") from None
+        raise ImageReadError(f"the reader process for {path} failed ({proc.returncode}): {tail[0]}") from None
     if status == "limit":
         raise ResourceLimitError(value)
     if status == "error":
@@ -491,8 +532,10 @@ def _set_attribute(spec, name: str, value: Any) -> None:
     except Exception:
         arr = None
     if arr is None or arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iuf":
-        raise InvalidInputError(f"attribute {name!r}: cannot store a value of type "
-                                f"{type(value).__name__} (use str, int, float or a list of numbers)")
+        raise InvalidInputError(
+            f"attribute {name!r}: cannot store a value of type "
+            f"{type(value).__name__} (use str, int, float or a list of numbers)"
+        )
     if arr.dtype.kind == "f":
         spec.attribute(name, oiio.TypeDesc(f"float[{arr.size}]"), tuple(float(v) for v in arr))
     else:
@@ -501,13 +544,20 @@ def _set_attribute(spec, name: str, value: Any) -> None:
 
 def _default_channel_names(n: int) -> tuple[str, ...]:
     return {1: ("Y",), 2: ("Y", "A"), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}.get(
-        n, ("R", "G", "B", "A") + tuple(f"channel{i}" for i in range(4, n)))
+        n, ("R", "G", "B", "A") + tuple(f"channel{i}" for i in range(4, n))
+    )
 
 
-def write_image(path: str | os.PathLike, pixels: np.ndarray, *,
-                channel_names: Sequence[str] | None = None, like: Image | None = None,
-                dtype: str | None = None, attributes: dict[str, Any] | None = None,
-                colorspace: str | None = None) -> Path:
+def write_image(
+    path: str | os.PathLike,
+    pixels: np.ndarray,
+    *,
+    channel_names: Sequence[str] | None = None,
+    like: Image | None = None,
+    dtype: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    colorspace: str | None = None,
+) -> Path:
     """Write one frame atomically; the format follows the extension.
 
     Args:
@@ -551,8 +601,11 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *,
     same_format = info is not None and info.format_name == out.format_name()
     names = tuple(channel_names) if channel_names is not None else None
     if names is None:
-        names = (tuple(like.channel_names) if like is not None and len(like.channel_names) == nch
-                 else _default_channel_names(nch))
+        names = (
+            tuple(like.channel_names)
+            if like is not None and len(like.channel_names) == nch
+            else _default_channel_names(nch)
+        )
     if len(names) != nch:
         raise ShapeMismatchError(f"{len(names)} channel names for {nch} channels")
 

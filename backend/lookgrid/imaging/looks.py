@@ -109,8 +109,9 @@ def cube_text(lut, *, fmt: str = "resolve_cube", config=None, description: str =
 
 def cdl_text(slope, offset, power, sat: float, *, cdl_id: str = "", description: str = "") -> str:
     """An ASC CDL ``.cc`` (one ColorCorrection) written by OpenColorIO."""
-    t = ocio.CDLTransform(slope=list(map(float, slope)), offset=list(map(float, offset)),
-                          power=list(map(float, power)), sat=float(sat))
+    t = ocio.CDLTransform(
+        slope=list(map(float, slope)), offset=list(map(float, offset)), power=list(map(float, power)), sat=float(sat)
+    )
     if cdl_id:
         t.setID(cdl_id)
     if description:
@@ -138,12 +139,22 @@ def look_config_text(looks: dict[str, tuple[str, str]], *, config=None, folder: 
     for name, (clf_name, description) in looks.items():
         if name in existing:
             raise InvalidInputError(f"the config already has a look named {name!r}")
-        cfg.addLook(ocio.Look(name=name, processSpace=work, description=description,
-                              transform=ocio.FileTransform(clf_name, interpolation=ocio.INTERP_TETRAHEDRAL)))
+        cfg.addLook(
+            ocio.Look(
+                name=name,
+                processSpace=work,
+                description=description,
+                transform=ocio.FileTransform(clf_name, interpolation=ocio.INTERP_TETRAHEDRAL),
+            )
+        )
     cfg.setSearchPath(".")
     description = cfg.getDescription()
-    cfg.setDescription((description + "\n" if description else "") + "Looks exported by LookGrid from "
-                       + f"{pinned_config(config)}: " + ", ".join(looks))
+    cfg.setDescription(
+        (description + "\n" if description else "")
+        + "Looks exported by LookGrid from "
+        + f"{pinned_config(config)}: "
+        + ", ".join(looks)
+    )
     cfg.setWorkingDir(os.fspath(folder))
     try:
         cfg.validate()

@@ -74,15 +74,19 @@ def check_output(pattern: str, frames: Sequence[int]) -> FrameSequence:
     if seq.padding:
         widest = max(len(str(abs(f))) for f in (seq.first, seq.last))
         if widest > seq.padding:
-            raise InvalidInputError(f"output {pattern}: frame {seq.last if len(str(abs(seq.last))) == widest else seq.first} "
-                                    f"needs {widest} digits, the pattern has {seq.padding} (use {'#' * widest})")
+            raise InvalidInputError(
+                f"output {pattern}: frame {seq.last if len(str(abs(seq.last))) == widest else seq.first} "
+                f"needs {widest} digits, the pattern has {seq.padding} (use {'#' * widest})"
+            )
     ext = os.path.splitext(pattern)[1]
     if not ext or not _writer_exists(seq.path(seq.first)):
         known = "e.g. .exr, .png, .jpg, .tif, .dpx"
-        raise InvalidInputError(f"output {pattern}: OpenImageIO has no writer for "
-                                f"{repr(ext) if ext else 'a name without an extension'} ({known})")
+        raise InvalidInputError(
+            f"output {pattern}: OpenImageIO has no writer for "
+            f"{repr(ext) if ext else 'a name without an extension'} ({known})"
+        )
     check_writable_folder(os.path.dirname(os.path.abspath(seq.path(seq.first))), pattern)  # one folder: the
-    return seq                                                                              # token is in the name
+    return seq  # token is in the name
 
 
 __all__ = ["check_output", "check_writable_folder"]

@@ -48,8 +48,7 @@ def parse_frame_range(text: str) -> list[int]:
     for item in text.split(","):
         m = _RANGE_ITEM.match(item)
         if not m:
-            raise InvalidInputError(
-                f"bad frame range item {item.strip()!r} in {text!r} (use e.g. 1001-1100x2)")
+            raise InvalidInputError(f"bad frame range item {item.strip()!r} in {text!r} (use e.g. 1001-1100x2)")
         a = int(m.group(1))
         b = int(m.group(2)) if m.group(2) is not None else a
         step = int(m.group(3)) if m.group(3) is not None else 1
@@ -96,8 +95,7 @@ class FrameSequence:
     _suffix: str
 
     @classmethod
-    def parse(cls, pattern: str | os.PathLike, frames: str | Iterable[int] | None = None
-              ) -> "FrameSequence":
+    def parse(cls, pattern: str | os.PathLike, frames: str | Iterable[int] | None = None) -> "FrameSequence":
         """Parse ``pattern``; ``frames`` is a range string, an iterable of ints, or None to
         discover the frames on disk (raising :class:`MissingFramesError` when there are none)."""
         pattern = os.fspath(pattern)
@@ -118,7 +116,8 @@ class FrameSequence:
             if frame_list is not None and len(frame_list) != 1:
                 raise InvalidInputError(
                     f"{pattern!r} is a single file (no frame token such as #### or %04d) but "
-                    f"{len(frame_list)} frames were asked for")
+                    f"{len(frame_list)} frames were asked for"
+                )
             if frame_list is None and not os.path.isfile(pattern):
                 raise MissingFramesError(f"no such file: {pattern}")
             return cls(pattern, tuple(frame_list or [1]), None, pattern, "")
@@ -130,14 +129,14 @@ class FrameSequence:
             padding = 0
         else:
             padding = len(text)
-        prefix = os.path.join(folder, name[:tok.start()]) if folder else name[:tok.start()]
-        seq = cls(pattern, (), padding, prefix, name[tok.end():])
+        prefix = os.path.join(folder, name[: tok.start()]) if folder else name[: tok.start()]
+        seq = cls(pattern, (), padding, prefix, name[tok.end() :])
         if frame_list is None:
             frame_list = seq.discover()
             if not frame_list:
                 raise MissingFramesError(f"no frames of {pattern!r} found on disk")
             check_frame_count(len(frame_list), f"frames of {pattern!r} on disk")
-        return cls(pattern, tuple(frame_list), padding, prefix, name[tok.end():])
+        return cls(pattern, tuple(frame_list), padding, prefix, name[tok.end() :])
 
     # -- mapping ---------------------------------------------------------------------------
     @property
@@ -156,7 +155,8 @@ class FrameSequence:
         if self.padding is None and len(frames) > 1:
             raise InvalidInputError(
                 f"{self.pattern!r} is a single file (no frame token such as #### or %04d) and "
-                f"cannot hold {len(frames)} frames")
+                f"cannot hold {len(frames)} frames"
+            )
         return FrameSequence(self.pattern, frames, self.padding, self._prefix, self._suffix)
 
     def __len__(self) -> int:
@@ -205,12 +205,11 @@ class FrameSequence:
         gone = self.missing()
         if gone:
             raise MissingFramesError(
-                f"{len(gone)} of {len(self.frames)} frames of {self.pattern} are missing: "
-                f"{format_frame_ranges(gone)}")
+                f"{len(gone)} of {len(self.frames)} frames of {self.pattern} are missing: {format_frame_ranges(gone)}"
+            )
         return self
 
     def __str__(self) -> str:
         if self.padding is None:
             return self.pattern
         return f"{self.pattern} [{format_frame_ranges(self.frames)}]"
-

@@ -32,8 +32,13 @@ def _as_image(source: str | os.PathLike | Image) -> Image:
     return source if isinstance(source, Image) else read_image(source)
 
 
-def read_style_image(path: str | os.PathLike | Image, *, colorspace: str | None = None,
-                     config: str | None = None, working: str = WORKING_SPACE) -> np.ndarray:
+def read_style_image(
+    path: str | os.PathLike | Image,
+    *,
+    colorspace: str | None = None,
+    config: str | None = None,
+    working: str = WORKING_SPACE,
+) -> np.ndarray:
     """Read a reference photo → (H, W, 3) float32 in the working space (finite values).
 
     Args:
@@ -56,8 +61,9 @@ def _parse_color(color) -> np.ndarray:
     return c
 
 
-def mask_from_pixels(pixels: np.ndarray, channel_names: Sequence[str] | None = None, *,
-                     color=None, tolerance: float = 0.1) -> np.ndarray:
+def mask_from_pixels(
+    pixels: np.ndarray, channel_names: Sequence[str] | None = None, *, color=None, tolerance: float = 0.1
+) -> np.ndarray:
     """(H, W, C) pixels → (H, W) float32 mask in [0, 1] by the rules in the module docstring."""
     px = np.asarray(pixels, dtype=np.float32)
     if px.ndim == 2:
@@ -103,14 +109,19 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if mask.shape == (h, w):
         return mask.astype(np.float32, copy=False)
     shrink = h <= mask.shape[0] and w <= mask.shape[1]
-    out = cv2.resize(mask.astype(np.float32), (w, h),
-                     interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    out = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return np.clip(out, 0.0, 1.0)
 
 
-def read_mask(path: str | os.PathLike | Image, size: tuple[int, int] | None = None, *,
-              channel: str | None = None, color=None, tolerance: float = 0.1,
-              part: int | str | None = None) -> np.ndarray:
+def read_mask(
+    path: str | os.PathLike | Image,
+    size: tuple[int, int] | None = None,
+    *,
+    channel: str | None = None,
+    color=None,
+    tolerance: float = 0.1,
+    part: int | str | None = None,
+) -> np.ndarray:
     """Read a matte → (H, W) float32 in [0, 1] (see the module docstring for the rules).
 
     Args:

@@ -96,9 +96,15 @@ def _row_scratch(wg, d, c, w):
     """Per-row scratch of the fused kernels: the row's cell table ``(Wg,D,12)`` (:func:`_row_table`),
     the ``(W,)`` buffers of :func:`_guide_row` (mask sum, code map, guide, sigmoid bits) and two
     ``(W,)`` buffers of :func:`_slice_row`."""
-    return (np.empty((wg, d, c), np.float32), np.empty(w, np.float32), np.empty(w, np.float32),
-            np.empty(w, np.float32), np.empty(w, np.int32), np.empty(w, np.float32),
-            np.empty(w, np.float32))
+    return (
+        np.empty((wg, d, c), np.float32),
+        np.empty(w, np.float32),
+        np.empty(w, np.float32),
+        np.empty(w, np.float32),
+        np.empty(w, np.int32),
+        np.empty(w, np.float32),
+        np.empty(w, np.float32),
+    )
 
 
 @numba.njit(**_F)
@@ -149,12 +155,30 @@ def _span_depth(A, B, dd, r, g, b, wx, gzc, o0, o1, o2):
     Accumulating differences from the input (``o`` starts as the input) keeps a constant identity
     grid exact; summed over bins it is the trilinear result, as in the reference.
     """
-    a00 = A[0]; a01 = A[1]; a02 = A[2]; a03 = A[3]  # noqa: E702
-    a10 = A[4]; a11 = A[5]; a12 = A[6]; a13 = A[7]  # noqa: E702
-    a20 = A[8]; a21 = A[9]; a22 = A[10]; a23 = A[11]  # noqa: E702
-    b00 = B[0]; b01 = B[1]; b02 = B[2]; b03 = B[3]  # noqa: E702
-    b10 = B[4]; b11 = B[5]; b12 = B[6]; b13 = B[7]  # noqa: E702
-    b20 = B[8]; b21 = B[9]; b22 = B[10]; b23 = B[11]  # noqa: E702
+    a00 = A[0]
+    a01 = A[1]
+    a02 = A[2]
+    a03 = A[3]  # noqa: E702
+    a10 = A[4]
+    a11 = A[5]
+    a12 = A[6]
+    a13 = A[7]  # noqa: E702
+    a20 = A[8]
+    a21 = A[9]
+    a22 = A[10]
+    a23 = A[11]  # noqa: E702
+    b00 = B[0]
+    b01 = B[1]
+    b02 = B[2]
+    b03 = B[3]  # noqa: E702
+    b10 = B[4]
+    b11 = B[5]
+    b12 = B[6]
+    b13 = B[7]  # noqa: E702
+    b20 = B[8]
+    b21 = B[9]
+    b22 = B[10]
+    b23 = B[11]  # noqa: E702
     one = np.float32(1.0)
     zero = np.float32(0.0)
     for j in range(r.shape[0]):
@@ -194,8 +218,19 @@ def _slice_row(row, zrow, spans, wx, d, r, g, b, o0, o1, o2, gzc, fl):
         xb = spans[s, 3]
         dmin, dmax = _bins_used(fl[js:je], d)
         for di in range(dmin, dmax + 1):
-            _span_depth(row[xa, di], row[xb, di], np.float32(di), r[js:je], g[js:je], b[js:je], wx[js:je],
-                        gzc[js:je], o0[js:je], o1[js:je], o2[js:je])
+            _span_depth(
+                row[xa, di],
+                row[xb, di],
+                np.float32(di),
+                r[js:je],
+                g[js:je],
+                b[js:je],
+                wx[js:je],
+                gzc[js:je],
+                o0[js:je],
+                o1[js:je],
+                o2[js:je],
+            )
 
 
 @numba.njit(**_P)
@@ -209,8 +244,9 @@ def slice_apply_cpu(cells, guide, image, out):
         gzc = np.empty(w, np.float32)
         fl = np.empty(w, np.float32)
         _row_table(cells, i, h, row)
-        _slice_row(row, guide[i], spans, wx, d, image[0, i], image[1, i], image[2, i],
-                   out[0, i], out[1, i], out[2, i], gzc, fl)
+        _slice_row(
+            row, guide[i], spans, wx, d, image[0, i], image[1, i], image[2, i], out[0, i], out[1, i], out[2, i], gzc, fl
+        )
 
 
 @numba.njit(**_F)
@@ -260,13 +296,36 @@ def _mlp_row(r, g, b, cs, w1, b1, w2, b2, t):
         t[j] = b2
     u = 0
     while u + 4 <= k:
-        p0 = w1[u, 0]; p1 = w1[u, 1]; p2 = w1[u, 2]; p3 = w1[u, 3]; pb = b1[u]; pv = w2[u]  # noqa: E702
-        q0 = w1[u + 1, 0]; q1 = w1[u + 1, 1]; q2 = w1[u + 1, 2]; q3 = w1[u + 1, 3]; qb = b1[u + 1]; qv = w2[u + 1]  # noqa: E702
-        s0 = w1[u + 2, 0]; s1 = w1[u + 2, 1]; s2 = w1[u + 2, 2]; s3 = w1[u + 2, 3]; sb = b1[u + 2]; sv = w2[u + 2]  # noqa: E702
-        e0 = w1[u + 3, 0]; e1 = w1[u + 3, 1]; e2 = w1[u + 3, 2]; e3 = w1[u + 3, 3]; eb = b1[u + 3]; ev = w2[u + 3]  # noqa: E702
+        p0 = w1[u, 0]
+        p1 = w1[u, 1]
+        p2 = w1[u, 2]
+        p3 = w1[u, 3]
+        pb = b1[u]
+        pv = w2[u]  # noqa: E702
+        q0 = w1[u + 1, 0]
+        q1 = w1[u + 1, 1]
+        q2 = w1[u + 1, 2]
+        q3 = w1[u + 1, 3]
+        qb = b1[u + 1]
+        qv = w2[u + 1]  # noqa: E702
+        s0 = w1[u + 2, 0]
+        s1 = w1[u + 2, 1]
+        s2 = w1[u + 2, 2]
+        s3 = w1[u + 2, 3]
+        sb = b1[u + 2]
+        sv = w2[u + 2]  # noqa: E702
+        e0 = w1[u + 3, 0]
+        e1 = w1[u + 3, 1]
+        e2 = w1[u + 3, 2]
+        e3 = w1[u + 3, 3]
+        eb = b1[u + 3]
+        ev = w2[u + 3]  # noqa: E702
         zero = np.float32(0.0)
         for j in range(t.shape[0]):
-            rr = r[j]; gg = g[j]; bb = b[j]; cc = cs[j]  # noqa: E702
+            rr = r[j]
+            gg = g[j]
+            bb = b[j]
+            cc = cs[j]  # noqa: E702
             acc = pv * max(p0 * rr + p1 * gg + p2 * bb + p3 * cc + pb, zero)
             acc += qv * max(q0 * rr + q1 * gg + q2 * bb + q3 * cc + qb, zero)
             acc += sv * max(s0 * rr + s1 * gg + s2 * bb + s3 * cc + sb, zero)
@@ -274,7 +333,12 @@ def _mlp_row(r, g, b, cs, w1, b1, w2, b2, t):
             t[j] += acc
         u += 4
     while u < k:
-        a0 = w1[u, 0]; a1 = w1[u, 1]; a2 = w1[u, 2]; a3 = w1[u, 3]; bu = b1[u]; vu = w2[u]  # noqa: E702
+        a0 = w1[u, 0]
+        a1 = w1[u, 1]
+        a2 = w1[u, 2]
+        a3 = w1[u, 3]
+        bu = b1[u]
+        vu = w2[u]  # noqa: E702
         for j in range(t.shape[0]):
             t[j] += vu * max(a0 * r[j] + a1 * g[j] + a2 * b[j] + a3 * cs[j] + bu, np.float32(0.0))
         u += 1
@@ -364,7 +428,7 @@ def _accumulate3(wk, d0, d1, d2, o0, o1, o2):
 def _span_bins(fl, spans, d, bins):
     """Depth bins used by each span (from the floored depth coordinates of the row)."""
     for s in range(spans.shape[0]):
-        lo, hi = _bins_used(fl[spans[s, 0]:spans[s, 1]], d)
+        lo, hi = _bins_used(fl[spans[s, 0] : spans[s, 1]], d)
         bins[s, 0] = lo
         bins[s, 1] = hi
 
@@ -382,8 +446,19 @@ def _blend_region_row(row, wk, spans, bins, wx, r, g, b, d0, d1, d2, o0, o1, o2,
         xb = spans[s, 3]
         _zero3(d0[js:je], d1[js:je], d2[js:je])
         for di in range(bins[s, 0], bins[s, 1] + 1):
-            _span_depth(row[xa, di], row[xb, di], np.float32(di), r[js:je], g[js:je], b[js:je], wx[js:je],
-                        gzc[js:je], d0[js:je], d1[js:je], d2[js:je])
+            _span_depth(
+                row[xa, di],
+                row[xb, di],
+                np.float32(di),
+                r[js:je],
+                g[js:je],
+                b[js:je],
+                wx[js:je],
+                gzc[js:je],
+                d0[js:je],
+                d1[js:je],
+                d2[js:je],
+            )
         _accumulate3(wk[js:je], d0[js:je], d1[js:je], d2[js:je], o0[js:je], o1[js:je], o2[js:je])
 
 

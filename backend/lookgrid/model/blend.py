@@ -47,7 +47,7 @@ def blend_outputs(image: torch.Tensor, outputs: Iterable[torch.Tensor], weights:
     (normally :func:`pixel_blend_weights`). Returns ``(B,3,H,W)``; differentiable."""
     out = image
     for k, o in enumerate(outputs):
-        out = out + weights[:, k:k + 1] * (o - image)
+        out = out + weights[:, k : k + 1] * (o - image)
     return out
 
 
@@ -66,7 +66,9 @@ def blend_grids(grids, soft_masks):
     """
     gs, ms = tuple(grids.shape), tuple(soft_masks.shape)
     if len(gs) < 5 or gs[-4] != GRID_COEFFS or ms != gs[:-4] + gs[-3:]:
-        raise ShapeMismatchError(f"grids must be (..., N, 12, D, Hg, Wg) and soft_masks (..., N, D, Hg, Wg) "
-                                 f"with the same N, D, Hg, Wg; got {gs} and {ms}")
+        raise ShapeMismatchError(
+            f"grids must be (..., N, 12, D, Hg, Wg) and soft_masks (..., N, D, Hg, Wg) "
+            f"with the same N, D, Hg, Wg; got {gs} and {ms}"
+        )
     first = grids[..., 0:1, :, :, :, :]
     return grids[..., 0, :, :, :, :] + (soft_masks[..., :, None, :, :, :] * (grids - first)).sum(-5)

@@ -89,12 +89,20 @@ _WHITE_XYZ = REC709_TO_XYZ.sum(axis=1)
 _DELTA = 6.0 / 29.0
 
 #: Oklab: linear Rec.709 -> LMS, and cube-rooted LMS -> Lab
-OKLAB_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
-                     [0.2119034982, 0.6806995451, 0.1073969566],
-                     [0.0883024619, 0.2817188376, 0.6299787005]])
-OKLAB_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
-                     [1.9779984951, -2.4285922050, 0.4505937099],
-                     [0.0259040371, 0.7827717662, -0.8086757660]])
+OKLAB_M1 = np.array(
+    [
+        [0.4122214708, 0.5363325363, 0.0514459929],
+        [0.2119034982, 0.6806995451, 0.1073969566],
+        [0.0883024619, 0.2817188376, 0.6299787005],
+    ]
+)
+OKLAB_M2 = np.array(
+    [
+        [0.2104542553, 0.7936177850, -0.0040720468],
+        [1.9779984951, -2.4285922050, 0.4505937099],
+        [0.0259040371, 0.7827717662, -0.8086757660],
+    ]
+)
 #: offset inside the signed cube root of the torch form, so its gradient stays finite at 0
 _CBRT_EPS_T = 1e-9
 
@@ -337,11 +345,17 @@ def delta_e2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     l_mean = (l1 + l2) / 2.0
     cp_mean = (c1p + c2p) / 2.0
     hsum = h1p + h2p
-    h_mean = np.where(np.abs(h1p - h2p) <= 180.0, hsum / 2.0,
-                      np.where(hsum < 360.0, (hsum + 360.0) / 2.0, (hsum - 360.0) / 2.0))
+    h_mean = np.where(
+        np.abs(h1p - h2p) <= 180.0, hsum / 2.0, np.where(hsum < 360.0, (hsum + 360.0) / 2.0, (hsum - 360.0) / 2.0)
+    )
     h_mean = np.where(zero, hsum, h_mean)
-    t = (1.0 - 0.17 * np.cos(np.radians(h_mean - 30.0)) + 0.24 * np.cos(np.radians(2.0 * h_mean))
-         + 0.32 * np.cos(np.radians(3.0 * h_mean + 6.0)) - 0.20 * np.cos(np.radians(4.0 * h_mean - 63.0)))
+    t = (
+        1.0
+        - 0.17 * np.cos(np.radians(h_mean - 30.0))
+        + 0.24 * np.cos(np.radians(2.0 * h_mean))
+        + 0.32 * np.cos(np.radians(3.0 * h_mean + 6.0))
+        - 0.20 * np.cos(np.radians(4.0 * h_mean - 63.0))
+    )
     d_theta = 30.0 * np.exp(-(((h_mean - 275.0) / 25.0) ** 2))
     r_c = 2.0 * np.sqrt(cp_mean**7 / (cp_mean**7 + 25.0**7))
     s_l = 1.0 + 0.015 * (l_mean - 50.0) ** 2 / np.sqrt(20.0 + (l_mean - 50.0) ** 2)

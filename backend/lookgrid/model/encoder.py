@@ -41,8 +41,20 @@ class LookGridEncoder(nn.Module):
 
 
 # torchvision's vgg19().features up to conv4_1: (index, in, out) of each conv; "M" = max-pool.
-_VGG_LAYOUT = [(0, 3, 64), (2, 64, 64), "M", (5, 64, 128), (7, 128, 128), "M",
-               (10, 128, 256), (12, 256, 256), (14, 256, 256), (16, 256, 256), "M", (19, 256, 512)]
+_VGG_LAYOUT = [
+    (0, 3, 64),
+    (2, 64, 64),
+    "M",
+    (5, 64, 128),
+    (7, 128, 128),
+    "M",
+    (10, 128, 256),
+    (12, 256, 256),
+    (14, 256, 256),
+    (16, 256, 256),
+    "M",
+    (19, 256, 512),
+]
 _VGG_TAPS = (0, 5, 10, 19)  # relu after these convs: relu1_1, relu2_1, relu3_1, relu4_1
 
 

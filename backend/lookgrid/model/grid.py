@@ -89,8 +89,7 @@ def identity_grid(
     """
     if n < 0 or min(depth, height, width) < 1:
         raise InvalidInputError(
-            f"identity_grid needs n >= 0 and positive sizes, got n={n}, "
-            f"depth={depth}, height={height}, width={width}"
+            f"identity_grid needs n >= 0 and positive sizes, got n={n}, depth={depth}, height={height}, width={width}"
         )
     g = torch.zeros(n, GRID_COEFFS, depth, height, width, dtype=dtype, device=device)
     g[:, list(DIAGONAL_CHANNELS)] = 1.0
@@ -119,9 +118,7 @@ def apply_strength(grids: torch.Tensor, strength: torch.Tensor | float) -> torch
     if s.dim() == 0:
         s = s.expand(grids.shape[0])
     if s.shape != (grids.shape[0],):
-        raise ShapeMismatchError(
-            f"strength must have shape (N,) with N={grids.shape[0]}, got {tuple(s.shape)}"
-        )
+        raise ShapeMismatchError(f"strength must have shape (N,) with N={grids.shape[0]}, got {tuple(s.shape)}")
     if not torch.isfinite(s).all():
         raise InvalidInputError("strength must be finite")
     ident = identity_grid(grids.shape[0], *grids.shape[2:], dtype=grids.dtype, device=grids.device)

@@ -68,7 +68,9 @@ def resolve_model_path(model: str | Path | None) -> Path | None:
     raise ModelNotAvailableError(f"no model named {str(model)!r} in {models_dir()} (models there: {names})")
 
 
-def load_model(path: str | Path | None = None, device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
+def load_model(
+    path: str | Path | None = None, device: str | torch.device = "cpu", *, vgg19_weights=None
+) -> LookGridNet:
     """Load a checkpoint (eval mode, on ``device``).
 
     ``path``: a checkpoint file or a model name (:func:`resolve_model_path`); ``prior``: the prior
@@ -81,8 +83,11 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         return prior_model(dev, vgg19_weights=vgg19_weights)
     path = resolve_model_path(path)
     if path is None:
-        log.warning("no shipped LookGrid weights found (models/%s); using an untrained model "
-                    "(the closed-form colour prior alone)", SHIPPED_NAME)
+        log.warning(
+            "no shipped LookGrid weights found (models/%s); using an untrained model "
+            "(the closed-form colour prior alone)",
+            SHIPPED_NAME,
+        )
         return LookGridNet(vgg19_weights=vgg19_weights).to(dev).eval()
     if not path.is_file():
         raise ModelNotAvailableError(f"model file not found: {path}")
@@ -93,7 +98,9 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ModelNotAvailableError(f"{path} is not a LookGrid checkpoint (format != {FORMAT!r})")
     if ckpt.get("version") != VERSION:
-        raise ModelNotAvailableError(f"{path} has checkpoint version {ckpt.get('version')}, this LookGrid reads {VERSION}")
+        raise ModelNotAvailableError(
+            f"{path} has checkpoint version {ckpt.get('version')}, this LookGrid reads {VERSION}"
+        )
     config = dict(ckpt.get("config") or {})
     # Checkpoints written before the colour prior and pixel blending existed were trained on the
     # identity base with grid-space blending: load them as they were trained.
@@ -112,8 +119,10 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
 
 
 #: what :func:`prior_model` says about itself (``Engine.model_info``, the service's ``ModelInfo``)
-PRIOR_DESCRIPTION = ("the closed-form colour prior alone: per region an MKL affine colour map and a tone "
-                     "curve along a luminance guide, no learned residual, no training data")
+PRIOR_DESCRIPTION = (
+    "the closed-form colour prior alone: per region an MKL affine colour map and a tone "
+    "curve along a luminance guide, no learned residual, no training data"
+)
 
 
 def prior_model(device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
@@ -140,8 +149,12 @@ def save_model(net: LookGridNet, path: str | Path, meta: dict | None = None) -> 
     """Write a checkpoint atomically (temp file in the same folder, then ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = {"format": FORMAT, "version": VERSION, "config": dict(net.config),
-            "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+    ckpt = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": dict(net.config),
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+    }
     meta = dict(meta or {})
     meta.setdefault("mask_enhancer_trained", bool(getattr(net, "mask_enhancer_trained", False)))
     ckpt["meta"] = meta

@@ -75,8 +75,9 @@ class LookStats:
 
     def __add__(self, other: "LookStats") -> "LookStats":
         if self.dev.shape != other.dev.shape:
-            raise ShapeMismatchError(f"cannot add look statistics of shapes {tuple(self.dev.shape)} "
-                                     f"and {tuple(other.dev.shape)}")
+            raise ShapeMismatchError(
+                f"cannot add look statistics of shapes {tuple(self.dev.shape)} and {tuple(other.dev.shape)}"
+            )
         return LookStats(self.dev + other.dev, self.mass + other.mass, self.code_sum + other.code_sum)
 
     @property
@@ -104,8 +105,7 @@ def code_bin(code_map: torch.Tensor, n_bins: int = CODE_BINS) -> torch.Tensor:
     return (code_map.to(torch.float64) * (n_bins - 1)).round().clamp(0, n_bins - 1).long()
 
 
-def look_stats(grid: torch.Tensor, code_map: torch.Tensor, weight: torch.Tensor,
-               n_bins: int = CODE_BINS) -> LookStats:
+def look_stats(grid: torch.Tensor, code_map: torch.Tensor, weight: torch.Tensor, n_bins: int = CODE_BINS) -> LookStats:
     """One frame's :class:`LookStats` for one region.
 
     grid ``(12, D, Hg, Wg)`` — the region's grid with its strength applied (what the render slices);
@@ -131,8 +131,7 @@ def look_stats(grid: torch.Tensor, code_map: torch.Tensor, weight: torch.Tensor,
     per_row.scatter_add_(1, base + i0.view(1, w), wt * (1.0 - fx).view(1, w))
     per_row.scatter_add_(1, base + i1.view(1, w), wt * fx.view(1, w))
     cells = torch.einsum("yi,ybj->bij", _tent_matrix(h, hg), per_row.view(h, n_bins, wg))  # (B,Hg,Wg)
-    dev_grid = (grid.detach().to("cpu", torch.float64)
-                - identity_grid(1, d, hg, wg, dtype=torch.float64)[0])
+    dev_grid = grid.detach().to("cpu", torch.float64) - identity_grid(1, d, hg, wg, dtype=torch.float64)[0]
     dev = torch.einsum("bij,cdij->bcd", cells, dev_grid)
     flat_bins = bins.reshape(-1)
     mass = torch.zeros(n_bins, dtype=torch.float64).scatter_add_(0, flat_bins, wt.reshape(-1))
@@ -199,8 +198,9 @@ def global_lut(luts: torch.Tensor, areas: torch.Tensor, frame_area: float) -> to
     """
     check_shape("luts", luts, "(K,S,S,S,3)")
     if areas.shape != (luts.shape[0],) or frame_area <= 0:
-        raise ShapeMismatchError(f"areas must be (K,) = ({luts.shape[0]},) and frame_area > 0, "
-                                 f"got {tuple(areas.shape)} and {frame_area}")
+        raise ShapeMismatchError(
+            f"areas must be (K,) = ({luts.shape[0]},) and frame_area > 0, got {tuple(areas.shape)} and {frame_area}"
+        )
     ident = lut_lattice(luts.shape[1], dtype=luts.dtype)
     share = (areas.to(luts.dtype) / frame_area).view(-1, 1, 1, 1, 1)
     return ident + (share * (luts - ident)).sum(dim=0)
@@ -243,8 +243,11 @@ def lut_apply_reference(lut: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
     for dr in (0, 1):
         for dg in (0, 1):
             for db in (0, 1):
-                wgt = ((t[:, 0] if dr else 1 - t[:, 0]) * (t[:, 1] if dg else 1 - t[:, 1])
-                       * (t[:, 2] if db else 1 - t[:, 2]))
+                wgt = (
+                    (t[:, 0] if dr else 1 - t[:, 0])
+                    * (t[:, 1] if dg else 1 - t[:, 1])
+                    * (t[:, 2] if db else 1 - t[:, 2])
+                )
                 out += wgt.unsqueeze(1) * lut[i0[:, 0] + dr, i0[:, 1] + dg, i0[:, 2] + db]
     return out
 
@@ -303,5 +306,11 @@ def fit_cdl(rgb: torch.Tensor, target: torch.Tensor, *, steps: int = 60) -> CDLF
     with torch.no_grad():
         slope, offset, power, sat = unpack(params)
         err = (cdl_apply(x, slope, offset, power, sat) - y).norm(dim=1)
-        return CDLFit(tuple(slope.tolist()), tuple(offset.tolist()), tuple(power.tolist()), float(sat),
-                      float(err.pow(2).mean().sqrt()), float(err.max()))
+        return CDLFit(
+            tuple(slope.tolist()),
+            tuple(offset.tolist()),
+            tuple(power.tolist()),
+            float(sat),
+            float(err.pow(2).mean().sqrt()),
+            float(err.max()),
+        )

@@ -102,12 +102,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-
 def temporal_mode(model) -> str:
     """How ``model`` carries the look between analysed frames, ``"tc"`` or ``"flow"``: its
     ``config["temporal"]``, else the default (:data:`DEFAULT_CONFIG`). The engine and training both
     ask here, so a model trains the way it renders."""
     return check_temporal_mode(str(getattr(model, "config", {}).get("temporal", DEFAULT_CONFIG["temporal"])))
+
 
 class SplatBlock(nn.Module):
     """One splatting block (see module doc). Channels: prev → out, with ``enc`` encoder channels."""
@@ -186,7 +186,9 @@ class LookGridNet(nn.Module):
         check_blend_mode(cfg["blend"])
         check_temporal_mode(cfg["temporal"])
         if cfg["grid_size"] != self.LOW_RES // 16:
-            raise InvalidInputError(f"grid_size is fixed by the architecture at {self.LOW_RES // 16}, got {cfg['grid_size']}")
+            raise InvalidInputError(
+                f"grid_size is fixed by the architecture at {self.LOW_RES // 16}, got {cfg['grid_size']}"
+            )
         sc = cfg["splat_channels"]
         if len(sc) != 3:
             raise InvalidInputError(f"splat_channels must list 3 widths, got {sc}")
@@ -200,8 +202,11 @@ class LookGridNet(nn.Module):
         nn.init.zeros_(self.to_grid.weight)
         if self.to_grid.bias is not None:
             nn.init.zeros_(self.to_grid.bias)
-        for m in [*self.blocks.modules(), *self.local.modules(), *(
-                self.encoder.modules() if cfg["encoder"] == "lookgrid" else [])]:
+        for m in [
+            *self.blocks.modules(),
+            *self.local.modules(),
+            *(self.encoder.modules() if cfg["encoder"] == "lookgrid" else []),
+        ]:
             if isinstance(m, nn.Conv2d):  # He init: keeps activations alive through the ReLU stack
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 if m.bias is not None:
@@ -233,8 +238,12 @@ class LookGridNet(nn.Module):
         """Raise unless ``t`` is ``(B, channels, 256, 256)`` (any channel count if None) and finite."""
         r = self.LOW_RES
         want = f"(B,{'N' if channels is None else channels},{r},{r})"
-        if (not isinstance(t, torch.Tensor) or t.dim() != 4 or tuple(t.shape[2:]) != (r, r)
-                or (channels is not None and t.shape[1] != channels)):
+        if (
+            not isinstance(t, torch.Tensor)
+            or t.dim() != 4
+            or tuple(t.shape[2:]) != (r, r)
+            or (channels is not None and t.shape[1] != channels)
+        ):
             got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
             raise ShapeMismatchError(f"{name} must have shape {want}, got {got}")
         if not torch.isfinite(t).all():
@@ -261,16 +270,24 @@ class LookGridNet(nn.Module):
             tones = P.tone_table(style)
         return StyleFeatures(tuple(means), tuple(stds), cm, cc, tones)
 
-    def prior_grids(self, content, masks, styles: StyleFeatures, state: TemporalState | None, alpha: float,
-                    guide: torch.Tensor | None = None):
+    def prior_grids(
+        self,
+        content,
+        masks,
+        styles: StyleFeatures,
+        state: TemporalState | None,
+        alpha: float,
+        guide: torch.Tensor | None = None,
+    ):
         """The colour-prior base grids (see :mod:`.prior`): content ``(B,3,256,256)``, masks
         ``(B·N,1,256,256)`` (batch-major rows), styles with B·N rows; guide: the
         depth coordinate the tone curve is fitted along, at the pixels
         :func:`lookgrid.model.prior.curve_pixels` keeps (``(B,64,64)``; needed when ``config["prior_curve"] > 0``).
         Returns ``(grids (B·N,12,D,16,16), colour mean (B·N,3), colour cov (B·N,3,3), fallback (B·N,) bool)``."""
         if styles.colour_mean is None or styles.colour_cov is None:
-            raise InvalidInputError("this model uses the colour prior: styles need colour statistics "
-                                    "(build them with encode_style)")
+            raise InvalidInputError(
+                "this model uses the colour prior: styles need colour statistics (build them with encode_style)"
+            )
         rows = masks.shape[0]
         n = rows // content.shape[0]
         min_mass = max(1.0, self.config["min_mask_fraction"] * masks.shape[2] * masks.shape[3])
@@ -279,28 +296,44 @@ class LookGridNet(nn.Module):
         if state is not None and state.colour_mean is not None and state.colour_cov is not None:
             pm, pc = state.colour_mean.to(mean.dtype), state.colour_cov.to(cov.dtype)
         mean, cov = P.temporal_blend_stats(mean, cov, pm, pc, alpha)
-        aff = P.prior_affine(mean, cov, styles.colour_mean.to(mean.dtype), styles.colour_cov.to(cov.dtype),
-                             max_gain=float(self.config["prior_max_gain"]))
+        aff = P.prior_affine(
+            mean,
+            cov,
+            styles.colour_mean.to(mean.dtype),
+            styles.colour_cov.to(cov.dtype),
+            max_gain=float(self.config["prior_max_gain"]),
+        )
         g = self.grid_size
         grids = P.affine_grid(aff, self.grid_depth, g, g)
         curve = float(self.config["prior_curve"])
         if curve > 0:
             if styles.tones is None or guide is None:
-                raise InvalidInputError("this model's prior has a tone curve: styles need tones "
-                                        "(build them with encode_style) and the guide is needed")
+                raise InvalidInputError(
+                    "this model's prior has a tone curve: styles need tones "
+                    "(build them with encode_style) and the guide is needed"
+                )
             sub = P.curve_pixels  # tones need no full analysis resolution: every k-th pixel each way
             if guide.shape[-2:] != sub(content).shape[-2:]:
-                raise ShapeMismatchError(f"the tone curve's guide must be of the analysis frame's pixels "
-                                         f"lookgrid.model.prior.curve_pixels keeps, got {tuple(guide.shape)}")
+                raise ShapeMismatchError(
+                    f"the tone curve's guide must be of the analysis frame's pixels "
+                    f"lookgrid.model.prior.curve_pixels keeps, got {tuple(guide.shape)}"
+                )
             weights = sub(torch.where(fb.view(-1, 1, 1, 1), torch.ones_like(masks), masks))
-            offsets = P.tone_curve_offsets(sub(content).repeat_interleave(n, dim=0), weights,
-                                           guide.repeat_interleave(n, dim=0), aff, styles.tones, self.grid_depth,
-                                           max_slope=float(self.config["prior_max_gain"]))
+            offsets = P.tone_curve_offsets(
+                sub(content).repeat_interleave(n, dim=0),
+                weights,
+                guide.repeat_interleave(n, dim=0),
+                aff,
+                styles.tones,
+                self.grid_depth,
+                max_slope=float(self.config["prior_max_gain"]),
+            )
             grids = P.add_depth_offsets(grids, curve * offsets)
         return grids, mean, cov, fb
 
-    def predict_grids(self, content, masks, styles: StyleFeatures, state: TemporalState | None = None,
-                      alpha: float | None = None):
+    def predict_grids(
+        self, content, masks, styles: StyleFeatures, state: TemporalState | None = None, alpha: float | None = None
+    ):
         """One grid per region.
 
         content ``(B,3,256,256)``; masks ``(B,N,256,256)`` soft in [0, 1] (region k transfers toward
@@ -363,8 +396,9 @@ class LookGridNet(nn.Module):
             base = identity_grid(rows, d, raw.shape[2], raw.shape[3], dtype=raw.dtype, device=raw.device)
         fb_rows = tuple(int(r) for r in torch.nonzero(fallback).flatten().tolist())
         if fb_rows:
-            log.warning("regions %s have empty or tiny masks; their grids use whole-frame statistics",
-                        [r % n for r in fb_rows])
+            log.warning(
+                "regions %s have empty or tiny masks; their grids use whole-frame statistics", [r % n for r in fb_rows]
+            )
         grids = base + raw.view(rows, GRID_COEFFS, d, raw.shape[2], raw.shape[3])
         return grids, TemporalState(tuple(means), tuple(stds), fb_rows, cm, cc)
 
@@ -381,5 +415,6 @@ class LookGridNet(nn.Module):
     def soft_masks(self, guide: torch.Tensor, masks: torch.Tensor, method: str | None = None) -> torch.Tensor:
         """Soft grid masks, a partition of unity: guide ``(B,H,W)``, masks ``(B,N,H,W)`` →
         ``(B,N,D,Hg,Wg)`` (method: ``config["soft_mask"]`` unless given)."""
-        return soft_grid_masks(guide, masks, self.grid_depth, self.grid_size, self.grid_size,
-                               method or self.config["soft_mask"])
+        return soft_grid_masks(
+            guide, masks, self.grid_depth, self.grid_size, self.grid_size, method or self.config["soft_mask"]
+        )

@@ -103,8 +103,9 @@ def _sym_pow(c: torch.Tensor, power: float) -> torch.Tensor:
     return (v * e.unsqueeze(-2)) @ v.transpose(-1, -2)
 
 
-def mkl_matrix(cov_content: torch.Tensor, cov_style: torch.Tensor, *, max_gain: float = DEFAULT_MAX_GAIN,
-               eps: float = DEFAULT_EPS) -> torch.Tensor:
+def mkl_matrix(
+    cov_content: torch.Tensor, cov_style: torch.Tensor, *, max_gain: float = DEFAULT_MAX_GAIN, eps: float = DEFAULT_EPS
+) -> torch.Tensor:
     """The linear Monge–Kantorovich map ``T (B,3,3)`` from ``cov_content (B,3,3)`` to
     ``cov_style (B,3,3)`` (``eps``·I added to both), eigenvalues capped at ``max_gain``.
 
@@ -126,8 +127,9 @@ def mkl_matrix(cov_content: torch.Tensor, cov_style: torch.Tensor, *, max_gain: 
     return ((v * e.unsqueeze(-2)) @ v.transpose(-1, -2)).to(cov_content.dtype)
 
 
-def prior_affine(mean_content, cov_content, mean_style, cov_style, *, max_gain: float = DEFAULT_MAX_GAIN,
-                 eps: float = DEFAULT_EPS) -> torch.Tensor:
+def prior_affine(
+    mean_content, cov_content, mean_style, cov_style, *, max_gain: float = DEFAULT_MAX_GAIN, eps: float = DEFAULT_EPS
+) -> torch.Tensor:
     """``(B,3,4)`` affine ``[T | μ_s − T μ_c]`` (means ``(B,3)``, covariances ``(B,3,3)``)."""
     check_shape("mean_content", mean_content, "(B,3)")
     b = mean_content.shape[0]
@@ -174,7 +176,7 @@ def curve_pixels(x: torch.Tensor) -> torch.Tensor:
     ``x (B,C,H,W)`` (from the middle of the first block). Subsampled, not averaged: averaging would
     narrow the tones and the curve would then over-stretch them."""
     k = CURVE_STRIDE
-    return x[..., k // 2::k, k // 2::k]
+    return x[..., k // 2 :: k, k // 2 :: k]
 
 
 def tone_table(image: torch.Tensor, weights: torch.Tensor | None = None, q: int = TONE_BINS) -> torch.Tensor:
@@ -202,8 +204,8 @@ def _tones(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, q: in
     sy, order = torch.sort(y, dim=1)
     sw = w.gather(1, order)
     total = sw.sum(dim=1, keepdim=True).clamp_min(1e-12)
-    cw = torch.cumsum(sw, dim=1) / total                                  # end-point CDF
-    mid = cw - 0.5 * sw / total                                            # mid-point CDF
+    cw = torch.cumsum(sw, dim=1) / total  # end-point CDF
+    mid = cw - 0.5 * sw / total  # mid-point CDF
     levels = ((torch.arange(q, dtype=torch.float64, device=y.device) + 0.5) / q).expand(y.shape[0], q)
     quant = _interp(levels, mid, sy)
     sx = x.gather(2, order.unsqueeze(1).expand_as(x))
@@ -212,7 +214,7 @@ def _tones(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, q: in
     zero = torch.zeros_like(cw[:, :1])
     cwz = torch.cat([zero, cw], dim=1)
     at = torch.stack([_interp(edges, cwz, torch.cat([zero, cx[:, c]], dim=1)) for c in range(3)], dim=-1)
-    means = torch.diff(at, dim=1) * q                                      # (B,q,3)
+    means = torch.diff(at, dim=1) * q  # (B,q,3)
     rank = torch.empty_like(mid).scatter_(1, order, mid)
     bins = (rank * q).long().clamp(0, q - 1)
     return torch.cat([quant.unsqueeze(-1), means], dim=-1), bins
@@ -234,7 +236,7 @@ def tone_curve(source_q: torch.Tensor, target_q: torch.Tensor, max_slope: float 
     step = torch.where(flat, torch.zeros_like(dx), slope * dx)
     mid = xs.shape[1] // 2
     cum = torch.cat([torch.zeros_like(xs[:, :1]), torch.cumsum(step, dim=1)], dim=1)
-    return (ys[:, mid:mid + 1] + cum - cum[:, mid:mid + 1]).to(source_q.dtype)
+    return (ys[:, mid : mid + 1] + cum - cum[:, mid : mid + 1]).to(source_q.dtype)
 
 
 def depth_weights(guide: torch.Tensor, depth: int) -> torch.Tensor:
@@ -247,9 +249,17 @@ def depth_weights(guide: torch.Tensor, depth: int) -> torch.Tensor:
     return w
 
 
-def tone_curve_offsets(content: torch.Tensor, weights: torch.Tensor, guide: torch.Tensor, affine: torch.Tensor,
-                       reference_tones: torch.Tensor, depth: int, *, max_slope: float = DEFAULT_MAX_GAIN,
-                       smoothness: float = CURVE_SMOOTHNESS) -> torch.Tensor:
+def tone_curve_offsets(
+    content: torch.Tensor,
+    weights: torch.Tensor,
+    guide: torch.Tensor,
+    affine: torch.Tensor,
+    reference_tones: torch.Tensor,
+    depth: int,
+    *,
+    max_slope: float = DEFAULT_MAX_GAIN,
+    smoothness: float = CURVE_SMOOTHNESS,
+) -> torch.Tensor:
     """Per depth bin colour offsets ``(B,D,3)`` that move the tones of ``affine``'s output onto the
     reference's (module doc).
 
@@ -268,16 +278,16 @@ def tone_curve_offsets(content: torch.Tensor, weights: torch.Tensor, guide: torc
     check_shape("reference_tones", reference_tones, "(B,Q,4)", B=b)
     x = content.detach().to(torch.float64).reshape(b, 3, h * w)
     a = affine.detach().to(torch.float64)
-    out = torch.einsum("bij,bjp->bip", a[:, :, :3], x) + a[:, :, 3:]     # the affine's output (B,3,P)
+    out = torch.einsum("bij,bjp->bip", a[:, :, :3], x) + a[:, :, 3:]  # the affine's output (B,3,P)
     y = _luma(out)
     m = weights.detach().to(torch.float64).reshape(b, h * w).clamp(0.0, 1.0)
     ref = reference_tones.to(torch.float64)
     tones, bins = _tones(out, y, m, ref.shape[1])
     qc = tones[..., 0]
     knots_t = tone_curve(qc, ref[..., 0], max_slope)
-    grey = _interp(y, qc, knots_t) - _interp(y, qc, qc)                   # beyond the ends: constant
-    dc = ref[..., 1:] - tones[..., 1:]                                      # (B,Q,3)
-    chroma = dc - _luma(dc.transpose(1, 2)).unsqueeze(-1)                   # luma-free part
+    grey = _interp(y, qc, knots_t) - _interp(y, qc, qc)  # beyond the ends: constant
+    dc = ref[..., 1:] - tones[..., 1:]  # (B,Q,3)
+    chroma = dc - _luma(dc.transpose(1, 2)).unsqueeze(-1)  # luma-free part
     e = grey.unsqueeze(-1) + chroma.gather(1, bins.unsqueeze(-1).expand(b, h * w, 3))  # (B,P,3)
     wd = depth_weights(guide.reshape(b, h * w), depth)  # (B,P,D)
     wm = wd * m.unsqueeze(-1)

@@ -74,8 +74,8 @@ def cell_flow(flow: torch.Tensor, visible: torch.Tensor, hg: int, wg: int) -> tu
     ky, kx = _check_flow(flow, visible, hg, wg)
     v = visible.to(flow.dtype)
     share = F.avg_pool2d(v[None, None], (ky, kx))[0, 0]
-    fl = flow.permute(2, 0, 1)[None]                                   # (1,2,H,W)
-    weighted = F.avg_pool2d(fl * v, (ky, kx))[0]                        # (2,Hg,Wg)
+    fl = flow.permute(2, 0, 1)[None]  # (1,2,H,W)
+    weighted = F.avg_pool2d(fl * v, (ky, kx))[0]  # (2,Hg,Wg)
     plain = F.avg_pool2d(fl, (ky, kx))[0]
     mean = torch.where(share > 0, weighted / share.clamp_min(1e-12), plain)
     return mean.permute(1, 2, 0).contiguous(), share
@@ -88,8 +88,11 @@ def warp_grids(grids: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
     check_grids("grids", grids)
     r, c, d, hg, wg = grids.shape
     check_shape("moves", moves, "(Hg,Wg,2)", Hg=hg, Wg=wg)
-    jj, ii = torch.meshgrid(torch.arange(wg, dtype=grids.dtype, device=grids.device),
-                            torch.arange(hg, dtype=grids.dtype, device=grids.device), indexing="xy")
+    jj, ii = torch.meshgrid(
+        torch.arange(wg, dtype=grids.dtype, device=grids.device),
+        torch.arange(hg, dtype=grids.dtype, device=grids.device),
+        indexing="xy",
+    )
     # align_corners=False: cell k's centre is at normalised (2k + 1) / n - 1
     gx = (2 * (jj + moves[..., 0].to(grids.dtype)) + 1) / wg - 1
     gy = (2 * (ii + moves[..., 1].to(grids.dtype)) + 1) / hg - 1
@@ -110,19 +113,26 @@ def warp_grids_reference(grids: torch.Tensor, moves: torch.Tensor) -> torch.Tens
             y0, x0 = int(y), int(x)
             y1, x1 = min(y0 + 1, hg - 1), min(x0 + 1, wg - 1)
             fy, fx = y - y0, x - x0
-            out[..., i, j] = (grids[..., y0, x0] * (1 - fx) * (1 - fy) + grids[..., y0, x1] * fx * (1 - fy)
-                              + grids[..., y1, x0] * (1 - fx) * fy + grids[..., y1, x1] * fx * fy)
+            out[..., i, j] = (
+                grids[..., y0, x0] * (1 - fx) * (1 - fy)
+                + grids[..., y0, x1] * fx * (1 - fy)
+                + grids[..., y1, x0] * (1 - fx) * fy
+                + grids[..., y1, x1] * fx * fy
+            )
     return out
 
 
-def propagate_grids(previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Tensor, visible: torch.Tensor,
-                    alpha: float) -> torch.Tensor:
+def propagate_grids(
+    previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Tensor, visible: torch.Tensor, alpha: float
+) -> torch.Tensor:
     """``Ĝ_t = G_t + α·c·(W(Ĝ_{t-1}) − G_t)`` (module doc). previous, fresh ``(R,12,D,Hg,Wg)``;
     flow ``(H,W,2)`` t → t-1 in analysis pixels; visible ``(H,W)``; alpha in [0, 1]."""
     check_grids("fresh", fresh)
     if previous.shape != fresh.shape:
-        raise ShapeMismatchError(f"previous grids {tuple(previous.shape)} do not match this frame's "
-                                 f"{tuple(fresh.shape)} (the regions must not change within a clip)")
+        raise ShapeMismatchError(
+            f"previous grids {tuple(previous.shape)} do not match this frame's "
+            f"{tuple(fresh.shape)} (the regions must not change within a clip)"
+        )
     if not 0.0 <= float(alpha) <= 1.0:
         raise InvalidInputError(f"alpha must be in [0, 1], got {alpha}")
     hg, wg = fresh.shape[-2:]

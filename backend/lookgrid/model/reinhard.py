@@ -96,9 +96,7 @@ def _validate(image: np.ndarray, masks: np.ndarray, styles: Sequence[StyleLike])
     if masks.ndim == 2:
         masks = masks[None]
     if masks.ndim != 3 or masks.shape[1:] != image.shape[:2]:
-        raise ShapeMismatchError(
-            f"masks must be (N, H, W) with (H, W) = {image.shape[:2]}; got shape {masks.shape}"
-        )
+        raise ShapeMismatchError(f"masks must be (N, H, W) with (H, W) = {image.shape[:2]}; got shape {masks.shape}")
     if len(styles) != masks.shape[0]:
         raise InvalidInputError(f"{masks.shape[0]} masks but {len(styles)} styles: need one style per mask")
     if masks.shape[0] == 0:

@@ -97,9 +97,13 @@ def _check(net, image, masks, grids, strength):
     check_grids("grids", grids)
     n = masks.shape[1]
     if grids.shape[0] != n:
-        raise ShapeMismatchError(f"grids must have one grid per mask: expected ({n},12,D,Hg,Wg), got {tuple(grids.shape)}")
+        raise ShapeMismatchError(
+            f"grids must have one grid per mask: expected ({n},12,D,Hg,Wg), got {tuple(grids.shape)}"
+        )
     if grids.shape[2] != net.grid_depth:
-        raise ShapeMismatchError(f"grids have depth {grids.shape[2]}, the model uses {net.grid_depth}: got {tuple(grids.shape)}")
+        raise ShapeMismatchError(
+            f"grids have depth {grids.shape[2]}, the model uses {net.grid_depth}: got {tuple(grids.shape)}"
+        )
     if strength is not None:
         s = torch.as_tensor(strength)
         if s.dim() > 1 or (s.dim() == 1 and s.shape[0] != n):
@@ -108,8 +112,7 @@ def _check(net, image, masks, grids, strength):
             raise InvalidInputError("strength must be finite")
 
 
-def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str | None = None,
-                 reference: bool = True):
+def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str | None = None, reference: bool = True):
     """Strength, soft grid masks (from the subsample) and eq. 7. Returns ``(grid (12,D,Hg,Wg),
     soft_masks (N,D,Hg,Wg))``. ``reference=False`` (CPU, no grad): guide and splat by numba kernels
     instead of torch ops (same maths; the torch ops' thread pool costs more than the work at this size)."""
@@ -121,8 +124,8 @@ def blended_grid(net, image, masks, grids, strength=None, soft_mask_method: str 
 
         # numpy, not torch, for the strided copies: single-threaded, no thread-pool barriers
         n = masks.shape[1]
-        im = np.ascontiguousarray(_np32(image[0])[:, _o(image):: _s(image), _o(image):: _s(image)])
-        ms = np.ascontiguousarray(_np32(masks[0])[:, _o(image):: _s(image), _o(image):: _s(image)])
+        im = np.ascontiguousarray(_np32(image[0])[:, _o(image) :: _s(image), _o(image) :: _s(image)])
+        ms = np.ascontiguousarray(_np32(masks[0])[:, _o(image) :: _s(image), _o(image) :: _s(image)])
         z = np.empty(im.shape[1:], np.float32)
         k.locked(k.guide_cpu, im, ms, region_codes(n).numpy(), *net.guide_net.kernel_weights(), z)
         mm = np.empty((n, d, hg, wg))
@@ -214,12 +217,20 @@ def render_frame(net, image, masks, grids, strength=None, reference: bool = Fals
     codes = region_codes(msk.shape[0]).numpy()
     if mode == "pixel":
         cells = k.grids_to_cells(apply_strength_np(grids, strength))
-        bad = k.locked(k.guide_slice_blend_apply_cpu, cells, img, msk, codes, *net.guide_net.kernel_weights(),
-                       out.numpy())
+        bad = k.locked(
+            k.guide_slice_blend_apply_cpu, cells, img, msk, codes, *net.guide_net.kernel_weights(), out.numpy()
+        )
     else:
         grid, _ = blended_grid(net, image, masks, grids, strength, reference=False)
-        bad = k.locked(k.guide_slice_apply_cpu, k.grid_to_cells(grid), img, msk, codes,
-                       *net.guide_net.kernel_weights(), out.numpy())
+        bad = k.locked(
+            k.guide_slice_apply_cpu,
+            k.grid_to_cells(grid),
+            img,
+            msk,
+            codes,
+            *net.guide_net.kernel_weights(),
+            out.numpy(),
+        )
     if bad:
         raise InvalidInputError(f"image contains NaN or Inf in {bad} rows; sanitise it before rendering")
     return out.unsqueeze(0)

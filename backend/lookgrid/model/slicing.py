@@ -100,7 +100,12 @@ def apply_affine(coeffs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     Returns ``(B, 3, H, W)`` with ``out_r = a00·r + a01·g + a02·b + b0`` and so on.
     """
     check_shape("coeffs", coeffs, f"(B,{GRID_COEFFS},H,W)")
-    if image.dim() != 4 or image.shape[1] != 3 or image.shape[0] != coeffs.shape[0] or image.shape[2:] != coeffs.shape[2:]:
+    if (
+        image.dim() != 4
+        or image.shape[1] != 3
+        or image.shape[0] != coeffs.shape[0]
+        or image.shape[2:] != coeffs.shape[2:]
+    ):
         raise ShapeMismatchError(
             f"image must have shape (B,3,H,W) = ({coeffs.shape[0]},3,{coeffs.shape[2]},{coeffs.shape[3]}), "
             f"got {tuple(image.shape)}"
@@ -127,8 +132,9 @@ def slice_apply_reference(grid: torch.Tensor, guide: torch.Tensor, image: torch.
     return apply_affine(slice_grid_reference(grid, guide), image.to(grid.dtype))
 
 
-def slice_blend_apply_reference(grids: torch.Tensor, guide: torch.Tensor, image: torch.Tensor,
-                                weights: torch.Tensor) -> torch.Tensor:
+def slice_blend_apply_reference(
+    grids: torch.Tensor, guide: torch.Tensor, image: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     """Slice each of N region grids at the guide, apply, and blend per pixel (pixel-space blending).
 
     grids ``(B,N,12,D,Hg,Wg)``; guide ``(B,H,W)``; image ``(B,3,H,W)``; weights ``(B,N,H,W)``, the

@@ -46,14 +46,20 @@ DEFAULT_RANGE_SIGMA = 0.05
 
 def _check(looks: torch.Tensor, weights, cuts, sigma: float, range_sigma):
     if not isinstance(looks, torch.Tensor) or looks.dim() < 2:
-        raise ShapeMismatchError(f"looks must be a tensor (T, R, ...), got "
-                                 f"{tuple(looks.shape) if isinstance(looks, torch.Tensor) else type(looks).__name__}")
+        raise ShapeMismatchError(
+            f"looks must be a tensor (T, R, ...), got "
+            f"{tuple(looks.shape) if isinstance(looks, torch.Tensor) else type(looks).__name__}"
+        )
     t, r = looks.shape[:2]
     if not sigma >= 0:
         raise InvalidInputError(f"sigma must be >= 0 frames, got {sigma}")
     if range_sigma is not None and not range_sigma > 0:
         raise InvalidInputError(f"range_sigma must be > 0 (or None), got {range_sigma}")
-    w = torch.ones(t, r, dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64).cpu()
+    w = (
+        torch.ones(t, r, dtype=torch.float64)
+        if weights is None
+        else torch.as_tensor(weights, dtype=torch.float64).cpu()
+    )
     if w.dim() == 1 and w.shape[0] == t:
         w = w[:, None].expand(t, r)
     if tuple(w.shape) != (t, r):
@@ -64,8 +70,9 @@ def _check(looks: torch.Tensor, weights, cuts, sigma: float, range_sigma):
     return w.clamp(0.0, 1.0), torch.cumsum(c.long(), 0)
 
 
-def smooth_looks_reference(looks: torch.Tensor, *, sigma: float, range_sigma: float | None = DEFAULT_RANGE_SIGMA,
-                           weights=None, cuts=None) -> torch.Tensor:
+def smooth_looks_reference(
+    looks: torch.Tensor, *, sigma: float, range_sigma: float | None = DEFAULT_RANGE_SIGMA, weights=None, cuts=None
+) -> torch.Tensor:
     """Plain reference of :func:`smooth_looks` (loops over frames and regions, float64)."""
     w, seg = _check(looks, weights, cuts, sigma, range_sigma)
     if sigma == 0:
@@ -84,7 +91,7 @@ def smooth_looks_reference(looks: torch.Tensor, *, sigma: float, range_sigma: fl
                 k = float(torch.exp(torch.tensor(-((t - s) ** 2) / (2.0 * sigma * sigma), dtype=torch.float64)))
                 if range_sigma is not None:
                     d2 = float(((x[t, r] - x[s, r]) ** 2).mean())
-                    k *= float(torch.exp(torch.tensor(-d2 / (2.0 * range_sigma ** 2), dtype=torch.float64)))
+                    k *= float(torch.exp(torch.tensor(-d2 / (2.0 * range_sigma**2), dtype=torch.float64)))
                 k *= float(w[s, r])
                 num += k * x[s, r]
                 den += k
@@ -93,29 +100,31 @@ def smooth_looks_reference(looks: torch.Tensor, *, sigma: float, range_sigma: fl
     return out.to(dtype=looks.dtype, device=looks.device)
 
 
-def smoothing_kernel(looks: torch.Tensor, *, sigma: float, range_sigma: float | None = DEFAULT_RANGE_SIGMA,
-                     weights=None, cuts=None) -> torch.Tensor:
+def smoothing_kernel(
+    looks: torch.Tensor, *, sigma: float, range_sigma: float | None = DEFAULT_RANGE_SIGMA, weights=None, cuts=None
+) -> torch.Tensor:
     """The normalised kernel ``(R, T, T)`` of :func:`smooth_looks`: row t of region r holds the
     weights of frames s (they sum to 1; a row with no weight at all is the identity row)."""
     w, seg = _check(looks, weights, cuts, sigma, range_sigma)
     t_count, r_count = looks.shape[:2]
     idx = torch.arange(t_count, dtype=torch.float64)
     lag = idx[:, None] - idx[None, :]
-    k = torch.exp(-lag ** 2 / (2.0 * max(sigma, 1e-12) ** 2))
+    k = torch.exp(-(lag**2) / (2.0 * max(sigma, 1e-12) ** 2))
     k = k * (lag.abs() <= int(TRUNCATE * sigma)) * (seg[:, None] == seg[None, :])
     k = k[None].expand(r_count, t_count, t_count).clone()
     if range_sigma is not None:
         x = looks.detach().to(torch.float64).cpu().reshape(t_count, r_count, -1).transpose(0, 1)  # (R,T,P)
         d2 = torch.cdist(x, x) ** 2 / x.shape[-1]
-        k = k * torch.exp(-d2 / (2.0 * range_sigma ** 2))
+        k = k * torch.exp(-d2 / (2.0 * range_sigma**2))
     k = k * w.T[:, None, :]
     den = k.sum(dim=2, keepdim=True)
     eye = torch.eye(t_count, dtype=torch.float64)[None].expand_as(k)
     return torch.where(den > 0, k / den.clamp_min(1e-300), eye)
 
 
-def smooth_looks(looks: torch.Tensor, *, sigma: float, range_sigma: float | None = DEFAULT_RANGE_SIGMA,
-                 weights=None, cuts=None) -> torch.Tensor:
+def smooth_looks(
+    looks: torch.Tensor, *, sigma: float, range_sigma: float | None = DEFAULT_RANGE_SIGMA, weights=None, cuts=None
+) -> torch.Tensor:
     """Each region's looks smoothed over the shot, both ways (module doc).
 
     looks ``(T, R, ...)``: per analysed frame (in order), per region (or region × style), a look of
@@ -144,11 +153,11 @@ def smooth_looks(looks: torch.Tensor, *, sigma: float, range_sigma: float | None
         c0, c1 = max(0, b0 - reach), min(t_count, b1 + reach)
         rows, cols = torch.arange(b0, b1, dtype=torch.float64), torch.arange(c0, c1, dtype=torch.float64)
         lag = rows[:, None] - cols[None, :]
-        k = torch.exp(-lag ** 2 / (2.0 * sigma * sigma)) * (lag.abs() <= reach)
+        k = torch.exp(-(lag**2) / (2.0 * sigma * sigma)) * (lag.abs() <= reach)
         k = (k * (seg[b0:b1, None] == seg[None, c0:c1]))[None].expand(r_count, -1, -1)
         if range_sigma is not None:
             d2 = torch.cdist(x[:, b0:b1], x[:, c0:c1]) ** 2 / x.shape[-1]
-            k = k * torch.exp(-d2 / (2.0 * range_sigma ** 2))
+            k = k * torch.exp(-d2 / (2.0 * range_sigma**2))
         k = k * w.T[:, None, c0:c1]
         den = k.sum(dim=2, keepdim=True)
         mixed = torch.bmm(k, x[:, c0:c1]) / den.clamp_min(1e-300)

@@ -123,8 +123,9 @@ def soft_grid_masks(guide, masks, depth: int, height: int, width: int, method: s
     if method == "splat":
         m = _splat_ratio(guide, masks, depth, height, width, 0.01)
     elif method == "algorithm1":
-        m = torch.stack([soft_grid_mask_algorithm1(guide, masks[:, k], depth, height, width)
-                         for k in range(masks.shape[1])], dim=1)
+        m = torch.stack(
+            [soft_grid_mask_algorithm1(guide, masks[:, k], depth, height, width) for k in range(masks.shape[1])], dim=1
+        )
     else:
         raise InvalidInputError(f"unknown soft mask method {method!r}; expected one of {SOFT_MASK_METHODS}")
     return partition_of_unity(m)

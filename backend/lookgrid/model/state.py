@@ -50,14 +50,21 @@ class TemporalState:
         if self.colour_mean is not None and self.colour_cov is not None:
             cm, cc = tuple(self.colour_mean.shape), tuple(self.colour_cov.shape)
             if cm != (rows, 3) or cc != (rows, 3, 3):
-                raise ShapeMismatchError(f"temporal state has colour statistics {cm}, {cc}; expected "
-                                         f"({rows}, 3), ({rows}, 3, 3) (one row per region)")
+                raise ShapeMismatchError(
+                    f"temporal state has colour statistics {cm}, {cc}; expected "
+                    f"({rows}, 3), ({rows}, 3, 3) (one row per region)"
+                )
 
     def _map(self, fn, fallback_regions: tuple[int, ...]) -> "TemporalState":
         """``fn`` applied to every tensor; ``fallback_regions`` for the new state."""
-        opt = (lambda t: None if t is None else fn(t))  # noqa: E731
-        return TemporalState(tuple(fn(m) for m in self.means), tuple(fn(s) for s in self.stds),
-                             fallback_regions, opt(self.colour_mean), opt(self.colour_cov))
+        opt = lambda t: None if t is None else fn(t)  # noqa: E731
+        return TemporalState(
+            tuple(fn(m) for m in self.means),
+            tuple(fn(s) for s in self.stds),
+            fallback_regions,
+            opt(self.colour_mean),
+            opt(self.colour_cov),
+        )
 
     def detach(self) -> "TemporalState":
         return self._map(lambda t: t.detach(), self.fallback_regions)
@@ -91,9 +98,14 @@ class StyleFeatures:
         return int(self.means[0].shape[0])
 
     def _map(self, fn) -> "StyleFeatures":
-        opt = (lambda t: None if t is None else fn(t))  # noqa: E731
-        return StyleFeatures(tuple(fn(m) for m in self.means), tuple(fn(s) for s in self.stds),
-                             opt(self.colour_mean), opt(self.colour_cov), opt(self.tones))
+        opt = lambda t: None if t is None else fn(t)  # noqa: E731
+        return StyleFeatures(
+            tuple(fn(m) for m in self.means),
+            tuple(fn(s) for s in self.stds),
+            opt(self.colour_mean),
+            opt(self.colour_cov),
+            opt(self.tones),
+        )
 
     def select(self, rows) -> "StyleFeatures":
         idx = torch.as_tensor(list(rows), dtype=torch.long)
@@ -105,20 +117,24 @@ class StyleFeatures:
         if not items:
             raise ShapeMismatchError("StyleFeatures.stack needs at least one item, got 0")
         layers = len(items[0].means)
-        return StyleFeatures(tuple(torch.cat([it.means[k] for it in items]) for k in range(layers)),
-                             tuple(torch.cat([it.stds[k] for it in items]) for k in range(layers)),
-                             _cat_all([it.colour_mean for it in items]),
-                             _cat_all([it.colour_cov for it in items]),
-                             _cat_all([it.tones for it in items]))
+        return StyleFeatures(
+            tuple(torch.cat([it.means[k] for it in items]) for k in range(layers)),
+            tuple(torch.cat([it.stds[k] for it in items]) for k in range(layers)),
+            _cat_all([it.colour_mean for it in items]),
+            _cat_all([it.colour_cov for it in items]),
+            _cat_all([it.tones for it in items]),
+        )
 
     def lerp(self, other: "StyleFeatures", t: float) -> "StyleFeatures":
         """Blend statistics of two styles (a style mix in feature space; colour moments likewise)."""
         # quantiles blend as quantile functions: the displacement interpolation of the two tone ranges
-        return StyleFeatures(tuple(a + (b - a) * t for a, b in zip(self.means, other.means)),
-                             tuple(a + (b - a) * t for a, b in zip(self.stds, other.stds)),
-                             _lerp_both(self.colour_mean, other.colour_mean, t),
-                             _lerp_both(self.colour_cov, other.colour_cov, t),
-                             _lerp_both(self.tones, other.tones, t))
+        return StyleFeatures(
+            tuple(a + (b - a) * t for a, b in zip(self.means, other.means)),
+            tuple(a + (b - a) * t for a, b in zip(self.stds, other.stds)),
+            _lerp_both(self.colour_mean, other.colour_mean, t),
+            _lerp_both(self.colour_cov, other.colour_cov, t),
+            _lerp_both(self.tones, other.tones, t),
+        )
 
     def to(self, device) -> "StyleFeatures":
         return self._map(lambda t: t.to(device))

@@ -19,5 +19,4 @@ from __future__ import annotations
 from lookgrid.service.server import DEFAULT_ADDRESS, create_server, serve, start_in_process, stop_server
 from lookgrid.service.servicer import LookGridServicer
 
-__all__ = ["DEFAULT_ADDRESS", "LookGridServicer", "create_server", "serve", "start_in_process",
-           "stop_server"]
+__all__ = ["DEFAULT_ADDRESS", "LookGridServicer", "create_server", "serve", "start_in_process", "stop_server"]

@@ -62,7 +62,8 @@ class MemoryBudget:
             if self._used + n > self.total:
                 raise ResourceLimitError(
                     f"{what}: the server holds {_mib(self._used)} of data sent by its clients and "
-                    f"{_mib(n)} more would pass its budget of {_mib(self.total)}; try again later")
+                    f"{_mib(n)} more would pass its budget of {_mib(self.total)}; try again later"
+                )
             self._used += n
             self._peak = max(self._peak, self._used)
 
@@ -93,7 +94,8 @@ class Account:
             if self.held + n > self.budget.per_call:
                 raise ResourceLimitError(
                     f"{self.what}: {_mib(self.held + n)} held for this call would pass the per-call "
-                    f"budget of {_mib(self.budget.per_call)}")
+                    f"budget of {_mib(self.budget.per_call)}"
+                )
             self.budget._take(n, self.what)
             self.held += n
 

@@ -34,12 +34,13 @@ def raw_payload_bytes(encoding: int, width: int, height: int, channels: int) -> 
 def check_spec(spec: ClipSpec, limits: Limits) -> ClipSpec:
     """The server's spec limits (RESOURCE_EXHAUSTED beyond), then :meth:`ClipSpec.validate`."""
     if len(spec.regions) > limits.max_regions:
-        raise ResourceLimitError(f"spec.regions: {len(spec.regions)} regions, this server allows "
-                                 f"{limits.max_regions}")
+        raise ResourceLimitError(f"spec.regions: {len(spec.regions)} regions, this server allows {limits.max_regions}")
     for r in spec.regions:
         if len(r.styles) > limits.max_styles_per_region:
-            raise ResourceLimitError(f"region {r.name!r}: {len(r.styles)} styles, this server allows "
-                                     f"{limits.max_styles_per_region} per region")
+            raise ResourceLimitError(
+                f"region {r.name!r}: {len(r.styles)} styles, this server allows "
+                f"{limits.max_styles_per_region} per region"
+            )
     return spec.validate(need_paths=False)
 
 
@@ -49,16 +50,21 @@ def check_style_header(h: pb.StyleHeader, limits: Limits) -> None:
     if h.payload_bytes <= 0:
         raise InvalidInputError("header.payload_bytes must be positive")
     if h.payload_bytes > limits.max_style_bytes:
-        raise ResourceLimitError(f"header.payload_bytes: {h.payload_bytes} bytes exceeds the style limit "
-                                 f"of {limits.max_style_bytes}")
+        raise ResourceLimitError(
+            f"header.payload_bytes: {h.payload_bytes} bytes exceeds the style limit of {limits.max_style_bytes}"
+        )
     if h.encoding in RAW:
         if h.width * h.height > limits.max_style_pixels:
-            raise ResourceLimitError(f"header: a raw style of {h.width}x{h.height} pixels exceeds the "
-                                     f"limit of {limits.max_style_pixels} pixels")
+            raise ResourceLimitError(
+                f"header: a raw style of {h.width}x{h.height} pixels exceeds the "
+                f"limit of {limits.max_style_pixels} pixels"
+            )
         need = raw_payload_bytes(h.encoding, h.width, h.height, h.channels)
         if h.channels not in (3, 4) or h.width <= 0 or h.height <= 0 or need != h.payload_bytes:
-            raise InvalidInputError(f"header: a raw style of {h.width}x{h.height}x{h.channels} does not match "
-                                    f"payload_bytes {h.payload_bytes} (channels must be 3 or 4)")
+            raise InvalidInputError(
+                f"header: a raw style of {h.width}x{h.height}x{h.channels} does not match "
+                f"payload_bytes {h.payload_bytes} (channels must be 3 or 4)"
+            )
     elif h.encoding != pb.ENCODED:
         raise InvalidInputError("header.encoding must be ENCODED, RAW_HALF or RAW_FLOAT")
 
@@ -67,17 +73,22 @@ def check_frame_header(h: pb.FrameHeader, limits: Limits) -> None:
     if h.payload_bytes < 0:
         raise InvalidInputError(f"frame {h.frame}: header.payload_bytes must not be negative")
     if h.payload_bytes > limits.max_frame_bytes:
-        raise ResourceLimitError(f"frame {h.frame}: header.payload_bytes {h.payload_bytes} exceeds the "
-                                 f"server's limit of {limits.max_frame_bytes} bytes per frame")
+        raise ResourceLimitError(
+            f"frame {h.frame}: header.payload_bytes {h.payload_bytes} exceeds the "
+            f"server's limit of {limits.max_frame_bytes} bytes per frame"
+        )
     if h.width * h.height > limits.max_frame_pixels:
-        raise ResourceLimitError(f"frame {h.frame}: {h.width}x{h.height} exceeds the server's limit of "
-                                 f"{limits.max_frame_pixels} pixels")
+        raise ResourceLimitError(
+            f"frame {h.frame}: {h.width}x{h.height} exceeds the server's limit of {limits.max_frame_pixels} pixels"
+        )
     if h.encoding in RAW:
         need = raw_payload_bytes(h.encoding, h.width, h.height, len(h.channels))
         if need != h.payload_bytes:
-            raise InvalidInputError(f"frame {h.frame}: header.payload_bytes is {h.payload_bytes} but "
-                                    f"{h.width}x{h.height}x{len(h.channels)} "
-                                    f"{pb.PixelEncoding.Name(h.encoding)} needs {need}")
+            raise InvalidInputError(
+                f"frame {h.frame}: header.payload_bytes is {h.payload_bytes} but "
+                f"{h.width}x{h.height}x{len(h.channels)} "
+                f"{pb.PixelEncoding.Name(h.encoding)} needs {need}"
+            )
 
 
 def style_header(request_iterator) -> pb.StyleHeader:
@@ -101,6 +112,5 @@ def collect_payload(h: pb.StyleHeader, request_iterator, take=None) -> bytearray
         if len(buf) > h.payload_bytes:
             raise InvalidInputError(f"header.payload_bytes: more than the {h.payload_bytes} bytes announced")
     if len(buf) != h.payload_bytes:
-        raise InvalidInputError(f"header.payload_bytes: the upload ended after {len(buf)} of "
-                                f"{h.payload_bytes} bytes")
+        raise InvalidInputError(f"header.payload_bytes: the upload ended after {len(buf)} of {h.payload_bytes} bytes")
     return buf  # no second copy

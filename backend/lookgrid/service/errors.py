@@ -76,29 +76,34 @@ def _fail(context, err: BaseException):
 
 def unary(method):
     """Run a unary handler; any exception leaves as a mapped status (never UNKNOWN)."""
+
     @functools.wraps(method)
     def wrapper(self, request, context):
         try:
             return method(self, request, context)
         except Exception as err:  # noqa: BLE001 - mapped, never swallowed
             _fail(context, err)
+
     return wrapper
 
 
 def streaming(method):
     """Like :func:`unary` for handlers that are generators (server streaming)."""
+
     @functools.wraps(method)
     def wrapper(self, request, context):
         try:
             yield from method(self, request, context)
         except Exception as err:  # noqa: BLE001
             _fail(context, err)
+
     return wrapper
 
 
 def cancel_check(context):
     """``cancel()`` for engine loops: true when the client went away; raises
     :class:`DeadlineError` once the call's deadline has passed."""
+
     def cancel() -> bool:
         if not context.is_active():
             return True
@@ -106,4 +111,5 @@ def cancel_check(context):
         if remaining is not None and remaining <= 0:
             raise E.DeadlineError("the call's deadline passed before the work finished")
         return False
+
     return cancel

@@ -90,8 +90,10 @@ def decode(fr: Frame, clip, max_pixels: int | None = None) -> DecodedFrame:
         wanted = h.mask_channels.get(region.name) or (region.mask_channel if inline else "")
         idx = _channel_index(names, wanted) if wanted else None
         if wanted and idx is None:
-            raise InvalidInputError(f"frame {h.frame}: the mask of region {region.name!r} should be in channel "
-                                    f"{wanted!r}, which is not among {names}")
+            raise InvalidInputError(
+                f"frame {h.frame}: the mask of region {region.name!r} should be in channel "
+                f"{wanted!r}, which is not among {names}"
+            )
         if idx is None:
             idx = next((i for i, n in enumerate(names) if n == region.name), None)
         if idx is not None:
@@ -102,11 +104,14 @@ def decode(fr: Frame, clip, max_pixels: int | None = None) -> DecodedFrame:
         else:
             raise InvalidInputError(
                 f"frame {h.frame}: no mask for region {region.name!r}: send a channel named "
-                f"{region.name!r}, or name the channel in mask_channels / the region's mask_channel")
+                f"{region.name!r}, or name the channel in mask_channels / the region's mask_channel"
+            )
     both = sorted(set(rgb) & used)
     if both:
-        raise InvalidInputError(f"frame {h.frame}: channel {names[both[0]]!r} cannot be both a colour "
-                                f"channel and a mask; channels {names} need R, G and B besides the masks")
+        raise InvalidInputError(
+            f"frame {h.frame}: channel {names[both[0]]!r} cannot be both a colour "
+            f"channel and a mask; channels {names} need R, G and B besides the masks"
+        )
     return DecodedFrame(h.frame, pixels, names, rgb, masks, used, image)
 
 
@@ -150,8 +155,9 @@ def render_message(clip, fr: Frame, max_pixels: int) -> tuple[pb.FrameHeader, by
     dec = decode(fr, clip, max_pixels)
     out, names = render(clip, dec)
     out_encoding = h.output_encoding or h.encoding
-    header = pb.FrameHeader(clip_id=h.clip_id, frame=h.frame, encoding=out_encoding, width=out.shape[1],
-                            height=out.shape[0], channels=names)
+    header = pb.FrameHeader(
+        clip_id=h.clip_id, frame=h.frame, encoding=out_encoding, width=out.shape[1], height=out.shape[0], channels=names
+    )
     if out_encoding == pb.ENCODED:
         payload: bytes | memoryview = encode_exr(out, names, like=dec.image)
     else:

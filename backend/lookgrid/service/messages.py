@@ -30,11 +30,19 @@ def fidelity_message(f) -> pb.LookFidelity:
 def bake_message(b) -> pb.RegionBake:
     """A :class:`lookgrid.engine.look.BakeRegion` as its message."""
     return pb.RegionBake(
-        reference_clf_paths=b.reference_clfs, reference_cube_paths=b.reference_cubes,
-        segments=[pb.LookSegment(first=s.first, last=s.last, clf_path=s.clf, cube_path=s.cube,
-                                 fidelity=fidelity_message(s.fidelity)) for s in b.segments],
-        key_pattern=b.key_pattern, references=b.references, fidelity=fidelity_message(b.fidelity),
-        mix=[pb.FrameMix(frame=f, weights=w, strength=s) for f, w, s in zip(b.frames, b.weights, b.strength)])
+        reference_clf_paths=b.reference_clfs,
+        reference_cube_paths=b.reference_cubes,
+        segments=[
+            pb.LookSegment(
+                first=s.first, last=s.last, clf_path=s.clf, cube_path=s.cube, fidelity=fidelity_message(s.fidelity)
+            )
+            for s in b.segments
+        ],
+        key_pattern=b.key_pattern,
+        references=b.references,
+        fidelity=fidelity_message(b.fidelity),
+        mix=[pb.FrameMix(frame=f, weights=w, strength=s) for f, w, s in zip(b.frames, b.weights, b.strength)],
+    )
 
 
 def look_result(res, seconds: float) -> pb.ExportLookResult:
@@ -46,13 +54,25 @@ def look_result(res, seconds: float) -> pb.ExportLookResult:
         if look.name not in res.exported:
             continue
         j = lambda ext, name=look.name: os.path.join(res.out, name + ext)  # noqa: E731
-        regions.append(pb.RegionLookInfo(
-            name=look.name, look_name=f"lookgrid-{look.name}" if path(j(".acescct.clf")) else "",
-            clf_path=path(j(".clf")), cube_path=path(j(".cube")), cdl_path=path(j(".cc")),
-            cdl_rms_error=look.cdl.rms if look.cdl is not None else 0.0,
-            matte_pattern=matte_pattern(res.out, look.name), matte_area=look.total().total,
-            fidelity=fidelity_message(res.fidelity.get(look.name)),
-            bake=bake_message(res.bake[look.name]) if look.name in res.bake else None))
-    return pb.ExportLookResult(files=res.files, regions=regions, lut_size=res.size,
-                               shot_colorspace=res.collection.shot_space,
-                               config_path=path(os.path.join(res.out, "config.ocio")), seconds=seconds)
+        regions.append(
+            pb.RegionLookInfo(
+                name=look.name,
+                look_name=f"lookgrid-{look.name}" if path(j(".acescct.clf")) else "",
+                clf_path=path(j(".clf")),
+                cube_path=path(j(".cube")),
+                cdl_path=path(j(".cc")),
+                cdl_rms_error=look.cdl.rms if look.cdl is not None else 0.0,
+                matte_pattern=matte_pattern(res.out, look.name),
+                matte_area=look.total().total,
+                fidelity=fidelity_message(res.fidelity.get(look.name)),
+                bake=bake_message(res.bake[look.name]) if look.name in res.bake else None,
+            )
+        )
+    return pb.ExportLookResult(
+        files=res.files,
+        regions=regions,
+        lut_size=res.size,
+        shot_colorspace=res.collection.shot_space,
+        config_path=path(os.path.join(res.out, "config.ocio")),
+        seconds=seconds,
+    )

@@ -38,7 +38,8 @@ class PathPolicy:
         if not self.roots:
             raise PathOutsideRootsError(
                 f"{what} {path!r}: this server has no storage roots (start it with --root DIR); "
-                "send frames inline and upload styles instead")
+                "send frames inline and upload styles instead"
+            )
         if "\x00" in path:
             raise PathOutsideRootsError(f"{what} {path!r}: contains a NUL byte")
         parts = Path(path).parts
@@ -51,8 +52,9 @@ class PathPolicy:
         full = self._absolute(path, what)
         real = os.path.realpath(full)
         if not _inside(real, self.roots):
-            raise PathOutsideRootsError(f"{what} {path!r} resolves to {real}, outside the server's roots "
-                                        f"({', '.join(self.roots)})")
+            raise PathOutsideRootsError(
+                f"{what} {path!r} resolves to {real}, outside the server's roots ({', '.join(self.roots)})"
+            )
         return full
 
     def check_pattern(self, pattern: str, what: str = "pattern") -> str:
@@ -61,12 +63,14 @@ class PathPolicy:
         folder, name = os.path.split(full)
         real_folder = os.path.realpath(folder)
         if not _inside(real_folder, self.roots):
-            raise PathOutsideRootsError(f"{what} {pattern!r}: folder resolves to {real_folder}, outside "
-                                        f"the server's roots ({', '.join(self.roots)})")
+            raise PathOutsideRootsError(
+                f"{what} {pattern!r}: folder resolves to {real_folder}, outside "
+                f"the server's roots ({', '.join(self.roots)})"
+            )
         m = _FRAME_TOKEN.search(name)
         if m is None:
             return self.check_file(full, what)
-        prefix, suffix = name[: m.start()], name[m.end():]
+        prefix, suffix = name[: m.start()], name[m.end() :]
         if os.path.isdir(folder):
             with os.scandir(folder) as entries:
                 for entry in entries:
@@ -74,8 +78,8 @@ class PathPolicy:
                         real = os.path.realpath(entry.path)
                         if not _inside(real, self.roots):
                             raise PathOutsideRootsError(
-                                f"{what} {pattern!r}: {entry.name} is a symlink to {real}, outside the "
-                                "server's roots")
+                                f"{what} {pattern!r}: {entry.name} is a symlink to {real}, outside the server's roots"
+                            )
         return full
 
     def check_spec(self, spec):
@@ -84,14 +88,21 @@ class PathPolicy:
         Style references of the form ``sha256:<hex>``, ``ocio://`` configs and ``"inline"`` masks are
         left alone.
         """
+
         def pat(p, what):
             return self.check_pattern(p, what) if p else p
 
         regions = []
         for r in spec.regions:
-            styles = [replace(s, style=s.style if s.style.startswith("sha256:")
-                              else self.check_file(s.style, f"region {r.name!r} style"))
-                      for s in r.styles]
+            styles = [
+                replace(
+                    s,
+                    style=s.style
+                    if s.style.startswith("sha256:")
+                    else self.check_file(s.style, f"region {r.name!r} style"),
+                )
+                for s in r.styles
+            ]
             mask = r.mask if r.mask == "inline" else pat(r.mask, f"region {r.name!r} mask")
             regions.append(replace(r, mask=mask or None, styles=styles))
         config = spec.config
@@ -100,5 +111,11 @@ class PathPolicy:
         model = spec.model
         if model and (os.sep in model or model.endswith((".pt", ".pth"))):
             model = self.check_file(model, "model")
-        return replace(spec, input=pat(spec.input, "input") or "", output=pat(spec.output, "output") or "",
-                       regions=regions, config=config, model=model)
+        return replace(
+            spec,
+            input=pat(spec.input, "input") or "",
+            output=pat(spec.output, "output") or "",
+            regions=regions,
+            config=config,
+            model=model,
+        )

@@ -136,6 +136,7 @@ class ActivityInterceptor(grpc.ServerInterceptor):
                     return fn(request, context)
                 finally:
                     self._exit()
+
             return run
 
         def streaming(fn):
@@ -145,24 +146,40 @@ class ActivityInterceptor(grpc.ServerInterceptor):
                     yield from fn(request, context)
                 finally:
                     self._exit()
+
             return run
 
-        kinds = {"unary_unary": (unary, grpc.unary_unary_rpc_method_handler),
-                 "unary_stream": (streaming, grpc.unary_stream_rpc_method_handler),
-                 "stream_unary": (unary, grpc.stream_unary_rpc_method_handler),
-                 "stream_stream": (streaming, grpc.stream_stream_rpc_method_handler)}
+        kinds = {
+            "unary_unary": (unary, grpc.unary_unary_rpc_method_handler),
+            "unary_stream": (streaming, grpc.unary_stream_rpc_method_handler),
+            "stream_unary": (unary, grpc.stream_unary_rpc_method_handler),
+            "stream_stream": (streaming, grpc.stream_stream_rpc_method_handler),
+        }
         for attr, (wrap, make) in kinds.items():
             fn = getattr(handler, attr)
             if fn is not None:
-                return make(wrap(fn), request_deserializer=handler.request_deserializer,
-                            response_serializer=handler.response_serializer)
+                return make(
+                    wrap(fn),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
         return handler
 
 
-def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), token: str | None = None,
-                  tls_cert: bytes | None = None, tls_key: bytes | None = None, insecure: bool = False,
-                  max_workers: int = 16, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                  servicer=None, **servicer_options):
+def create_server(
+    address: str = DEFAULT_ADDRESS,
+    engine=None,
+    *,
+    roots=(),
+    token: str | None = None,
+    tls_cert: bytes | None = None,
+    tls_key: bytes | None = None,
+    insecure: bool = False,
+    max_workers: int = 16,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    servicer=None,
+    **servicer_options,
+):
     """Build and start a LookGrid gRPC server.
 
     Args:
@@ -187,12 +204,12 @@ def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), toke
         raise InvalidInputError(
             f"refusing to listen on {address} without TLS and a token: other machines could reach it. "
             "Give --tls-cert, --tls-key and --token, or --insecure to accept that anyone who can reach "
-            "the port may use this server")
+            "the port may use this server"
+        )
     if servicer is None:
         if engine is None:
             engine = Engine()
-        servicer = LookGridServicer(engine, roots=roots, max_message_bytes=max_message_bytes,
-                                    **servicer_options)
+        servicer = LookGridServicer(engine, roots=roots, max_message_bytes=max_message_bytes, **servicer_options)
     activity = ActivityInterceptor()
     interceptors = [activity] + ([TokenInterceptor(token)] if token else [])
     options = [
@@ -205,15 +222,18 @@ def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), toke
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.keepalive_permit_without_calls", 1),
     ]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lookgrid-rpc"),
-                         interceptors=interceptors, options=options)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lookgrid-rpc"),
+        interceptors=interceptors,
+        options=options,
+    )
     pb_grpc.add_LookGridServicer_to_server(servicer, server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server)
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
 
     if use_tls:
         creds = grpc.ssl_server_credentials([(tls_key, tls_cert)])
@@ -234,8 +254,9 @@ def create_server(address: str = DEFAULT_ADDRESS, engine=None, *, roots=(), toke
 
 
 @contextmanager
-def start_in_process(engine=None, address: str = "127.0.0.1:0", *, grace: float = 1.0,
-                     **options) -> Iterator[tuple[grpc.Server, str]]:
+def start_in_process(
+    engine=None, address: str = "127.0.0.1:0", *, grace: float = 1.0, **options
+) -> Iterator[tuple[grpc.Server, str]]:
     """A server in this process for the length of a ``with`` block: yields ``(server, "host:port")``
     (port 0 picks a free one; ``server.address`` is the same string) and stops it on the way out
     (:func:`stop_server` with ``grace``). ``options`` as for :func:`create_server`."""
@@ -272,8 +293,14 @@ def _parent_gone(parent_pid: int) -> bool:
     return False
 
 
-def serve(server, *, ready_file: str | None = None, port: int | None = None, parent_pid: int | None = None,
-          idle_exit: float | None = None) -> str:
+def serve(
+    server,
+    *,
+    ready_file: str | None = None,
+    port: int | None = None,
+    parent_pid: int | None = None,
+    idle_exit: float | None = None,
+) -> str:
     """Block until SIGINT/SIGTERM, then stop the server gracefully; returns why it stopped.
 
     ``ready_file``: written atomically with the bound port once serving (for scripts and tests that

@@ -57,26 +57,42 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         clip_ttl, max_state_bytes: the engine's eviction policy (when given).
     """
 
-    def __init__(self, engine, *, roots=(), max_frame_pixels: int = 8192 * 8192,
-                 max_frame_bytes: int = 2 << 30, max_style_bytes: int = 256 << 20,
-                 max_regions: int = 16, max_styles_per_region: int = 8, sweep_seconds: float = 5.0,
-                 chunk_bytes: int = wire.DEFAULT_CHUNK_BYTES, max_message_bytes: int = 8 << 20,
-                 clip_ttl: float | None = None, max_state_bytes: int | None = None,
-                 max_held_bytes: int = 4 << 30) -> None:
+    def __init__(
+        self,
+        engine,
+        *,
+        roots=(),
+        max_frame_pixels: int = 8192 * 8192,
+        max_frame_bytes: int = 2 << 30,
+        max_style_bytes: int = 256 << 20,
+        max_regions: int = 16,
+        max_styles_per_region: int = 8,
+        sweep_seconds: float = 5.0,
+        chunk_bytes: int = wire.DEFAULT_CHUNK_BYTES,
+        max_message_bytes: int = 8 << 20,
+        clip_ttl: float | None = None,
+        max_state_bytes: int | None = None,
+        max_held_bytes: int = 4 << 30,
+    ) -> None:
         self.engine = engine
         if clip_ttl is not None:
             engine.clips.ttl_s = float(clip_ttl)
         if max_state_bytes is not None:
             engine.clips.max_cache_bytes = int(max_state_bytes)
         self.paths = PathPolicy(roots)
-        self.limits = checks.Limits(int(max_frame_pixels), int(max_frame_bytes), int(max_style_bytes),
-                                    int(max_regions), int(max_styles_per_region))
+        self.limits = checks.Limits(
+            int(max_frame_pixels),
+            int(max_frame_bytes),
+            int(max_style_bytes),
+            int(max_regions),
+            int(max_styles_per_region),
+        )
         self.sweep_seconds = float(sweep_seconds)
         self.chunk_bytes = int(chunk_bytes)
         self.max_message_bytes = int(max_message_bytes)
         self.budget = MemoryBudget(int(max_held_bytes), max(int(max_frame_bytes), int(max_style_bytes)))
         self._lock = threading.Lock()
-        self.active_streams = 0       # RenderFrames calls in progress (tests watch it drop to 0)
+        self.active_streams = 0  # RenderFrames calls in progress (tests watch it drop to 0)
 
     # -- life cycle ---------------------------------------------------------------------------------
     def start_background(self) -> None:
@@ -99,8 +115,10 @@ class LookGridServicer(pb_grpc.LookGridServicer):
             info = self.engine.model_info()
             names = {info.name} | ({info.path} if info.path else set())
             if spec.model not in names:
-                raise InvalidInputError(f"spec.model: {spec.model!r} is not a model of this server "
-                                        f"(available: {', '.join(sorted(n for n in names if n))})")
+                raise InvalidInputError(
+                    f"spec.model: {spec.model!r} is not a model of this server "
+                    f"(available: {', '.join(sorted(n for n in names if n))})"
+                )
         return self.paths.check_spec(spec)
 
     def _request_spec(self, request) -> ClipSpec:
@@ -116,12 +134,13 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         frames, loader = None, None
         if spec.input:
             if not spec.output:
-                raise InvalidInputError("spec.output: a clip whose input is on storage needs an output "
-                                        "pattern too")
+                raise InvalidInputError("spec.output: a clip whose input is on storage needs an output pattern too")
             inline = [r.name for r in spec.regions if r.mask == framing.INLINE]
             if inline:
-                raise InvalidInputError(f"region {inline[0]!r}: mask 'inline' needs frames sent inline "
-                                        "(RenderFrames), but spec.input names frames on storage")
+                raise InvalidInputError(
+                    f"region {inline[0]!r}: mask 'inline' needs frames sent inline "
+                    "(RenderFrames), but spec.input names frames on storage"
+                )
             io = SequenceIO(spec)
             frames, loader = io.frames, io.load
         elif spec.frames:
@@ -129,8 +148,13 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         return self.engine.open_clip(spec, frames=frames, loader=loader, clip_id=clip_id, validated=True)
 
     def _clip_info(self, clip, invalidated: int = 0) -> pb.ClipInfo:
-        return pb.ClipInfo(clip_id=clip.id, spec=spec_to_message(clip.spec), frames=list(clip.frames or []),
-                           invalidated_frames=int(invalidated), ttl_seconds=float(self.engine.clips.ttl_s))
+        return pb.ClipInfo(
+            clip_id=clip.id,
+            spec=spec_to_message(clip.spec),
+            frames=list(clip.frames or []),
+            invalidated_frames=int(invalidated),
+            ttl_seconds=float(self.engine.clips.ttl_s),
+        )
 
     def _style_info(self, key: str, dedup: bool = False) -> pb.StyleInfo:
         img = self.engine.style_image(key)
@@ -141,21 +165,41 @@ class LookGridServicer(pb_grpc.LookGridServicer):
     def GetServerInfo(self, request, context):
         m = self.engine.model_info()
         lim = self.limits
-        limits = pb.Limits(max_message_bytes=self.max_message_bytes, chunk_bytes=self.chunk_bytes,
-                           max_frame_pixels=lim.max_frame_pixels, max_regions=lim.max_regions,
-                           max_styles_per_region=lim.max_styles_per_region,
-                           max_style_bytes=lim.max_style_bytes, max_open_clips=0,
-                           clip_ttl_seconds=float(self.engine.clips.ttl_s),
-                           max_state_bytes=int(self.engine.clips.max_cache_bytes))
-        model = pb.ModelInfo(name=m.name, path=m.path, loaded=True, identity=m.identity,
-                             description=m.description, data_licence=m.data_licence)
+        limits = pb.Limits(
+            max_message_bytes=self.max_message_bytes,
+            chunk_bytes=self.chunk_bytes,
+            max_frame_pixels=lim.max_frame_pixels,
+            max_regions=lim.max_regions,
+            max_styles_per_region=lim.max_styles_per_region,
+            max_style_bytes=lim.max_style_bytes,
+            max_open_clips=0,
+            clip_ttl_seconds=float(self.engine.clips.ttl_s),
+            max_state_bytes=int(self.engine.clips.max_cache_bytes),
+        )
+        model = pb.ModelInfo(
+            name=m.name,
+            path=m.path,
+            loaded=True,
+            identity=m.identity,
+            description=m.description,
+            data_licence=m.data_licence,
+        )
         devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        return pb.ServerInfo(version=__version__, api_version="lookgrid.v1", models=[model],
-                             devices=devices, device=str(self.engine.device), limits=limits,
-                             methods=list(METHOD_NAMES), working_space=WORKING_SPACE,
-                             roots=self.paths.roots, open_clips=len(self.engine.clip_ids()),
-                             stored_styles=len(self.engine.styles), config=pinned_config(None),
-                             colorspaces=[cs.getName() for cs in load_config(None).getColorSpaces()])
+        return pb.ServerInfo(
+            version=__version__,
+            api_version="lookgrid.v1",
+            models=[model],
+            devices=devices,
+            device=str(self.engine.device),
+            limits=limits,
+            methods=list(METHOD_NAMES),
+            working_space=WORKING_SPACE,
+            roots=self.paths.roots,
+            open_clips=len(self.engine.clip_ids()),
+            stored_styles=len(self.engine.styles),
+            config=pinned_config(None),
+            colorspaces=[cs.getName() for cs in load_config(None).getColorSpaces()],
+        )
 
     # -- styles -------------------------------------------------------------------------------------
     @unary
@@ -173,8 +217,7 @@ class LookGridServicer(pb_grpc.LookGridServicer):
 
     def _store_style(self, h: pb.StyleHeader, data: bytes, account) -> pb.StyleInfo:
         """Check, decode (at most :data:`MAX_STYLE_SIDE` long) and keep an uploaded style."""
-        key = wire.style_hash(data, encoding=h.encoding, shape=(h.height, h.width, h.channels),
-                              colorspace=h.colorspace)
+        key = wire.style_hash(data, encoding=h.encoding, shape=(h.height, h.width, h.channels), colorspace=h.colorspace)
         if key != h.sha256:
             raise InvalidInputError(f"header.sha256: the payload hashes to {key}, not {h.sha256}")
         try:
@@ -184,8 +227,13 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         if h.encoding == pb.ENCODED:
             # the child decodes; what comes back is at most MAX_STYLE_SIDE² RGB(A) float32
             account.take(MAX_STYLE_SIDE * MAX_STYLE_SIDE * 4 * 4)
-            pixels = decode_style(data, filename=h.filename, colorspace=h.colorspace or None,
-                                  max_pixels=self.limits.max_style_pixels, max_side=MAX_STYLE_SIDE)
+            pixels = decode_style(
+                data,
+                filename=h.filename,
+                colorspace=h.colorspace or None,
+                max_pixels=self.limits.max_style_pixels,
+                max_side=MAX_STYLE_SIDE,
+            )
         else:
             raw = np.frombuffer(data, dtype=wire.dtype_for_encoding(h.encoding))
             pixels = raw_style_to_working(raw.reshape(h.height, h.width, h.channels), h.colorspace or None)
@@ -229,9 +277,11 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         if clip.loader is None:
             missing = [f for f in request.frames if f not in clip.cached_frames()["analysed"]]
             if missing or not request.frames:
-                raise ClipStateError(f"clip {clip.id} takes its frames inline: Analyze can only work on "
-                                     "frames on storage (set spec.input), render the frames with "
-                                     "RenderFrames instead")
+                raise ClipStateError(
+                    f"clip {clip.id} takes its frames inline: Analyze can only work on "
+                    "frames on storage (set spec.input), render the frames with "
+                    "RenderFrames instead"
+                )
         todo = list(request.frames) or list(clip.frames or [])
         if not todo:
             raise InvalidInputError("frames: the clip has no frame range; list the frames to analyse")
@@ -254,12 +304,16 @@ class LookGridServicer(pb_grpc.LookGridServicer):
 
         def work(emit):
             def progress(n, total, frame, path, seconds):
-                emit(pb.Progress(frame=int(frame), done=int(n), total=int(total), output_path=str(path),
-                                 seconds=float(seconds)))
+                emit(
+                    pb.Progress(
+                        frame=int(frame), done=int(n), total=int(total), output_path=str(path), seconds=float(seconds)
+                    )
+                )
 
             with self.engine.clips.busy():  # a one-off clip, closed by render_clip itself
-                self.engine.render_clip(spec, progress, frames=list(request.frames) or None,
-                                        cancel=cancel, validated=True)
+                self.engine.render_clip(
+                    spec, progress, frames=list(request.frames) or None, cancel=cancel, validated=True
+                )
 
         yield from emitted_by(work, name="lookgrid-render")
 
@@ -280,15 +334,26 @@ class LookGridServicer(pb_grpc.LookGridServicer):
 
             def progress(n, total, frame):
                 now = time.perf_counter()
-                emit(pb.ExportLookResponse(progress=pb.Progress(
-                    frame=int(frame), done=int(n), total=int(total), seconds=now - last[0])))
+                emit(
+                    pb.ExportLookResponse(
+                        progress=pb.Progress(frame=int(frame), done=int(n), total=int(total), seconds=now - last[0])
+                    )
+                )
                 last[0] = now
 
             with self.engine.clips.busy():  # a one-off clip, closed by the export itself
-                res = export_look(self.engine, spec, out, list(request.frames) or None,
-                                  size=request.lut_size or 33, formats=list(request.formats) or None,
-                                  regions=list(request.regions) or None, progress=progress, cancel=cancel,
-                                  bake=request.bake)
+                res = export_look(
+                    self.engine,
+                    spec,
+                    out,
+                    list(request.frames) or None,
+                    size=request.lut_size or 33,
+                    formats=list(request.formats) or None,
+                    regions=list(request.regions) or None,
+                    progress=progress,
+                    cancel=cancel,
+                    bake=request.bake,
+                )
             emit(pb.ExportLookResponse(result=look_result(res, time.perf_counter() - t0)))
 
         yield from emitted_by(work, name="lookgrid-look")
@@ -309,8 +374,13 @@ class LookGridServicer(pb_grpc.LookGridServicer):
         received = wire.assemble_frames(request_iterator, check_header=check_header, take=account.take)
         with self._lock:
             self.active_streams += 1
-        frames_in = read_ahead(received, stop=stop, alive=context.is_active, name="lookgrid-frames-in",
-                               on_drop=lambda f: account.give(len(f.payload)))
+        frames_in = read_ahead(
+            received,
+            stop=stop,
+            alive=context.is_active,
+            name="lookgrid-frames-in",
+            on_drop=lambda f: account.give(len(f.payload)),
+        )
         try:
             for fr in frames_in:
                 size = len(fr.payload)

@@ -43,10 +43,17 @@ def emitted_by(work: Callable[[Callable[[T], None]], None], *, name: str) -> Ite
     worker.join()
 
 
-def read_ahead(source: Iterable[T], *, stop: threading.Event, alive: Callable[[], bool],
-               ahead: int = 2, on_read: Callable[[T], None] | None = None,
-               on_drop: Callable[[T], None] | None = None, name: str = "lookgrid-read-ahead",
-               poll_s: float = 0.5) -> Iterator[T]:
+def read_ahead(
+    source: Iterable[T],
+    *,
+    stop: threading.Event,
+    alive: Callable[[], bool],
+    ahead: int = 2,
+    on_read: Callable[[T], None] | None = None,
+    on_drop: Callable[[T], None] | None = None,
+    name: str = "lookgrid-read-ahead",
+    poll_s: float = 0.5,
+) -> Iterator[T]:
     """Yield the items of ``source``, read by a daemon thread at most ``ahead`` items in advance.
 
     ``on_read(item)`` runs in the reader for each item it takes (e.g. count held bytes);

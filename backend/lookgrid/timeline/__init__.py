@@ -24,8 +24,14 @@ from typing import Iterable, Sequence
 from lookgrid.errors import InvalidInputError
 
 INTERPOLATIONS: tuple[str, ...] = ("constant", "linear", "smooth", "cubic")
-_ALIASES = {"ease": "smooth", "smoothstep": "smooth", "step": "constant", "hold": "constant",
-            "monotone-cubic": "cubic", "monotone_cubic": "cubic"}
+_ALIASES = {
+    "ease": "smooth",
+    "smoothstep": "smooth",
+    "step": "constant",
+    "hold": "constant",
+    "monotone-cubic": "cubic",
+    "monotone_cubic": "cubic",
+}
 
 
 def normalize_interp(name: str) -> str:
@@ -34,7 +40,8 @@ def normalize_interp(name: str) -> str:
     key = _ALIASES.get(key, key)
     if key not in INTERPOLATIONS:
         raise InvalidInputError(
-            f"unknown interpolation {name!r}; expected one of {', '.join(INTERPOLATIONS)} (or 'ease')")
+            f"unknown interpolation {name!r}; expected one of {', '.join(INTERPOLATIONS)} (or 'ease')"
+        )
     return key
 
 
@@ -98,8 +105,7 @@ def fritsch_carlson_slopes(xs: Sequence[float], ys: Sequence[float]) -> list[flo
 def hermite(y0: float, y1: float, m0: float, m1: float, h: float, t: float) -> float:
     """Cubic Hermite segment of width ``h`` at local parameter ``t`` ∈ [0, 1]."""
     t2, t3 = t * t, t * t * t
-    return ((2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * h * m0
-            + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * m1)
+    return (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * h * m0 + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * m1
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,7 @@ class Track:
     keys: tuple[Key, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        keys = tuple(sorted((k if isinstance(k, Key) else Key(*k) for k in self.keys),
-                            key=lambda k: k.frame))
+        keys = tuple(sorted((k if isinstance(k, Key) else Key(*k) for k in self.keys), key=lambda k: k.frame))
         if not keys:
             raise InvalidInputError("a track needs at least one key")
         for a, b in zip(keys, keys[1:]):
@@ -277,8 +282,9 @@ def bracket(frame: float, anchors: Sequence[int]) -> tuple[int, int, float]:
     return int(f0), int(f1), (frame - f0) / (f1 - f0)
 
 
-def interpolation_bracket(frame: int, stride: int, *, first: int = 0,
-                          last: int | None = None) -> tuple[int, int, float]:
+def interpolation_bracket(
+    frame: int, stride: int, *, first: int = 0, last: int | None = None
+) -> tuple[int, int, float]:
     """``(f0, f1, t)`` for contiguous frames numbered from ``first`` with grids every ``stride`` frames.
 
     ``f0 = first + ⌊(frame − first)/r⌋·r``, ``f1 = min(f0 + r, last)``; ``t`` as in :func:`bracket`.
@@ -305,7 +311,18 @@ def changed_frames(old: Track, new: Track, frames: Iterable[int], *, tol: float 
 
 
 __all__ = [
-    "INTERPOLATIONS", "Key", "Track", "bracket", "changed_frames", "fritsch_carlson_slopes",
-    "hermite", "interp_from_proto", "interp_to_proto", "interpolation_bracket", "normalize_interp",
-    "region_weights", "smoothstep", "subsample_frames",
+    "INTERPOLATIONS",
+    "Key",
+    "Track",
+    "bracket",
+    "changed_frames",
+    "fritsch_carlson_slopes",
+    "hermite",
+    "interp_from_proto",
+    "interp_to_proto",
+    "interpolation_bracket",
+    "normalize_interp",
+    "region_weights",
+    "smoothstep",
+    "subsample_frames",
 ]

@@ -186,7 +186,9 @@ def find_photos(root: Path) -> list[Path]:
 
 # ------------------------------------------------------------------------------------------------
 # random pieces
-def random_blob_mask(rng: np.random.Generator, height: int, width: int, area: tuple[float, float] = (0.2, 0.55)) -> np.ndarray:
+def random_blob_mask(
+    rng: np.random.Generator, height: int, width: int, area: tuple[float, float] = (0.2, 0.55)
+) -> np.ndarray:
     """A smooth random blob ``(H,W)`` float32 in [0,1] covering a random share ``area`` of the frame."""
     cells = int(rng.integers(3, 7))
     coarse = torch.from_numpy(rng.normal(0, 1, (1, 1, cells, cells)).astype(np.float32))
@@ -296,8 +298,10 @@ class TrainingData:
             self.clips = [c for c in self.clips if len(c.frames) >= cfg.frames]
         if not self.clips and not self.photos:
             raise InvalidInputError(
-                "no training data: no clips found in " + ", ".join(cfg.clips or ["(none)"])
-                + " and no photos in " + ", ".join(cfg.photos or ["(none)"])
+                "no training data: no clips found in "
+                + ", ".join(cfg.clips or ["(none)"])
+                + " and no photos in "
+                + ", ".join(cfg.photos or ["(none)"])
             )
 
     def _fit_photo(self, img: np.ndarray) -> np.ndarray:
@@ -419,7 +423,9 @@ class TrainingData:
     def example(self, rng: np.random.Generator) -> dict:
         """One example as a dict of tensors (see :class:`Batch` for shapes, without the batch axis)."""
         cfg = self.cfg
-        use_clip = self.clips and (not self.photos or rng.random() < cfg.clip_weight / (cfg.clip_weight + cfg.photo_weight))
+        use_clip = self.clips and (
+            not self.photos or rng.random() < cfg.clip_weight / (cfg.clip_weight + cfg.photo_weight)
+        )
         content, obj, flow, vis, source, kind = self._clip_example(rng) if use_clip else self._photo_example(rng)
         if cfg.jitter > 0:  # content (T,3,S,S)
             content = apply_grading(content, colour_jitter(rng, cfg.jitter))

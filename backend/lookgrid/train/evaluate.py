@@ -61,8 +61,9 @@ def run_lookgrid(net, ex: dict) -> tuple[torch.Tensor, torch.Tensor]:
     outs, carry = [], None
     for f in range(2):
         m = masks[f : f + 1]
-        grids, carry = frame_grids(net, content[f : f + 1], net.enhance_masks(m), styles, carry,
-                                   ex["flow"][0:1], ex["visibility"][0:1])
+        grids, carry = frame_grids(
+            net, content[f : f + 1], net.enhance_masks(m), styles, carry, ex["flow"][0:1], ex["visibility"][0:1]
+        )
         outs.append(render_batch(net, content[f : f + 1], m, grids)["output"])
     assert grids.shape[0] == n
     return outs[0], outs[1]
@@ -133,7 +134,9 @@ def heldout_metrics(net, cfg, *, progress: Callable[[str], None] | None = None) 
     if progress:
         for m in methods:
             r = out["methods"][m]
-            progress(f"held-out {m:9s} l1 {r['l1']:.4f}  oklab {r['oklab_moments']:.4f}  swd {r['swd']:.3f}  warp ratio {r['warp_ratio']:.3f}")
+            progress(
+                f"held-out {m:9s} l1 {r['l1']:.4f}  oklab {r['oklab_moments']:.4f}  swd {r['swd']:.3f}  warp ratio {r['warp_ratio']:.3f}"
+            )
     return out
 
 

@@ -26,7 +26,9 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.T
     position lies inside the source image (border pixels are replicated elsewhere).
     """
     if image.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
-        raise ShapeMismatchError(f"need image (B,C,H,W) and flow (B,2,H,W); got {tuple(image.shape)}, {tuple(flow.shape)}")
+        raise ShapeMismatchError(
+            f"need image (B,C,H,W) and flow (B,2,H,W); got {tuple(image.shape)}, {tuple(flow.shape)}"
+        )
     if image.shape[0] != flow.shape[0] or image.shape[2:] != flow.shape[2:]:
         raise ShapeMismatchError(f"image {tuple(image.shape)} and flow {tuple(flow.shape)} do not match")
     b, _, h, w = image.shape

@@ -124,9 +124,7 @@ def apply_grading(rgb: torch.Tensor, g: Grading) -> torch.Tensor:
     return x.clamp(0.0, 1.0)
 
 
-def apply_region_gradings(
-    rgb: torch.Tensor, masks: torch.Tensor, gradings: list[list[Grading]]
-) -> torch.Tensor:
+def apply_region_gradings(rgb: torch.Tensor, masks: torch.Tensor, gradings: list[list[Grading]]) -> torch.Tensor:
     """Grade each region with its own grading and composite by the masks.
 
     ``rgb (B,3,H,W)``, ``masks (B,N,H,W)`` soft and summing to 1 per pixel (a partition),

@@ -41,7 +41,18 @@ from lookgrid.train.step import compute_losses, pretrain_masks_step
 
 log = logging.getLogger("lookgrid.train")
 
-LOSS_COLUMNS = ("total", "supervised", "stats", "swd", "laplacian", "mask", "guide", "temporal", "luminance_temporal", "noise")
+LOSS_COLUMNS = (
+    "total",
+    "supervised",
+    "stats",
+    "swd",
+    "laplacian",
+    "mask",
+    "guide",
+    "temporal",
+    "luminance_temporal",
+    "noise",
+)
 CSV_COLUMNS = ("phase", "step", "elapsed_s", "lr", *LOSS_COLUMNS, "grid_spread")
 
 # Dead-grid guard: after GUARD_STEP main steps the grids must vary across examples/regions by more
@@ -60,8 +71,6 @@ class TrainResult:
     stopped_by: str  # "max_steps" | "minutes" | "done"
     model_path: Path | None
     metrics: dict | None
-
-
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -170,7 +179,9 @@ def train(
     remove_stale_temps(out)  # what a killed earlier run left half-written
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
-        raise InvalidInputError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another out=")
+        raise InvalidInputError(
+            f"{out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another out="
+        )
     if resume and not ckpt_path.exists():
         raise InvalidInputError(f"nothing to resume: {ckpt_path} does not exist")
     torch.set_num_threads(max(1, int(cfg.threads)))
@@ -240,7 +251,15 @@ def train(
             mask_opt.step()
             step += 1
             if step % cfg.checkpoint.log_every == 0 or step == cfg.masks.steps:
-                csv_log.append({"phase": "masks", "step": step, "elapsed_s": f"{elapsed:.1f}", "lr": cfg.masks.lr, "total": f"{loss_value:.6g}"})
+                csv_log.append(
+                    {
+                        "phase": "masks",
+                        "step": step,
+                        "elapsed_s": f"{elapsed:.1f}",
+                        "lr": cfg.masks.lr,
+                        "total": f"{loss_value:.6g}",
+                    }
+                )
                 say(f"masks step {step}/{cfg.masks.steps} bce {loss_value:.4f}")
             tick()
         phase, step = "main", 0

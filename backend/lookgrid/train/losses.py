@@ -47,13 +47,17 @@ def supervised_l1(output: torch.Tensor, target: torch.Tensor, weight: torch.Tens
     return (err * weight).sum() / (weight.sum() * output.shape[1]).clamp_min(1e-6)
 
 
-def masked_moments(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def masked_moments(
+    x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """True masked mean and std (Σ m·x / Σ m, not statistics of a zero-filled tensor).
 
     ``x (B,C,H,W)``, ``mask (B,N,H,W)`` -> ``mean (B,N,C)``, ``std (B,N,C)``, ``area (B,N)`` (Σ m).
     """
     if x.dim() != 4 or mask.dim() != 4 or x.shape[0] != mask.shape[0] or x.shape[2:] != mask.shape[2:]:
-        raise ShapeMismatchError(f"x (B,C,H,W) and mask (B,N,H,W) must match; got {tuple(x.shape)}, {tuple(mask.shape)}")
+        raise ShapeMismatchError(
+            f"x (B,C,H,W) and mask (B,N,H,W) must match; got {tuple(x.shape)}, {tuple(mask.shape)}"
+        )
     area = mask.sum(dim=(2, 3))  # (B,N)
     denom = area.clamp_min(eps).unsqueeze(-1)
     mean = torch.einsum("bnhw,bchw->bnc", mask, x) / denom
@@ -80,7 +84,9 @@ def region_stats_loss(
     """
     b, n, h, w = masks.shape
     if output.shape != (b, 3, h, w):
-        raise ShapeMismatchError(f"output must be (B,3,H,W) matching masks {tuple(masks.shape)}; got {tuple(output.shape)}")
+        raise ShapeMismatchError(
+            f"output must be (B,3,H,W) matching masks {tuple(masks.shape)}; got {tuple(output.shape)}"
+        )
     if references.dim() != 5 or references.shape[:3] != (b, n, 3):
         raise ShapeMismatchError(f"references must be (B,N,3,Hr,Wr) with B={b}, N={n}; got {tuple(references.shape)}")
     hr, wr = references.shape[-2:]
@@ -199,7 +205,9 @@ def _visible_mean(err: torch.Tensor, visibility: torch.Tensor) -> torch.Tensor:
     return (err * visibility).sum() / (visibility.sum() * err.shape[1]).clamp_min(1.0)
 
 
-def temporal_loss(output_t: torch.Tensor, output_prev: torch.Tensor, flow: torch.Tensor, visibility: torch.Tensor) -> torch.Tensor:
+def temporal_loss(
+    output_t: torch.Tensor, output_prev: torch.Tensor, flow: torch.Tensor, visibility: torch.Tensor
+) -> torch.Tensor:
     """Mean over visible pixels of ``‖O_t − W(O_{t−1})‖²`` (per channel). Outputs ``(B,3,H,W)``,
     ``flow (B,2,H,W)`` backward t -> t-1, ``visibility (B,1,H,W)``."""
     _same_shape(output_t, output_prev, "temporal_loss")

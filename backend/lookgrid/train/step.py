@@ -99,8 +99,9 @@ def _guide_target_loss(guide: torch.Tensor, image: torch.Tensor, lo: float, hi: 
     return L.guide_loss(scaled, image) / (hi - lo) ** 2
 
 
-def propagate_batch(previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Tensor, visibility: torch.Tensor,
-                    alpha: float) -> torch.Tensor:
+def propagate_batch(
+    previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Tensor, visibility: torch.Tensor, alpha: float
+) -> torch.Tensor:
     """:func:`lookgrid.model.propagate.propagate_grids` per example of a batch.
 
     ``previous, fresh (B·N,12,D,Hg,Wg)`` batch-major (example i: rows i·N..(i+1)·N); ``flow (B,2,S,S)``
@@ -110,15 +111,30 @@ def propagate_batch(previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Ten
     if fresh.shape[0] % b:
         raise ShapeMismatchError(f"grids {tuple(fresh.shape)} do not split into {b} examples")
     n = fresh.shape[0] // b
-    return torch.cat([
-        propagate_grids(previous[i * n : (i + 1) * n], fresh[i * n : (i + 1) * n],
-                        flow[i].permute(1, 2, 0), visibility[i, 0], alpha)
-        for i in range(b)
-    ])
+    return torch.cat(
+        [
+            propagate_grids(
+                previous[i * n : (i + 1) * n],
+                fresh[i * n : (i + 1) * n],
+                flow[i].permute(1, 2, 0),
+                visibility[i, 0],
+                alpha,
+            )
+            for i in range(b)
+        ]
+    )
 
 
-def frame_grids(net, content: torch.Tensor, masks: torch.Tensor, styles, carry, flow: torch.Tensor | None,
-                visibility: torch.Tensor | None, alpha: float | None = None):
+def frame_grids(
+    net,
+    content: torch.Tensor,
+    masks: torch.Tensor,
+    styles,
+    carry,
+    flow: torch.Tensor | None,
+    visibility: torch.Tensor | None,
+    alpha: float | None = None,
+):
     """One frame of the grid path in the net's temporal mode; returns ``(grids (B·N,12,D,Hg,Wg), carry)``.
 
     ``content (B,3,S,S)``, ``masks (B,N,S,S)`` (enhanced), ``styles`` as in ``predict_grids``;
@@ -173,8 +189,10 @@ def compute_losses(
     if s != low:
         raise ShapeMismatchError(f"training crops must be {low}² (the model's low resolution), got {s}²")
     if t_len < 2 or batch.flow.shape[1] != t_len - 1 or batch.visibility.shape[1] != t_len - 1:
-        raise ShapeMismatchError(f"a batch of T={t_len} frames needs T >= 2 and T-1 flows / visibilities, got "
-                         f"{tuple(batch.flow.shape)}, {tuple(batch.visibility.shape)}")
+        raise ShapeMismatchError(
+            f"a batch of T={t_len} frames needs T >= 2 and T-1 flows / visibilities, got "
+            f"{tuple(batch.flow.shape)}, {tuple(batch.visibility.shape)}"
+        )
     last = t_len - 1
     frames = tuple(range(t_len)) if with_temporal else (last,)
     with torch.no_grad():  # the mask enhancement is pre-trained and frozen
@@ -216,14 +234,18 @@ def compute_losses(
             vis = vis * per.view(-1, 1, 1, 1, 1)
         pairs = range(1, t_len)
         # sums of tensors over a non-empty range (T >= 2): tensors
-        parts["temporal"] = cast(torch.Tensor, sum(
-            L.temporal_loss(outs[f], outs[f - 1], batch.flow[:, f - 1], vis[:, f - 1]) for f in pairs
-        )) / len(pairs)
-        parts["luminance_temporal"] = cast(torch.Tensor, sum(
-            L.luminance_temporal_loss(outs[f], outs[f - 1], content[:, f], content[:, f - 1], batch.flow[:, f - 1],
-                                      vis[:, f - 1])
-            for f in pairs
-        )) / len(pairs)
+        parts["temporal"] = cast(
+            torch.Tensor, sum(L.temporal_loss(outs[f], outs[f - 1], batch.flow[:, f - 1], vis[:, f - 1]) for f in pairs)
+        ) / len(pairs)
+        parts["luminance_temporal"] = cast(
+            torch.Tensor,
+            sum(
+                L.luminance_temporal_loss(
+                    outs[f], outs[f - 1], content[:, f], content[:, f - 1], batch.flow[:, f - 1], vis[:, f - 1]
+                )
+                for f in pairs
+            ),
+        ) / len(pairs)
     k = min(b, w.noise_samples)
     if w.noise > 0 and k > 0 and with_noise:
         if w.grain_max > 0:
@@ -231,9 +253,16 @@ def compute_losses(
             noisy = L.add_training_noise(content[:k, last], generator, grain_sigma=sigma, grain_chroma=w.grain_chroma)
         else:
             noisy = L.add_training_noise(content[:k, last], generator)
-        grids_noisy, _ = frame_grids(net, noisy, enh[last][:k], styles.select(range(k * n)),
-                                     _carry_rows(carry_in[last], k * n), batch.flow[:k, last - 1],
-                                     batch.visibility[:k, last - 1], alpha)
+        grids_noisy, _ = frame_grids(
+            net,
+            noisy,
+            enh[last][:k],
+            styles.select(range(k * n)),
+            _carry_rows(carry_in[last], k * n),
+            batch.flow[:k, last - 1],
+            batch.visibility[:k, last - 1],
+            alpha,
+        )
         o_noisy = render_batch(net, content[:k, last], masks[:k, last], grids_noisy)["output"]
         parts["noise"] = L.noise_loss(o_cur[:k], o_noisy)
     total = sum(getattr(w, name) * value for name, value in parts.items())

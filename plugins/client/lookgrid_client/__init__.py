@@ -29,7 +29,25 @@ from lookgrid_client.sequence import RenderResult, frames_text, storage_spec
 from lookgrid_client.tracks import track_from_samples
 from lookgrid_client.wire import style_hash
 
-__all__ = ["API_VERSION", "DEFAULT_ADDRESS", "FrameIn", "FrameOut", "IncompatibleServerError",
-           "InvalidRequestError", "LookGridClient", "LookGridError", "RenderCancelledError", "RenderResult",
-           "ServerError", "ServerUnavailableError", "connect", "frames_text", "pb", "spec_dict", "spec_message",
-           "storage_spec", "style_hash", "track_from_samples"]
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_ADDRESS",
+    "FrameIn",
+    "FrameOut",
+    "IncompatibleServerError",
+    "InvalidRequestError",
+    "LookGridClient",
+    "LookGridError",
+    "RenderCancelledError",
+    "RenderResult",
+    "ServerError",
+    "ServerUnavailableError",
+    "connect",
+    "frames_text",
+    "pb",
+    "spec_dict",
+    "spec_message",
+    "storage_spec",
+    "style_hash",
+    "track_from_samples",
+]

@@ -18,4 +18,5 @@ def check_api_version(server_version: str, address: str) -> None:
     if server_version != API_VERSION:
         raise IncompatibleServerError(
             f"the LookGrid server at {address} speaks API {server_version or '(none)'!r}, this client "
-            f"needs {API_VERSION!r}: install matching versions of the backend and the plugin")
+            f"needs {API_VERSION!r}: install matching versions of the backend and the plugin"
+        )

@@ -92,16 +92,26 @@ class LookGridClient:
     unary calls; ``stream_timeout``: of streaming calls (None = no deadline).
     """
 
-    def __init__(self, address: str = DEFAULT_ADDRESS, *, token: str | None = None, tls: bool = False,
-                 root_certificates: bytes | str | os.PathLike | None = None, timeout: float = 60.0,
-                 stream_timeout: float | None = 3600.0, chunk_bytes: int = wire.DEFAULT_CHUNK_BYTES,
-                 max_message_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        token: str | None = None,
+        tls: bool = False,
+        root_certificates: bytes | str | os.PathLike | None = None,
+        timeout: float = 60.0,
+        stream_timeout: float | None = 3600.0,
+        chunk_bytes: int = wire.DEFAULT_CHUNK_BYTES,
+        max_message_bytes: int = 8 * 1024 * 1024,
+    ) -> None:
         self.address = address
         self.timeout = timeout
         self.stream_timeout = stream_timeout
         self.chunk_bytes = chunk_bytes
-        options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes)]
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
         if root_certificates is not None or tls:
             if root_certificates is not None and not isinstance(root_certificates, bytes):
                 root_certificates = _read_bytes(root_certificates)
@@ -153,7 +163,9 @@ class LookGridClient:
         try:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
-            raise ServerUnavailableError(f"no LookGrid server answered at {self.address} within {timeout:g} s") from None
+            raise ServerUnavailableError(
+                f"no LookGrid server answered at {self.address} within {timeout:g} s"
+            ) from None
 
     # -- info and styles ---------------------------------------------------------------------------
     def server_info(self) -> pb.ServerInfo:
@@ -187,9 +199,16 @@ class LookGridClient:
             encoding = wire.encoding_for_dtype(source.dtype)
             payload: bytes | memoryview = wire.raw_bytes(source)
             key = wire.style_hash(payload, encoding=encoding, shape=source.shape, colorspace=colorspace)
-            header = pb.StyleHeader(sha256=key, encoding=encoding, payload_bytes=len(payload),
-                                    height=source.shape[0], width=source.shape[1], channels=source.shape[2],
-                                    colorspace=colorspace, filename=filename)
+            header = pb.StyleHeader(
+                sha256=key,
+                encoding=encoding,
+                payload_bytes=len(payload),
+                height=source.shape[0],
+                width=source.shape[1],
+                channels=source.shape[2],
+                colorspace=colorspace,
+                filename=filename,
+            )
         else:
             if isinstance(source, (bytes, bytearray, memoryview)):
                 payload = bytes(source)
@@ -198,11 +217,13 @@ class LookGridClient:
                 try:
                     payload = _read_bytes(source)
                 except OSError as err:
-                    raise InvalidRequestError(f"cannot read the reference image {source}: "
-                                              f"{err.strerror or err}") from None
+                    raise InvalidRequestError(
+                        f"cannot read the reference image {source}: {err.strerror or err}"
+                    ) from None
             key = wire.style_hash(payload)
-            header = pb.StyleHeader(sha256=key, encoding=pb.ENCODED, payload_bytes=len(payload),
-                                    colorspace=colorspace, filename=filename)
+            header = pb.StyleHeader(
+                sha256=key, encoding=pb.ENCODED, payload_bytes=len(payload), colorspace=colorspace, filename=filename
+            )
         if self.has_style(key):
             return key
 
@@ -222,26 +243,35 @@ class LookGridClient:
         return self._call("OpenClip", pb.OpenClipRequest(spec=spec_message(spec), label=label), idempotent=True)
 
     def update_clip(self, clip_id: str, spec) -> pb.ClipInfo:
-        return self._call("UpdateClip", pb.UpdateClipRequest(clip_id=clip_id, spec=spec_message(spec)),
-                          idempotent=True)
+        return self._call("UpdateClip", pb.UpdateClipRequest(clip_id=clip_id, spec=spec_message(spec)), idempotent=True)
 
     def close_clip(self, clip_id: str) -> None:
         self._call("CloseClip", pb.CloseClipRequest(clip_id=clip_id), idempotent=True)
 
-    def analyze(self, clip_id: str, frames: Iterable[int] | None = None,
-                progress: Callable[[pb.Progress], None] | None = None) -> list[pb.Progress]:
+    def analyze(
+        self, clip_id: str, frames: Iterable[int] | None = None, progress: Callable[[pb.Progress], None] | None = None
+    ) -> list[pb.Progress]:
         out = []
-        for p in self._stream("Analyze", pb.AnalyzeRequest(clip_id=clip_id, frames=list(frames or [])),
-                              self.stream_timeout):
+        for p in self._stream(
+            "Analyze", pb.AnalyzeRequest(clip_id=clip_id, frames=list(frames or [])), self.stream_timeout
+        ):
             out.append(p)
             if progress:
                 progress(p)
         return out
 
-    def render_by_path(self, spec=None, *, clip_id: str = "", frames: Iterable[int] | None = None,
-                       progress: Callable[[pb.Progress], None] | None = None,
-                       cancel: Callable[[], bool] | None = None, frame_timeout: float | None = None,
-                       first_frame_timeout: float | None = None, ack_timeout: float = 30.0) -> list[pb.Progress]:
+    def render_by_path(
+        self,
+        spec=None,
+        *,
+        clip_id: str = "",
+        frames: Iterable[int] | None = None,
+        progress: Callable[[pb.Progress], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        frame_timeout: float | None = None,
+        first_frame_timeout: float | None = None,
+        ack_timeout: float = 30.0,
+    ) -> list[pb.Progress]:
         """Render frames on the server's storage, for an open clip or a one-off spec.
 
         A spec given as a JSON dict has its local reference files uploaded first (by content hash:
@@ -265,10 +295,13 @@ class LookGridClient:
             req.spec.CopyFrom(spec_message(spec))
         out = []
         baseline = self.server_info().open_clips if cancel is not None else 0
-        call = self._stub.RenderByPath(req, timeout=None if frame_timeout else self.stream_timeout,
-                                       metadata=self._metadata)
-        watch: dict[str, float] = {"last": time.monotonic(),
-                                   "allowed": first_frame_timeout or 10.0 * (frame_timeout or 0)}
+        call = self._stub.RenderByPath(
+            req, timeout=None if frame_timeout else self.stream_timeout, metadata=self._metadata
+        )
+        watch: dict[str, float] = {
+            "last": time.monotonic(),
+            "allowed": first_frame_timeout or 10.0 * (frame_timeout or 0),
+        }
         stop, expired = threading.Event(), threading.Event()
 
         def watchdog() -> None:
@@ -291,13 +324,16 @@ class LookGridClient:
                     confirmed = self._wait_stopped(baseline, ack_timeout)
                     raise RenderCancelledError(
                         f"render cancelled after {p.done} of {p.total} frames"
-                        + ("" if confirmed else f"; the server did not confirm the stop within {ack_timeout:g} s"))
+                        + ("" if confirmed else f"; the server did not confirm the stop within {ack_timeout:g} s")
+                    )
         except grpc.RpcError as err:
             if expired.is_set():
                 n = len(out)
-                raise ServerError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                  f"frame {n + 1} of the call did not finish within {watch['allowed']:g} s "
-                                  f"({n} finished before it)", "RenderByPath") from None
+                raise ServerError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"frame {n + 1} of the call did not finish within {watch['allowed']:g} s ({n} finished before it)",
+                    "RenderByPath",
+                ) from None
             raise ServerError(err.code(), err.details() or "", "RenderByPath") from None
         finally:
             stop.set()
@@ -316,18 +352,35 @@ class LookGridClient:
             time.sleep(0.05)
         return False
 
-    def export_look(self, output_dir: str, spec=None, *, clip_id: str = "", frames: Iterable[int] | None = None,
-                    lut_size: int = 0, formats: Iterable[str] = (), regions: Iterable[str] = (),
-                    progress: Callable[[pb.Progress], None] | None = None, bake: bool = False,
-                    cancel: Callable[[], bool] | None = None) -> pb.ExportLookResult:
+    def export_look(
+        self,
+        output_dir: str,
+        spec=None,
+        *,
+        clip_id: str = "",
+        frames: Iterable[int] | None = None,
+        lut_size: int = 0,
+        formats: Iterable[str] = (),
+        regions: Iterable[str] = (),
+        progress: Callable[[pb.Progress], None] | None = None,
+        bake: bool = False,
+        cancel: Callable[[], bool] | None = None,
+    ) -> pb.ExportLookResult:
         """Export each region's look (CLF, .cube, CDL, OCIO config, mattes) into ``output_dir`` on the
         server's storage, for an open clip or a one-off spec ("Export look..." in a host). ``bake``:
         also what a native-node bake needs (per-reference LUTs, key mattes, the curves). A spec given
         as a JSON dict has its local reference files uploaded first. ``cancel()`` is asked after
         every frame; True drops the call (the server then writes nothing) and raises
         RenderCancelledError."""
-        req = pb.ExportLookRequest(clip_id=clip_id, frames=list(frames or []), output_dir=output_dir,
-                                   lut_size=lut_size, formats=list(formats), regions=list(regions), bake=bake)
+        req = pb.ExportLookRequest(
+            clip_id=clip_id,
+            frames=list(frames or []),
+            output_dir=output_dir,
+            lut_size=lut_size,
+            formats=list(formats),
+            regions=list(regions),
+            bake=bake,
+        )
         if spec is not None:
             if isinstance(spec, dict):
                 spec, _ = sequence.resolve_styles(self, spec)
@@ -343,8 +396,9 @@ class LookGridClient:
                     progress(msg.progress)
                 if cancel is not None and cancel():
                     call.cancel()
-                    raise RenderCancelledError(f"look export cancelled after {msg.progress.done} of "
-                                               f"{msg.progress.total} frames")
+                    raise RenderCancelledError(
+                        f"look export cancelled after {msg.progress.done} of {msg.progress.total} frames"
+                    )
         except grpc.RpcError as err:
             raise ServerError(err.code(), err.details() or "", "ExportLook") from None
         if result is None:
@@ -354,8 +408,9 @@ class LookGridClient:
     # -- inline frames -----------------------------------------------------------------------------
     def _frame_messages(self, clip_id: str, item: FrameIn, output_encoding: pb.PixelEncoding):
         if item.exr is not None:
-            header = pb.FrameHeader(clip_id=clip_id, frame=int(item.frame), encoding=pb.ENCODED,
-                                    output_encoding=output_encoding)
+            header = pb.FrameHeader(
+                clip_id=clip_id, frame=int(item.frame), encoding=pb.ENCODED, output_encoding=output_encoding
+            )
             return wire.frame_messages(header, item.exr, pb.RenderFramesRequest, self.chunk_bytes)
         if item.pixels is None:
             raise InvalidRequestError(f"frame {item.frame}: give pixels or exr bytes")
@@ -370,30 +425,44 @@ class LookGridClient:
             for name, mask in item.masks.items():
                 mask = np.asarray(mask)
                 if mask.shape != pixels.shape[:2]:
-                    raise InvalidRequestError(f"frame {item.frame}: mask {name!r} has shape {mask.shape}, "
-                                     f"the frame is {pixels.shape[:2]}")
+                    raise InvalidRequestError(
+                        f"frame {item.frame}: mask {name!r} has shape {mask.shape}, the frame is {pixels.shape[:2]}"
+                    )
                 extra.append(mask.astype(pixels.dtype)[:, :, None])
                 mask_channels[name] = name
                 channels.append(name)
             pixels = np.concatenate([pixels] + extra, axis=2)
-        return wire.raw_frame_messages(clip_id, item.frame, pixels, channels, pb.RenderFramesRequest,
-                                       mask_channels=mask_channels, output_encoding=output_encoding,
-                                       chunk_bytes=self.chunk_bytes)
+        return wire.raw_frame_messages(
+            clip_id,
+            item.frame,
+            pixels,
+            channels,
+            pb.RenderFramesRequest,
+            mask_channels=mask_channels,
+            output_encoding=output_encoding,
+            chunk_bytes=self.chunk_bytes,
+        )
 
-    def render_frames(self, clip_id: str, frames: Iterable[FrameIn], *, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
-                      timeout: float | None = None) -> Iterator[FrameOut]:
+    def render_frames(
+        self,
+        clip_id: str,
+        frames: Iterable[FrameIn],
+        *,
+        output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
+        timeout: float | None = None,
+    ) -> Iterator[FrameOut]:
         """Stream frames to the server and yield the rendered ones, in order.
 
         Frames are sent as fast as gRPC's flow control allows, so the server works on one while the
         next is on the wire. Closing the generator early cancels the call (the server frees its state).
         """
+
         def requests():
             for item in frames:
                 yield from self._frame_messages(clip_id, item, output_encoding)
 
         try:
-            call = self._stub.RenderFrames(requests(), timeout=timeout or self.stream_timeout,
-                                           metadata=self._metadata)
+            call = self._stub.RenderFrames(requests(), timeout=timeout or self.stream_timeout, metadata=self._metadata)
         except grpc.RpcError as err:  # pragma: no cover - raised lazily in practice
             raise ServerError(err.code(), err.details() or "", "RenderFrames") from None
         try:
@@ -408,10 +477,19 @@ class LookGridClient:
         finally:
             call.cancel()
 
-    def render_sequence(self, spec: dict, frames: Sequence[int], read_frame: Callable[[int], FrameIn],
-                        write_frame: Callable[[FrameOut], None], progress: Callable[[int, int], None] | None = None,
-                        cancel: Callable[[], bool] | None = None, *, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
-                        in_flight: int | None = None, label: str = ""):
+    def render_sequence(
+        self,
+        spec: dict,
+        frames: Sequence[int],
+        read_frame: Callable[[int], FrameIn],
+        write_frame: Callable[[FrameOut], None],
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        *,
+        output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
+        in_flight: int | None = None,
+        label: str = "",
+    ):
         """Render ``frames`` of a host's sequence; returns a :class:`~lookgrid_client.sequence.RenderResult`.
 
         ``spec``: ClipSpec JSON dict (inline masks as ``"mask": "inline"``); styles given as local
@@ -423,12 +501,27 @@ class LookGridClient:
         for EXR bytes, 0 = raw like the input. The clip is always closed. All callbacks run on the
         calling thread (details: :mod:`lookgrid_client.sequence`).
         """
-        return sequence.render_sequence(self, spec, frames, read_frame, write_frame, progress, cancel,
-                                        output_encoding=output_encoding,
-                                        in_flight=in_flight or sequence.DEFAULT_IN_FLIGHT, label=label)
+        return sequence.render_sequence(
+            self,
+            spec,
+            frames,
+            read_frame,
+            write_frame,
+            progress,
+            cancel,
+            output_encoding=output_encoding,
+            in_flight=in_flight or sequence.DEFAULT_IN_FLIGHT,
+            label=label,
+        )
 
-    def render_frame(self, clip_id: str, frame: int, pixels: np.ndarray, channels=("R", "G", "B"),
-                     masks: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def render_frame(
+        self,
+        clip_id: str,
+        frame: int,
+        pixels: np.ndarray,
+        channels=("R", "G", "B"),
+        masks: dict[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Render one raw frame; returns the (H, W, C) result (colour + alpha channels)."""
         item = FrameIn(frame, pixels, list(channels), dict(masks or {}))
         outs = list(self.render_frames(clip_id, [item]))

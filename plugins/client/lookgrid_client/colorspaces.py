@@ -66,8 +66,9 @@ MANAGED = ("davinciYRGBColorManagedv2", "davinciYRGBColorManaged", "acescct", "a
 """``colorScienceMode`` values under which Resolve manages colour (RCM, ACES)."""
 
 
-def resolve_shot_colorspace(chosen: str, *, clip: str, project: dict, rendered: bool,
-                            server_spaces=()) -> tuple[str, str]:
+def resolve_shot_colorspace(
+    chosen: str, *, clip: str, project: dict, rendered: bool, server_spaces=()
+) -> tuple[str, str]:
     """(the server's name, Resolve's name to tag the result with) of a Resolve shot's colour space.
 
     ``chosen``: what the artist picked ("" = from Resolve), a name among ``server_spaces``.
@@ -82,17 +83,19 @@ def resolve_shot_colorspace(chosen: str, *, clip: str, project: dict, rendered: 
         return chosen, back.get(chosen, chosen if chosen in RESOLVE else "")
     mode = project.get("colorScienceMode", "")
     if mode not in MANAGED:
-        raise InvalidRequestError(f"the project does not manage colour (colour science {mode or 'DaVinci YRGB'!r}): "
-                                  "pick the shot's colour space in the dialog")
-    candidates = ([project.get("colorSpaceOutput", "")] if rendered
-                  else [clip, project.get("colorSpaceInput", "")])
+        raise InvalidRequestError(
+            f"the project does not manage colour (colour science {mode or 'DaVinci YRGB'!r}): "
+            "pick the shot's colour space in the dialog"
+        )
+    candidates = [project.get("colorSpaceOutput", "")] if rendered else [clip, project.get("colorSpaceInput", "")]
     for name in candidates:
         ocio = resolve_colorspace(name, server_spaces)
         if ocio:
             return ocio, (name.split(" - ", 1)[1].strip() if " - " in name and name not in RESOLVE else name)
     shown = " / ".join(repr(c) for c in candidates if c) or "none"
-    raise InvalidRequestError(f"Resolve's colour space {shown} has no counterpart on the server: pick the shot's "
-                              "colour space in the dialog")
+    raise InvalidRequestError(
+        f"Resolve's colour space {shown} has no counterpart on the server: pick the shot's colour space in the dialog"
+    )
 
 
 def resolve_colorspace(name: str, server_spaces=()) -> str | None:
@@ -120,9 +123,7 @@ def ocio_colorspace(host: str, name: str) -> str:
     if name in table:
         return table[name]
     why = "is data, not a picture" if name == "Non-Color" else "has no exact counterpart in the backend's config"
-    raise InvalidRequestError(f"{host} colour space {name!r} {why}; set the strip/image to one of "
-                              f"{', '.join(table)}")
+    raise InvalidRequestError(f"{host} colour space {name!r} {why}; set the strip/image to one of {', '.join(table)}")
 
 
-__all__ = ["BLENDER", "HOSTS", "RESOLVE", "ocio_colorspace", "resolve_colorspace",
-           "resolve_shot_colorspace"]
+__all__ = ["BLENDER", "HOSTS", "RESOLVE", "ocio_colorspace", "resolve_colorspace", "resolve_shot_colorspace"]

@@ -49,5 +49,12 @@ class ServerError(LookGridError):
         super().__init__(f"{method + ': ' if method else ''}{name}: {self.details}")
 
 
-__all__ = ["IncompatibleServerError", "InvalidRequestError", "LookGridError", "RenderCancelledError",
-           "ServerError", "ServerUnavailableError", "one_line"]
+__all__ = [
+    "IncompatibleServerError",
+    "InvalidRequestError",
+    "LookGridError",
+    "RenderCancelledError",
+    "ServerError",
+    "ServerUnavailableError",
+    "one_line",
+]

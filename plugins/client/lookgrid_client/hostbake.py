@@ -25,8 +25,8 @@ from pathlib import Path
 
 from lookgrid_client.errors import InvalidRequestError
 
-WORKING = "ACEScct"            # the space every exported LUT takes and gives
-PLATE = ""                     # the plan's name for the graph's input (the plate)
+WORKING = "ACEScct"  # the space every exported LUT takes and gives
+PLATE = ""  # the plan's name for the graph's input (the plate)
 
 
 @dataclass
@@ -45,8 +45,8 @@ class PlanNode:
 @dataclass
 class NukePlan:
     nodes: list[PlanNode]
-    output: str                # the node whose output is the graded plate
-    status: str                # one line: how close the bake comes to LookGrid's render
+    output: str  # the node whose output is the graded plate
+    status: str  # one line: how close the bake comes to LookGrid's render
 
 
 def check_shared(folder: str, roots) -> None:
@@ -54,9 +54,11 @@ def check_shared(folder: str, roots) -> None:
     files land) must lie under one of the server's roots, else one line saying so."""
     p = Path(folder).resolve()
     if not any(p == Path(r).resolve() or Path(r).resolve() in p.parents for r in roots):
-        raise InvalidRequestError(f"Bake to nodes needs the results folder under one of the server's --root "
-                                  f"folders ({', '.join(roots) or 'it has none'}): the export reads the plate "
-                                  "and writes the look files there")
+        raise InvalidRequestError(
+            f"Bake to nodes needs the results folder under one of the server's --root "
+            f"folders ({', '.join(roots) or 'it has none'}): the export reads the plate "
+            "and writes the look files there"
+        )
 
 
 def frame_pattern(printf: str, padding: str = "####") -> str:
@@ -86,8 +88,9 @@ def nuke_plan(result, shot_space: str) -> NukePlan:
     missing = [r.name for r in result.regions if not r.HasField("bake")]
     if missing:
         raise ValueError(f"the export has no bake for region(s) {', '.join(missing)} (ExportLook with bake)")
-    nodes = [PlanNode("to_acescct", "OCIOColorSpace", {"in_colorspace": shot_space, "out_colorspace": WORKING},
-                      {0: PLATE})]
+    nodes = [
+        PlanNode("to_acescct", "OCIOColorSpace", {"in_colorspace": shot_space, "out_colorspace": WORKING}, {0: PLATE})
+    ]
     previous = "to_acescct"
     for r in result.regions:
         b = r.bake
@@ -95,8 +98,9 @@ def nuke_plan(result, shot_space: str) -> NukePlan:
         refs = []
         for i, path in enumerate(b.reference_clf_paths):
             name = f"{r.name}_ref{i + 1}"
-            nodes.append(PlanNode(name, "OCIOFileTransform", {"file": path, "interpolation": "tetrahedral"},
-                                  {0: "to_acescct"}))
+            nodes.append(
+                PlanNode(name, "OCIOFileTransform", {"file": path, "interpolation": "tetrahedral"}, {0: "to_acescct"})
+            )
             refs.append(name)
         look = "to_acescct"
         if refs:
@@ -114,13 +118,15 @@ def nuke_plan(result, shot_space: str) -> NukePlan:
             _set(strength, "which", [(m.frame, m.strength * sum(m.weights)) for m in b.mix])
             nodes.append(strength)
             look = strength.name
-        key = PlanNode(f"{r.name}_key", "Read", {"file": frame_pattern(b.key_pattern), "first": frames[0],
-                                                  "last": frames[-1]})
+        key = PlanNode(
+            f"{r.name}_key", "Read", {"file": frame_pattern(b.key_pattern), "first": frames[0], "last": frames[-1]}
+        )
         nodes.append(key)
         nodes.append(PlanNode(f"{r.name}_keymix", "Keymix", inputs={0: previous, 1: look, 2: key.name}))
         previous = f"{r.name}_keymix"
-    nodes.append(PlanNode("to_shot", "OCIOColorSpace", {"in_colorspace": WORKING, "out_colorspace": shot_space},
-                          {0: previous}))
+    nodes.append(
+        PlanNode("to_shot", "OCIOColorSpace", {"in_colorspace": WORKING, "out_colorspace": shot_space}, {0: previous})
+    )
     return NukePlan(nodes, "to_shot", fidelity_line(result))
 
 
@@ -134,20 +140,21 @@ def _set(node: PlanNode, knob: str, values: list[tuple[int, float]]) -> None:
 
 # -- Resolve -----------------------------------------------------------------------------------------
 
+
 @dataclass
 class ResolveNodeLook:
-    node: int                  # 1-based index in the clip's node graph
+    node: int  # 1-based index in the clip's node graph
     region: str
-    lut: str                   # the region's shot look as a .cube (ACEScct in and out)
-    cdl: dict                  # the CDL map for TimelineItem.SetCDL (NodeIndex, Slope, Offset, Power, Saturation)
-    mattes: list[str]          # the region's matte frames, in the shot's order
+    lut: str  # the region's shot look as a .cube (ACEScct in and out)
+    cdl: dict  # the CDL map for TimelineItem.SetCDL (NodeIndex, Slope, Offset, Power, Saturation)
+    mattes: list[str]  # the region's matte frames, in the shot's order
 
 
 @dataclass
 class ResolvePlan:
-    version: str               # the new local colour version's name
+    version: str  # the new local colour version's name
     nodes: list[ResolveNodeLook]
-    ranges: list[str]          # per-range looks when the look changes within the shot ("" otherwise)
+    ranges: list[str]  # per-range looks when the look changes within the shot ("" otherwise)
 
 
 def read_cdl(path: str) -> dict:
@@ -189,10 +196,14 @@ def resolve_message(plan: ResolvePlan, node_count: int, applied: list[int], cdl_
     missing = [n for n in plan.nodes if n.node not in applied]
     parts = [f"version '{plan.version}': {what} on nodes {done or 'none'}, mattes in the media pool"]
     if missing:
-        parts.append(f"only {node_count} node(s): add serial node(s) "
-                     + ", ".join(f"{n.node} for {n.region} ({Path(n.lut).name})" for n in missing))
-    parts.append("by hand (the API cannot create nodes, wire a matte into a key input or keyframe): nodes in "
-                 "ACEScct, external mattes " + ", ".join(f"node {n.node} ← {n.region}.matte" for n in plan.nodes))
+        parts.append(
+            f"only {node_count} node(s): add serial node(s) "
+            + ", ".join(f"{n.node} for {n.region} ({Path(n.lut).name})" for n in missing)
+        )
+    parts.append(
+        "by hand (the API cannot create nodes, wire a matte into a key input or keyframe): nodes in "
+        "ACEScct, external mattes " + ", ".join(f"node {n.node} ← {n.region}.matte" for n in plan.nodes)
+    )
     if plan.ranges:
         parts.append("keyframe per range: " + "; ".join(plan.ranges))
     return "; ".join(parts)

@@ -61,8 +61,9 @@ def active_config(bundled: str, environ: Mapping[str, str] | None = None) -> str
     return env.get("OCIO") or bundled
 
 
-def map_colorspace(host: str, name: str, server_spaces: Sequence[str], *,
-                   host_config: Mapping[str, Sequence[str]] | None = None) -> str:
+def map_colorspace(
+    host: str, name: str, server_spaces: Sequence[str], *, host_config: Mapping[str, Sequence[str]] | None = None
+) -> str:
     """The server's name for the host's colour space ``name``, checked against the server's colour
     spaces (ServerInfo.colorspaces; empty: an older server, then only the fixed table is used).
 
@@ -72,8 +73,10 @@ def map_colorspace(host: str, name: str, server_spaces: Sequence[str], *,
     server = list(server_spaces)
     lower = {s.lower(): s for s in server}
     if name == "Non-Color":
-        raise InvalidRequestError(f"{host} colour space {name!r} is data, not a picture; set the strip/image "
-                                  f"to the colour space its pixels are in")
+        raise InvalidRequestError(
+            f"{host} colour space {name!r} is data, not a picture; set the strip/image "
+            f"to the colour space its pixels are in"
+        )
     if name.lower() in lower:
         return lower[name.lower()]
     table = HOSTS.get(host, {})
@@ -84,12 +87,16 @@ def map_colorspace(host: str, name: str, server_spaces: Sequence[str], *,
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
-        raise InvalidRequestError(f"{host} colour space {name!r} could be any of {', '.join(found)} in the "
-                                  f"server's config; choose one of those names in the host")
+        raise InvalidRequestError(
+            f"{host} colour space {name!r} could be any of {', '.join(found)} in the "
+            f"server's config; choose one of those names in the host"
+        )
     if not server:
         return ocio_colorspace(host, name)
-    raise InvalidRequestError(f"{host} colour space {name!r} has no counterpart in the server's OpenColorIO "
-                              f"config (neither its name nor an alias is one of the server's colour spaces)")
+    raise InvalidRequestError(
+        f"{host} colour space {name!r} has no counterpart in the server's OpenColorIO "
+        f"config (neither its name nor an alias is one of the server's colour spaces)"
+    )
 
 
 def pick_default(working: str, server_spaces: Sequence[str], fallback: str) -> str:

@@ -22,15 +22,23 @@ from lookgrid_client.output import write_atomic
 EXPORT_TIMEOUT = 120.0
 
 
-def export_bundle(executable: str, spec: dict, folder: str | os.PathLike, *, chunk: int = 10,
-                  name: str = "", timeout: float = EXPORT_TIMEOUT) -> Path:
+def export_bundle(
+    executable: str,
+    spec: dict,
+    folder: str | os.PathLike,
+    *,
+    chunk: int = 10,
+    name: str = "",
+    timeout: float = EXPORT_TIMEOUT,
+) -> Path:
     """Write ``spec`` (storage form: input, output and masks are paths) to ``folder/spec.json`` and
     the bundle to ``folder/job/`` with ``<executable> farm export``; returns the bundle folder.
     LookGridError (one line) when the executable is not configured, is missing, fails or takes
     longer than ``timeout`` seconds."""
     if not executable:
-        raise InvalidRequestError("set the LookGrid executable in the preferences (the farm job is written by "
-                                  "`lookgrid farm export`)")
+        raise InvalidRequestError(
+            "set the LookGrid executable in the preferences (the farm job is written by `lookgrid farm export`)"
+        )
     if not os.path.isfile(executable) or not os.access(executable, os.X_OK):
         raise InvalidRequestError(f"the LookGrid executable {executable} does not exist or cannot be run")
     for key in ("input", "output"):

@@ -70,7 +70,7 @@ def read_rgba(path: str) -> np.ndarray:
     if n == 3:
         return np.concatenate([px, one], axis=2)
     a = alpha if 0 <= alpha < n else 3
-    return np.ascontiguousarray(np.concatenate([px[..., :3], px[..., a:a + 1]], axis=2))
+    return np.ascontiguousarray(np.concatenate([px[..., :3], px[..., a : a + 1]], axis=2))
 
 
 def read_matte(path: str) -> np.ndarray:
@@ -83,8 +83,9 @@ def read_frame_files(frame: int, plate: str, masks: Mapping[str, str]):
     """The FrameIn of ``frame`` from its plate file and each region's matte file (any thread)."""
     from lookgrid_client import FrameIn
 
-    return FrameIn(frame, read_rgba(plate), ["R", "G", "B", "A"],
-                   masks={name: read_matte(path) for name, path in masks.items()})
+    return FrameIn(
+        frame, read_rgba(plate), ["R", "G", "B", "A"], masks={name: read_matte(path) for name, path in masks.items()}
+    )
 
 
 __all__ = ["add_bundled_site_packages", "openimageio", "read_frame_files", "read_matte", "read_rgba"]

@@ -41,9 +41,9 @@ class HostJob:
         self._result: Any = None
         self._error: BaseException | None = None
         self.progress: tuple[int, int] = (0, 0)
-        self.phase: str = ""            # what the work is doing (lookgrid_client.progress phases)
-        self.server: str = ""           # which server renders (lookgrid_client.launch.describe_server)
-        self._pace: tuple[float, int] | None = None   # (time, frames done) at the first frame reported
+        self.phase: str = ""  # what the work is doing (lookgrid_client.progress phases)
+        self.server: str = ""  # which server renders (lookgrid_client.launch.describe_server)
+        self._pace: tuple[float, int] | None = None  # (time, frames done) at the first frame reported
 
     # -- the host's side ---------------------------------------------------------------------------
     def start(self) -> "HostJob":

@@ -69,11 +69,21 @@ def build_spec(regions: Sequence[RegionLook], *, input_colorspace: str, method: 
     return spec
 
 
-def render_to_files(client, spec: dict, frames: Sequence[int], read_frame: Callable, output: str, *,
-                    storage_input: str | None = None, storage_masks: Mapping[str, str] | None = None,
-                    spec_path: str | None = None, progress: Callable[[int, int], None] | None = None,
-                    cancel: Callable[[], bool] | None = None, label: str = "",
-                    phase: Callable[[str], None] | None = None) -> tuple[RenderResult, list[str], str | None]:
+def render_to_files(
+    client,
+    spec: dict,
+    frames: Sequence[int],
+    read_frame: Callable,
+    output: str,
+    *,
+    storage_input: str | None = None,
+    storage_masks: Mapping[str, str] | None = None,
+    spec_path: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    label: str = "",
+    phase: Callable[[str], None] | None = None,
+) -> tuple[RenderResult, list[str], str | None]:
     """Render ``frames`` and write them to the ``output`` pattern (EXR) all together or not at all.
 
     Returns (result, output paths in frame order, path of the storage spec written or None).
@@ -94,14 +104,27 @@ def render_to_files(client, spec: dict, frames: Sequence[int], read_frame: Calla
             progress(done, total)
 
     with StagedOutput(output) as staged:
-        result = client.render_sequence(spec, frames, read_frame, lambda out: staged.write(out.frame, out.exr),
-                                        report, cancel, output_encoding=pb.ENCODED, label=label)
+        result = client.render_sequence(
+            spec,
+            frames,
+            read_frame,
+            lambda out: staged.write(out.frame, out.exr),
+            report,
+            cancel,
+            output_encoding=pb.ENCODED,
+            label=label,
+        )
         tell(phases.WRITE)
         paths = staged.commit()
     written = None
     if storage_input:
-        job = storage_spec(result.spec, input=storage_input, output=os.path.abspath(output),
-                           masks=dict(storage_masks or {}), styles=result.styles)
+        job = storage_spec(
+            result.spec,
+            input=storage_input,
+            output=os.path.abspath(output),
+            masks=dict(storage_masks or {}),
+            styles=result.styles,
+        )
         if not job.get("config"):  # record the config the server used, by a name that holds
             job["config"] = client.server_info().config
         written = spec_path or os.path.join(os.path.dirname(os.path.abspath(output)), "lookgrid_spec.json")
@@ -163,12 +186,20 @@ def _save_done(folder: str, key: str, done: dict[int, list]) -> None:
     write_atomic(os.path.join(folder, _DONE), json.dumps({"job": key, "frames": {str(f): r for f, r in done.items()}}))
 
 
-def render_by_path_to_files(client, spec: dict, frames: Sequence[int], output: str, *,
-                            progress: Callable[[int, int], None] | None = None,
-                            cancel: Callable[[], bool] | None = None,
-                            path_map=None, phase: Callable[[str], None] | None = None,
-                            frame_timeout: float = FRAME_TIMEOUT, chunk: int = CHUNK,
-                            resume: bool = True) -> tuple[RenderResult, list[str]]:
+def render_by_path_to_files(
+    client,
+    spec: dict,
+    frames: Sequence[int],
+    output: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    path_map=None,
+    phase: Callable[[str], None] | None = None,
+    frame_timeout: float = FRAME_TIMEOUT,
+    chunk: int = CHUNK,
+    resume: bool = True,
+) -> tuple[RenderResult, list[str]]:
     """Render a storage-form ``spec`` on the server (RenderByPath: it reads ``spec["input"]`` and
     writes ``spec["output"]`` under its roots) and move the frames it wrote to the ``output``
     pattern all together or not at all. Local references are uploaded first; ``cancel()`` is
@@ -206,7 +237,7 @@ def render_by_path_to_files(client, spec: dict, frames: Sequence[int], output: s
     if done:
         tell(f"resuming: {len(done)} of {len(frames)} frames were finished before")
     for i in range(0, len(todo), max(int(chunk), 1)):
-        part = todo[i:i + max(int(chunk), 1)]
+        part = todo[i : i + max(int(chunk), 1)]
         base = len(frames) - len(todo) + i
         tell(phases.ANALYSIS + " and " + phases.RENDER)
 
@@ -218,7 +249,7 @@ def render_by_path_to_files(client, spec: dict, frames: Sequence[int], output: s
         try:
             client.render_by_path(sent, frames=part, cancel=cancel, progress=report, frame_timeout=frame_timeout)
         except BaseException:
-            for f in part:   # what the server may have committed of an unfinished call is not trusted
+            for f in part:  # what the server may have committed of an unfinished call is not trusted
                 try:
                     os.remove(frame_path(server_output, f))
                 except OSError:
@@ -246,4 +277,12 @@ def render_by_path_to_files(client, spec: dict, frames: Sequence[int], output: s
     return RenderResult(frames, time.perf_counter() - t0, "", sent, styles), paths
 
 
-__all__ = ["CHUNK", "FRAME_TIMEOUT", "RegionLook", "build_spec", "job_key", "render_by_path_to_files", "render_to_files"]
+__all__ = [
+    "CHUNK",
+    "FRAME_TIMEOUT",
+    "RegionLook",
+    "build_spec",
+    "job_key",
+    "render_by_path_to_files",
+    "render_to_files",
+]

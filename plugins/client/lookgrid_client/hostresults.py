@@ -38,8 +38,8 @@ def fingerprint(state) -> str:
 
 @dataclass(frozen=True)
 class ResultLocation:
-    folder: Path           # absolute folder of this node's results
-    host_prefix: str       # the same folder as the host should store it (relative to the script when possible)
+    folder: Path  # absolute folder of this node's results
+    host_prefix: str  # the same folder as the host should store it (relative to the script when possible)
 
     def name(self, kind: str, result_id: str, padding: str) -> str:
         if kind not in KINDS:
@@ -56,8 +56,9 @@ class ResultLocation:
         return out
 
 
-def result_location(node_id: str, script_path: str, results_folder: str = "", *,
-                    script_dir_expression: str = "") -> ResultLocation:
+def result_location(
+    node_id: str, script_path: str, results_folder: str = "", *, script_dir_expression: str = ""
+) -> ResultLocation:
     """Where node ``node_id`` of the script saved at ``script_path`` keeps its results.
 
     ``results_folder`` empty: beside the script (``script_path`` must be a saved file), and

@@ -45,18 +45,29 @@ SERVING = 1  # grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
 
 def _health_messages():
     """(HealthCheckRequest, HealthCheckResponse) classes of ``grpc.health.v1``."""
-    f = descriptor_pb2.FileDescriptorProto(name="lookgrid_client/health.proto", package="grpc.health.v1",
-                                           syntax="proto3")
+    f = descriptor_pb2.FileDescriptorProto(
+        name="lookgrid_client/health.proto", package="grpc.health.v1", syntax="proto3"
+    )
     req = f.message_type.add(name="HealthCheckRequest")
-    req.field.add(name="service", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
-                  label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    req.field.add(
+        name="service",
+        number=1,
+        type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+        label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+    )
     resp = f.message_type.add(name="HealthCheckResponse")
-    resp.field.add(name="status", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
-                   label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    resp.field.add(
+        name="status",
+        number=1,
+        type=descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
+        label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+    )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(f)
-    return tuple(message_factory.GetMessageClass(pool.FindMessageTypeByName(f"grpc.health.v1.{n}"))
-                 for n in ("HealthCheckRequest", "HealthCheckResponse"))
+    return tuple(
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"grpc.health.v1.{n}"))
+        for n in ("HealthCheckRequest", "HealthCheckResponse")
+    )
 
 
 _HealthCheckRequest, _HealthCheckResponse = _health_messages()
@@ -65,9 +76,11 @@ _HealthCheckRequest, _HealthCheckResponse = _health_messages()
 def health_status(channel: grpc.Channel, service: str = "", timeout: float = 2.0) -> int:
     """The server's health status for ``service`` (1 = SERVING); raises grpc.RpcError when it
     cannot be asked."""
-    check = channel.unary_unary("/grpc.health.v1.Health/Check",
-                                request_serializer=_HealthCheckRequest.SerializeToString,
-                                response_deserializer=_HealthCheckResponse.FromString)
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=_HealthCheckRequest.SerializeToString,
+        response_deserializer=_HealthCheckResponse.FromString,
+    )
     return int(check(_HealthCheckRequest(service=service), timeout=timeout).status)
 
 
@@ -110,8 +123,15 @@ class ServerProcess:
     early exit.
     """
 
-    def __init__(self, command: str | list[str], host: str = "127.0.0.1", port: int | None = None,
-                 token: str | None = None, roots=(), idle_exit: float | None = LAUNCH_IDLE_EXIT) -> None:
+    def __init__(
+        self,
+        command: str | list[str],
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        token: str | None = None,
+        roots=(),
+        idle_exit: float | None = LAUNCH_IDLE_EXIT,
+    ) -> None:
         argv = [command] if isinstance(command, (str, os.PathLike)) else list(command)
         if not argv:
             raise ServerUnavailableError("the backend command to launch is empty")
@@ -132,12 +152,19 @@ class ServerProcess:
             env["LOOKGRID_TOKEN"] = token
         try:
             with os.fdopen(fd, "wb") as log:
-                self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
-                                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                self.process = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
         except OSError as err:
             os.unlink(self.log_path)
-            raise ServerUnavailableError(f"cannot start the LookGrid backend {self.argv[0]!r}: "
-                                         f"{err.strerror or err}") from None
+            raise ServerUnavailableError(
+                f"cannot start the LookGrid backend {self.argv[0]!r}: {err.strerror or err}"
+            ) from None
         self._lock = threading.Lock()
         _live.add(self)
 
@@ -159,8 +186,9 @@ class ServerProcess:
                 if code is not None:
                     why = self.last_output_line()
                     self.stop()
-                    raise ServerUnavailableError(f"the LookGrid backend exited with status {code} before "
-                                                 f"serving{': ' + why if why else ''}")
+                    raise ServerUnavailableError(
+                        f"the LookGrid backend exited with status {code} before serving{': ' + why if why else ''}"
+                    )
                 try:
                     if health_status(channel, timeout=min(1.0, max(deadline - time.monotonic(), 0.05))) == SERVING:
                         return
@@ -168,8 +196,9 @@ class ServerProcess:
                     pass
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise ServerUnavailableError(f"the LookGrid backend did not start serving on {self.address} "
-                                                 f"within {timeout:g} s")
+                    raise ServerUnavailableError(
+                        f"the LookGrid backend did not start serving on {self.address} within {timeout:g} s"
+                    )
                 time.sleep(0.1)
 
     def stop(self, grace: float = 10.0) -> None:
@@ -187,9 +216,18 @@ class ServerProcess:
             _live.discard(self)
 
 
-def connect(address: str | None = None, *, launch: str | list[str] | None = None, timeout: float = 10.0,
-            token: str | None = None, launch_timeout: float = 120.0, probe_timeout: float = PROBE_TIMEOUT,
-            roots=(), idle_exit: float | None = LAUNCH_IDLE_EXIT, **options):
+def connect(
+    address: str | None = None,
+    *,
+    launch: str | list[str] | None = None,
+    timeout: float = 10.0,
+    token: str | None = None,
+    launch_timeout: float = 120.0,
+    probe_timeout: float = PROBE_TIMEOUT,
+    roots=(),
+    idle_exit: float | None = LAUNCH_IDLE_EXIT,
+    **options,
+):
     """A :class:`~lookgrid_client.client.LookGridClient` connected to a compatible server.
 
     Uses the server at ``address`` (default :data:`DEFAULT_ADDRESS`). When none answers within
@@ -224,8 +262,12 @@ def connect(address: str | None = None, *, launch: str | list[str] | None = None
         launch_token = token or secrets.token_urlsafe(24)
         proc = ServerProcess(launch, token=launch_token, roots=roots, idle_exit=idle_exit)
         proc.wait_serving(launch_timeout)
-        client = LookGridClient(proc.address, token=launch_token, timeout=timeout,
-                                **{k: v for k, v in options.items() if k not in ("tls", "root_certificates")})
+        client = LookGridClient(
+            proc.address,
+            token=launch_token,
+            timeout=timeout,
+            **{k: v for k, v in options.items() if k not in ("tls", "root_certificates")},
+        )
         client.owned_process = proc
         client.asked_address = address
     try:
@@ -240,14 +282,24 @@ _session: dict[tuple, "LookGridClient"] = {}
 _session_lock = threading.Lock()
 
 
-def session_client(address: str | None = None, *, launch: str | list[str] | None = None, timeout: float = 10.0,
-                   token: str | None = None, **options):
+def session_client(
+    address: str | None = None,
+    *,
+    launch: str | list[str] | None = None,
+    timeout: float = 10.0,
+    token: str | None = None,
+    **options,
+):
     """The client :func:`connect` gave for these settings earlier in this process, while its server
     still answers; otherwise a new one (launching a server if so configured). A host keeps one
     backend for its whole session this way instead of starting one per job; a launched server is
     stopped at interpreter exit (or by :func:`close_session_clients`)."""
-    key = (address or DEFAULT_ADDRESS, tuple(launch) if isinstance(launch, list) else launch, token,
-           tuple(os.fspath(r) for r in options.get("roots", ())))
+    key = (
+        address or DEFAULT_ADDRESS,
+        tuple(launch) if isinstance(launch, list) else launch,
+        token,
+        tuple(os.fspath(r) for r in options.get("roots", ())),
+    )
     with _session_lock:
         client = _session.get(key)
         if client is not None:
@@ -282,6 +334,19 @@ def describe_server(client) -> str:
     return f"a LookGrid server started on this machine ({client.address}{why})"
 
 
-__all__ = ["API_VERSION", "DEFAULT_ADDRESS", "LAUNCH_IDLE_EXIT", "PROBE_TIMEOUT", "ServerProcess",
-           "check_api_version", "close_session_clients", "connect", "describe_server", "free_port",
-           "health_status", "is_local_address", "is_loopback_host", "session_client"]
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_ADDRESS",
+    "LAUNCH_IDLE_EXIT",
+    "PROBE_TIMEOUT",
+    "ServerProcess",
+    "check_api_version",
+    "close_session_clients",
+    "connect",
+    "describe_server",
+    "free_port",
+    "health_status",
+    "is_local_address",
+    "is_loopback_host",
+    "session_client",
+]

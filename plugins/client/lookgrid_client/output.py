@@ -64,7 +64,7 @@ class StagedOutput:
     def _sweep(self) -> None:
         for p in self.folder.glob(_PREFIX + "*"):
             try:
-                pid = int(p.name[len(_PREFIX):].split("-")[0])
+                pid = int(p.name[len(_PREFIX) :].split("-")[0])
             except ValueError:
                 continue
             if pid != os.getpid() and not _pid_alive(pid):

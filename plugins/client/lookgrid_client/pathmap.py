@@ -68,7 +68,7 @@ class PathMap:
             if len(sparts) > len(parts):
                 continue
             fold = _is_windows(src)
-            head = parts[:len(sparts)]
+            head = parts[: len(sparts)]
             same = [a.lower() for a in head] == [b.lower() for b in sparts] if fold else head == sparts
             if same and (best is None or len(sparts) > best[0]):
                 best = (len(sparts), dst)

@@ -122,8 +122,9 @@ def resolve_styles(client, spec: dict) -> tuple[dict, dict[str, str]]:
     return spec, {key: path for path, key in keys.items()}
 
 
-def storage_spec(spec: dict, *, input: str, output: str, masks: dict[str, str] | None = None,
-                 styles: dict[str, str] | None = None) -> dict:
+def storage_spec(
+    spec: dict, *, input: str, output: str, masks: dict[str, str] | None = None, styles: dict[str, str] | None = None
+) -> dict:
     """The same job with its frames on storage: ``input`` and ``output`` patterns set, each
     region's mask pattern from ``masks`` (region name -> pattern) in place of ``"inline"``, and
     uploaded style keys replaced by their files from ``styles`` (key -> path, RenderResult.styles).
@@ -158,8 +159,7 @@ class _Stream:
         self.requests: queue.Queue = queue.Queue()
         self.results: queue.Queue = queue.Queue()
         self.started_sending = False
-        self._call = client._stub.RenderFrames(self._request_iter(), timeout=timeout,
-                                               metadata=client._metadata)
+        self._call = client._stub.RenderFrames(self._request_iter(), timeout=timeout, metadata=client._metadata)
         self._reader = threading.Thread(target=self._read, name="lookgrid-render-frames", daemon=True)
         self._reader.start()
 
@@ -206,8 +206,9 @@ FRAME_TIMEOUT = 600.0
 a stream has no deadline as a whole, so a long sequence is never cut off for its length."""
 
 
-def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, progress, cancel, output_encoding,
-                   in_flight, written):
+def _stream_frames(
+    client, clip_id, order, frames, read_frame, write_frame, progress, cancel, output_encoding, in_flight, written
+):
     """Send ``order``, write results of ``frames`` in frame order. Returns normally when all are
     written; raises ServerError (with ``.retry_safe`` telling whether nothing had been sent), and
     DEADLINE_EXCEEDED naming the frame that did not come back within :data:`FRAME_TIMEOUT`."""
@@ -215,7 +216,7 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
     buffered: dict[int, object] = {}
     to_write = [f for f in frames if f not in written]
     sent = received = 0
-    last = time.monotonic()          # when the oldest frame still out was sent, or the last came back
+    last = time.monotonic()  # when the oldest frame still out was sent, or the last came back
     try:
         while to_write:
             if cancel is not None and cancel():
@@ -237,8 +238,12 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
             except queue.Empty:
                 allowed = FRAME_TIMEOUT * (10 if received == 0 else 1)
                 if sent > received and time.monotonic() - last > allowed:
-                    raise ServerError(grpc.StatusCode.DEADLINE_EXCEEDED, f"frame {order[received]} did not come "
-                                      f"back within {allowed:g} s ({len(written)} written before it)", "RenderFrames") from None
+                    raise ServerError(
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                        f"frame {order[received]} did not come "
+                        f"back within {allowed:g} s ({len(written)} written before it)",
+                        "RenderFrames",
+                    ) from None
                 continue
             if kind == "rpc":
                 err = ServerError(value.code(), value.details() or "", "RenderFrames")
@@ -247,8 +252,11 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
             if kind == "error":
                 raise value
             if kind == "end":
-                raise ServerError(grpc.StatusCode.INTERNAL, f"the stream ended after {received} of "
-                                  f"{len(order)} frames", "RenderFrames")
+                raise ServerError(
+                    grpc.StatusCode.INTERNAL,
+                    f"the stream ended after {received} of {len(order)} frames",
+                    "RenderFrames",
+                )
             received += 1
             last = time.monotonic()
             out = _frame_out(value)
@@ -263,9 +271,19 @@ def _stream_frames(client, clip_id, order, frames, read_frame, write_frame, prog
         stream.cancel()
 
 
-def render_sequence(client, spec: dict, frames: Sequence[int], read_frame: Callable, write_frame: Callable,
-                    progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
-                    *, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED, in_flight: int = DEFAULT_IN_FLIGHT, label: str = "") -> RenderResult:
+def render_sequence(
+    client,
+    spec: dict,
+    frames: Sequence[int],
+    read_frame: Callable,
+    write_frame: Callable,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    *,
+    output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
+    in_flight: int = DEFAULT_IN_FLIGHT,
+    label: str = "",
+) -> RenderResult:
     """See :meth:`lookgrid_client.client.LookGridClient.render_sequence`."""
     t0 = time.perf_counter()
     if not isinstance(spec, dict):
@@ -286,8 +304,19 @@ def render_sequence(client, spec: dict, frames: Sequence[int], read_frame: Calla
         written: list[int] = []
         for attempt in range(3):
             try:
-                _stream_frames(client, clip_id, order, frames, read_frame, write_frame, progress, cancel,
-                               output_encoding, max(int(in_flight), 1), written)
+                _stream_frames(
+                    client,
+                    clip_id,
+                    order,
+                    frames,
+                    read_frame,
+                    write_frame,
+                    progress,
+                    cancel,
+                    output_encoding,
+                    max(int(in_flight), 1),
+                    written,
+                )
                 break
             except ServerError as err:
                 if getattr(err, "retry_safe", False) and attempt < 2:
@@ -302,5 +331,14 @@ def render_sequence(client, spec: dict, frames: Sequence[int], read_frame: Calla
     return RenderResult(list(written), time.perf_counter() - t0, clip_id, sent_spec, styles)
 
 
-__all__ = ["DEFAULT_IN_FLIGHT", "FRAME_TIMEOUT", "RenderResult", "analysed_frames", "frames_text", "render_sequence",
-           "resolve_styles", "send_order", "storage_spec"]
+__all__ = [
+    "DEFAULT_IN_FLIGHT",
+    "FRAME_TIMEOUT",
+    "RenderResult",
+    "analysed_frames",
+    "frames_text",
+    "render_sequence",
+    "resolve_styles",
+    "send_order",
+    "storage_spec",
+]

@@ -61,8 +61,9 @@ def _reproduces(keys: list[tuple[float, float]], pts: list[tuple[float, float]])
     return True
 
 
-def track_from_samples(samples: Mapping[float, float] | Iterable[tuple[float, float]],
-                       interpolation: str = "linear") -> dict:
+def track_from_samples(
+    samples: Mapping[float, float] | Iterable[tuple[float, float]], interpolation: str = "linear"
+) -> dict:
     """A Track dict that equals ``samples`` at every sampled frame.
 
     ``samples``: a mapping frame -> value or (frame, value) pairs (any order, each frame once).
@@ -74,8 +75,9 @@ def track_from_samples(samples: Mapping[float, float] | Iterable[tuple[float, fl
     try:
         interp = _INTERPOLATIONS[str(interpolation).lower()]
     except KeyError:
-        raise InvalidRequestError(f"interpolation must be one of {', '.join(_INTERPOLATIONS)}, "
-                                  f"got {interpolation!r}") from None
+        raise InvalidRequestError(
+            f"interpolation must be one of {', '.join(_INTERPOLATIONS)}, got {interpolation!r}"
+        ) from None
     pts = _pairs(samples)
     if interp == "CONSTANT":
         kept = [p for i, p in enumerate(pts) if i == 0 or p[1] != pts[i - 1][1]]
@@ -85,8 +87,7 @@ def track_from_samples(samples: Mapping[float, float] | Iterable[tuple[float, fl
         # A middle sample on the line through its two neighbours is redundant; in a run of such
         # samples all lie on one line (consecutive collinear triples share two points), so the
         # run's end keys alone reproduce every one of them.
-        kept = [p for i, p in enumerate(pts)
-                if i == 0 or i == len(pts) - 1 or not _on_line(pts[i - 1], p, pts[i + 1])]
+        kept = [p for i, p in enumerate(pts) if i == 0 or i == len(pts) - 1 or not _on_line(pts[i - 1], p, pts[i + 1])]
         if not _reproduces(kept, pts):  # rounding drift along a very long run: keep every sample
             kept = pts
     return {"keys": [{"frame": _number(f), "value": v, "interpolation": interp} for f, v in kept]}

@@ -52,7 +52,10 @@ def dtype_for_encoding(encoding: int) -> np.dtype:
     try:
         return _DTYPES[encoding]
     except KeyError:
-        raise WireError(f"encoding {pb.PixelEncoding.Name(encoding) if encoding in pb.PixelEncoding.values() else encoding} is not a raw encoding", "encoding") from None
+        raise WireError(
+            f"encoding {pb.PixelEncoding.Name(encoding) if encoding in pb.PixelEncoding.values() else encoding} is not a raw encoding",
+            "encoding",
+        ) from None
 
 
 def raw_bytes(pixels: np.ndarray) -> memoryview:
@@ -76,8 +79,9 @@ def chunks(payload, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
         yield bytes(view[start : start + chunk_bytes])
 
 
-def style_hash(payload, *, encoding: int = pb.ENCODED, shape: tuple[int, int, int] | None = None,
-               colorspace: str = "") -> str:
+def style_hash(
+    payload, *, encoding: int = pb.ENCODED, shape: tuple[int, int, int] | None = None, colorspace: str = ""
+) -> str:
     """Content key of a style image, ``"sha256:<hex>"`` (see StyleHeader.sha256 in the .proto).
 
     ``ENCODED``: sha256 of the file bytes. ``RAW_*``: sha256 of the line
@@ -88,8 +92,7 @@ def style_hash(payload, *, encoding: int = pb.ENCODED, shape: tuple[int, int, in
         if shape is None:
             raise WireError("a raw style needs its (height, width, channels)", "height")
         height, width, channels = shape
-        h.update(f"lookgrid-raw-v1 {_DTYPE_NAMES[encoding]} {height} {width} {channels} {colorspace}\n"
-                 .encode("ascii"))
+        h.update(f"lookgrid-raw-v1 {_DTYPE_NAMES[encoding]} {height} {width} {channels} {colorspace}\n".encode("ascii"))
     h.update(memoryview(payload).cast("B"))
     return "sha256:" + h.hexdigest()
 
@@ -124,8 +127,9 @@ class Frame:
             raise WireError("raw frame needs its channel names (FrameHeader.channels)", "channels")
         expected = h * w * c * dt.itemsize
         if len(self.payload) != expected:
-            raise WireError(f"payload has {len(self.payload)} bytes but {w}x{h}x{c} {dt.name} needs {expected}",
-                            "payload_bytes")
+            raise WireError(
+                f"payload has {len(self.payload)} bytes but {w}x{h}x{c} {dt.name} needs {expected}", "payload_bytes"
+            )
         return np.frombuffer(self.payload, dtype=dt).reshape(h, w, c)
 
 
@@ -144,22 +148,38 @@ def frame_messages(header: pb.FrameHeader, payload, message_type, chunk_bytes: i
         yield message_type(chunk=piece)
 
 
-def raw_frame_messages(clip_id: str, frame: int, pixels: np.ndarray, channels: list[str], message_type,
-                       *, mask_channels: dict[str, str] | None = None, output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
-                       chunk_bytes: int = DEFAULT_CHUNK_BYTES, seconds: float = 0.0):
+def raw_frame_messages(
+    clip_id: str,
+    frame: int,
+    pixels: np.ndarray,
+    channels: list[str],
+    message_type,
+    *,
+    mask_channels: dict[str, str] | None = None,
+    output_encoding: pb.PixelEncoding = pb.PIXEL_ENCODING_UNSPECIFIED,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    seconds: float = 0.0,
+):
     """Messages for a raw (H, W, C) float16/float32 frame with the given channel names."""
     if pixels.ndim != 3 or pixels.shape[2] != len(channels):
-        raise WireError(f"pixels of shape {tuple(pixels.shape)} do not match {len(channels)} channel names",
-                        "channels")
-    header = pb.FrameHeader(clip_id=clip_id, frame=int(frame), encoding=encoding_for_dtype(pixels.dtype),
-                            width=int(pixels.shape[1]), height=int(pixels.shape[0]), channels=list(channels),
-                            mask_channels=dict(mask_channels or {}), output_encoding=output_encoding,
-                            seconds=seconds)
+        raise WireError(f"pixels of shape {tuple(pixels.shape)} do not match {len(channels)} channel names", "channels")
+    header = pb.FrameHeader(
+        clip_id=clip_id,
+        frame=int(frame),
+        encoding=encoding_for_dtype(pixels.dtype),
+        width=int(pixels.shape[1]),
+        height=int(pixels.shape[0]),
+        channels=list(channels),
+        mask_channels=dict(mask_channels or {}),
+        output_encoding=output_encoding,
+        seconds=seconds,
+    )
     return frame_messages(header, raw_bytes(pixels), message_type, chunk_bytes)
 
 
-def assemble_frames(messages: Iterable, *, max_payload_bytes: int | None = None,
-                    check_header=None, take=None) -> Iterator[Frame]:
+def assemble_frames(
+    messages: Iterable, *, max_payload_bytes: int | None = None, check_header=None, take=None
+) -> Iterator[Frame]:
     """Group a stream of header/chunk messages into complete :class:`Frame` objects.
 
     Raises WireError on a chunk before any header, a header before the previous payload is complete,
@@ -184,15 +204,20 @@ def _assemble(messages, max_payload_bytes, check_header, take, state: dict) -> I
         part = msg.WhichOneof("part")
         if part == "header":
             if header is not None:
-                raise WireError(f"frame {header.frame}: a new header arrived after {filled} of "
-                                f"{header.payload_bytes} payload bytes", "payload_bytes")
+                raise WireError(
+                    f"frame {header.frame}: a new header arrived after {filled} of "
+                    f"{header.payload_bytes} payload bytes",
+                    "payload_bytes",
+                )
             header = msg.header
             size = int(header.payload_bytes)
             if size < 0:
                 raise WireError(f"payload_bytes must not be negative, got {size}", "payload_bytes")
             if max_payload_bytes is not None and size > max_payload_bytes:
-                raise WireError(f"frame {header.frame}: payload of {size} bytes exceeds the limit of "
-                                f"{max_payload_bytes}", "payload_bytes")
+                raise WireError(
+                    f"frame {header.frame}: payload of {size} bytes exceeds the limit of {max_payload_bytes}",
+                    "payload_bytes",
+                )
             if check_header is not None:
                 check_header(header)
             state["buf"] = bytearray()
@@ -208,8 +233,7 @@ def _assemble(messages, max_payload_bytes, check_header, take, state: dict) -> I
             size = int(header.payload_bytes)
             end = filled + len(piece)
             if end > size:
-                raise WireError(f"frame {header.frame}: more payload than the {size} bytes announced",
-                                "payload_bytes")
+                raise WireError(f"frame {header.frame}: more payload than the {size} bytes announced", "payload_bytes")
             if take is not None:
                 take(len(piece))
             state["buf"] += piece
@@ -221,5 +245,7 @@ def _assemble(messages, max_payload_bytes, check_header, take, state: dict) -> I
         else:
             raise WireError("an empty message arrived (neither header nor chunk)", "part")
     if header is not None:
-        raise WireError(f"frame {header.frame}: the stream ended after {filled} of {header.payload_bytes} "
-                        "payload bytes", "payload_bytes")
+        raise WireError(
+            f"frame {header.frame}: the stream ended after {filled} of {header.payload_bytes} payload bytes",
+            "payload_bytes",
+        )

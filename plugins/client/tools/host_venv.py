@@ -41,8 +41,12 @@ def venv_python(venv: Path) -> Path:
 
 def is_ready(venv: Path, key: str) -> bool:
     stamp = venv / STAMP
-    return (stamp.is_file() and stamp.read_text().strip() == key and venv_python(venv).exists()
-            and subprocess.run([str(venv_python(venv)), "-c", "pass"], capture_output=True).returncode == 0)
+    return (
+        stamp.is_file()
+        and stamp.read_text().strip() == key
+        and venv_python(venv).exists()
+        and subprocess.run([str(venv_python(venv)), "-c", "pass"], capture_output=True).returncode == 0
+    )
 
 
 def build(requirements: Path, venv: Path, python: str = sys.executable, quiet: bool = True) -> Path:
@@ -70,8 +74,22 @@ def client_wheel(out_dir: Path, python: str = sys.executable) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("lookgrid_client-*.whl"):
         old.unlink()
-    subprocess.run([python, "-m", "pip", "wheel", "--disable-pip-version-check", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(out_dir), str(CLIENT_DIR)], check=True)
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "wheel",
+            "--disable-pip-version-check",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out_dir),
+            str(CLIENT_DIR),
+        ],
+        check=True,
+    )
     # setuptools leaves its build/ and *.egg-info folders in the source tree: not ours to keep
     shutil.rmtree(CLIENT_DIR / "build", ignore_errors=True)
     for info in CLIENT_DIR.glob("*.egg-info"):

@@ -24,9 +24,13 @@ from lookgrid.model.propagate import propagate_grids
 def add_arguments(parser) -> None:
     parser.add_argument("--regions", type=int, nargs="+", default=[1, 2, 4], help="region counts (default 1 2 4)")
     parser.add_argument("--repeat", type=int, default=9, help="timed runs per figure (median)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch (and numba) threads; default: torch's default. On a busy machine 1 can be "
-                             "much faster for torch ops: waiting on descheduled pool threads dominates")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch (and numba) threads; default: torch's default. On a busy machine 1 can be "
+        "much faster for torch ops: waiting on descheduled pool threads dominates",
+    )
     add_device_option(parser)
     add_model_option(parser)
 
@@ -42,8 +46,10 @@ def run(args) -> int:
     gen = torch.Generator().manual_seed(0)
 
     print(f"lookgrid bench analyze: device={dev}, threads={torch.get_num_threads()}, low-res {r}x{r}")
-    print(f"{'regions':>7} {'predict_grids ms':>17} {'per region':>11} {'encode_style ms/style':>22} "
-          f"{'enhance_masks ms':>17} {'predict cpu ms':>15} {'flow step ms':>13} {'flow cpu ms':>12}")
+    print(
+        f"{'regions':>7} {'predict_grids ms':>17} {'per region':>11} {'encode_style ms/style':>22} "
+        f"{'enhance_masks ms':>17} {'predict cpu ms':>15} {'flow step ms':>13} {'flow cpu ms':>12}"
+    )
     with torch.no_grad():
         for n in args.regions:
             content = torch.rand(1, 3, r, r, generator=gen).to(dev)
@@ -64,7 +70,10 @@ def run(args) -> int:
                 return propagate_grids(grids, grids, torch.from_numpy(fl).to(dev), torch.from_numpy(vis).to(dev), 0.5)
 
             flow = time_call(flow_step, args.repeat, sync)
-            print(f"{n:>7} {pred.median_ms:>17.1f} {pred.median_ms / n:>11.1f} {enc:>22.1f} {enh:>17.1f} "
-                  f"{pred.cpu_ms:>15.1f} {flow.median_ms:>13.1f} {flow.cpu_ms:>12.1f}", flush=True)
+            print(
+                f"{n:>7} {pred.median_ms:>17.1f} {pred.median_ms / n:>11.1f} {enc:>22.1f} {enh:>17.1f} "
+                f"{pred.cpu_ms:>15.1f} {flow.median_ms:>13.1f} {flow.cpu_ms:>12.1f}",
+                flush=True,
+            )
     print("medians; 'cpu ms' = process CPU time summed over threads (robust to other load on the machine)")
     return 0

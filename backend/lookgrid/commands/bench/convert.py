@@ -51,8 +51,9 @@ def run(args) -> int:
         w, h = parse_size(args.size)
         rng = np.random.default_rng(0)
         # scene-linear-like values: log-normal around mid grey, a few negatives and highlights
-        frame = (rng.lognormal(np.log(0.18), 1.5, (h, w, 3))
-                 * np.where(rng.random((h, w, 3)) < 0.02, -0.05, 1.0)).astype(np.float32)
+        frame = (
+            rng.lognormal(np.log(0.18), 1.5, (h, w, 3)) * np.where(rng.random((h, w, 3)) < 0.02, -0.05, 1.0)
+        ).astype(np.float32)
         what = f"synthetic {w}x{h} RGB float32"
 
     fast = ColorPipeline(args.config, src=args.src, working=dst)
@@ -72,19 +73,29 @@ def run(args) -> int:
     agree = float(np.max(np.abs(work - ref)))
     copy_ms = results["copy"]["median_ms"]
     summary = {
-        "frame": what, "shape": list(frame.shape), "src": fast.src, "dst": fast.working,
-        "fast_path": fast.fast_path, "runs": args.runs, "results": results,
-        "round_trip_max_rel_error": rel, "fast_vs_ocio_max_abs_diff": agree,
+        "frame": what,
+        "shape": list(frame.shape),
+        "src": fast.src,
+        "dst": fast.working,
+        "fast_path": fast.fast_path,
+        "runs": args.runs,
+        "results": results,
+        "round_trip_max_rel_error": rel,
+        "fast_vs_ocio_max_abs_diff": agree,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"colour conversion {fast.src} → {fast.working} on {what} "
-          f"(fast path: {'yes' if fast.fast_path else 'no'}), median of {args.runs} runs")
+    print(
+        f"colour conversion {fast.src} → {fast.working} on {what} "
+        f"(fast path: {'yes' if fast.fast_path else 'no'}), median of {args.runs} runs"
+    )
     for name, r in results.items():
         ratio = r["median_ms"] / copy_ms if copy_ms > 0 else float("nan")
-        print(f"  {name:14s} {r['median_ms']:8.2f} ms   (min {r['min_ms']:7.2f}, "
-              f"cpu {r['cpu_ms']:7.2f})   {ratio:7.1f}x copy")
+        print(
+            f"  {name:14s} {r['median_ms']:8.2f} ms   (min {r['min_ms']:7.2f}, "
+            f"cpu {r['cpu_ms']:7.2f})   {ratio:7.1f}x copy"
+        )
     print(f"  round trip max relative error (|x| >= 1e-3): {rel:.2e}")
     print(f"  fast path vs OpenColorIO max abs difference: {agree:.2e}")
     return 0

@@ -50,8 +50,9 @@ SIZES = {"960x540": (540, 960), "1920x1080": (1080, 1920), "3840x2160": (2160, 3
 def add_arguments(parser) -> None:
     parser.add_argument("--size", choices=list(SIZES), default="3840x2160", help="plate size for the I/O floor")
     parser.add_argument("--frames", type=int, default=5, help="plates for the I/O floor (default 5)")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="overlapped renders of the plates, each beside a floor pass (default 2)")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="overlapped renders of the plates, each beside a floor pass (default 2)"
+    )
     parser.add_argument("--farm-size", choices=list(SIZES), default="960x540", help="clip size for the workers")
     parser.add_argument("--farm-frames", type=int, default=24, help="clip length for the workers (default 24)")
     parser.add_argument("--chunk", type=int, default=4, help="frames per chunk (default 4)")
@@ -72,17 +73,29 @@ def write_plates(folder, frames, h: int, w: int) -> str:
     for f in frames:
         cx = w * (0.3 + 0.02 * f)
         blob = np.exp(-(((x - cx) / (0.2 * w)) ** 2 + ((y - 0.5 * h) / (0.3 * h)) ** 2))
-        rgb = np.stack([0.1 + 0.6 * x / w + 0.8 * blob, 0.2 + 0.4 * y / h + 0.3 * blob,
-                        0.5 - 0.3 * x / w + 0.2 * blob], axis=-1)
+        rgb = np.stack(
+            [0.1 + 0.6 * x / w + 0.8 * blob, 0.2 + 0.4 * y / h + 0.3 * blob, 0.5 - 0.3 * x / w + 0.2 * blob], axis=-1
+        )
         rgb = rgb + 0.01 * rng.standard_normal(rgb.shape).astype(np.float32)
-        write_image(folder / f"plate.{f:04d}.exr", rgb.astype(np.float32), channel_names=["R", "G", "B"],
-                    dtype="half", attributes={"compression": "zip"})
+        write_image(
+            folder / f"plate.{f:04d}.exr",
+            rgb.astype(np.float32),
+            channel_names=["R", "G", "B"],
+            dtype="half",
+            attributes={"compression": "zip"},
+        )
         write_image(folder / f"mask.{f:04d}.png", (blob > 0.35).astype(np.float32), dtype="uint8")
     write_image(folder / "ref_a.png", skimage.data.astronaut() / 255.0, dtype="uint8")
     write_image(folder / "ref_b.png", skimage.data.coffee() / 255.0, dtype="uint8")
-    spec = ClipSpec(input="plate.####.exr", frames=f"{frames[0]}-{frames[-1]}", output="out/o.####.exr",
-                    regions=[RegionSpec("fg", "mask.####.png", [StyleTrack("ref_a.png")]),
-                             RegionSpec("background", None, [StyleTrack("ref_b.png")])])
+    spec = ClipSpec(
+        input="plate.####.exr",
+        frames=f"{frames[0]}-{frames[-1]}",
+        output="out/o.####.exr",
+        regions=[
+            RegionSpec("fg", "mask.####.png", [StyleTrack("ref_a.png")]),
+            RegionSpec("background", None, [StyleTrack("ref_b.png")]),
+        ],
+    )
     spec.save(folder / "clip.json")
     return str(folder / "clip.json")
 
@@ -173,30 +186,48 @@ def _floor(args, root) -> dict:
     row = {}
     for fast in (True, False):
         r, c, wr = (med(x[i] for x in stages[fast]) for i in range(3))
-        row[fast] = dict(read=r, compute=c, write=wr, plain=med(sum(x) for x in stages[fast]),
-                         overlapped=med(s for s, _ in render[fast]), cpu=med(c for _, c in render[fast]))
+        row[fast] = dict(
+            read=r,
+            compute=c,
+            write=wr,
+            plain=med(sum(x) for x in stages[fast]),
+            overlapped=med(s for s, _ in render[fast]),
+            cpu=med(c for _, c in render[fast]),
+        )
     load = os.getloadavg()
-    print(f"I/O floor, {args.size} half ZIP EXR, {len(frames)} frames, {args.repeats} overlapped "
-          f"runs each (medians, s/frame; load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}):")
+    print(
+        f"I/O floor, {args.size} half ZIP EXR, {len(frames)} frames, {args.repeats} overlapped "
+        f"runs each (medians, s/frame; load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}):"
+    )
     print(f"  {'':44} {'fast I/O':>9} {'ref. I/O':>9}")
     print(f"  {'floor: read (read_image)':44} {read_s:>9.3f}")
     print(f"  {'floor: write (write_image, like the input)':44} {write_s:>9.3f}")
     print(f"  {'floor: read + write':44} {floor:>9.3f}")
     print(f"  {'(the rendered frame written alone)':44} {med(out_write):>9.3f}")
-    lines = [("engine read (colour conversion, masks)", "read"), ("engine write (colour conversion)", "write"),
-             ("compute (from the analysis)", "compute"), ("plain sequence (read, compute, write)", "plain"),
-             ("overlapped (Engine.render_clip)", "overlapped")]
+    lines = [
+        ("engine read (colour conversion, masks)", "read"),
+        ("engine write (colour conversion)", "write"),
+        ("compute (from the analysis)", "compute"),
+        ("plain sequence (read, compute, write)", "plain"),
+        ("overlapped (Engine.render_clip)", "overlapped"),
+    ]
     for label, key in lines:
         print(f"  {label:44} {row[True][key]:>9.3f} {row[False][key]:>9.3f}")
-    print(f"  {'overlapped / floor (target <= 1.15)':44} {row[True]['overlapped'] / floor:>9.2f} "
-          f"{row[False]['overlapped'] / floor:>9.2f}")
-    print(f"  {'overlapped / plain sequence':44} {row[True]['overlapped'] / row[True]['plain']:>9.2f} "
-          f"{row[False]['overlapped'] / row[False]['plain']:>9.2f}")
+    print(
+        f"  {'overlapped / floor (target <= 1.15)':44} {row[True]['overlapped'] / floor:>9.2f} "
+        f"{row[False]['overlapped'] / floor:>9.2f}"
+    )
+    print(
+        f"  {'overlapped / plain sequence':44} {row[True]['overlapped'] / row[True]['plain']:>9.2f} "
+        f"{row[False]['overlapped'] / row[False]['plain']:>9.2f}"
+    )
     fc = med(floor_cpu)
     print(f"  {'CPU s/frame: floor read + write':44} {fc:>9.3f}")
     print(f"  {'CPU s/frame: overlapped render':44} {row[True]['cpu']:>9.3f} {row[False]['cpu']:>9.3f}")
-    print(f"  {'CPU: overlapped / floor':44} {row[True]['cpu'] / fc:>9.2f} {row[False]['cpu'] / fc:>9.2f}"
-          f"   (the wall ratio's bound when the cores are busy)")
+    print(
+        f"  {'CPU: overlapped / floor':44} {row[True]['cpu'] / fc:>9.2f} {row[False]['cpu'] / fc:>9.2f}"
+        f"   (the wall ratio's bound when the cores are busy)"
+    )
     print(f"  analysis: {analyze_s:.3f} s per analysed frame (read at full size, downscale, network)")
     return {"analyze_s": analyze_s}
 
@@ -223,8 +254,10 @@ def _workers(args, root) -> dict:
             rows.append((k, s.seconds, s.rendered / s.seconds))
     finally:
         ray.shutdown()
-    print(f"\nWorkers, {args.farm_size}, {len(frames)} frames, chunks of {args.chunk} "
-          f"(Ray start {startup:.1f} s, paid once; analysis {res['seconds']:.1f} s, once):")
+    print(
+        f"\nWorkers, {args.farm_size}, {len(frames)} frames, chunks of {args.chunk} "
+        f"(Ray start {startup:.1f} s, paid once; analysis {res['seconds']:.1f} s, once):"
+    )
     print(f"  {'workers':>7} {'seconds':>8} {'frames/s':>9} {'vs 1':>6}")
     base = rows[0][2]
     for k, sec, fps in rows:
@@ -232,11 +265,19 @@ def _workers(args, root) -> dict:
     return {"analyze_s": analyze_s, "render_s": 1.0 / rows[0][2], "startup": startup}
 
 
-def model_table(analyze_s: float, render_s: float, frames: int, startup: float = 5.0,
-                workers=(1, 2, 4, 8, 16, 32, 64, 128), strides=(1, 8)) -> list[str]:
+def model_table(
+    analyze_s: float,
+    render_s: float,
+    frames: int,
+    startup: float = 5.0,
+    workers=(1, 2, 4, 8, 16, 32, 64, 128),
+    strides=(1, 8),
+) -> list[str]:
     """Lines of the N-worker model (see the module docstring)."""
-    lines = [f"Model: {frames} frames, analyse {analyze_s * 1000:.0f} ms/analysed frame (sequential), "
-             f"render {render_s * 1000:.0f} ms/frame/worker, start-up {startup:.0f} s"]
+    lines = [
+        f"Model: {frames} frames, analyse {analyze_s * 1000:.0f} ms/analysed frame (sequential), "
+        f"render {render_s * 1000:.0f} ms/frame/worker, start-up {startup:.0f} s"
+    ]
     for r in strides:
         a = frames / r * analyze_s
         cross = r * render_s / analyze_s

@@ -30,28 +30,46 @@ from lookgrid.model.guide import region_codes
 from lookgrid.model.load import load_model
 from lookgrid.model.render import apply_strength_np, blend_mode, blended_grid, render_frame
 
-SIZES = {"512": (512, 512), "1024": (1024, 1024), "2000": (2000, 2000),
-         "3000x4000": (3000, 4000), "3840x2160": (2160, 3840)}  # name: (H, W)
+SIZES = {
+    "512": (512, 512),
+    "1024": (1024, 1024),
+    "2000": (2000, 2000),
+    "3000x4000": (3000, 4000),
+    "3840x2160": (2160, 3840),
+}  # name: (H, W)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES),
-                        help="frame sizes (WxH names; default: all)")
+    parser.add_argument(
+        "--sizes", nargs="+", default=list(SIZES), choices=list(SIZES), help="frame sizes (WxH names; default: all)"
+    )
     parser.add_argument("--regions", type=int, default=2, help="number of regions (masks), default 2")
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per figure (median)")
     parser.add_argument("--reference-repeat", type=int, default=3, help="timed runs of the slow reference")
     parser.add_argument("--no-reference", action="store_true", help="skip the plain reference")
-    parser.add_argument("--image", choices=["photo", "noise"], default="photo",
-                        help="photo: scikit-image's astronaut (CC0) resized, a natural image; noise: uniform "
-                             "random pixels, the worst case for the kernel (every depth bin in every span)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch (and numba) threads; default: torch's default. On a busy machine 1 can be "
-                             "much faster for torch ops: waiting on descheduled pool threads dominates")
+    parser.add_argument(
+        "--image",
+        choices=["photo", "noise"],
+        default="photo",
+        help="photo: scikit-image's astronaut (CC0) resized, a natural image; noise: uniform "
+        "random pixels, the worst case for the kernel (every depth bin in every span)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch (and numba) threads; default: torch's default. On a busy machine 1 can be "
+        "much faster for torch ops: waiting on descheduled pool threads dominates",
+    )
     add_device_option(parser)
     add_model_option(parser)
-    parser.add_argument("--blend", choices=["pixel", "grid"], default=None,
-                        help="override the model's config['blend'] (default: the model's own; pixel = slice "
-                             "every region and blend per pixel, grid = eq. 7 grid-space blend, one slice)")
+    parser.add_argument(
+        "--blend",
+        choices=["pixel", "grid"],
+        default=None,
+        help="override the model's config['blend'] (default: the model's own; pixel = slice "
+        "every region and blend per pixel, grid = eq. 7 grid-space blend, one slice)",
+    )
 
 
 def _frame(kind: str, h: int, w: int, gen):
@@ -79,10 +97,14 @@ def run(args) -> int:
 
     grids = identity_grid(n, net.grid_depth, 16, 16) + 0.05 * torch.randn(n, 12, net.grid_depth, 16, 16, generator=gen)
     grids = grids.to(dev)
-    print(f"lookgrid bench render: device={dev}, threads={torch.get_num_threads()}, regions={n}, image={args.image}, "
-          f"blend={mode}")
-    head = (f"{'size':>10} {'reference':>10} {'fast':>8} {'kernel':>8} {'copy':>7} {'copyto':>7} "
-            f"{'fast/copy':>9} {'kernel/copy':>11} {'fast/copyto':>11} {'kernel cpu':>10} {'copy cpu':>8}")
+    print(
+        f"lookgrid bench render: device={dev}, threads={torch.get_num_threads()}, regions={n}, image={args.image}, "
+        f"blend={mode}"
+    )
+    head = (
+        f"{'size':>10} {'reference':>10} {'fast':>8} {'kernel':>8} {'copy':>7} {'copyto':>7} "
+        f"{'fast/copy':>9} {'kernel/copy':>11} {'fast/copyto':>11} {'kernel cpu':>10} {'copy cpu':>8}"
+    )
     print(head)
     print("-" * len(head))
     for name in args.sizes:
@@ -94,8 +116,9 @@ def run(args) -> int:
         img, masks = img.to(dev), masks.contiguous().to(dev)
         ref = float("nan")
         if not args.no_reference:
-            ref = time_call(lambda: render_frame(net, img, masks, grids, reference=True), args.reference_repeat,
-                            sync).median_ms
+            ref = time_call(
+                lambda: render_frame(net, img, masks, grids, reference=True), args.reference_repeat, sync
+            ).median_ms
         fast = time_call(lambda: render_frame(net, img, masks, grids), args.repeat, sync).median_ms
         kern = kern_cpu = copy_cpu = float("nan")
         if dev.type == "cpu":
@@ -119,12 +142,17 @@ def run(args) -> int:
             copy = time_call(lambda: img.clone(), args.repeat, sync).median_ms
             dst = torch.empty_like(img)
             copyto = time_call(lambda: dst.copy_(img), args.repeat, sync).median_ms
-        print(f"{w}x{h:<5} {ref:>10.1f} {fast:>8.1f} {kern:>8.1f} {copy:>7.1f} {copyto:>7.1f} "
-              f"{fast / copy:>9.2f} {kern / copy:>11.2f} {fast / copyto:>11.2f} "
-              f"{kern_cpu:>10.1f} {copy_cpu:>8.1f}", flush=True)
+        print(
+            f"{w}x{h:<5} {ref:>10.1f} {fast:>8.1f} {kern:>8.1f} {copy:>7.1f} {copyto:>7.1f} "
+            f"{fast / copy:>9.2f} {kern / copy:>11.2f} {fast / copyto:>11.2f} "
+            f"{kern_cpu:>10.1f} {copy_cpu:>8.1f}",
+            flush=True,
+        )
         img = masks = torch.empty(0)  # free this size's frame before the next one is made
-    print("times in ms, medians; reference = plain torch render_frame(reference=True); fast = render_frame()"
-          " incl. strength (and, for blend=grid, soft masks and eq. 7); kernel = fused guide+slice+apply only"
-          " (per region + pixel blend for blend=pixel); copy = numpy copy (new array);"
-          " '... cpu' = process CPU ms summed over threads (robust to other load on the machine)")
+    print(
+        "times in ms, medians; reference = plain torch render_frame(reference=True); fast = render_frame()"
+        " incl. strength (and, for blend=grid, soft masks and eq. 7); kernel = fused guide+slice+apply only"
+        " (per region + pixel blend for blend=pixel); copy = numpy copy (new array);"
+        " '... cpu' = process CPU ms summed over threads (robust to other load on the machine)"
+    )
     return 0

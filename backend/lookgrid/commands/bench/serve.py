@@ -61,8 +61,13 @@ CHANNELS = ["R", "G", "B", "A", "subject"]
 
 
 def spec_for(keys) -> dict:
-    return {"regions": [{"name": "subject", "mask": "inline", "styles": [{"style": keys[0]}]},
-                        {"name": "background", "styles": [{"style": keys[1]}]}], "frames": "1-10000"}
+    return {
+        "regions": [
+            {"name": "subject", "mask": "inline", "styles": [{"style": keys[0]}]},
+            {"name": "background", "styles": [{"style": keys[1]}]},
+        ],
+        "frames": "1-10000",
+    }
 
 
 def _styles():
@@ -88,7 +93,7 @@ def run(args) -> int:
 
             for key, img in zip(local_keys, styles):
                 engine.register_style(key, get_pipeline(None, "sRGB - Texture").to_working(img))
-            for (w, h) in sizes:
+            for w, h in sizes:
                 frames = [synthetic_frame(w, h, f) for f in range(1, args.frames + 1)]
                 mb = frames[0].nbytes / 2**20
 
@@ -107,11 +112,18 @@ def run(args) -> int:
                     t0 = time.perf_counter()
                     for f in range(1, args.frames + 1):
                         pix = frames[f - 1]
-                        header = pb.FrameHeader(clip_id=clip.id, frame=f, encoding=pb.RAW_HALF, width=w, height=h,
-                                                channels=CHANNELS, payload_bytes=pix.nbytes)
+                        header = pb.FrameHeader(
+                            clip_id=clip.id,
+                            frame=f,
+                            encoding=pb.RAW_HALF,
+                            width=w,
+                            height=h,
+                            channels=CHANNELS,
+                            payload_bytes=pix.nbytes,
+                        )
                         fr = wire.Frame(header, bytearray(wire.raw_bytes(pix)))  # the bytes as received
                         out, _ = framing.render(clip, framing.decode(fr, clip))
-                        bytes(wire.raw_bytes(out))                                  # the bytes to send
+                        bytes(wire.raw_bytes(out))  # the bytes to send
                     dt = time.perf_counter() - t0
                     engine.close_clip(clip.id)
                     return args.frames / dt
@@ -120,14 +132,25 @@ def run(args) -> int:
                 grpc_run()
                 local = [local_run() for _ in range(args.repeats)]
                 remote = [grpc_run() for _ in range(args.repeats)]
-                row = {"width": w, "height": h, "frame_mib": round(mb, 1), "frames": args.frames,
-                       "in_process_fps": statistics.median(local), "grpc_fps": statistics.median(remote)}
+                row = {
+                    "width": w,
+                    "height": h,
+                    "frame_mib": round(mb, 1),
+                    "frames": args.frames,
+                    "in_process_fps": statistics.median(local),
+                    "grpc_fps": statistics.median(remote),
+                }
                 row["ratio"] = row["grpc_fps"] / row["in_process_fps"]
                 results.append(row)
-                print(f"{w}x{h} RGBA+matte half ({mb:.1f} MiB/frame): in process {row['in_process_fps']:.2f} "
-                      f"frames/s, gRPC {row['grpc_fps']:.2f} frames/s, ratio {row['ratio'] * 100:.0f}%", flush=True)
-    print(f"device {engine.device}; server {'in this process' if args.server is None else args.server}; "
-          f"median of {args.repeats} runs of {args.frames} frames")
+                print(
+                    f"{w}x{h} RGBA+matte half ({mb:.1f} MiB/frame): in process {row['in_process_fps']:.2f} "
+                    f"frames/s, gRPC {row['grpc_fps']:.2f} frames/s, ratio {row['ratio'] * 100:.0f}%",
+                    flush=True,
+                )
+    print(
+        f"device {engine.device}; server {'in this process' if args.server is None else args.server}; "
+        f"median of {args.repeats} runs of {args.frames} frames"
+    )
     if args.json:
         with atomic_write(args.json) as tmp, open(tmp, "w") as f:
             json.dump({"device": str(engine.device), "results": results}, f, indent=2)

@@ -51,9 +51,10 @@ def add_arguments(parser) -> None:
 # --- faults (also used by tests/hostile) ---------------------------------------------------------
 def png_bomb(width: int, height: int) -> bytes:
     """A valid grey 8-bit PNG of ``width × height`` zeros: a few hundred KB that decode to W·H bytes."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     comp = zlib.compressobj(9)
     row = b"\x00" * (width + 1)
     body = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
@@ -72,10 +73,10 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
         buf = buf[: int(rng.integers(8, len(buf)))]
     elif kind == 2:
         a = int(rng.integers(0, len(buf) - 64))
-        buf[a:a] = buf[a:a + 64]
+        buf[a:a] = buf[a : a + 64]
     else:
         a = int(rng.integers(8, len(buf) - 64))
-        buf[a:a + 64] = bytes(64)
+        buf[a : a + 64] = bytes(64)
     return bytes(buf)
 
 
@@ -109,8 +110,9 @@ class Soak:
         self.end = self.t0 + args.minutes * 60
         self.bomb = png_bomb(8000, 8000)
         rgba, mask = _frame(args.size, 0)
-        self.exr = encode_exr(np.concatenate([rgba.astype(np.float32), mask[..., None]], -1),
-                              ["R", "G", "B", "A", "fg"])
+        self.exr = encode_exr(
+            np.concatenate([rgba.astype(np.float32), mask[..., None]], -1), ["R", "G", "B", "A", "fg"]
+        )
 
     def record(self, kind: str, code, seconds: float) -> None:
         name = code.name if hasattr(code, "name") else str(code)
@@ -130,8 +132,12 @@ class Soak:
             stub = pb_grpc.LookGridStub(channel)
             fg = c.upload_style(np.clip(rng.random((32, 32, 3)), 0, 1).astype(np.float32))
             bg = c.upload_style(np.clip(rng.random((32, 32, 3)), 0, 1).astype(np.float32))
-            spec = {"regions": [{"name": "fg", "mask": "inline", "styles": [{"style": fg}]},
-                                {"name": "background", "styles": [{"style": bg}]}]}
+            spec = {
+                "regions": [
+                    {"name": "fg", "mask": "inline", "styles": [{"style": fg}]},
+                    {"name": "background", "styles": [{"style": bg}]},
+                ]
+            }
             frame = 0
             clip = c.open_clip(spec).clip_id
             while time.monotonic() < self.end:
@@ -149,7 +155,9 @@ class Soak:
                             items.append(FrameIn(frame, rgba, list("RGBA"), masks={"fg": mask}))
                             frame += 1
                         outs = list(c.render_frames(clip, items))
-                        if not all(o.pixels is not None and np.isfinite(o.pixels.astype(np.float32)).all() for o in outs):
+                        if not all(
+                            o.pixels is not None and np.isfinite(o.pixels.astype(np.float32)).all() for o in outs
+                        ):
                             raise RuntimeError("non-finite output")
                     elif kind == "upload":
                         c.upload_style(rng.random((48, 48, 3)).astype(np.float32))
@@ -169,12 +177,22 @@ class Soak:
 
     def fault(self, kind: str, c, stub, clip: str, rng) -> None:
         if kind == "held-header":
+
             def requests():
-                yield pb.RenderFramesRequest(header=pb.FrameHeader(
-                    clip_id=clip, frame=1, encoding=pb.RAW_HALF, width=8192, height=8192,
-                    channels=list("RGBA"), payload_bytes=8192 * 8192 * 8))
+                yield pb.RenderFramesRequest(
+                    header=pb.FrameHeader(
+                        clip_id=clip,
+                        frame=1,
+                        encoding=pb.RAW_HALF,
+                        width=8192,
+                        height=8192,
+                        channels=list("RGBA"),
+                        payload_bytes=8192 * 8192 * 8,
+                    )
+                )
                 yield pb.RenderFramesRequest(chunk=b"\0" * (1 << 20))
                 time.sleep(0.5)
+
             call = stub.RenderFrames(requests(), timeout=10)
             time.sleep(0.3)
             call.cancel()
@@ -190,14 +208,25 @@ class Soak:
             c.open_clip({"frames": "0-9999999", "regions": [{"name": "background"}]})
         elif kind == "frame-jump":
             rgba, mask = _frame(16, 0)
-            list(c.render_frames(clip, [FrameIn(30_000_000, rgba[:16, :16], list("RGBA"),
-                                                masks={"fg": mask[:16, :16]})]))
+            list(
+                c.render_frames(clip, [FrameIn(30_000_000, rgba[:16, :16], list("RGBA"), masks={"fg": mask[:16, :16]})])
+            )
         elif kind == "gone-mid-frame":
+
             def requests():
-                yield pb.RenderFramesRequest(header=pb.FrameHeader(
-                    clip_id=clip, frame=1, encoding=pb.RAW_FLOAT, width=512, height=512,
-                    channels=list("RGBA"), payload_bytes=512 * 512 * 16))
+                yield pb.RenderFramesRequest(
+                    header=pb.FrameHeader(
+                        clip_id=clip,
+                        frame=1,
+                        encoding=pb.RAW_FLOAT,
+                        width=512,
+                        height=512,
+                        channels=list("RGBA"),
+                        payload_bytes=512 * 512 * 16,
+                    )
+                )
                 yield pb.RenderFramesRequest(chunk=b"\0" * (1 << 20))
+
             call = stub.RenderFrames(requests(), timeout=10)
             call.cancel()
             for _ in call:
@@ -206,15 +235,23 @@ class Soak:
     def summary(self, server=None) -> dict:
         codes = Counter(code for _, _, code, _ in self.calls)
         normal = sorted(s for _, k, code, s in self.calls if k in NORMAL and code == "OK")
+
         def pct(q: float) -> float:
             return float(np.quantile(normal, q)) if normal else float("nan")
 
-        out = {"minutes": self.args.minutes, "clients": self.args.clients, "calls": len(self.calls),
-               "codes": dict(codes), "faults": dict(Counter(k for _, k, _, _ in self.calls if k in FAULTS)),
-               "peak_rss_mb": max(r for _, r in self.rss) / 2**20 if self.rss else 0,
-               "start_rss_mb": self.rss[0][1] / 2**20 if self.rss else 0,
-               "final_rss_mb": self.rss[-1][1] / 2**20 if self.rss else 0,
-               "p50_s": pct(0.5), "p99_s": pct(0.99), "load": os.getloadavg()}
+        out = {
+            "minutes": self.args.minutes,
+            "clients": self.args.clients,
+            "calls": len(self.calls),
+            "codes": dict(codes),
+            "faults": dict(Counter(k for _, k, _, _ in self.calls if k in FAULTS)),
+            "peak_rss_mb": max(r for _, r in self.rss) / 2**20 if self.rss else 0,
+            "start_rss_mb": self.rss[0][1] / 2**20 if self.rss else 0,
+            "final_rss_mb": self.rss[-1][1] / 2**20 if self.rss else 0,
+            "p50_s": pct(0.5),
+            "p99_s": pct(0.99),
+            "load": os.getloadavg(),
+        }
         if server is not None:
             out["open_clips_after"] = len(server.servicer.engine.clip_ids())
             out["budget_used_after"] = server.servicer.budget.used
@@ -229,6 +266,7 @@ FAULTS = ("held-header", "bomb", "mutated-exr", "malformed", "huge-range", "fram
 def _plot(soak: Soak, path: str) -> None:
     # matplotlib costs ~0.7 s to import and only this plot needs it
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # after use("Agg")
 
@@ -278,12 +316,17 @@ def run(args) -> int:
         with start_in_process(engine, grace=1.0) as (server, address):
             result = _soak(address, args, server)
     codes = ", ".join(f"{k} {v}" for k, v in sorted(result["codes"].items()))
-    print(f"soak: {result['minutes']:g} min, {result['clients']} clients, {result['calls']} calls ({codes}); "
-          f"RSS start {result['start_rss_mb']:.0f} MiB, peak {result['peak_rss_mb']:.0f} MiB, "
-          f"final {result['final_rss_mb']:.0f} MiB; normal calls p50 {result['p50_s']:.3f} s, "
-          f"p99 {result['p99_s']:.3f} s; load {result['load'][0]:.1f}"
-          + (f"; open clips after {result['open_clips_after']}, budget held after "
-             f"{result['budget_used_after']} B (peak {result['budget_peak_mb']:.0f} MiB)"
-             if "open_clips_after" in result else ""))
+    print(
+        f"soak: {result['minutes']:g} min, {result['clients']} clients, {result['calls']} calls ({codes}); "
+        f"RSS start {result['start_rss_mb']:.0f} MiB, peak {result['peak_rss_mb']:.0f} MiB, "
+        f"final {result['final_rss_mb']:.0f} MiB; normal calls p50 {result['p50_s']:.3f} s, "
+        f"p99 {result['p99_s']:.3f} s; load {result['load'][0]:.1f}"
+        + (
+            f"; open clips after {result['open_clips_after']}, budget held after "
+            f"{result['budget_used_after']} B (peak {result['budget_peak_mb']:.0f} MiB)"
+            if "open_clips_after" in result
+            else ""
+        )
+    )
     print(f"soak: wrote {os.path.join(args.out, 'soak.json')} and soak.png")
     return 0
