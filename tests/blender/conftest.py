@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,14 @@ def _python(version: str) -> str | None:
 
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
-    found = os.environ.get(f"LOOKGRID_PYTHON{version.replace('.', '')}") or shutil.which(f"python{version}")
-    if found:
-        return found
-    pyenv = sorted(Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python{version}"))
-    return str(pyenv[-1]) if pyenv else None
+    # a PATH entry may be pyenv's shim, which exists but fails unless that version is selected:
+    # take the first candidate that really runs
+    candidates = [os.environ.get(f"LOOKGRID_PYTHON{version.replace('.', '')}"), shutil.which(f"python{version}")]
+    candidates += sorted(map(str, Path(os.path.expanduser("~/.pyenv/versions")).glob(f"{version}.*/bin/python{version}")))
+    for exe in filter(None, candidates):
+        if subprocess.run([exe, "-c", "pass"], capture_output=True).returncode == 0:
+            return exe
+    return None
 
 
 @pytest.fixture(scope="session", params=sorted(BLENDERS), ids=lambda v: f"bpy{v}")
