@@ -61,12 +61,13 @@ def test_no_server_running_only_a_launch_path(resolve, shot, lookgrid_server, tm
     from lookgrid_resolve import render
 
     _timeline(resolve, shot)
+    before = _lookgrid_processes()  # servers that earlier tests in this process launched and still keep
     form = _form(shot, _free_address(), tmp_path / "out", launch=lookgrid_server.launch)
     placed = render(resolve, form)
     assert placed.record_frame == RECORD and placed.track == 2, placed
     assert placed.server.startswith("a LookGrid server started on this machine") and form.server in placed.server
     assert len(files_under(tmp_path / "out")) == len(FILES)
-    assert not _lookgrid_processes()          # the launched server stopped with the job
+    assert not _lookgrid_processes() - before  # the server this job launched stopped with it
 
 
 def test_a_token_in_the_environment(resolve, shot, lookgrid_server, tmp_path, monkeypatch):
