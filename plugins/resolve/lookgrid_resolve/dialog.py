@@ -156,15 +156,20 @@ def show(resolve, fusion, bmd) -> None:
         if start("spaces", lambda job: _list_colorspaces(form)):
             status("asking the server for its colour spaces")
 
-    def on_render(ev) -> None:
+    def job_form() -> Form | None:
+        """The dialog's form when no render runs and the form reads; otherwise None (said on the status line)."""
         if "render" in jobs:
-            return
+            return None
         try:
-            form = read_form(win.Find)
+            return read_form(win.Find)
         except FormError as err:
             status(f"LookGrid: {err}")
-            return
+            return None
 
+    def on_render(ev) -> None:
+        form = job_form()
+        if form is None:
+            return
         start("render", lambda job: render(resolve, form, progress=job.set_progress, cancel=job.cancelled,
                                            on_main=job.on_main, status=job.set_phase))
         status("rendering…")
@@ -172,12 +177,8 @@ def show(resolve, fusion, bmd) -> None:
     def on_grade(ev) -> None:
         from lookgrid_resolve.grade import apply_grade
 
-        if "render" in jobs:
-            return
-        try:
-            form = read_form(win.Find)
-        except FormError as err:
-            status(f"LookGrid: {err}")
+        form = job_form()
+        if form is None:
             return
         grade_as = str(win.Find("grade_as").Text or "lut").strip().lower()
         if grade_as not in ("lut", "cdl"):

@@ -13,7 +13,8 @@ p95 inside each matte). The exchange frames are removed; the look files stay (th
 from __future__ import annotations
 
 from lookgrid_nuke.node import NodeSetupError, read_node
-from lookgrid_nuke.render import CONNECT_TIMEOUT, Exchange, _PrintedProgress, _report, build_spec, write_exchange
+from lookgrid_nuke.render import (CONNECT_TIMEOUT, Exchange, _PrintedProgress, _report, build_spec, setup_failed,
+                                  write_exchange)
 
 _active: dict[str, object] = {}      # node id -> its running bake (one per node at a time)
 BAKED_SUFFIX = "_baked"
@@ -115,11 +116,7 @@ def bake_to_nodes(group=None, batch: bool = False):
         exchange = Exchange(node_job.storage, nuke.root().name(), node_id, "render", "bake")
         write_exchange(group, node_job, exchange)
     except (NodeSetupError, OSError, RuntimeError) as err:
-        if exchange is not None:
-            exchange.remove_run()
-        if batch:
-            raise NodeSetupError(f"LookGrid: {err}") from None
-        _report(group, f"LookGrid: {err}", True)
+        setup_failed(group, exchange, err, batch)
         return None
 
     if batch:

@@ -298,6 +298,16 @@ def _apply_colorspaces(group, job, working: str) -> None:
         knob.setValue(current)
 
 
+def setup_failed(group, exchange, err: BaseException, batch: bool) -> None:
+    """A job that failed before it started: its exchange run is removed; in batch mode the error is
+    raised as one line, otherwise it is reported on the node (status line and message box)."""
+    if exchange is not None:
+        exchange.remove_run()
+    if batch:
+        raise NodeSetupError(f"LookGrid: {err}") from None
+    _report(group, f"LookGrid: {err}", True)
+
+
 def _report(group, message: str, alert: bool) -> None:
     """Main thread: the status line, and a message box for errors."""
     import nuke
@@ -397,11 +407,7 @@ def _start(group, first: int | None, last: int | None, preview: bool, batch: boo
         exchange = Exchange(node_job.storage, nuke.root().name(), node_id, "preview" if preview else "render")
         proxy = write_exchange(group, node_job, exchange)
     except (NodeSetupError, OSError, RuntimeError) as err:
-        if exchange is not None:
-            exchange.remove_run()
-        if batch:
-            raise NodeSetupError(f"LookGrid: {err}") from None
-        _report(group, f"LookGrid: {err}", True)
+        setup_failed(group, exchange, err, batch)
         return None
     what = f"frame {node_job.first}" if preview else f"{node_job.first}-{node_job.last}"
     if proxy:
