@@ -21,6 +21,17 @@ def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") 
     )
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch's (and numba's) thread count for a benchmark."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch (and numba) threads; default: torch's default. On a busy machine 1 can be "
+        "much faster for torch ops: waiting on descheduled pool threads dominates",
+    )
+
+
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     """``--model NAME|PATH``: a model name (``models/<name>.pt``) or a checkpoint; none means the
     default weights (see :func:`lookgrid.model.load.resolve_model_path`)."""

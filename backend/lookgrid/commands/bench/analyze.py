@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from lookgrid.commands.bench.timing import time_call
-from lookgrid.commands.options import add_device_option, add_model_option
+from lookgrid.commands.options import add_device_option, add_model_option, add_threads_option
 from lookgrid.errors import InvalidInputError
 from lookgrid.imaging.flow import flow_to_previous
 from lookgrid.model.colormath import display_luma_u8
@@ -24,13 +24,7 @@ from lookgrid.model.propagate import propagate_grids
 def add_arguments(parser) -> None:
     parser.add_argument("--regions", type=int, nargs="+", default=[1, 2, 4], help="region counts (default 1 2 4)")
     parser.add_argument("--repeat", type=int, default=9, help="timed runs per figure (median)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch (and numba) threads; default: torch's default. On a busy machine 1 can be "
-        "much faster for torch ops: waiting on descheduled pool threads dominates",
-    )
+    add_threads_option(parser)
     add_device_option(parser)
     add_model_option(parser)
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 import lookgrid._numba  # noqa: F401  (numba's threading layer, before any kernel runs)
 from lookgrid.commands.bench.timing import time_call
-from lookgrid.commands.options import add_device_option, add_model_option
+from lookgrid.commands.options import add_device_option, add_model_option, add_threads_option
 from lookgrid.errors import InvalidInputError
 from lookgrid.model import _cpu_kernels as k
 from lookgrid.model.device import configure_threads, resolve_device
@@ -54,13 +54,7 @@ def add_arguments(parser) -> None:
         help="photo: scikit-image's astronaut (CC0) resized, a natural image; noise: uniform "
         "random pixels, the worst case for the kernel (every depth bin in every span)",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch (and numba) threads; default: torch's default. On a busy machine 1 can be "
-        "much faster for torch ops: waiting on descheduled pool threads dominates",
-    )
+    add_threads_option(parser)
     add_device_option(parser)
     add_model_option(parser)
     parser.add_argument(
