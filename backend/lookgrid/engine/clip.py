@@ -90,7 +90,8 @@ class Clip:
             check_frame_count(len(self.frames), "clip")
         self._frame_set = set(self.frames) if self.frames else set()
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
-        self.smooth = float(spec.smooth)
+        whole_shot = self.anchors is not None and self.loader is not None  # it can read every frame
+        self.smooth = spec.smooth_sigma(whole_shot) if self.method.analysed else 0.0
         if self.smooth > 0 and self.anchors is None and self.method.analysed:
             raise InvalidInputError("spec.smooth > 0 needs the clip's frame range ('frames'); streams render causally")
 
@@ -195,12 +196,12 @@ class Clip:
         low = self._lowres_for(frame)
         styles, rows = pass_.network_inputs(self.regions, self.styled)
         masks = torch.ones_like(low.masks[:, :1]) if rows is None else low.masks[:, rows]
-        temporal = self.method.temporal
+        temporal, views = self.method.temporal, None if rows is None else low.network_views(rows)
         if temporal and self.runtime.temporal == "flow":
-            grids, new_state = self.runtime.predict_flow(low.content, masks, styles, state)
+            grids, new_state = self.runtime.predict_flow(low.content, masks, styles, state, views)
         else:
             grids, new_state = self.runtime.predict(
-                low.content.float(), masks.float(), styles, state if temporal else None
+                low.content.float(), masks.float(), styles, state if temporal else None, views
             )
         self.stats["analysed"] += 1
         for j, k, i in pass_.outputs(self.regions, self.styled):

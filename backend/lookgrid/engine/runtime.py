@@ -129,25 +129,26 @@ class ModelRuntime:
             data_licence=str(getattr(model, "data_licence", "") or model_data_licence(model)),
         )
 
-    def predict(self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: Any):
-        """One network call: content ``(1,3,L,L)``, masks ``(1,S,L,L)``, S style keys →
+    def predict(self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: Any, views=None):
+        """One network call: content ``(1,3,L,L)``, masks ``(1,S,L,L)``, S style keys, views (where
+        each row takes its colour statistics, :meth:`lookgrid.engine.lowres.LowRes.network_views`) →
         ``(grids (S,12,D,Hg,Wg), new_state)``."""
         net = self.model
         feats = self.styles.features(tuple(styles))
         with torch.inference_mode():
             if self.enhance_masks:
                 masks = net.enhance_masks(masks)
-            grids, new_state = net.predict_grids(content, masks, feats, state)
+            grids, new_state = net.predict_grids(content, masks, feats, state, views=views)
         return grids.detach(), new_state
 
     def predict_flow(
-        self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: FlowState | None
+        self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: FlowState | None, views=None
     ) -> tuple[torch.Tensor, FlowState]:
         """``temporal = "flow"``: this frame's grids without statistics state, blended with the
         previous analysed frame's propagated grids warped along DIS flow at analysis resolution
         (:func:`lookgrid.model.propagate.propagate_grids`, weight :attr:`alpha`). content
         ``(1,3,L,L)`` (any float dtype), masks ``(1,S,L,L)`` → ``(grids (S,12,D,Hg,Wg), FlowState)``."""
-        grids, _ = self.predict(content.float(), masks.float(), styles, None)
+        grids, _ = self.predict(content.float(), masks.float(), styles, None, views)
         luma = display_luma_u8(content[0].permute(1, 2, 0).float().cpu().numpy())
         if state is not None:
             flow, visible = flow_to_previous(luma, state.luma.numpy())
