@@ -192,20 +192,24 @@ class Clip:
     # --- analysis -----------------------------------------------------------------------------
     def _run_pass(self, pass_: Pass, frame: int, state):
         """One network call for ``pass_`` on analysed ``frame``; keeps its grids; returns new state."""
-        low = self._lowres_for(frame)
-        styles, rows = pass_.network_inputs(self.regions, self.styled)
-        masks = torch.ones_like(low.masks[:, :1]) if rows is None else low.masks[:, rows]
+        content, masks, styles = self.pass_inputs(pass_, frame)
         temporal = self.method.temporal
         if temporal and self.runtime.temporal == "flow":
-            grids, new_state = self.runtime.predict_flow(low.content, masks, styles, state)
+            grids, new_state = self.runtime.predict_flow(content, masks, styles, state)
         else:
-            grids, new_state = self.runtime.predict(
-                low.content.float(), masks.float(), styles, state if temporal else None
-            )
+            state = state if temporal else None
+            grids, new_state = self.runtime.predict(content.float(), masks.float(), styles, state)
         self.stats["analysed"] += 1
         for j, k, i in pass_.outputs(self.regions, self.styled):
             self._chains.grids[GridKey(frame, k, i)] = grids[j]
         return new_state if temporal else None
+
+    def pass_inputs(self, pass_: Pass, frame: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """The network inputs of ``pass_`` at analysed ``frame``: content ``(1,3,L,L)``, masks
+        ``(1,S,L,L)`` (float16, :func:`make_lowres`) and the S style keys."""
+        low = self._lowres_for(frame)
+        styles, rows = pass_.network_inputs(self.regions, self.styled)
+        return low.content, torch.ones_like(low.masks[:, :1]) if rows is None else low.masks[:, rows], styles
 
     def analyze(self, frame: int, cancel: Callable[[], bool] | None = None) -> None:
         """Compute and cache the grids of the analysed frames that ``frame`` needs."""
@@ -370,13 +374,9 @@ class Clip:
 
     def cache_bytes(self) -> int:
         with self.lock:
-            return (
-                nbytes(self._chains.grids)
-                + nbytes(self._combined)
-                + nbytes(self._chains.smoothed)
-                + nbytes(list(self._lowres.frames.values()))
-                + nbytes(list(self._chains.states.values()))
-            )
+            chains = self._chains
+            held = [chains.grids, self._combined, chains.smoothed, self._lowres.frames, chains.states]
+            return nbytes(held)
 
     # --- analyses: analyse once, render anywhere ---------------------------------------------
     def export_analysis(self) -> dict:
