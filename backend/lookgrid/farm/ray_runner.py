@@ -183,7 +183,15 @@ def _analyze_in_parts(ray, job, chunk, order, spec_dict, options, cpus, summary,
     chunks = order_chunks([c for c in chunk_frames(job.frames, chunk) if anchors & set(c)], order)
     part = ray.remote(_analyze_part_remote).options(num_cpus=1, **options)
     refs = {part.remote(spec_dict, c): c for c in chunks}
-    done = [_result(ray, ref, "analysis of " + chunk_name(c), interrupted) for ref, c in refs.items()]
+    done = []
+    try:
+        for ref, c in refs.items():
+            done.append(_result(ray, ref, "analysis of " + chunk_name(c), interrupted))
+    finally:
+        if len(done) < len(refs):  # a part failed or the job was interrupted: stop the others
+            for ref in refs:
+                ray.cancel(ref, force=True)
+            ray.wait(list(refs), num_returns=len(refs), timeout=10)
     fold = ray.remote(_fold_remote).options(num_cpus=cpus, **options)
     result = _result(ray, fold.remote(spec_dict), "analysis fold", interrupted)
     summary.analysed = result["analysed"]
