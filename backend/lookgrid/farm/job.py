@@ -186,6 +186,12 @@ def worker_engine(spec: ClipSpec, threads: int | None = None):
 ANALYSIS_MIN_THREADS = 2
 
 
+#: torch threads of the fold: its tensors are a few KB, and waking a pool of threads costs more
+#: than the work (0.2 ms vs 20-36 ms per frame with 2 threads on a busy 2-core machine);
+#: :func:`lookgrid.model.propagate.apply_moves` gives the same bits with any number of threads
+FOLD_THREADS = 1
+
+
 def analysis_threads(threads: int | None) -> int:
     """The torch threads of an analysis task given ``threads`` CPUs (None: this process's default)."""
     return max(ANALYSIS_MIN_THREADS, threads or torch.get_num_threads())
@@ -240,6 +246,7 @@ def fold_task(spec: ClipSpec, *, threads: int | None = None, progress=None) -> d
     if in_order is not None:
         manifest = analyses.analyze(spec, engine, progress=progress)
     else:
+        configure_threads(FOLD_THREADS)
         manifest = analysis_parts.fold(spec, engine, io)
     return {
         "analysed": manifest["analysed"],

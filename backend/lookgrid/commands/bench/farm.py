@@ -54,6 +54,7 @@ from lookgrid.farm.chunks import chunk_frames
 from lookgrid.farm.job import load_spec
 from lookgrid.farm.ray_runner import run_job, start_ray
 from lookgrid.imaging import read_image, write_image
+from lookgrid.model.device import configure_threads
 
 SIZES = {"960x540": (540, 960), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
 
@@ -322,10 +323,13 @@ def _parts(args, root) -> dict:
     t0 = time.perf_counter()
     jobs.fold_task(spec)  # check the parts, fold, write the analysis and its manifest
     task_s = (time.perf_counter() - t0) / len(anchors)
+    configure_threads(jobs.analysis_threads(None))
     engine.fold_analysis(spec, loaded, root / "parts" / "fold.pt")  # (open, fold, save)
     io = SequenceIO(spec)
     clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
     folds = []
+    threads = torch.get_num_threads()
+    configure_threads(jobs.FOLD_THREADS)  # as the fold task runs it
     try:
         for _ in range(7):  # the fold alone: what runs in order
             t0 = time.perf_counter()
@@ -333,6 +337,7 @@ def _parts(args, root) -> dict:
             folds.append((time.perf_counter() - t0) / len(anchors))
     finally:
         engine.close_clip(clip.id)
+        configure_threads(threads)
     fold_s = statistics.median(folds)
     t0 = time.perf_counter()  # the same analysis in order, on the same warm engine
     engine.analyze_clip(spec, root / "parts" / "sequential.pt")
