@@ -142,3 +142,17 @@ def test_tc_analyses_in_order_and_says_why(tmp_path, capsys, monkeypatch):
     assert lookgrid(["farm", "task", "fold", "--spec", str(path)]) == 0
     assert "fold: analysed 4 frames in order" in (out := capsys.readouterr().out) and TC_IN_ORDER in out, out
     assert track(tmp_path / "out")["keys"]
+
+
+def test_reinhard_has_no_parts_and_its_fold_writes_the_empty_analysis(tmp_path, capsys):
+    path = write_clip(tmp_path, frames=range(1001, 1004), stride=1)
+    spec = load_spec(path)
+    spec.method = "reinhard"
+    spec.save(path)
+    assert lookgrid(["farm", "task", "analyze-part", "--spec", str(path), "--frames", "1001-1003"]) == 0
+    assert "nothing to do: no analysed frames in this chunk" in capsys.readouterr().out
+    assert lookgrid(["farm", "task", "fold", "--spec", str(path)]) == 0
+    assert "from 0 parts" in capsys.readouterr().out
+    assert track(tmp_path / "out")["keys"] == []
+    assert lookgrid(["farm", "task", "render", "--spec", str(path), "--frames", "1001-1003"]) == 0
+    assert (tmp_path / "out" / "o.1003.exr").is_file()
