@@ -246,8 +246,12 @@ def fold_task(spec: ClipSpec, *, threads: int | None = None, progress=None) -> d
     if in_order is not None:
         manifest = analyses.analyze(spec, engine, progress=progress)
     else:
+        before = torch.get_num_threads()
         configure_threads(FOLD_THREADS)
-        manifest = analysis_parts.fold(spec, engine, io)
+        try:
+            manifest = analysis_parts.fold(spec, engine, io)
+        finally:  # the process goes on (a worker's next task, a command run in-process)
+            configure_threads(before)
     return {
         "analysed": manifest["analysed"],
         "reused": False,

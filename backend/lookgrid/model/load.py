@@ -115,7 +115,7 @@ PRIOR_DESCRIPTION = (
 
 
 #: the prior model's tone-curve slope cap (:func:`prior_model`)
-PRIOR_MAX_SLOPE = 8.0
+PRIOR_MAX_SLOPE = 16.0
 
 
 def prior_model(device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
@@ -132,10 +132,10 @@ def prior_model(device: str | torch.device = "cpu", *, vgg19_weights=None) -> Lo
         g = net.guide_net
         g.w1[1:].zero_()
         g.w2[1:].zero_()
-    # the tone curve's slope cap: 8 (2 for trained models). Measured on the dev suite (12 frames, 5
-    # clips; models/prior.md): SWD 6.73 at 2, 6.33 at 4, 6.16 at 8, 6.10 at 16, structure 0.987 ->
-    # 0.984 and low-pass warping 1.70 -> 1.78 from 2 to 8. Raising the affine's gain cap instead did
-    # not help (gain 4: SWD 6.78 at slope 2, 6.54 at slope 4).
+    # the tone curve's slope cap: 16 (2 for trained models). Measured on the dev suite (12 frames, 5
+    # clips; models/prior.md): SWD 6.73 at 2, 6.33 at 4, 6.16 at 8, 6.10 at 16; structure 0.987 ->
+    # 0.984, low-pass warping 1.70 -> 1.78 and grade pumping 0.62 -> 0.54 from 2 to 16. Raising the
+    # affine's gain cap instead did not help (gain 4: SWD 6.78 at slope 2, 6.54 at slope 4).
     net.config["prior_max_slope"] = PRIOR_MAX_SLOPE
     net.meta = {"data_licence": "none", "model": PRIOR_MODEL}
     net.mask_enhancer_trained = False
