@@ -35,6 +35,7 @@ def _reader(shot, fail_at=None):
 def test_build_spec_checks_what_the_host_read(shot):
     spec = build_spec(_looks(shot), input_colorspace="ACEScg", method="per-frame", stride=2)
     assert spec["method"] == "per-frame" and spec["stride"] == 2 and spec["inputColorspace"] == "ACEScg"
+    assert spec["smooth"] == 0.0  # host jobs are causal, whichever way their frames travel
     fg, bg = spec["regions"]
     assert fg["mask"] == "inline" and "mask" not in bg and "weight" not in bg["styles"][0]
     assert [k["value"] for k in fg["styles"][0]["weight"]["keys"]] == [1.0, 0.0]

@@ -62,7 +62,7 @@ def test_pixels_equal_the_same_job_rendered_from_storage(client, shot, live_serv
     assert res.frames == FRAMES and [o.frame for o in rec.written] == FRAMES
     assert rec.progress == [(i, len(FRAMES)) for i in range(len(FRAMES) + 1)]
     assert rec.threads == {threading.get_ident()}, "callbacks run on the calling thread"
-    assert res.spec["frames"] == "1001-1006"
+    assert res.spec["frames"] == "1001-1006" and res.spec["smooth"] == 0.0  # a stream is causal
     keys = {s["style"] for r in res.spec["regions"] for s in r["styles"]}
     assert len(keys) == 2 and all(k.startswith("sha256:") for k in keys)
     assert client.server_info().open_clips == 0

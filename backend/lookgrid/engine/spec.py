@@ -160,8 +160,7 @@ class ClipSpec:
     config: str | None = None
     #: whole-shot smoothing of each region's look (:func:`lookgrid.model.smooth.smooth_looks`): the
     #: time kernel's sigma in analysed frames, both ways over the clip's frames; 0 = off; None (unset)
-    #: = the default, :meth:`smooth_sigma`. Set in JSON specs and by the CLI; a clip opened through
-    #: the service gets the default (lookgrid.v1.ClipSpec has no field for it).
+    #: = the default, :meth:`smooth_sigma`. On the wire: ``lookgrid.v1.ClipSpec.smooth`` (optional).
     smooth: float | None = None
 
     def smooth_sigma(self, whole_shot: bool) -> float:

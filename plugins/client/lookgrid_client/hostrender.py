@@ -39,7 +39,9 @@ class RegionLook:
 
 
 def build_spec(regions: Sequence[RegionLook], *, input_colorspace: str, method: str = "", stride: int = 0) -> dict:
-    """The inline ClipSpec JSON dict of a host's job."""
+    """The inline ClipSpec JSON dict of a host's job. It asks for no whole-shot smoothing
+    (``smooth`` 0): a host's interactive render may stream its frames inline, which render causally,
+    and the same job rendered by path or on the farm must give the same pixels."""
     if not regions:
         raise InvalidRequestError("add at least one region (and give it a reference image)")
     out = []
@@ -61,7 +63,7 @@ def build_spec(regions: Sequence[RegionLook], *, input_colorspace: str, method: 
         if r.strength is not None:
             region["strength"] = track_from_samples(r.strength)
         out.append(region)
-    spec: dict[str, Any] = {"inputColorspace": input_colorspace, "regions": out}
+    spec: dict[str, Any] = {"inputColorspace": input_colorspace, "regions": out, "smooth": 0.0}
     if method:
         spec["method"] = method
     if int(stride) > 1:

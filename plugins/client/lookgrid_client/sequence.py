@@ -36,8 +36,9 @@ DEFAULT_IN_FLIGHT = 3
 @dataclass
 class RenderResult:
     """What :func:`render_sequence` did: the frames written (in order), wall seconds, the clip's id,
-    the spec as sent (styles resolved to keys, ``frames`` filled in) and ``styles``: the local file
-    each uploaded key came from."""
+    the spec as sent (styles resolved to keys, ``frames`` filled in; ``smooth`` 0 unless it was set:
+    frames sent one by one render causally, and the same job rendered from storage then matches) and
+    ``styles``: the local file each uploaded key came from."""
 
     frames: list[int]
     seconds: float
@@ -328,6 +329,7 @@ def render_sequence(
             client.close_clip(clip_id)
         except LookGridError:
             pass  # the clip may already be gone (evicted, server stopped); the original error matters
+    sent_spec.setdefault("smooth", 0.0)  # what the server did with a stream (ClipSpec.smooth)
     return RenderResult(list(written), time.perf_counter() - t0, clip_id, sent_spec, styles)
 
 

@@ -20,7 +20,7 @@ RAW_HALF: PixelEncoding
 RAW_FLOAT: PixelEncoding
 
 class ClipSpec(_message.Message):
-    __slots__ = ("input", "frames", "input_colorspace", "output", "output_colorspace", "regions", "stride", "method", "model", "device", "config")
+    __slots__ = ("input", "frames", "input_colorspace", "output", "output_colorspace", "regions", "stride", "method", "model", "device", "config", "smooth")
     INPUT_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     INPUT_COLORSPACE_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class ClipSpec(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    SMOOTH_FIELD_NUMBER: _ClassVar[int]
     input: str
     frames: str
     input_colorspace: str
@@ -43,7 +44,8 @@ class ClipSpec(_message.Message):
     model: str
     device: str
     config: str
-    def __init__(self, input: _Optional[str] = ..., frames: _Optional[str] = ..., input_colorspace: _Optional[str] = ..., output: _Optional[str] = ..., output_colorspace: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[RegionSpec, _Mapping]]] = ..., stride: _Optional[int] = ..., method: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., config: _Optional[str] = ...) -> None: ...
+    smooth: float
+    def __init__(self, input: _Optional[str] = ..., frames: _Optional[str] = ..., input_colorspace: _Optional[str] = ..., output: _Optional[str] = ..., output_colorspace: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[RegionSpec, _Mapping]]] = ..., stride: _Optional[int] = ..., method: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., config: _Optional[str] = ..., smooth: _Optional[float] = ...) -> None: ...
 
 class RegionSpec(_message.Message):
     __slots__ = ("name", "mask", "mask_channel", "styles", "strength")
