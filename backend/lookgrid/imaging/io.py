@@ -471,6 +471,27 @@ def read_header(path: str | os.PathLike) -> tuple[int, int, int]:
         return int(spec.full_width), int(spec.full_height), int(spec.nchannels)
 
 
+def io_threads() -> tuple[int, int]:
+    """OpenImageIO's thread settings now: ``(threads, exr_threads)`` (process-wide; 0 means
+    "as many as the machine has")."""
+    return int(oiio.get_int_attribute("threads")), int(oiio.get_int_attribute("exr_threads"))
+
+
+def set_io_threads(threads: int, exr_threads: int | None = None) -> tuple[int, int]:
+    """Set OpenImageIO's thread pool (``threads``: format conversion, parallel decode) and
+    OpenEXR's (``exr_threads``: (de)compression of EXR chunks; default the same as ``threads``).
+    Both are process-wide: every read and write in the process uses them (OpenImageIO's Python
+    binding has no per-file thread count). Returns the previous ``(threads, exr_threads)``, for
+    restoring. ``threads`` >= 0 (0: all cores); ``exr_threads`` >= -1 (-1: on the calling thread)."""
+    exr = threads if exr_threads is None else exr_threads
+    if int(threads) < 0 or int(exr) < -1:
+        raise InvalidInputError(f"OpenImageIO threads must be >= 0 (exr_threads >= -1), got {threads}, {exr}")
+    old = io_threads()
+    oiio.attribute("threads", int(threads))
+    oiio.attribute("exr_threads", int(exr))
+    return old
+
+
 def _read_isolated(path: Path, kwargs: dict, timeout: float | None) -> Image:
     """Run :func:`read_image` in ``python -m lookgrid.imaging._isolated_read`` and unpickle the
     result (a plain subprocess, so the caller's ``__main__`` is never re-imported)."""
