@@ -167,3 +167,27 @@ def inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
             dst[y, x, 2] = min(max(b, lo), hi)
             if c > 3:
                 _extra_channels(src, dst, y, x, counts)
+
+
+@numba.njit(cache=True, nogil=True)  # serial: no parallel-kernel lock, so the reader runs beside compute
+def half_table_kernel(src, dst, tables, plain, counts):
+    """dst[y, x, k] = tables[k, src[y, x, k]] for k < 3, plain[src[y, x, k]] for k >= 3.
+
+    src: (H, W, C) uint16, the bit patterns of half-float pixels (any non-negative strides);
+    dst: (H, W, C) float32 (any strides, e.g. a view of planar memory); tables: (3, 65536) float32,
+    the working value of every half per colour channel (NaN/Inf policy included); plain: (65536,)
+    float32, every half as float32 with the policy (other channels); counts: (H, 4) int64 zeros,
+    filled like :func:`forward_kernel`'s (NaN, +Inf, -Inf; a half is never beyond ±65504)."""
+    h, w, c = src.shape
+    for y in range(h):
+        for x in range(w):
+            for k in range(c):
+                b = src[y, x, k]
+                if (b & 0x7C00) == 0x7C00:  # exponent all ones: Inf (mantissa 0) or NaN
+                    if b & 0x03FF:
+                        counts[y, 0] += 1
+                    elif b & 0x8000:
+                        counts[y, 2] += 1
+                    else:
+                        counts[y, 1] += 1
+                dst[y, x, k] = tables[k, b] if k < 3 else plain[b]
