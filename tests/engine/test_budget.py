@@ -30,6 +30,7 @@ from lookgrid.imaging import io_threads
 def test_the_rule(cores, expected):
     b = stage_threads(cores)
     assert (b.read, b.compute, b.write, b.overlap) == expected
+    assert b.io == cores  # OpenImageIO's pool: the encode may use every core the others leave
     if cores >= 3:  # from 3 cores on the stages together fit the machine
         assert b.read + b.compute + b.write <= cores
 
@@ -49,6 +50,7 @@ def _recording():
 
     def read(i):
         seen["read"].add(numba.get_num_threads())
+        seen["io"] = io_threads()
         seen["where"].add(("read", threading.current_thread() is threading.main_thread()))
         return i * 2
 
@@ -75,6 +77,7 @@ def test_each_stage_runs_in_its_budget_and_settings_come_back():
     assert seen["read"] == {1} and seen["compute"] == {1} and seen["write"] == {2}
     assert seen["torch"] == {before[1]}  # torch's count decides its results: never changed
     assert seen["where"] == {("read", False), ("write", False)}  # their own threads
+    assert seen["io"] == (4, 4)  # OpenImageIO and OpenEXR: budget.io, here the cores
     assert (numba.get_num_threads(), torch.get_num_threads(), io_threads()) == before
 
 
@@ -83,6 +86,7 @@ def test_one_core_runs_the_plain_loop_on_the_callers_thread():
     before = torch.get_num_threads()
     run_budgeted(range(3), read, compute, write, budget=stage_threads(1))
     assert seen["where"] == {("read", True), ("write", True)}
+    assert seen["io"] == (1, 1)
     assert seen["torch"] == {before} and seen["compute"] == {1}
     assert torch.get_num_threads() == before
 

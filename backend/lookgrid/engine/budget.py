@@ -10,11 +10,15 @@ was no faster than the plain loop (issue 27: 0.933 / 0.792 s against 0.765 / 0.8
 
 * **1 core: the plain loop** (:func:`lookgrid.engine.pipeline.run_sequential`). Overlap only hides
   one stage behind another when a second core can run it; on one core it adds thread switches.
-* **2 or more: overlapped**, ``write = cores // 2``, ``read = max(1, (cores - write) // 2)``,
-  ``compute = max(1, cores - write - read)``. The writer gets half: encoding a half ZIP EXR is the
-  longest stage at 1080p and 4K (measured single-threaded on this machine: write ≈ 2 × read ≈
-  2–3 × compute from an analysis). On 2 cores that is 1 + 1 + 1: the writer holds one core, and
-  the reader and compute (together shorter than the write) share the other.
+* **2 or more: overlapped.** numba (per stage): ``write = cores // 2``, ``read = max(1, (cores -
+  write) // 2)``, ``compute = max(1, cores - write - read)`` — on 2 cores 1 + 1 + 1. OpenImageIO's
+  and OpenEXR's pools (``io``), which decode in the reader and encode in the writer: every core.
+  Encoding a half ZIP EXR is the longest stage at 1080p and at 4K (measured at 4K, CPU seconds per
+  frame: decode 0.25, table conversion 0.02, masks 0.04, compute 0.15, inverse conversion 0.10,
+  encode 0.69), so a writer held to one core would make the overlap as slow as a one-thread
+  encode (0.7 s against a 0.51 s floor); with the encode free to use any core the others leave
+  idle, the overlap tends to all the CPU seconds over the cores. That is also what the floor
+  (read + write alone) gets. The pools stay one per library, so no stage multiplies threads.
 
 How a budget is applied (:func:`run_budgeted`):
 
@@ -28,7 +32,7 @@ How a budget is applied (:func:`run_budgeted`):
   compute stage is mostly numba kernels, which do follow the budget (they work pixel by pixel, so
   their results do not depend on it).
 * OpenImageIO's and OpenEXR's pools are **process-wide** too, and read and write both use them:
-  they are set to ``max(read, write)`` for the render and restored after.
+  they are set to ``io`` for the render and restored after.
 
 ``$LOOKGRID_RENDER_CORES`` (``lookgrid bench farm --threads``) budgets for another number of cores
 than the process may run on (:func:`machine_cores`); ``$LOOKGRID_RENDER_PLAIN=1`` runs the plain
@@ -64,10 +68,14 @@ class StageThreads:
     compute: int
     write: int
     overlap: bool
+    io: int = 0  #: OpenImageIO's and OpenEXR's pools (read and write share them); 0: ``cores``
 
     def line(self) -> str:
         mode = "overlapped" if self.overlap else "plain loop"
-        return f"{self.cores} cores: {mode}, threads read {self.read}, compute {self.compute}, write {self.write}"
+        return (
+            f"{self.cores} cores: {mode}, numba threads read {self.read}, compute {self.compute}, "
+            f"write {self.write}; OpenImageIO {self.io or self.cores}"
+        )
 
 
 def machine_cores() -> int:
@@ -80,8 +88,9 @@ def machine_cores() -> int:
 
 def stage_threads(cores: int | None = None) -> StageThreads:
     """The budget for ``cores`` cores (default ``$LOOKGRID_RENDER_CORES``, else
-    :func:`machine_cores`): 1 → the plain loop; n >= 2 → overlapped, write n//2, read
-    max(1, (n - write)//2), compute the rest (at least 1). Bad values raise one clear line."""
+    :func:`machine_cores`): 1 → the plain loop; n >= 2 → overlapped, numba write n//2, read
+    max(1, (n - write)//2), compute the rest (at least 1); OpenImageIO n. Bad values raise one
+    clear line."""
     if cores is None:
         text = os.environ.get(CORES_ENV, "").strip()
         if text:
@@ -95,10 +104,10 @@ def stage_threads(cores: int | None = None) -> StageThreads:
         raise InvalidInputError(f"a render needs at least 1 core, got {cores}")
     n = int(cores)
     if n == 1:
-        return StageThreads(1, 1, 1, 1, overlap=False)
+        return StageThreads(1, 1, 1, 1, overlap=False, io=1)
     write = n // 2
     read = max(1, (n - write) // 2)
-    return StageThreads(n, read, max(1, n - write - read), write, overlap=True)
+    return StageThreads(n, read, max(1, n - write - read), write, overlap=True, io=n)
 
 
 _globals_lock = threading.Lock()
@@ -112,7 +121,7 @@ def _process_threads(budget: StageThreads) -> Iterator[None]:
     docstring); the previous values come back when the last render inside leaves."""
     with _globals_lock:
         if _globals_users[0] == 0:
-            io = max(budget.read, budget.write)
+            io = budget.io or budget.cores
             _globals_saved[:] = [set_io_threads(io, io)]
         _globals_users[0] += 1
     try:

@@ -258,10 +258,10 @@ def overlap_lines(size: str, floor: float, plain: float, fast: dict, threads: in
     loop, the libraries' default threads), ``fast`` the row of the overlapped render and of the
     engine's stages measured one at a time (``read``, ``compute``, ``write``, ``overlapped``).
     Then a model of more cores from the stages' CPU seconds (``cpu_stages``) and the budgets of
-    :func:`lookgrid.engine.budget.stage_threads`: a lower bound, as if every stage scaled
-    perfectly with its threads."""
+    :func:`lookgrid.engine.budget.stage_threads`: a lower bound, as if the work spread perfectly."""
     budget = stage_threads(threads)
     over = fast["overlapped"]
+    cr, cc, cw = fast["cpu_stages"]
     load = os.getloadavg()
     lines = [
         f"Overlap, {size} (s/frame, medians; budget {budget.line()}; load average {load[0]:.1f} "
@@ -271,16 +271,13 @@ def overlap_lines(size: str, floor: float, plain: float, fast: dict, threads: in
         f"  {'overlapped (render_clip, thread budgets)':44} {over:>9.3f}",
         f"  {'overlapped / plain (target <= 0.95)':44} {over / plain:>9.2f}",
         f"  {'overlapped / floor (target <= 1.35 at 4K)':44} {over / floor:>9.2f}",
-        "  model, more cores: each stage's CPU seconds (measured alone) over its threads, the",
-        "  slowest stage or all CPU seconds over the cores, whichever is longer (a bound):",
+        f"  CPU s/frame of the stages measured alone: read {cr:.3f}, compute {cc:.3f}, write {cw:.3f}",
+        "  model, more cores (a bound: all CPU seconds spread over the cores, or the compute on its",
+        "  own numba threads, whichever is longer):",
     ]
-    cr, cc, cw = fast["cpu_stages"]
     for cores in (1, 2, 4, 8, 16):
         b = stage_threads(cores)
-        if b.overlap:
-            bound = max(cr / b.read, cc / b.compute, cw / b.write, (cr + cc + cw) / cores)
-        else:
-            bound = cr + cc + cw
+        bound = max((cr + cc + cw) / cores, cc / b.compute) if b.overlap else cr + cc + cw
         lines.append(f"    {cores:>3} cores: {b.line().split(': ', 1)[1]}: >= {bound:.3f} s/frame")
     return lines
 
