@@ -9,10 +9,15 @@
    their plain sum. Each with the engine's fast I/O and with its reference path
    (``SequenceIO(reference=True)``, ``LOOKGRID_REFERENCE_IO=1``), interleaved frame by frame and run
    by run with floor passes, so that the ratios compare times taken under the same load.
-   Target: render ≤ 1.15 × floor.
+   Target: render ≤ 1.15 × floor. Then the overlap table (:func:`overlap_lines`): the floor,
+   ``render_clip``'s plain loop with the libraries' default threads (``LOOKGRID_RENDER_PLAIN``) and
+   its overlapped stages in their thread budgets (:mod:`lookgrid.engine.budget`), interleaved in the
+   same repeats; overlapped / plain (target ≤ 0.95) and / floor (target ≤ 1.35 at 4K); and a model
+   of more cores from the stages' CPU seconds. ``--threads N`` budgets the render for N cores.
 2. **Workers**: frames/s of ``lookgrid farm render`` (Ray, chunks of ``--chunk``) for each of
    ``--workers`` (default 1 2) on a ``--farm-size`` clip, analysed once and the analysis reused;
-   Ray's start-up and the analysis are timed apart.
+   Ray's start-up and the analysis are timed apart. Then the same at ``--size`` (e.g. 4K) when it
+   differs from ``--farm-size``.
 3. **Model of N workers**: from the measured per-frame analyse cost ``a`` (sequential, one
    worker) and render cost ``t`` (one worker), a job of F frames with stride r takes about
    ``F/r·a + F·t/N`` (+ start-up). Analysis dominates once ``N > r·t/a``; stride r divides the
@@ -22,6 +27,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -315,6 +321,14 @@ def _workers(args, root) -> dict:
     return {"analyze_s": analyze_s, "render_s": 1.0 / rows[0][2], "startup": startup}
 
 
+def _workers_at_size(args, root) -> None:
+    """1 vs N workers (``--workers``) on a clip of the plates' size (``--size``, e.g. 4K; the
+    frames of ``--farm-frames``), beside the ``--farm-size`` run: what a farm gains at the size it
+    renders. Printed only; the N-worker model keeps the ``--farm-size`` costs."""
+    sized = argparse.Namespace(**{**vars(args), "farm_size": args.size})
+    _workers(sized, root / f"workers-{args.size}")
+
+
 def model_table(
     analyze_s: float,
     render_s: float,
@@ -354,6 +368,8 @@ def run(args) -> int:
                 measured.update(_floor(args, root))
         if "workers" not in args.skip:
             measured.update(_workers(args, root))
+            if args.size != args.farm_size:
+                _workers_at_size(args, root)
     a = args.analyze_ms / 1000 if args.analyze_ms else measured.get("analyze_s")
     t = args.render_ms / 1000 if args.render_ms else measured.get("render_s")
     if a and t:
