@@ -283,3 +283,35 @@ def test_a_matrix_transform_has_no_table_and_converts_half_as_float():
     ident = ColorPipeline(src=WORKING_SPACE)
     assert ident.per_channel
     np.testing.assert_array_equal(ident.to_working(px), px.astype(np.float32))
+
+
+@pytest.mark.parametrize("src", ["ACEScg", "Linear Rec.709 (sRGB)"])
+def test_one_thread_inverse_runs_the_serial_twin_with_the_same_values(src):
+    """A caller budgeted to one numba thread (the render's writer) converts back through the serial
+    twin of the parallel kernel, outside the parallel-kernel lock: the same values and counts."""
+    import threading
+
+    import numba
+
+    from lookgrid._numba import PARALLEL_LOCK
+
+    p = ColorPipeline(src=src)
+    rng = np.random.default_rng(8)
+    y = rng.uniform(-2.0, 1.6, (37, 41, 4)).astype(np.float32)
+    y[0, 0] = [np.nan, np.inf, -np.inf, np.nan]
+    y[1, 1, :3] = 200.0  # beyond the half range once linear: clamped
+    ref, ref_report = p.from_working(y, return_report=True)
+    got = []
+
+    def convert():  # on its own thread: numba's thread count is per thread
+        numba.set_num_threads(1)
+        got.append(p.from_working(y, return_report=True))
+
+    with PARALLEL_LOCK:  # held by another stage: the serial twin must not wait for it
+        t = threading.Thread(target=convert, daemon=True)
+        t.start()
+        t.join(timeout=60)
+    assert got, "the one-thread conversion waited for the parallel-kernel lock"
+    one, one_report = got[0]
+    assert np.array_equal(one.view(np.uint32), ref.view(np.uint32))
+    assert one_report == ref_report and one_report.nan == 2

@@ -78,6 +78,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numba
 import numpy as np
 import PyOpenColorIO as ocio
 
@@ -618,11 +619,14 @@ class ColorPipeline:
             counts = np.zeros((arr.shape[0], 4), np.int64)
             # one parallel kernel at a time: each already uses every core, and numba's fallback
             # "workqueue" threading layer must not be entered from two threads at once
-            with _KERNEL_LOCK:
-                if forward:
-                    kernels.forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
-                else:
-                    kernels.inverse_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
+            if not forward and numba.get_num_threads() == 1:  # a one-thread caller: no lock
+                kernels.inverse_kernel_serial(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
+            else:
+                with _KERNEL_LOCK:
+                    if forward:
+                        kernels.forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
+                    else:
+                        kernels.inverse_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
             tot = counts.sum(0)
             report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
             result = dst if direct else dst.reshape(shape)
