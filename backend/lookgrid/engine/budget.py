@@ -13,8 +13,8 @@ was no faster than the plain loop (issue 27: 0.933 / 0.792 s against 0.765 / 0.8
 * **2 or more: overlapped.** numba (per stage): ``write = cores // 2``, ``read = max(1, (cores -
   write) // 2)``, ``compute = max(1, cores - write - read)`` — on 2 cores 1 + 1 + 1. OpenImageIO's
   and OpenEXR's pools (``io``), which decode in the reader and encode in the writer: every core.
-  Encoding a half ZIP EXR is the longest stage at 1080p and at 4K (measured at 4K, CPU seconds per
-  frame: decode 0.25, table conversion 0.02, masks 0.04, compute 0.15, inverse conversion 0.10,
+  Encoding a half ZIP EXR is the longest stage at 1080p and at 4K (measured at 4K, load 7, CPU
+  seconds per frame: decode 0.25, table conversion 0.02, masks 0.04, compute 0.15, inverse conversion 0.10,
   encode 0.69), so a writer held to one core would make the overlap as slow as a one-thread
   encode (0.7 s against a 0.51 s floor); with the encode free to use any core the others leave
   idle, the overlap tends to all the CPU seconds over the cores. That is also what the floor

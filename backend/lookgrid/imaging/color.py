@@ -42,6 +42,9 @@ machine a 1920×1080 ACEScg → ACEScct frame took 21–24 ms (median; the inver
 checks the fast path against OpenColorIO on a set of test values when it is built and falls back to
 OpenColorIO (split over threads) if they disagree or the transform has another shape.
 :meth:`ColorPipeline.to_working_reference` is the plain OpenColorIO path kept beside it for tests.
+A caller whose numba thread count is 1 (the render's writer, :mod:`lookgrid.engine.budget`) converts
+back through the kernel's serial twin (the same row body, so the same values), which needs no
+parallel-kernel lock and so never waits for another stage's kernel.
 
 Half-float input: a table
 -------------------------
