@@ -253,6 +253,8 @@ def test_half_table_equals_opencolorio_bit_for_bit_on_every_half():
     assert fast.dtype == np.float32
     assert np.array_equal(fast.view(np.uint32), ref.view(np.uint32))
     assert fast_report == ref_report and fast_report.nan > 0 and fast_report.posinf == 3
+    split = p.to_working_reference(px, threads=2)  # rows over OpenColorIO threads: the same values
+    assert np.array_equal(split.view(np.uint32), ref.view(np.uint32))
     # the float32 kernel is only close to OpenColorIO (≤ 2e-6): the table is the exact one
     assert np.abs(p.to_working(px.astype(np.float32)) - ref).max() <= 2e-6
 

@@ -147,7 +147,9 @@ class SequenceIO:
             # where the fast path reads float16 (every channel half) and has a table
             halves = img.spec_info is not None and all(f == "half" for f in img.spec_info.channel_formats)
             if halves and to_working.per_channel:
-                working, report = to_working.to_working_reference(img.rgb(), return_report=True)
+                working, report = to_working.to_working_reference(
+                    img.rgb(), return_report=True, threads=to_working.threads
+                )
             else:
                 working, report = to_working.to_working(img.rgb(), return_report=True)
             working = np.asarray(working, np.float32)

@@ -568,10 +568,11 @@ class ColorPipeline:
         """Working space → scene (``src``); exact inverse of :meth:`to_working` (``out`` too)."""
         return self._apply(pixels, forward=False, return_report=return_report, out=out)
 
-    def to_working_reference(self, pixels: np.ndarray, *, return_report: bool = False):
-        """Plain OpenColorIO (lossless, one call) version of :meth:`to_working` (the half
-        table's source: the same values bit for bit for float16 pixels with a table)."""
-        result, report = self._apply_ocio(*self._prepare(pixels), self._cpu_fwd, threads=1, forward=True)
+    def to_working_reference(self, pixels: np.ndarray, *, return_report: bool = False, threads: int = 1):
+        """Plain OpenColorIO (lossless, one call; with ``threads`` > 1 rows split over the pool,
+        the same values) version of :meth:`to_working` (the half table's source: the same values
+        bit for bit for float16 pixels with a table)."""
+        result, report = self._apply_ocio(*self._prepare(pixels), self._cpu_fwd, threads=threads, forward=True)
         return (result, report) if return_report else result
 
     def from_working_reference(self, pixels: np.ndarray) -> np.ndarray:
