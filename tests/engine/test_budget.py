@@ -100,3 +100,22 @@ def test_settings_come_back_after_an_error():
     with pytest.raises(ValueError, match="boom"):
         run_budgeted(range(3), lambda i: i, compute, lambda i, v, c: c, budget=stage_threads(2))
     assert (numba.get_num_threads(), torch.get_num_threads(), io_threads()) == before
+
+
+def test_plain_and_unbudgeted_modes_leave_every_thread_count_alone(monkeypatch):
+    """The references bench farm measures beside the budgets: the plain loop on the caller's
+    thread and the overlap on its own threads, both with the libraries' own counts."""
+    from lookgrid.engine.budget import PLAIN_ENV, UNBUDGETED_ENV
+
+    before = numba.get_num_threads()
+    for env, where in (
+        (PLAIN_ENV, {("read", True), ("write", True)}),
+        (UNBUDGETED_ENV, {("read", False), ("write", False)}),
+    ):
+        monkeypatch.setenv(env, "1")
+        seen, read, compute, write = _recording()
+        run_budgeted(range(3), read, compute, write, budget=StageThreads(4, 1, 1, 1, True, io=1))
+        assert seen["where"] == where
+        assert seen["read"] == seen["compute"] == seen["write"] == {before}
+        assert seen["io"] == io_threads()  # budget.io (1) was not applied
+        monkeypatch.delenv(env)

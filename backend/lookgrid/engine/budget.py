@@ -36,7 +36,8 @@ How a budget is applied (:func:`run_budgeted`):
 
 ``$LOOKGRID_RENDER_CORES`` (``lookgrid bench farm --threads``) budgets for another number of cores
 than the process may run on (:func:`machine_cores`); ``$LOOKGRID_RENDER_PLAIN=1`` runs the plain
-loop with every library's own defaults, the reference the overlap is measured against.
+loop with every library's own defaults, the reference the overlap is measured against;
+``$LOOKGRID_RENDER_UNBUDGETED=1`` the overlap with those defaults (the render before budgets).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ from lookgrid.imaging import set_io_threads
 CORES_ENV = "LOOKGRID_RENDER_CORES"
 #: ``LOOKGRID_RENDER_PLAIN=1``: the plain loop with the libraries' default threads (the reference)
 PLAIN_ENV = "LOOKGRID_RENDER_PLAIN"
+#: ``LOOKGRID_RENDER_UNBUDGETED=1``: overlapped with the libraries' default threads (the render as
+#: it was before the budgets; ``lookgrid bench farm`` measures it beside them)
+UNBUDGETED_ENV = "LOOKGRID_RENDER_UNBUDGETED"
 
 
 @dataclass(frozen=True)
@@ -162,15 +166,21 @@ def run_budgeted(
     *,
     budget: StageThreads | None = None,
     plain: bool | None = None,
+    unbudgeted: bool | None = None,
     **kwargs,
 ) -> list:
     """:func:`run_overlapped` or :func:`run_sequential` (same arguments and results) under a
     thread budget (module docstring). ``budget``: default :func:`stage_threads`; ``plain``: the
-    plain loop with the libraries' default threads (default ``$LOOKGRID_RENDER_PLAIN`` = 1)."""
+    plain loop with the libraries' default threads (default ``$LOOKGRID_RENDER_PLAIN`` = 1);
+    ``unbudgeted``: overlapped with those defaults (default ``$LOOKGRID_RENDER_UNBUDGETED`` = 1)."""
     if plain is None:
         plain = os.environ.get(PLAIN_ENV, "") == "1"
+    if unbudgeted is None:
+        unbudgeted = os.environ.get(UNBUDGETED_ENV, "") == "1"
     if plain:
         return run_sequential(items, read, compute, write, **kwargs)
+    if unbudgeted:
+        return run_overlapped(items, read, compute, write, **kwargs)
     budget = budget or stage_threads()
     with _process_threads(budget):
         if not budget.overlap:

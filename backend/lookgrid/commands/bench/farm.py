@@ -43,7 +43,7 @@ import skimage.data
 from lookgrid.commands.options import add_threads_option
 from lookgrid.engine import Engine
 from lookgrid.engine.analysis import load_analysis
-from lookgrid.engine.budget import CORES_ENV, PLAIN_ENV, stage_threads
+from lookgrid.engine.budget import CORES_ENV, PLAIN_ENV, UNBUDGETED_ENV, stage_threads
 from lookgrid.engine.io import REFERENCE_IO_ENV, SequenceIO
 from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
 from lookgrid.errors import InvalidInputError
@@ -126,12 +126,16 @@ def _floor_pass(spec, frames, folder, cpu: list | None = None) -> list[tuple[flo
     return out
 
 
-def _render_s(engine, spec, analysis, n: int, fast: bool, plain: bool = False) -> tuple[float, float]:
+def _render_s(
+    engine, spec, analysis, n: int, fast: bool, plain: bool = False, unbudgeted: bool = False
+) -> tuple[float, float]:
     """(Seconds, CPU seconds of the process) per frame of ``Engine.render_clip`` from the analysis,
     with the fast or the reference engine I/O (:class:`SequenceIO`'s ``reference``, chosen by
     ``LOOKGRID_REFERENCE_IO``); ``plain``: the plain loop with the libraries' default threads
-    (``LOOKGRID_RENDER_PLAIN``) instead of the overlapped stages in their thread budgets."""
-    with _env({REFERENCE_IO_ENV: "0" if fast else "1", PLAIN_ENV: "1" if plain else "0"}):
+    (``LOOKGRID_RENDER_PLAIN``) instead of the overlapped stages in their thread budgets;
+    ``unbudgeted``: overlapped with the libraries' default threads (``LOOKGRID_RENDER_UNBUDGETED``)."""
+    modes = {PLAIN_ENV: "1" if plain else "0", UNBUDGETED_ENV: "1" if unbudgeted else "0"}
+    with _env({REFERENCE_IO_ENV: "0" if fast else "1", **modes}):
         t0, c0 = time.perf_counter(), time.process_time()
         engine.render_clip(spec, analysis=analysis)
         return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
@@ -196,11 +200,13 @@ def _floor(args, root) -> dict:
             engine.close_clip(clip.id)
     render: dict[bool, list] = {True: [], False: []}
     plain_t: list[tuple[float, float]] = []  # the plain loop (render_clip, default threads), fast I/O
+    unbudgeted_t: list[tuple[float, float]] = []  # overlapped with default threads (before budgets)
     floor_cpu: list[float] = []
     _render_s(engine, spec, analysis, len(frames), True)  # warm: kernels, OCIO processors
     for _ in range(max(1, args.repeats)):  # floor, plain, fast and reference in turn: the same load
         floor_t += _floor_pass(spec, frames, io_dir, floor_cpu)
         plain_t.append(_render_s(engine, spec, analysis, len(frames), True, plain=True))
+        unbudgeted_t.append(_render_s(engine, spec, analysis, len(frames), True, unbudgeted=True))
         for fast in (True, False):
             render[fast].append(_render_s(engine, spec, analysis, len(frames), fast))
     med = statistics.median
@@ -254,6 +260,7 @@ def _floor(args, root) -> dict:
     )
     print(f"  analysis: {analyze_s:.3f} s per analysed frame (read at full size, downscale, network)")
     print()
+    row[True]["unbudgeted"] = med(s for s, _ in unbudgeted_t)
     print("\n".join(overlap_lines(args.size, floor, med(s for s, _ in plain_t), row[True], threads=args.threads)))
     return {"analyze_s": analyze_s}
 
@@ -274,6 +281,7 @@ def overlap_lines(size: str, floor: float, plain: float, fast: dict, threads: in
         f"{load[1]:.1f} {load[2]:.1f}):",
         f"  {'floor: read + write':44} {floor:>9.3f}",
         f"  {'plain loop (render_clip, default threads)':44} {plain:>9.3f}",
+        f"  {'overlapped, default threads (no budgets)':44} {fast.get('unbudgeted', float('nan')):>9.3f}",
         f"  {'overlapped (render_clip, thread budgets)':44} {over:>9.3f}",
         f"  {'overlapped / plain (target <= 0.95)':44} {over / plain:>9.2f}",
         f"  {'overlapped / floor (target <= 1.35 at 4K)':44} {over / floor:>9.2f}",
