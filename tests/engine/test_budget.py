@@ -19,7 +19,7 @@ from lookgrid.imaging import io_threads
     "cores,expected",
     [
         (1, (1, 1, 1, False)),
-        (2, (1, 1, 1, True)),
+        (2, (2, 2, 2, False)),  # the plain loop: overlap cannot win on 2 cores (engine.budget)
         (3, (1, 1, 1, True)),
         (4, (1, 1, 2, True)),
         (8, (2, 2, 4, True)),
@@ -36,6 +36,8 @@ def test_the_rule(cores, expected):
 
 
 def test_cores_from_the_environment(monkeypatch):
+    monkeypatch.setenv(CORES_ENV, "3")
+    assert stage_threads().overlap
     monkeypatch.setenv(CORES_ENV, "1")
     assert not stage_threads().overlap
     monkeypatch.setenv(CORES_ENV, "many")
@@ -79,6 +81,13 @@ def test_each_stage_runs_in_its_budget_and_settings_come_back():
     assert seen["where"] == {("read", False), ("write", False)}  # their own threads
     assert seen["io"] == (4, 4)  # OpenImageIO and OpenEXR: budget.io, here the cores
     assert (numba.get_num_threads(), torch.get_num_threads(), io_threads()) == before
+
+
+def test_two_cores_run_the_plain_loop_with_both_cores_for_each_stage():
+    seen, read, compute, write = _recording()
+    run_budgeted(range(3), read, compute, write, budget=stage_threads(2))
+    assert seen["where"] == {("read", True), ("write", True)}
+    assert seen["io"] == (2, 2) and seen["compute"] == {min(2, numba.config.NUMBA_NUM_THREADS)}
 
 
 def test_one_core_runs_the_plain_loop_on_the_callers_thread():

@@ -8,17 +8,24 @@ was no faster than the plain loop (issue 27: 0.933 / 0.792 s against 0.765 / 0.8
 
 :func:`stage_threads` gives each stage a share of the cores instead:
 
-* **1 core: the plain loop** (:func:`lookgrid.engine.pipeline.run_sequential`). Overlap only hides
-  one stage behind another when a second core can run it; on one core it adds thread switches.
-* **2 or more: overlapped.** numba (per stage): ``write = cores // 2``, ``read = max(1, (cores -
-  write) // 2)``, ``compute = max(1, cores - write - read)`` — on 2 cores 1 + 1 + 1. OpenImageIO's
-  and OpenEXR's pools (``io``), which decode in the reader and encode in the writer: every core.
-  Encoding a half ZIP EXR is the longest stage at 1080p and at 4K (measured at 4K, load 7, CPU
-  seconds per frame: decode 0.25, table conversion 0.02, masks 0.04, compute 0.15, inverse conversion 0.10,
-  encode 0.69), so a writer held to one core would make the overlap as slow as a one-thread
-  encode (0.7 s against a 0.51 s floor); with the encode free to use any core the others leave
-  idle, the overlap tends to all the CPU seconds over the cores. That is also what the floor
-  (read + write alone) gets. The pools stay one per library, so no stage multiplies threads.
+* **1 or 2 cores: the plain loop** (:func:`lookgrid.engine.pipeline.run_sequential`), each stage in
+  turn with every core. Overlap can only fill cores the plain loop leaves idle, and costs CPU of
+  its own: measured at 4K (load 7), the overlapped render took 1.60 CPU seconds per frame against
+  1.30 for its stages one at a time (concurrent 4K frames contend for caches and memory), and at
+  1080p 0.37–0.39 against 0.31–0.35 for the plain loop. On 2 cores it is therefore bounded by
+  1.60 / 2 = 0.80 s per 4K frame, while the plain loop already keeps most of both cores busy
+  (OpenImageIO's decode and encode use both: the floor, read + write, runs at ~2 CPU seconds per
+  wall second on a quiet machine; the plain loop took 0.765–0.802 s quiet, issue 27). No overlap
+  wins there; on 1 core it only adds thread switches.
+* **3 or more: overlapped.** numba (per stage): ``write = cores // 2``, ``read = max(1, (cores -
+  write) // 2)``, ``compute = max(1, cores - write - read)`` — 1 + 1 + 1 on 3 cores, 1 + 1 + 2 on
+  4. OpenImageIO's and OpenEXR's pools (``io``), which decode in the reader and encode in the
+  writer: every core. Encoding a half ZIP EXR is the longest stage at 1080p and at 4K (measured at
+  4K, load 7, CPU seconds per frame: decode 0.25, table conversion 0.02, masks 0.04, compute 0.15,
+  inverse conversion 0.10, encode 0.69), so a writer held to its share would make the overlap as
+  slow as that share's encode; free to use any core the others leave idle, the overlap tends to
+  all its CPU seconds over the cores (1.60 / 3 = 0.53 s per 4K frame on 3 cores, below the plain
+  loop). The pools stay one per library, so no stage multiplies threads.
 
 How a budget is applied (:func:`run_budgeted`):
 
@@ -61,6 +68,8 @@ PLAIN_ENV = "LOOKGRID_RENDER_PLAIN"
 #: ``LOOKGRID_RENDER_UNBUDGETED=1``: overlapped with the libraries' default threads (the render as
 #: it was before the budgets; ``lookgrid bench farm`` measures it beside them)
 UNBUDGETED_ENV = "LOOKGRID_RENDER_UNBUDGETED"
+#: up to this many cores a render runs the plain loop (module docstring: overlap cannot win there)
+MAX_PLAIN_CORES = 2
 
 
 @dataclass(frozen=True)
@@ -92,9 +101,9 @@ def machine_cores() -> int:
 
 def stage_threads(cores: int | None = None) -> StageThreads:
     """The budget for ``cores`` cores (default ``$LOOKGRID_RENDER_CORES``, else
-    :func:`machine_cores`): 1 → the plain loop; n >= 2 → overlapped, numba write n//2, read
-    max(1, (n - write)//2), compute the rest (at least 1); OpenImageIO n. Bad values raise one
-    clear line."""
+    :func:`machine_cores`): n <= 2 → the plain loop, every stage with n threads; n >= 3 →
+    overlapped, numba write n//2, read max(1, (n - write)//2), compute the rest (at least 1);
+    OpenImageIO n. Bad values raise one clear line."""
     if cores is None:
         text = os.environ.get(CORES_ENV, "").strip()
         if text:
@@ -107,8 +116,8 @@ def stage_threads(cores: int | None = None) -> StageThreads:
     if int(cores) < 1:
         raise InvalidInputError(f"a render needs at least 1 core, got {cores}")
     n = int(cores)
-    if n == 1:
-        return StageThreads(1, 1, 1, 1, overlap=False, io=1)
+    if n <= MAX_PLAIN_CORES:
+        return StageThreads(n, n, n, n, overlap=False, io=n)
     write = n // 2
     read = max(1, (n - write) // 2)
     return StageThreads(n, read, max(1, n - write - read), write, overlap=True, io=n)
