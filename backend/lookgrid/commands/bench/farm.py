@@ -287,12 +287,13 @@ def overlap_lines(size: str, floor: float, plain: float, fast: dict, threads: in
         f"  {'budgeted / plain (target <= 0.95)':44} {over / plain:>9.2f}",
         f"  {'budgeted / floor (target <= 1.35 at 4K)':44} {over / floor:>9.2f}",
         f"  CPU s/frame of the stages measured alone: read {cr:.3f}, compute {cc:.3f}, write {cw:.3f}",
-        "  model, more cores (a bound: all CPU seconds spread over the cores, or the compute on its",
-        "  own numba threads, whichever is longer):",
+        "  model, more cores (a bound: all CPU seconds spread over the cores, or, overlapped, the",
+        "  compute on its own numba threads, whichever is longer):",
     ]
     for cores in (1, 2, 4, 8, 16):
         b = stage_threads(cores)
-        bound = max((cr + cc + cw) / cores, cc / b.compute) if b.overlap else cr + cc + cw
+        # the plain loop: each stage in turn over every core; overlapped: also the compute on its share
+        bound = max((cr + cc + cw) / cores, cc / b.compute) if b.overlap else (cr + cc + cw) / cores
         lines.append(f"    {cores:>3} cores: {b.line().split(': ', 1)[1]}: >= {bound:.3f} s/frame")
     return lines
 
