@@ -3,7 +3,7 @@
 A small generated clip (96×64, 6 EXR frames, scene-linear float32) with two regions: ``fg`` (a
 drifting soft blob, 8-bit PNG matte) with two looks crossing over on keyframed weights (SMOOTH and
 LINEAR) and a keyframed strength, and the background with one look. It is rendered with every
-method at stride 1 and 2 by the shipped model, plus cases that
+method at stride 1 and 2 by ``lookgrid-v2`` (the default model until issue 23), plus cases that
 go through the other ways into the engine: the grid-space blend (eq. 7, a seeded random net with
 ``blend = "grid"``), a farm-style run (``analyze_clip`` to an analysis file, then ``render_clip`` of a
 chunk from it), and an open clip fed in memory out of order and then updated with new keyframes.
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -101,7 +102,7 @@ def make_spec(paths: dict, out: str, method: str, stride: int, *, late_cross: bo
         regions=[RegionSpec("fg", paths["mask"], [StyleTrack(paths["warm"], warm),
                                                   StyleTrack(paths["cool"], cool)], strength),
                  RegionSpec("background", None, [StyleTrack(paths["green"])])],
-        stride=stride, method=method)
+        stride=stride, method=method, smooth=0.0)
 
 
 def grid_blend_net():
@@ -142,10 +143,16 @@ def render_cases(folder: Path) -> dict[str, tuple[list[str], np.ndarray]]:
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the same reduction order whatever the machine
+    crops = os.environ.get("LOOKGRID_REGION_CROPS")
+    os.environ["LOOKGRID_REGION_CROPS"] = "0"  # the references predate small-region crops (issue 23)
     try:
         return _render_cases(folder)
     finally:
         torch.set_num_threads(threads)
+        if crops is None:
+            os.environ.pop("LOOKGRID_REGION_CROPS", None)
+        else:
+            os.environ["LOOKGRID_REGION_CROPS"] = crops
 
 
 def _render_cases(folder: Path) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -154,7 +161,10 @@ def _render_cases(folder: Path) -> dict[str, tuple[list[str], np.ndarray]]:
     paths = write_inputs(folder)
     # The references were made before "flow" existed, with TC-AdaIN's statistics blend; "flow"
     # became the default since (issue 16), so the cases name "tc" (on c6d5bb8 drop the argument).
-    shipped = Engine(device="cpu", temporal="tc")
+    # Issue 23 made the prior the default model and whole-shot smoothing the default for clips that
+    # can read their shot: the cases name the model the references were made with (lookgrid-v2),
+    # smoothing off (make_spec) and no small-region crops (render_cases).
+    shipped = Engine(model_path="lookgrid-v2", device="cpu", temporal="tc")
     results = {}
 
     def run(engine, name, method, stride, **kw):

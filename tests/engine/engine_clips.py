@@ -34,6 +34,10 @@ def make_frame(f: int, h: int = 48, w: int = 64, speed: float = 1.0, flicker: fl
 
 
 def fg_bg_spec(stride: int = 1, method: str = "lookgrid", **kw) -> ClipSpec:
+    """A two-region spec. Unsmoothed unless ``smooth`` is given: these tests are about the chains
+    (what is analysed when, and what each frame's own grids are); smoothing has its own tests
+    (test_smooth_shot.py)."""
+    kw.setdefault("smooth", 0.0)
     return ClipSpec(regions=[RegionSpec("fg", "fg.%04d.png", [StyleTrack(STYLE_A)]),
                              RegionSpec("background", None, [StyleTrack(STYLE_B)])],
                     stride=stride, method=method, **kw)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lookgrid.engine import ClipSpec
+from lookgrid.engine.spec import DEFAULT_SMOOTH
 from lookgrid.engine.chain import GridKey
 from lookgrid.errors import InvalidInputError
 from lookgrid.imaging import read_image
@@ -35,11 +36,15 @@ def test_smoothed_grids_are_the_pure_function_of_the_raw_ones(engine, tmp_path):
         engine.close_clip(clip.id)
 
 
-def test_smoothing_is_in_the_spec_and_off_by_default():
-    assert ClipSpec().smooth == 0.0
+def test_smoothing_is_in_the_spec_and_on_by_default_where_the_clip_has_a_range():
+    assert ClipSpec().smooth is None  # unset: the default
+    assert ClipSpec().smooth_sigma(whole_shot=True) == DEFAULT_SMOOTH == 3.0
+    assert ClipSpec().smooth_sigma(whole_shot=False) == 0.0  # a stream renders causally
+    assert ClipSpec(smooth=0.0).smooth_sigma(whole_shot=True) == 0.0  # off, asked for
     spec = ClipSpec.from_dict({"smooth": 2.5})
     assert spec.smooth == 2.5 and ClipSpec.from_dict(spec.to_dict()).smooth == 2.5
-    assert "smooth" not in ClipSpec().to_dict()
+    assert ClipSpec.from_dict({"smooth": 0}).to_dict()["smooth"] == 0.0  # an explicit 0 is kept
+    assert "smooth" not in ClipSpec().to_dict() and ClipSpec.from_dict({}).smooth is None
     with pytest.raises(InvalidInputError, match="smooth"):
         ClipSpec.from_dict({"smooth": "lots"})
     with pytest.raises(InvalidInputError, match="smooth"):
@@ -60,7 +65,7 @@ def test_chunks_and_saved_analyses_equal_one_smoothed_run(engine, tmp_path):
             np.testing.assert_array_equal(read_image(tmp_path / "a" / f"o.{f:04d}.exr").pixels,
                                           read_image(tmp_path / folder / f"o.{f:04d}.exr").pixels)
     # and smoothing changes the pixels
-    engine.render_clip(spec_for(inp, mask, str(tmp_path / "d" / "o.####.exr"), stride=2), frames=[4])
+    engine.render_clip(spec_for(inp, mask, str(tmp_path / "d" / "o.####.exr"), stride=2, smooth=0.0), frames=[4])
     assert not np.array_equal(read_image(tmp_path / "a" / "o.0004.exr").pixels,
                               read_image(tmp_path / "d" / "o.0004.exr").pixels)
 
@@ -71,6 +76,16 @@ def test_a_stream_without_a_frame_range_cannot_smooth(engine):
         engine.open_clip(spec)
     spec.smooth = 0.0
     engine.close_clip(engine.open_clip(spec).id)
+    spec.smooth = None  # the default: causal for a stream, smoothed when the clip can read its shot
+    clip = engine.open_clip(spec)
+    assert clip.smooth == 0.0
+    engine.close_clip(clip.id)
+    clip = engine.open_clip(spec, frames=[1, 2, 3])  # a range, but frames only arrive inline
+    assert clip.smooth == 0.0
+    engine.close_clip(clip.id)
+    clip = engine.open_clip(spec, frames=[1, 2, 3], loader=lambda f: None)  # it can read the shot
+    assert clip.smooth == DEFAULT_SMOOTH
+    engine.close_clip(clip.id)
 
 
 def test_a_replaced_style_is_smoothed_again(engine, tmp_path):

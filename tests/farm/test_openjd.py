@@ -22,7 +22,9 @@ OPENJD = str(BIN / "openjd") if (BIN / "openjd").exists() else shutil.which("ope
 LOOKGRID = str(BIN / "lookgrid") if (BIN / "lookgrid").exists() else shutil.which("lookgrid")
 
 
-def test_the_bundle_checks_and_runs_with_openjd(job_spec, reference, tmp_path):
+def test_the_bundle_checks_and_runs_with_openjd(job_spec, reference, analysed, tmp_path):
+    import torch
+
     from test_farm import assert_same_as_reference
 
     spec = job_spec("openjd", with_analysis=False)
@@ -45,7 +47,14 @@ def test_the_bundle_checks_and_runs_with_openjd(job_spec, reference, tmp_path):
                          capture_output=True, text=True, cwd=elsewhere, timeout=600)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
-    assert "analyze: 5 frames" in log  # Analyze ran first, once
+    # AnalyzeParts ran per chunk, then Analyze folded the parts (once), then Render
+    parts = re.findall(r"analyze-part: frames (\d+-\d+): (\d+) analysed frames", log)
+    assert sum(int(n) for _, n in parts) == 5 and len(parts) == 3, parts
+    assert "fold: 5 analysed frames from 3 parts" in log
+    assert log.index("fold: 5") < log.index("render: frames")
+    got = torch.load(tmp_path / "openjd" / ".lookgrid" / "track.pt", weights_only=True)
+    want = torch.load(analysed / "track.pt", weights_only=True)  # one sequential analysis
+    assert got["keys"] == want["keys"] and torch.equal(got["grids"], want["grids"])
     # CONTIGUOUS chunks of at most ChunkSize frames that cover the clip once (openjd evens them out)
     chunks = sorted(tuple(map(int, m.split("-"))) for m in re.findall(r"render: frames (\d+-\d+)", log))
     assert len(chunks) == 3 and all(b - a + 1 <= 5 for a, b in chunks), chunks
@@ -64,12 +73,22 @@ def test_a_failing_task_fails_the_openjd_job(job_spec, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode != 0
     assert "no analysis" in run.stdout + run.stderr
+    # the fold without its parts refuses too, naming the analysed frames no part holds
+    run = subprocess.run([OPENJD, "run", str(bundle / "template.yaml"), "-p", f"LookGrid={LOOKGRID}",
+                          "--step", "Analyze", "--no-run-dependencies"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "holds analysed frames 1001, 1004, 1007, 1010, 1012;" in run.stdout + run.stderr
 
 
 def test_template_is_data_and_chunks_are_contiguous_runs():
     t = job_template("j", "1001-1010", 4)
-    render = t["steps"][1]
+    parts, fold, render = t["steps"]
+    assert (parts["name"], fold["name"], render["name"]) == ("AnalyzeParts", "Analyze", "Render")
+    assert "dependencies" not in parts and fold["dependencies"] == [{"dependsOn": "AnalyzeParts"}]
+    assert "parameterSpace" not in fold and fold["script"]["actions"]["onRun"]["args"][:3] == ["farm", "task", "fold"]
     assert render["dependencies"] == [{"dependsOn": "Analyze"}]
+    assert parts["parameterSpace"] == render["parameterSpace"]
     frame = render["parameterSpace"]["taskParameterDefinitions"][0]
     assert frame["type"] == "CHUNK[INT]" and frame["chunks"]["rangeConstraint"] == "CONTIGUOUS"
     assert chunk_frames(range(1, 11), 4) == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]

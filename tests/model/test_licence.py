@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lookgrid.model import licence as Lic
-from lookgrid.model.load import load_model, save_model, shipped_model_path
+from lookgrid.model.load import load_model, resolve_model_path, save_model, shipped_model_path
 from lookgrid.model.network import LookGridNet
 
 
@@ -21,8 +21,8 @@ def test_licence_classes_and_unknown_values():
 
 
 def test_every_shipped_model_states_its_licence_and_v2_is_research_only():
-    shipped = shipped_model_path()
-    assert shipped is not None
+    shipped = resolve_model_path("lookgrid-v2")
+    assert shipped is not None and shipped_model_path() is None  # the default, the prior, has no file
     for p in shipped.parent.glob("*.pt"):
         meta = torch.load(p, map_location="cpu", weights_only=True)["meta"]
         assert meta.get("data_licence") in Lic.DATA_LICENCES and meta["data_licence"] not in ("unknown", "none"), p

@@ -6,11 +6,15 @@ from lookgrid.model import load as L
 from lookgrid.model.network import LookGridNet
 
 
-def test_no_shipped_weights_gives_untrained_prior_model(monkeypatch, caplog):
-    monkeypatch.setattr(L, "shipped_model_path", lambda: None)
+def test_the_default_model_is_the_prior_alone(monkeypatch):
+    """No model named and no $LOOKGRID_MODEL: the closed-form colour prior alone (no checkpoint, no
+    training data), the same model on every run."""
+    monkeypatch.delenv("LOOKGRID_MODEL", raising=False)
+    assert L.default_model_choice() == "prior" and L.shipped_model_path() is None
+    assert L.resolve_model_path(None) is None and L.resolve_model_path("") is None
     net = L.load_model()
-    assert isinstance(net, LookGridNet) and not net.training
-    assert "colour prior alone" in caplog.text and net.config["prior"] == "mkl"
+    assert isinstance(net, LookGridNet) and not net.training and net.name == "prior"
+    assert net.config["prior"] == "mkl" and net.meta["data_licence"] == "none"
     assert torch.equal(net.to_grid.weight, torch.zeros_like(net.to_grid.weight))
 
 
@@ -83,16 +87,18 @@ def test_incompatible_state_dict(tmp_path):
         L.load_model(path)
 
 
-def test_shipped_model_is_the_default(monkeypatch):
-    """models/lookgrid-v2.pt ships with the repository and is what render, the engine and the
-    service load when no model is named: the trained residual on the colour prior, pixel blending."""
+def test_lookgrid_v2_stays_available_by_name(monkeypatch):
+    """models/lookgrid-v2.pt ships with the repository and is chosen by name (or $LOOKGRID_MODEL):
+    the trained residual on the colour prior, pixel blending."""
     monkeypatch.delenv("LOOKGRID_MODEL", raising=False)
-    path = L.shipped_model_path()
+    path = L.resolve_model_path("lookgrid-v2")
     assert path is not None and path.name == "lookgrid-v2.pt" and path.parent.name == "models"
-    net = L.load_model()
+    net = L.load_model("lookgrid-v2")
     assert net.config["prior"] == "mkl" and net.config["blend"] == "pixel"
     assert net.meta["steps"] >= 1000 and net.mask_enhancer_trained
     assert float(net.to_grid.weight.detach().abs().sum()) > 0  # a trained residual, not the bare prior
+    monkeypatch.setenv("LOOKGRID_MODEL", "lookgrid-v2")
+    assert L.shipped_model_path() == path and L.load_model().meta["data_licence"] == "research-only"
 
 
 def test_models_are_chosen_by_name(tmp_path, monkeypatch):

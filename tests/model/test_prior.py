@@ -148,6 +148,8 @@ def test_bad_prior_config():
         LookGridNet({"blend": "both"})
     with pytest.raises(InvalidInputError, match="prior_curve"):
         LookGridNet({"prior_curve": 1.5})
+    with pytest.raises(InvalidInputError, match="prior_max_slope"):
+        LookGridNet({"prior_max_slope": 0.5})
 
 
 # ------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ def test_prior_is_a_name_with_no_file_and_no_training_data():
     net = L.load_model("prior")
     assert isinstance(net, LookGridNet) and not net.training
     assert net.config["prior"] == "mkl" and net.config["prior_curve"] == 1.0
+    assert net.config["prior_max_gain"] == 2.0 and net.config["prior_max_slope"] == L.PRIOR_MAX_SLOPE == 16.0
     assert torch.count_nonzero(net.to_grid.weight) == 0 and torch.count_nonzero(net.to_grid.bias) == 0
     assert model_data_licence(net) == "none" and commercially_usable("none")
     assert not commercially_usable("research-only")

@@ -68,3 +68,27 @@ def test_bad_inputs_say_what_is_wrong():
     with pytest.raises(InvalidInputError, match="temporal mode"):
         LookGridNet({"temporal": "psychic"})
     assert LookGridNet().config["temporal"] == "flow"  # the default (issue 16: it wins on the dev suite)
+
+
+def test_flow_moves_then_apply_moves_is_propagate_grids_and_any_thread_count_gives_the_same_bits():
+    """The farm computes the moves on workers and folds with one thread; the engine's sequential
+    path does both with whatever threads it has: the two must agree bit for bit."""
+    gen = torch.Generator().manual_seed(3)
+    prev, fresh = torch.randn(3, 12, 8, 16, 16, generator=gen), torch.randn(3, 12, 8, 16, 16, generator=gen)
+    flow = 6 * torch.randn(256, 256, 2, generator=gen)
+    visible = torch.rand(256, 256, generator=gen) > 0.3
+    moves = P.flow_moves(flow, visible, 16, 16)
+    assert moves.moves.shape == (16, 16, 2) and moves.share.shape == (16, 16)
+    before = torch.get_num_threads()
+    try:
+        out = {}
+        for threads in (1, 2, 4):
+            torch.set_num_threads(threads)
+            out[threads] = P.apply_moves(prev, fresh, moves, 0.5)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(out[1], out[2]) and torch.equal(out[1], out[4])
+    assert torch.equal(out[1], P.propagate_grids(prev, fresh, flow, visible, 0.5))
+    assert not torch.equal(out[1], fresh)
+    with pytest.raises(ShapeMismatchError):
+        P.apply_moves(prev, fresh, P.CellMoves(moves.moves, moves.share[:8]), 0.5)

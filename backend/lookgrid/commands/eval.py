@@ -32,7 +32,7 @@ from lookgrid.errors import InvalidInputError
 from lookgrid.eval import harness, report
 from lookgrid.eval.suites import DEV_MAX_FRAMES, DEV_MAX_HEIGHT, SUITES, missing_files, shared_data_dir
 from lookgrid.fsutil import remove_stale_temps
-from lookgrid.model.load import default_model_choice, shipped_model_path
+from lookgrid.model.load import default_model_choice
 from lookgrid.model.propagate import TEMPORAL_MODES
 
 
@@ -111,6 +111,15 @@ def add_arguments(parser) -> None:
         help="how temporal methods carry the look: tc (statistics, TC-AdaIN) or flow "
         "(grids warped along optical flow); default: what the model says",
     )
+    parser.add_argument(
+        "--zoom-out",
+        type=int,
+        default=1,
+        metavar="K",
+        help="measure each clip as a wider shot: frames shrunk K times into the middle and mirrored "
+        "out to their size, masks shrunk alike (a region then covers 1/K² of what it did: the "
+        "small-region test; default 1 = as they are)",
+    )
     add_model_option(parser)
     add_device_option(parser)
     parser.add_argument("--sheet-frames", type=int, default=3, help="frames per contact sheet (default 3)")
@@ -157,13 +166,8 @@ def _clip_jobs(args):
 
 
 def _model_label(path: str | None) -> str:
-    """Which weights the model-based methods ran with (recorded in the JSON)."""
-    path = path or default_model_choice()
-    if path:
-        return path
-
-    shipped = shipped_model_path()
-    return str(shipped) if shipped else "untrained (no shipped weights: identity grids, output == input)"
+    """Which model the model-based methods ran with (recorded in the JSON)."""
+    return path or default_model_choice()
 
 
 def _cuts(engine, jobs, methods, args, say) -> dict[str, list[dict]]:
@@ -191,6 +195,8 @@ def run(args) -> int:
         raise InvalidInputError(f"--smooth must be >= 0, got {args.smooth}")
     if not 0.0 <= args.grain <= 1.0:
         raise InvalidInputError(f"--grain must lie in [0, 1], got {args.grain}")
+    if args.zoom_out < 1:
+        raise InvalidInputError(f"--zoom-out must be >= 1, got {args.zoom_out}")
     if args.cut < 0 or (args.cut and len(jobs) < 2):
         raise InvalidInputError("--cut K needs K >= 1 and two or more clips (--suite dev)")
     os.makedirs(args.out, exist_ok=True)
@@ -206,6 +212,7 @@ def run(args) -> int:
     dicts: list = []
     for name, spec, max_frames, max_height in jobs:
         clip = harness.load_clip(name, spec, engine, max_frames=max_frames, max_height=max_height)
+        clip = harness.zoomed_out(clip, args.zoom_out)
         say(f"{name}: {len(clip.frames)} frames at {clip.frames[0].shape[1]}x{clip.frames[0].shape[0]}")
         if not results:
             harness.warm_up(engine, clip, methods, smooth=args.smooth)
@@ -235,6 +242,7 @@ def run(args) -> int:
         "stride": args.stride,
         "smooth": args.smooth,
         "grain": args.grain,
+        "zoom_out": args.zoom_out,
         "temporal": engine.temporal,
         "cut_frames": args.cut,
         "cuts": cuts,

@@ -3,14 +3,19 @@
     lookgrid farm render --spec clip.json [--chunk N] [--workers K] [--address auto|ray://host:port]
                          [--gpus-per-worker G] [--order forward|reverse|shuffled] [--no-progress]
     lookgrid farm export --spec clip.json --out job/ [--chunk N] [--name NAME]
+    lookgrid farm task analyze-part --spec clip.json --frames A-B
+    lookgrid farm task fold --spec clip.json
     lookgrid farm task analyze --spec clip.json
     lookgrid farm task render --spec clip.json --frames A-B
 
 ``render`` runs the job on Ray (:mod:`lookgrid.farm.ray_runner`): a local Ray started for the job,
 or an existing cluster by ``--address``. ``export`` writes an Open Job Description bundle
-(:mod:`lookgrid.farm.openjd`) whose tasks call ``farm task``: ``analyze`` (skipped when the grid
-analysis beside the output is current) and ``render`` of one chunk (refused when the analysis does
-not fit the spec). The state lives in ``<output dir>/.lookgrid/`` (:mod:`lookgrid.farm.analysis`).
+(:mod:`lookgrid.farm.openjd`) whose tasks call ``farm task``: ``analyze-part`` of one chunk (the
+per-frame and per-pair analysis of its analysed frames, :mod:`lookgrid.farm.parts`), ``fold`` (the
+short in-order step that turns the parts into the analysis; in temporal mode ``tc`` the whole
+analysis in order) — both skipped when the grid analysis beside the output is current — and
+``render`` of one chunk (refused when the analysis does not fit the spec). ``analyze`` analyses the
+whole clip in order in one task. The state lives in ``<output dir>/.lookgrid/`` (:mod:`lookgrid.farm.analysis`).
 """
 
 from __future__ import annotations
@@ -74,7 +79,11 @@ def add_arguments(parser) -> None:
         description="one task of an exported job (run by the farm)",
     )
     tsub = task.add_subparsers(dest="task", metavar="KIND", required=True)
-    _spec(tsub.add_parser("analyze", help="analyse the clip unless its analysis is current"))
+    tp = tsub.add_parser("analyze-part", help="analyse the analysed frames of one chunk (a part of the analysis)")
+    _spec(tp)
+    tp.add_argument("--frames", required=True, metavar="A-B", help="the chunk, e.g. 1001-1010")
+    _spec(tsub.add_parser("fold", help="fold the analysis parts into the clip's analysis (the in-order step)"))
+    _spec(tsub.add_parser("analyze", help="analyse the whole clip in order, unless its analysis is current"))
     tr = tsub.add_parser("render", help="render one chunk of frames from the analysis")
     _spec(tr)
     tr.add_argument("--frames", required=True, metavar="A-B", help="the chunk, e.g. 1001-1010")
@@ -123,6 +132,8 @@ def _render(args, spec) -> int:
             bar.close()
     if summary.reanalysed_because:
         print(f"analysed: {summary.reanalysed_because}")
+    if summary.in_order_because:
+        print(f"analysed in order: {summary.in_order_because}")
     print(summary.line())
     return 0
 
@@ -136,8 +147,28 @@ def _task(args, spec) -> int:
             print(f"analyze: {result['analysed']} frames in {result['seconds']:.1f} s ({result['reason']})")
         return 0
 
+    if args.task == "fold":
+        result = jobs.fold_task(spec)
+        if result["reused"]:
+            print("fold: the analysis beside the output is current; nothing to do")
+        elif result["in_order"]:
+            print(
+                f"fold: analysed {result['analysed']} frames in order in {result['seconds']:.1f} s ({result['in_order']})"
+            )
+        else:
+            print(
+                f"fold: {result['analysed']} analysed frames from {result['parts']} parts in {result['seconds']:.1f} s"
+            )
+        return 0
     job = jobs.Job(spec)
     frames = frames_in_range(args.frames, job.frames)
+    if args.task == "analyze-part":
+        part = jobs.analyze_part_task(spec, frames)
+        if part["skipped"]:
+            print(f"analyze-part: frames {args.frames}: nothing to do: {part['skipped']}")
+        else:
+            print(f"analyze-part: frames {args.frames}: {part['analysed']} analysed frames in {part['seconds']:.1f} s")
+        return 0
 
     def progress(done, total, frame, path, seconds):
         # Open Job Description's progress line (Deadline Cloud shows it per task)

@@ -69,7 +69,8 @@ def add_arguments(parser) -> None:
         type=float,
         metavar="SIGMA",
         help="smooth each region's look over the whole shot, both ways in time (sigma in "
-        "analysed frames, e.g. 3; default 0 = off): a steadier grade",
+        "analysed frames; default 3, the engine's default for a clip with a frame range; 0 = off, "
+        "each frame's look as analysed)",
     )
     parser.add_argument("--method", choices=METHOD_NAMES, help="default lookgrid")
     parser.add_argument(

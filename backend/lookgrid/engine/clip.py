@@ -12,10 +12,8 @@
   fills the frame's :class:`~lookgrid.engine.methods.FrameRecord` under its lock
   (:meth:`Clip.record_at`); the method renders it with the runtime, outside the lock.
 
-Regions are ``spec.regions`` in order, plus an implicit background (no style, strength 0) when none
-is, whose mask is ``clip(1 − Σ others, 0, 1)``. What a new spec invalidates is decided by
-:mod:`lookgrid.engine.invalidation`; the analysis file is :mod:`lookgrid.engine.analysis`.
-"""
+Regions: ``spec.regions`` in order, plus an implicit background (no style, strength 0, mask
+``clip(1 − Σ others, 0, 1)``) when none is. Invalidation: :mod:`lookgrid.engine.invalidation`."""
 
 from __future__ import annotations
 
@@ -90,7 +88,8 @@ class Clip:
             check_frame_count(len(self.frames), "clip")
         self._frame_set = set(self.frames) if self.frames else set()
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
-        self.smooth = float(spec.smooth)
+        whole_shot = self.anchors is not None and self.loader is not None  # it can read every frame
+        self.smooth = spec.smooth_sigma(whole_shot) if self.method.analysed else 0.0
         if self.smooth > 0 and self.anchors is None and self.method.analysed:
             raise InvalidInputError("spec.smooth > 0 needs the clip's frame range ('frames'); streams render causally")
 
@@ -192,20 +191,26 @@ class Clip:
     # --- analysis -----------------------------------------------------------------------------
     def _run_pass(self, pass_: Pass, frame: int, state):
         """One network call for ``pass_`` on analysed ``frame``; keeps its grids; returns new state."""
-        low = self._lowres_for(frame)
-        styles, rows = pass_.network_inputs(self.regions, self.styled)
-        masks = torch.ones_like(low.masks[:, :1]) if rows is None else low.masks[:, rows]
+        content, masks, styles, views = self.pass_inputs(pass_, frame)
         temporal = self.method.temporal
         if temporal and self.runtime.temporal == "flow":
-            grids, new_state = self.runtime.predict_flow(low.content, masks, styles, state)
+            grids, new_state = self.runtime.predict_flow(content, masks, styles, state, views)
         else:
-            grids, new_state = self.runtime.predict(
-                low.content.float(), masks.float(), styles, state if temporal else None
-            )
+            state = state if temporal else None
+            grids, new_state = self.runtime.predict(content.float(), masks.float(), styles, state, views)
         self.stats["analysed"] += 1
         for j, k, i in pass_.outputs(self.regions, self.styled):
             self._chains.grids[GridKey(frame, k, i)] = grids[j]
         return new_state if temporal else None
+
+    def pass_inputs(self, pass_: Pass, frame: int):
+        """``pass_``'s network inputs at analysed ``frame``: content ``(1,3,L,L)``, masks ``(1,S,L,L)``
+        (float16, :func:`make_lowres`), S style keys, the rows' views (:meth:`LowRes.network_views`)."""
+        low = self._lowres_for(frame)
+        styles, rows = pass_.network_inputs(self.regions, self.styled)
+        if rows is None:
+            return low.content, torch.ones_like(low.masks[:, :1]), styles, None
+        return low.content, low.masks[:, rows], styles, low.network_views(rows)
 
     def analyze(self, frame: int, cancel: Callable[[], bool] | None = None) -> None:
         """Compute and cache the grids of the analysed frames that ``frame`` needs."""
@@ -370,13 +375,9 @@ class Clip:
 
     def cache_bytes(self) -> int:
         with self.lock:
-            return (
-                nbytes(self._chains.grids)
-                + nbytes(self._combined)
-                + nbytes(self._chains.smoothed)
-                + nbytes(list(self._lowres.frames.values()))
-                + nbytes(list(self._chains.states.values()))
-            )
+            chains = self._chains
+            held = [chains.grids, self._combined, chains.smoothed, self._lowres.frames, chains.states]
+            return nbytes(held)
 
     # --- analyses: analyse once, render anywhere ---------------------------------------------
     def export_analysis(self) -> dict:

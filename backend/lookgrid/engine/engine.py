@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lookgrid.engine import jobs
+from lookgrid.engine import parts as analysis_parts
 from lookgrid.engine.clip import Clip, FrameLoader
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.registry import ClipRegistry
@@ -151,6 +152,33 @@ class Engine:
         _, clip = self._open_on_storage(spec, validated)
         try:
             return jobs.analyze_clip(clip, path, progress, cancel=cancel)
+        finally:
+            self.close_clip(clip.id)
+
+    def analysis_in_order(self, spec: ClipSpec) -> str | None:
+        """Why the analysis of ``spec`` must run in order on one worker (None: it can be split into
+        parts, :mod:`lookgrid.engine.parts`)."""
+        _, clip = self._open_on_storage(spec, validated=False)
+        try:
+            return analysis_parts.in_order_reason(clip)
+        finally:
+            self.close_clip(clip.id)
+
+    def analyze_part(self, spec: ClipSpec, anchors: Sequence[int]) -> dict:
+        """The per-frame and per-pair analysis of consecutive analysed frames ``anchors`` of a clip
+        on storage (:func:`lookgrid.engine.parts.analyze_part`), as plain data."""
+        _, clip = self._open_on_storage(spec, validated=False)
+        try:
+            return analysis_parts.analyze_part(clip, anchors)
+        finally:
+            self.close_clip(clip.id)
+
+    def fold_analysis(self, spec: ClipSpec, parts: Sequence[dict], path) -> int:
+        """Fold analysis ``parts`` into the analysis :meth:`analyze_clip` saves, bit for bit
+        (:func:`lookgrid.engine.jobs.fold_analysis`); returns the number of analysed frames."""
+        _, clip = self._open_on_storage(spec, validated=False)
+        try:
+            return jobs.fold_analysis(clip, parts, path)
         finally:
             self.close_clip(clip.id)
 

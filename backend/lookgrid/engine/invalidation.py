@@ -35,7 +35,7 @@ def is_structural(
         or new.input != old.input
         or new.input_colorspace != old.input_colorspace
         or new.config != old.config
-        or float(new.smooth) != float(old.smooth)
+        or new.smooth != old.smooth
         or _layout(new) != _layout(old)
         or (new_frames is not None and old_frames is not None and list(new_frames) != list(old_frames))
     )

@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from lookgrid.engine.analysis import load_analysis
+from lookgrid.engine import parts as analysis_parts
+from lookgrid.engine.analysis import export_analysis, load_analysis, save_analysis
 from lookgrid.engine.budget import run_budgeted
 from lookgrid.engine.clip import Clip
 from lookgrid.engine.io import SequenceIO
@@ -71,6 +72,15 @@ def analyze_clip(
             progress(n, len(anchors), frame, None, time.perf_counter() - t1)
     clip.save_analysis(path)
     return len(anchors)
+
+
+def fold_analysis(clip: Clip, parts, path) -> int:
+    """Fold the analysis parts of an open clip (:func:`lookgrid.engine.parts.fold_parts`) and save
+    the analysis to ``path``, as :func:`analyze_clip` would have; returns the number of analysed frames."""
+    remove_stale_temps(os.path.dirname(os.path.abspath(os.fspath(path))))
+    grids = analysis_parts.fold_parts(clip, parts)
+    save_analysis(export_analysis(clip.spec, clip.frames, grids), path)
+    return len(clip.anchors or [])
 
 
 def render_clip(

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from lookgrid.engine.styles import StyleStore
@@ -24,7 +25,7 @@ from lookgrid.model.device import resolve_device
 from lookgrid.model.licence import model_data_licence
 from lookgrid.model.load import load_model, resolve_model_path
 from lookgrid.model.network import temporal_mode
-from lookgrid.model.propagate import FlowState, check_temporal_mode, propagate_grids
+from lookgrid.model.propagate import CellMoves, FlowState, apply_moves, check_temporal_mode, flow_moves
 from lookgrid.model.render import render_frame
 
 
@@ -129,35 +130,33 @@ class ModelRuntime:
             data_licence=str(getattr(model, "data_licence", "") or model_data_licence(model)),
         )
 
-    def predict(self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: Any):
-        """One network call: content ``(1,3,L,L)``, masks ``(1,S,L,L)``, S style keys →
+    def predict(self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: Any, views=None):
+        """One network call: content ``(1,3,L,L)``, masks ``(1,S,L,L)``, S style keys, views (where
+        each row takes its colour statistics, :meth:`lookgrid.engine.lowres.LowRes.network_views`) →
         ``(grids (S,12,D,Hg,Wg), new_state)``."""
         net = self.model
         feats = self.styles.features(tuple(styles))
         with torch.inference_mode():
             if self.enhance_masks:
                 masks = net.enhance_masks(masks)
-            grids, new_state = net.predict_grids(content, masks, feats, state)
+            grids, new_state = net.predict_grids(content, masks, feats, state, views=views)
         return grids.detach(), new_state
 
     def predict_flow(
-        self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: FlowState | None
+        self, content: torch.Tensor, masks: torch.Tensor, styles: Sequence[str], state: FlowState | None, views=None
     ) -> tuple[torch.Tensor, FlowState]:
         """``temporal = "flow"``: this frame's grids without statistics state, blended with the
         previous analysed frame's propagated grids warped along DIS flow at analysis resolution
-        (:func:`lookgrid.model.propagate.propagate_grids`, weight :attr:`alpha`). content
-        ``(1,3,L,L)`` (any float dtype), masks ``(1,S,L,L)`` → ``(grids (S,12,D,Hg,Wg), FlowState)``."""
-        grids, _ = self.predict(content.float(), masks.float(), styles, None)
-        luma = display_luma_u8(content[0].permute(1, 2, 0).float().cpu().numpy())
+        (weight :attr:`alpha`). content ``(1,3,L,L)`` (any float dtype), masks ``(1,S,L,L)`` →
+        ``(grids (S,12,D,Hg,Wg), FlowState)``. The three steps are :meth:`predict` with no state,
+        :func:`pair_moves` and :func:`lookgrid.model.propagate.apply_moves`: the farm runs the first
+        two on workers and only the last in order (:mod:`lookgrid.engine.parts`), with the same
+        functions, so its grids are these bit for bit."""
+        grids, _ = self.predict(content.float(), masks.float(), styles, None, views)
+        luma = flow_luma(content)
         if state is not None:
-            flow, visible = flow_to_previous(luma, state.luma.numpy())
-            grids = propagate_grids(
-                state.grids,
-                grids,
-                torch.from_numpy(flow).to(grids.device),
-                torch.from_numpy(visible).to(grids.device),
-                self.alpha,
-            )
+            moves = pair_moves(luma, state.luma.numpy(), *grids.shape[-2:])
+            grids = apply_moves(state.grids, grids, moves, self.alpha)
         return grids, FlowState(grids, torch.from_numpy(luma))
 
     def render_grids(
@@ -167,3 +166,18 @@ class ModelRuntime:
         strength ``(N,)`` → ``(1,3,H,W)``."""
         with torch.inference_mode():
             return render_frame(self.model, image, masks, grids, strength)
+
+
+def flow_luma(content: torch.Tensor) -> np.ndarray:
+    """The flow's input for an analysed frame: display luma ``(L, L)`` uint8 of its network-resolution
+    content ``(1,3,L,L)`` (any float dtype, any device)."""
+    return display_luma_u8(content[0].permute(1, 2, 0).float().cpu().numpy())
+
+
+def pair_moves(luma: np.ndarray, previous_luma: np.ndarray, hg: int, wg: int) -> CellMoves:
+    """The per-pair work of ``temporal = "flow"``: DIS flow from an analysed frame to the one before
+    (both ``(L, L)`` uint8 luma, :func:`flow_luma`) reduced to per-cell moves of an ``hg×wg`` grid
+    (:func:`lookgrid.model.propagate.flow_moves`), on the CPU in float32 whatever the device, so
+    every worker computes the same moves."""
+    flow, visible = flow_to_previous(luma, previous_luma)
+    return flow_moves(torch.from_numpy(flow).float(), torch.from_numpy(visible), hg, wg)

@@ -34,6 +34,10 @@ BACKGROUND = "background"
 METHOD_NAMES: tuple[str, ...] = ("lookgrid", "per-frame", "pixel-blend", "reinhard")
 #: the method of a spec that names none
 DEFAULT_METHOD = METHOD_NAMES[0]
+#: the whole-shot smoothing (sigma, analysed frames) a clip with a frame range gets when its spec
+#: sets none (:meth:`ClipSpec.smooth_sigma`): with it every model's grade pumps no more than a look
+#: held from the first frame (dev suite, ``models/README.md``); the time kernel reaches ±9 frames
+DEFAULT_SMOOTH = 3.0
 STYLE_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -155,9 +159,19 @@ class ClipSpec:
     device: str = "auto"
     config: str | None = None
     #: whole-shot smoothing of each region's look (:func:`lookgrid.model.smooth.smooth_looks`): the
-    #: time kernel's sigma in analysed frames, both ways over the clip's frames; 0 = off. Not on the
-    #: wire yet (lookgrid.v1.ClipSpec has no field for it): JSON specs, the CLI and the engine.
-    smooth: float = 0.0
+    #: time kernel's sigma in analysed frames, both ways over the clip's frames; 0 = off; None (unset)
+    #: = the default, :meth:`smooth_sigma`. Set in JSON specs and by the CLI; a clip opened through
+    #: the service gets the default (lookgrid.v1.ClipSpec has no field for it).
+    smooth: float | None = None
+
+    def smooth_sigma(self, whole_shot: bool) -> float:
+        """The smoothing a clip of this spec gets: ``smooth`` when set, else
+        :data:`DEFAULT_SMOOTH` for a clip that can read its whole shot (a frame range and its input
+        on storage: by-path and range renders, the farm, a host's render of a range) and 0 for a
+        stream whose frames arrive one by one, which renders each frame causally as it arrives."""
+        if self.smooth is not None:
+            return float(self.smooth)
+        return DEFAULT_SMOOTH if whole_shot else 0.0
 
     # --- checks -------------------------------------------------------------------------------
     def validate(self, *, need_paths: bool = True) -> "ClipSpec":
@@ -172,7 +186,7 @@ class ClipSpec:
             )
         if int(self.stride) < 1:
             raise InvalidInputError(f"clip spec: stride must be >= 1, got {self.stride}")
-        if not float(self.smooth) >= 0.0:
+        if self.smooth is not None and not float(self.smooth) >= 0.0:
             raise InvalidInputError(f"clip spec: smooth must be >= 0 (frames), got {self.smooth}")
         if not self.regions:
             raise InvalidInputError("clip spec: no regions (give at least one --style)")
@@ -245,7 +259,7 @@ class ClipSpec:
         ):
             if value:
                 d[key] = value
-        if self.smooth:
+        if self.smooth is not None:
             d["smooth"] = float(self.smooth)
         return d
 
@@ -271,7 +285,7 @@ class ClipSpec:
         }
         _check_keys(data, allowed, "clip spec")
         try:
-            smooth = float(data.get("smooth", 0.0) or 0.0)
+            smooth = None if data.get("smooth") is None else float(data["smooth"])
         except (TypeError, ValueError):
             raise InvalidInputError(f"clip spec: smooth must be a number, got {data.get('smooth')!r}") from None
         try:
@@ -363,4 +377,4 @@ class ClipSpec:
         )
 
 
-__all__ = ["BACKGROUND", "DEFAULT_METHOD", "METHOD_NAMES", "ClipSpec", "RegionSpec", "StyleTrack"]
+__all__ = ["BACKGROUND", "DEFAULT_METHOD", "DEFAULT_SMOOTH", "METHOD_NAMES", "ClipSpec", "RegionSpec", "StyleTrack"]

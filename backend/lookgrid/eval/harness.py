@@ -458,6 +458,39 @@ def with_frames(clip: EvalClip, frames: list[np.ndarray], name: str | None = Non
     ).validate()
 
 
+def zoomed_out(clip: EvalClip, factor: int) -> EvalClip:
+    """``clip`` as a wider shot: each frame ``(H,W,3)`` shrunk by ``factor`` (area filter) into the
+    middle of the frame and mirrored out to ``(H,W)`` again (reflect padding: the frame's own
+    texture, no black border), its masks shrunk alike and zero outside. A masked region then covers
+    ``1/factor²`` of what it did (a region of 10 % becomes ~1.1 % at 3), with its own pixels and
+    reference, as an object seen from further away; the mirrored copies around it are background."""
+    if factor < 1:
+        raise InvalidInputError(f"zoom-out factor must be >= 1, got {factor}")
+    if factor == 1:
+        return clip
+    h, w = clip.frames[0].shape[:2]
+    sh, sw = max(1, round(h / factor)), max(1, round(w / factor))
+    top, left = (h - sh) // 2, (w - sw) // 2
+    pads = ((top, h - sh - top), (left, w - sw - left))
+
+    def frame(img: np.ndarray) -> np.ndarray:
+        return np.pad(_resize(img, sh, sw), pads + ((0, 0),), mode="symmetric")
+
+    def mask(plane: np.ndarray) -> np.ndarray:
+        return np.pad(np.clip(_resize(plane, sh, sw), 0.0, 1.0), pads)
+
+    masks = {name: [mask(m) for m in seq] for name, seq in clip.masks.items()}
+    return EvalClip(
+        f"{clip.name}@1/{factor}",
+        [frame(f) for f in clip.frames],
+        masks,
+        clip.styles,
+        clip.style_keys,
+        clip.frame_numbers,
+        clip.mask_patterns,
+    ).validate()
+
+
 def evaluate_clip(
     engine,
     clip: EvalClip,

@@ -67,10 +67,11 @@ def analysed_frames(spec: ClipSpec, frames) -> list[int]:
     return [] if spec.method == "reinhard" else subsample_frames(frames, max(int(spec.stride), 1))
 
 
-def analysed_files(spec: ClipSpec, io) -> list[str]:
-    """Every file the analysis of ``spec`` reads: input and mask frames at the analysed frames,
-    style images, the model checkpoint, a local OpenColorIO config. ``io``: its ``SequenceIO``."""
-    anchors = analysed_frames(spec, io.frames)
+def analysed_files(spec: ClipSpec, io, anchors=None) -> list[str]:
+    """Every file the analysis of ``spec`` reads: input and mask frames at the analysed frames (or
+    at ``anchors`` only: what one analysis part reads), style images, the model checkpoint, a local
+    OpenColorIO config. ``io``: its ``SequenceIO``."""
+    anchors = analysed_frames(spec, io.frames) if anchors is None else list(anchors)
     files = [io.input.path(f) for f in anchors]
     for _, seq in io.masks:
         files += [seq.path(f) for f in anchors]
@@ -104,6 +105,14 @@ class Fingerprint:
     def to_dict(self) -> dict:
         return {"analysis": self.analysis, "frames": self.frames, "files": self.files}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Fingerprint":
+        return cls(data["analysis"], data["frames"], data["files"])
+
+    def subset(self, paths) -> "Fingerprint":
+        """This fingerprint over ``paths`` only (those it has): what a part that read them should have."""
+        return Fingerprint(self.analysis, self.frames, {p: self.files[p] for p in paths if p in self.files})
+
     def changes(self, old: "Fingerprint") -> list[str]:
         """What differs from ``old``, in words (empty when the keys agree)."""
         fields = [
@@ -130,12 +139,13 @@ def _list(paths: list[str], most: int = 3) -> str:
     return names + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
-def fingerprint(spec: ClipSpec, io=None, known: dict | None = None) -> Fingerprint:
-    """Hash what the analysis of ``spec`` depends on. ``known``: a previous fingerprint's
-    ``files``; a file whose size and mtime are unchanged keeps its recorded sha256."""
+def fingerprint(spec: ClipSpec, io=None, known: dict | None = None, anchors=None) -> Fingerprint:
+    """Hash what the analysis of ``spec`` depends on (``anchors``: of the part that analyses those
+    frames). ``known``: a previous fingerprint's ``files``; a file whose size and mtime are
+    unchanged keeps its recorded sha256."""
     io = io or SequenceIO(spec)
     files = {}
-    for path in analysed_files(spec, io):
+    for path in analysed_files(spec, io, anchors):
         try:
             st = os.stat(path)
         except OSError as err:
@@ -164,8 +174,7 @@ class StoredAnalysis:
 
     @property
     def fingerprint(self) -> Fingerprint:
-        fp = self.manifest["fingerprint"]
-        return Fingerprint(fp["analysis"], fp["frames"], fp["files"])
+        return Fingerprint.from_dict(self.manifest["fingerprint"])
 
 
 def read_state(spec: ClipSpec) -> StoredAnalysis | None:
@@ -203,7 +212,7 @@ def require_analysis(spec: ClipSpec, io=None) -> Path:
     if reason is not None:
         raise ClipStateError(
             f"{reason}; analyse again (`lookgrid farm render` does it; in an "
-            "Open Job Description job, re-run its Analyze step)"
+            "Open Job Description job, re-run its AnalyzeParts and Analyze steps)"
         )
     return state_dir(spec) / ANALYSIS_FILE
 
@@ -225,15 +234,23 @@ def analyze(spec: ClipSpec, engine, *, progress=None, cancel=None) -> dict:
         raise ClipStateError(
             "the analysis inputs changed while they were analysed: " + "; ".join(after.changes(before))
         )
+    return write_manifest(spec, before, n, seconds)
+
+
+def write_manifest(spec: ClipSpec, made_from: Fingerprint, analysed: int, seconds: float, **extra) -> dict:
+    """After the analysis file is written: the spec it was made from, then the manifest (each
+    atomically) recording ``made_from``'s key and the analysis file's sha256. Returns the manifest."""
+    folder = state_dir(spec)
     replace(spec, config=pinned_config(spec.config)).save(folder / SPEC_FILE)
     manifest = {
         "format": MANIFEST_FORMAT,
         "version": 1,
-        "key": before.key,
+        "key": made_from.key,
         "track_sha256": file_sha256(folder / ANALYSIS_FILE),
-        "analysed": n,
+        "analysed": analysed,
         "seconds": round(seconds, 3),
-        "fingerprint": before.to_dict(),
+        "fingerprint": made_from.to_dict(),
+        **extra,
     }
     with atomic_write(folder / MANIFEST_FILE) as tmp:
         Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n")

@@ -1,4 +1,5 @@
-"""A farm job without the farm: load and check its spec, analyse once, render one chunk, resume.
+"""A farm job without the farm: load and check its spec, analyse (in parts, or once), render one
+chunk, resume.
 
 Everything here runs the same on a Ray worker (:mod:`lookgrid.farm.ray`) and in an Open Job
 Description task (``lookgrid farm task ...``, :mod:`lookgrid.farm.openjd`).
@@ -23,11 +24,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from lookgrid.engine import Engine
 from lookgrid.engine.io import SequenceIO
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import InvalidInputError
 from lookgrid.farm import analysis as analyses
+from lookgrid.farm import parts as analysis_parts
 from lookgrid.farm.chunks import chunk_name
 from lookgrid.fsutil import atomic_write
 from lookgrid.imaging import read_header
@@ -162,7 +166,7 @@ class Job:
             (folder / name).unlink(missing_ok=True)
 
 
-# --- the two kinds of task --------------------------------------------------------------------
+# --- the kinds of task --------------------------------------------------------------------
 _ENGINES: dict = {}
 
 
@@ -175,6 +179,24 @@ def worker_engine(spec: ClipSpec, threads: int | None = None):
     return _ENGINES[key]
 
 
+#: torch threads an analysis task runs the network with, at least: oneDNN's single-threaded 1×1
+#: convolution (the grid head) sums in another order than its multi-threaded one (2, 4, 16 threads
+#: agree), so a part analysed on a one-CPU worker would differ in the last bit from a sequential
+#: analysis on a workstation
+ANALYSIS_MIN_THREADS = 2
+
+
+#: torch threads of the fold: its tensors are a few KB, and waking a pool of threads costs more
+#: than the work (0.2 ms vs 20-36 ms per frame with 2 threads on a busy 2-core machine);
+#: :func:`lookgrid.model.propagate.apply_moves` gives the same bits with any number of threads
+FOLD_THREADS = 1
+
+
+def analysis_threads(threads: int | None) -> int:
+    """The torch threads of an analysis task given ``threads`` CPUs (None: this process's default)."""
+    return max(ANALYSIS_MIN_THREADS, threads or torch.get_num_threads())
+
+
 def analyze_task(spec: ClipSpec, *, threads: int | None = None, progress=None) -> dict:
     """Analyse unless the analysis beside the output is current. Returns
     ``{"analysed": n, "reused": bool, "seconds": s, "reason": why it was (re)analysed}``."""
@@ -183,8 +205,61 @@ def analyze_task(spec: ClipSpec, *, threads: int | None = None, progress=None) -
     if reason is None:
         return {"analysed": 0, "reused": True, "seconds": 0.0, "reason": None}
     t0 = time.perf_counter()
-    manifest = analyses.analyze(spec, worker_engine(spec, threads), progress=progress)
+    manifest = analyses.analyze(spec, worker_engine(spec, analysis_threads(threads)), progress=progress)
     return {"analysed": manifest["analysed"], "reused": False, "seconds": time.perf_counter() - t0, "reason": reason}
+
+
+def analyze_part_task(spec: ClipSpec, frames: list[int], *, threads: int | None = None) -> dict:
+    """One part of the analysis: the analysed frames among ``frames`` (a chunk of the clip), unless
+    the analysis beside the output is current or cannot be split (:mod:`lookgrid.farm.parts`).
+    Returns ``{"analysed": n, "seconds": s, "skipped": why nothing was done, or None}``."""
+    check_farm_spec(spec)
+    job = Job(spec)
+    if analyses.stale_reason(spec, job.io) is None:
+        return {"analysed": 0, "seconds": 0.0, "skipped": "the analysis beside the output is current"}
+    engine = worker_engine(spec, analysis_threads(threads))
+    in_order = engine.analysis_in_order(spec)
+    if in_order is not None:
+        return {"analysed": 0, "seconds": 0.0, "skipped": f"{in_order} (the Analyze step does it)"}
+    chosen = set(frames)
+    anchors = [f for f in analyses.analysed_frames(spec, job.frames) if f in chosen]
+    if not anchors:
+        return {"analysed": 0, "seconds": 0.0, "skipped": "no analysed frames in this chunk"}
+    t0 = time.perf_counter()
+    analysis_parts.analyze_part(spec, anchors, engine, job.io)
+    return {"analysed": len(anchors), "seconds": time.perf_counter() - t0, "skipped": None}
+
+
+def fold_task(spec: ClipSpec, *, threads: int | None = None, progress=None) -> dict:
+    """After the part tasks: fold their parts into the analysis (:func:`lookgrid.farm.parts.fold`),
+    or analyse in order when the analysis cannot be split, unless it is current. Returns
+    ``{"analysed", "reused", "seconds", "reason": why it was (re)analysed, "parts": parts folded,
+    "in_order": why it ran in order, or None}``."""
+    check_farm_spec(spec)
+    io = SequenceIO(spec)
+    reason = analyses.stale_reason(spec, io)
+    if reason is None:
+        return {"analysed": 0, "reused": True, "seconds": 0.0, "reason": None, "parts": 0, "in_order": None}
+    t0 = time.perf_counter()
+    engine = worker_engine(spec, analysis_threads(threads))
+    in_order = engine.analysis_in_order(spec)
+    if in_order is not None:
+        manifest = analyses.analyze(spec, engine, progress=progress)
+    else:
+        before = torch.get_num_threads()
+        configure_threads(FOLD_THREADS)
+        try:
+            manifest = analysis_parts.fold(spec, engine, io)
+        finally:  # the process goes on (a worker's next task, a command run in-process)
+            configure_threads(before)
+    return {
+        "analysed": manifest["analysed"],
+        "reused": False,
+        "seconds": time.perf_counter() - t0,
+        "reason": reason,
+        "parts": manifest.get("parts", 0),
+        "in_order": in_order,
+    }
 
 
 def render_task(

@@ -3,9 +3,11 @@
 The bundle is a folder:
 
 * ``template.yaml`` — a ``jobtemplate-2023-09`` job with the ``TASK_CHUNKING`` extension: step
-  **Analyze** (one task: ``lookgrid farm task analyze``), then step **Render**, which depends on it,
-  over a ``CHUNK[INT]`` task parameter ``Frame`` (``CONTIGUOUS`` chunks of ``ChunkSize`` frames,
-  handed to the task as ``"a-b"``): ``lookgrid farm task render --frames a-b``;
+  **AnalyzeParts** over a ``CHUNK[INT]`` task parameter ``Frame`` (``CONTIGUOUS`` chunks of
+  ``ChunkSize`` frames, handed to the task as ``"a-b"``): ``lookgrid farm task analyze-part --frames
+  a-b`` (the per-frame and per-pair analysis of the chunk's analysed frames); step **Analyze**, which
+  depends on it (one task: ``lookgrid farm task fold``, the short in-order step); then step
+  **Render**, which depends on that, over the same chunks: ``lookgrid farm task render --frames a-b``;
 * ``clip.json`` — the job's spec (absolute paths: the farm's workers must see the same storage);
 * ``parameter_values.yaml`` — the job parameters' values in Deadline Cloud's bundle format.
 
@@ -38,6 +40,20 @@ def _action(*args: str) -> dict:
     return {"actions": {"onRun": {"command": "{{Param.LookGrid}}", "args": list(args)}}}
 
 
+def _chunks() -> dict:
+    """The task parameter ``Frame``: ``CONTIGUOUS`` chunks of ``ChunkSize`` of the job's frames."""
+    return {
+        "taskParameterDefinitions": [
+            {
+                "name": "Frame",
+                "type": "CHUNK[INT]",
+                "range": "{{Param.Frames}}",
+                "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"},
+            }
+        ]
+    }
+
+
 def job_template(name: str, frames: str, chunk: int) -> dict:
     """The job template as data. ``frames``: range expression (``1001-1100``); ``chunk`` ≥ 1."""
     if chunk < 1:
@@ -46,7 +62,7 @@ def job_template(name: str, frames: str, chunk: int) -> dict:
         "specificationVersion": "jobtemplate-2023-09",
         "extensions": ["TASK_CHUNKING"],
         "name": name,
-        "description": "LookGrid: analyse the clip once, then render frame chunks from its analysis.",
+        "description": "LookGrid: analyse the clip in parts, fold them, then render frame chunks from the analysis.",
         "parameterDefinitions": [
             {
                 "name": "Spec",
@@ -67,7 +83,7 @@ def job_template(name: str, frames: str, chunk: int) -> dict:
                 "type": "INT",
                 "default": int(chunk),
                 "minValue": 1,
-                "description": "frames per render task",
+                "description": "frames per analysis part and render task",
             },
             {
                 "name": "LookGrid",
@@ -77,20 +93,22 @@ def job_template(name: str, frames: str, chunk: int) -> dict:
             },
         ],
         "steps": [
-            {"name": "Analyze", "script": _action("farm", "task", "analyze", "--spec", "{{Param.Spec}}")},
+            {
+                "name": "AnalyzeParts",
+                "parameterSpace": _chunks(),
+                "script": _action(
+                    "farm", "task", "analyze-part", "--spec", "{{Param.Spec}}", "--frames", "{{Task.Param.Frame}}"
+                ),
+            },
+            {
+                "name": "Analyze",
+                "dependencies": [{"dependsOn": "AnalyzeParts"}],
+                "script": _action("farm", "task", "fold", "--spec", "{{Param.Spec}}"),
+            },
             {
                 "name": "Render",
                 "dependencies": [{"dependsOn": "Analyze"}],
-                "parameterSpace": {
-                    "taskParameterDefinitions": [
-                        {
-                            "name": "Frame",
-                            "type": "CHUNK[INT]",
-                            "range": "{{Param.Frames}}",
-                            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"},
-                        }
-                    ]
-                },
+                "parameterSpace": _chunks(),
                 "script": _action(
                     "farm", "task", "render", "--spec", "{{Param.Spec}}", "--frames", "{{Task.Param.Frame}}"
                 ),

@@ -3,8 +3,11 @@
 * **Ray** is started once per job (a local instance with ``workers`` CPUs, ~5 s), or joined by
   address (``auto``, ``ray://host:port``, ``host:port``) — never per chunk. When this process
   already has Ray running (``ray.is_initialized()``), that instance is used and left running.
-* **Analysis** is one task (it uses every CPU it is given: the chain along the clip is sequential)
-  and is skipped when the analysis beside the output is current (:mod:`lookgrid.farm.analysis`).
+* **Analysis** runs in parts (:mod:`lookgrid.farm.parts`): one task of one CPU per chunk of the
+  clip that holds analysed frames (the per-frame network pass and the per-pair flow), then one
+  small fold task, the only part in order. Where the analysis cannot be split (temporal mode
+  ``tc``) the part tasks do nothing and the fold task analyses in order with every CPU it is given.
+  All of it is skipped when the analysis beside the output is current (:mod:`lookgrid.farm.analysis`).
 * **Chunks** (:func:`lookgrid.farm.chunks.chunk_frames` over the frames not yet done) run as tasks
   of one CPU each, at most ``workers`` at a time. Ray retries a chunk whose worker died (a
   ``kill -9`` included) or that failed to read or write a file, up to ``max_retries`` times; every
@@ -32,6 +35,7 @@ import ray
 from lookgrid import errors
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import FarmTaskError, InvalidInputError, LookGridError
+from lookgrid.farm import analysis as analyses
 from lookgrid.farm import job as jobs
 from lookgrid.farm.chunks import chunk_frames, chunk_name, order_chunks
 
@@ -50,14 +54,19 @@ class FarmSummary:
     seconds: float
     analysed: int = 0  # frames analysed by this run (0: the analysis was reused)
     analyse_seconds: float = 0.0
+    analysis_parts: int = 0  # part tasks the analysis ran in (0: in order, or reused)
+    in_order_because: str | None = None  # why the analysis ran in order on one worker
     startup_seconds: float = 0.0
     reanalysed_because: str | None = None
     chunk_seconds: list[float] = field(default_factory=list)
 
     def line(self) -> str:
         fps = self.rendered / self.seconds if self.seconds > 0 else 0.0
+        how = f" in {self.analysis_parts} parts + fold" if self.analysis_parts else " in order"
         analysis = (
-            f"analysed {self.analysed} frames in {self.analyse_seconds:.1f} s" if self.analysed else "analysis reused"
+            f"analysed {self.analysed} frames{how} in {self.analyse_seconds:.1f} s"
+            if self.analysed
+            else "analysis reused"
         )
         return (
             f"farm: {self.rendered} frames rendered, {self.skipped} already done, "
@@ -70,8 +79,12 @@ def _threads() -> int:
     return max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
 
 
-def _analyze_remote(spec_dict: dict) -> dict:
-    return jobs.analyze_task(ClipSpec.from_dict(spec_dict), threads=_threads())
+def _analyze_part_remote(spec_dict: dict, frames: list[int]) -> dict:
+    return jobs.analyze_part_task(ClipSpec.from_dict(spec_dict), frames, threads=_threads())
+
+
+def _fold_remote(spec_dict: dict) -> dict:
+    return jobs.fold_task(ClipSpec.from_dict(spec_dict), threads=_threads())
 
 
 def _render_remote(spec_dict: dict, frames: list[int]) -> dict:
@@ -150,20 +163,41 @@ def run_job(
         stack.callback(_finish, ray, job, summary, started)
         if chunks:
             cpus = max(1, min(workers, int(ray.cluster_resources().get("CPU", 1))))
-            analyze = ray.remote(_analyze_remote).options(
-                num_cpus=cpus, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on
-            )
+            options = dict(num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on)
             t0 = time.perf_counter()
-            result = _result(ray, analyze.remote(spec_dict), "analyze", interrupted)
-            summary.analysed = result["analysed"]
+            if analyses.stale_reason(spec, job.io) is not None:
+                _analyze_in_parts(ray, job, chunk, order, spec_dict, options, cpus, summary, interrupted)
             summary.analyse_seconds = time.perf_counter() - t0
-            summary.reanalysed_because = result["reason"]
             render = ray.remote(_render_remote).options(
                 num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=retry_on
             )
             _render_chunks(ray, render, job, chunks, spec_dict, workers, progress, len(done), summary, interrupted)
     summary.seconds = time.perf_counter() - t_start
     return summary
+
+
+def _analyze_in_parts(ray, job, chunk, order, spec_dict, options, cpus, summary, interrupted) -> None:
+    """The part tasks (one CPU each; chunks of the clip holding analysed frames, in ``order``),
+    then the fold task (``cpus`` CPUs: it analyses in order where the analysis cannot be split)."""
+    anchors = set(analyses.analysed_frames(job.spec, job.frames))
+    chunks = order_chunks([c for c in chunk_frames(job.frames, chunk) if anchors & set(c)], order)
+    part = ray.remote(_analyze_part_remote).options(num_cpus=1, **options)
+    refs = {part.remote(spec_dict, c): c for c in chunks}
+    done = []
+    try:
+        for ref, c in refs.items():
+            done.append(_result(ray, ref, "analysis of " + chunk_name(c), interrupted))
+    finally:
+        if len(done) < len(refs):  # a part failed or the job was interrupted: stop the others
+            for ref in refs:
+                ray.cancel(ref, force=True)
+            ray.wait(list(refs), num_returns=len(refs), timeout=10)
+    fold = ray.remote(_fold_remote).options(num_cpus=cpus, **options)
+    result = _result(ray, fold.remote(spec_dict), "analysis fold", interrupted)
+    summary.analysed = result["analysed"]
+    summary.analysis_parts = sum(1 for d in done if d["skipped"] is None) if result["in_order"] is None else 0
+    summary.reanalysed_because = result["reason"]
+    summary.in_order_because = result["in_order"]
 
 
 def _finish(ray, job, summary, started: bool) -> None:

@@ -3,11 +3,12 @@
 Format: ``torch.save`` of ``{"format": "lookgrid-net", "version": 1, "config": {...},
 "state_dict": {...}, "meta": {...}}``. ``meta`` is free-form (training record); its
 ``mask_enhancer_trained`` flag becomes ``net.mask_enhancer_trained`` on load; its ``data_licence``
-says which licence class the training data carries (:mod:`lookgrid.model.licence`). The
-shipped weights live at ``models/lookgrid-v2.pt`` in the repository (or ``$LOOKGRID_MODEL``).
+says which licence class the training data carries (:mod:`lookgrid.model.licence`). Named
+checkpoints live in ``models/`` of the repository (``lookgrid-v2``, ``lookgrid-commercial``).
 
 The name ``prior`` (:data:`lookgrid.model.names.PRIOR_MODEL`) is a model without a checkpoint: the
-closed-form colour prior alone (:func:`prior_model`).
+closed-form colour prior alone (:func:`prior_model`). It is the default
+(:data:`lookgrid.model.names.DEFAULT_MODEL`; ``$LOOKGRID_MODEL`` names another).
 """
 
 from __future__ import annotations
@@ -28,24 +29,18 @@ log = logging.getLogger("lookgrid.model")
 
 FORMAT = "lookgrid-net"
 VERSION = 1
-SHIPPED_NAME = DEFAULT_MODEL + ".pt"
 
 
 def shipped_model_path() -> Path | None:
-    """The default weights: ``$LOOKGRID_MODEL`` if set (a path or a model name), else
-    ``models/lookgrid-v2.pt`` if it exists, else None. None also when ``$LOOKGRID_MODEL`` is
-    ``prior``, which has no file (:func:`default_model_choice` tells the two apart)."""
-    env = os.environ.get("LOOKGRID_MODEL")
-    if env:
-        return resolve_model_path(env)
-    p = models_dir() / SHIPPED_NAME
-    return p if p.is_file() else None
+    """The checkpoint file of the default model (:func:`default_model_choice`): None when that is
+    ``prior``, which has no file."""
+    return resolve_model_path(default_model_choice())
 
 
-def default_model_choice() -> str | None:
-    """What a command that names no model runs: ``$LOOKGRID_MODEL`` if set, else None (the
-    default weights)."""
-    return os.environ.get("LOOKGRID_MODEL") or None
+def default_model_choice() -> str:
+    """What a command that names no model runs: ``$LOOKGRID_MODEL`` if set (a path or a model name),
+    else :data:`lookgrid.model.names.DEFAULT_MODEL`."""
+    return os.environ.get("LOOKGRID_MODEL") or DEFAULT_MODEL
 
 
 def resolve_model_path(model: str | Path | None) -> Path | None:
@@ -55,7 +50,7 @@ def resolve_model_path(model: str | Path | None) -> Path | None:
     that does not exist is returned as is (:func:`load_model` says it is missing). ``prior`` has no
     file: None."""
     if model is None or str(model) == "":
-        return shipped_model_path()
+        model = default_model_choice()
     if is_prior(model):
         return None
     p = Path(model)
@@ -74,22 +69,14 @@ def load_model(
     """Load a checkpoint (eval mode, on ``device``).
 
     ``path``: a checkpoint file or a model name (:func:`resolve_model_path`); ``prior``: the prior
-    alone (:func:`prior_model`). ``path=None``: the
-    shipped weights if present, else a fresh model whose grids are the prior alone, with a warning.
+    alone (:func:`prior_model`). ``path=None``: the default model (:func:`default_model_choice`).
     A missing/unreadable/incompatible file or an unknown name raises :class:`ModelNotAvailableError`.
     """
     dev = resolve_device(device, default="cpu")
     if is_prior(path if path not in (None, "") else default_model_choice()):
         return prior_model(dev, vgg19_weights=vgg19_weights)
     path = resolve_model_path(path)
-    if path is None:
-        log.warning(
-            "no shipped LookGrid weights found (models/%s); using an untrained model "
-            "(the closed-form colour prior alone)",
-            SHIPPED_NAME,
-        )
-        return LookGridNet(vgg19_weights=vgg19_weights).to(dev).eval()
-    if not path.is_file():
+    if path is None or not path.is_file():
         raise ModelNotAvailableError(f"model file not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -108,6 +95,8 @@ def load_model(
     config.setdefault("blend", "grid")
     # ... and those written before the prior's tone curve existed were trained without it
     config.setdefault("prior_curve", 0.0)
+    # ... and those from before the curve had its own slope cap capped it at the affine's gain
+    config.setdefault("prior_max_slope", float(config.get("prior_max_gain", 2.0)))
     try:
         net = LookGridNet(config, vgg19_weights=vgg19_weights)
         net.load_state_dict(ckpt["state_dict"])
@@ -125,6 +114,10 @@ PRIOR_DESCRIPTION = (
 )
 
 
+#: the prior model's tone-curve slope cap (:func:`prior_model`)
+PRIOR_MAX_SLOPE = 16.0
+
+
 def prior_model(device: str | torch.device = "cpu", *, vgg19_weights=None) -> LookGridNet:
     """The model called ``prior``: a :class:`LookGridNet` with the default config whose grids are
     the closed-form colour prior alone (the residual head starts at zero) and whose guide is the
@@ -139,6 +132,11 @@ def prior_model(device: str | torch.device = "cpu", *, vgg19_weights=None) -> Lo
         g = net.guide_net
         g.w1[1:].zero_()
         g.w2[1:].zero_()
+    # the tone curve's slope cap: 16 (2 for trained models). Measured on the dev suite (12 frames, 5
+    # clips; models/prior.md): SWD 6.73 at 2, 6.33 at 4, 6.16 at 8, 6.10 at 16; structure 0.987 ->
+    # 0.984, low-pass warping 1.70 -> 1.78 and grade pumping 0.62 -> 0.54 from 2 to 16. Raising the
+    # affine's gain cap instead did not help (gain 4: SWD 6.78 at slope 2, 6.54 at slope 4).
+    net.config["prior_max_slope"] = PRIOR_MAX_SLOPE
     net.meta = {"data_licence": "none", "model": PRIOR_MODEL}
     net.mask_enhancer_trained = False
     vars(net).update(name=PRIOR_MODEL, description=PRIOR_DESCRIPTION, is_identity=False)  # plain attributes

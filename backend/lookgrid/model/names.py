@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: the default model's name (``models/<name>.pt``); every other checkpoint there is chosen by name
-DEFAULT_MODEL = "lookgrid-v2"
 #: the closed-form colour prior alone (MKL affine + tone curve, no learned residual): a model with no
 #: checkpoint and no training data, chosen by this name like any other (``--model prior``,
 #: ``LOOKGRID_MODEL=prior``, ``"model": "prior"`` in a spec; :func:`lookgrid.model.load.prior_model`).
 #: The name is reserved: a ``models/prior.pt`` is never read.
 PRIOR_MODEL = "prior"
+#: what a command that names no model runs: the prior alone, which measures best among the models a
+#: studio may use (no training data; ``lookgrid-v2`` was trained on research-only data and is chosen
+#: by name). The dev-suite tables are in ``models/README.md``.
+DEFAULT_MODEL = PRIOR_MODEL
 
 
 def models_dir() -> Path:

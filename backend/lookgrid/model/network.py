@@ -92,6 +92,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # its reference's; 0 = the affine alone (checkpoints from before the curve load with 0). Measured,
     # prior alone on the dev suite: style distance (SWD) 8.0 -> 6.7 (Reinhard 8.2), halo 1.000 -> 0.999.
     "prior_curve": 1.0,
+    # The tone curve's slope cap (both ways; lookgrid.model.prior.tone_curve). Checkpoints from before
+    # the key existed load with their prior_max_gain, which capped the curve too.
+    "prior_max_slope": 2.0,
     # What carries the look from one analysed frame to the next (lookgrid.model.propagate):
     # "tc" blends the region statistics with the previous frame's (TC-AdaIN, eqs. 5-6); "flow" runs
     # each frame without statistics state and blends the previous frame's grids, warped along
@@ -181,6 +184,8 @@ class LookGridNet(nn.Module):
             raise InvalidInputError(f"unknown prior {cfg['prior']!r}; expected one of {P.PRIORS}")
         if not float(cfg["prior_max_gain"]) > 0:
             raise InvalidInputError(f"prior_max_gain must be > 0, got {cfg['prior_max_gain']}")
+        if not float(cfg["prior_max_slope"]) >= 1.0:
+            raise InvalidInputError(f"prior_max_slope must be >= 1, got {cfg['prior_max_slope']}")
         if not 0.0 <= float(cfg["prior_curve"]) <= 1.0:
             raise InvalidInputError(f"prior_curve must be in [0, 1], got {cfg['prior_curve']}")
         check_blend_mode(cfg["blend"])
@@ -326,13 +331,19 @@ class LookGridNet(nn.Module):
                 aff,
                 styles.tones,
                 self.grid_depth,
-                max_slope=float(self.config["prior_max_gain"]),
+                max_slope=float(self.config["prior_max_slope"]),
             )
             grids = P.add_depth_offsets(grids, curve * offsets)
         return grids, mean, cov, fb
 
     def predict_grids(
-        self, content, masks, styles: StyleFeatures, state: TemporalState | None = None, alpha: float | None = None
+        self,
+        content,
+        masks,
+        styles: StyleFeatures,
+        state: TemporalState | None = None,
+        alpha: float | None = None,
+        views: tuple[torch.Tensor, torch.Tensor] | None = None,
     ):
         """One grid per region.
 
@@ -340,6 +351,11 @@ class LookGridNet(nn.Module):
         style k; include the background as a region); styles: :class:`StyleFeatures` with N rows
         (shared by the batch) or B·N rows (batch-major); state: the previous frame's
         :class:`TemporalState` or None; alpha: TC weight (default ``config["alpha"]``).
+        views: None, or where each row's colour prior takes its statistics — content ``(B·N,3,256,256)``
+        and masks ``(B·N,N,256,256)`` per row, e.g. a small region's own crop of the frame
+        (:mod:`lookgrid.engine.lowres`); row r's statistics use mask channel ``r mod N`` (the prior
+        is the same in every grid cell, so a crop's prior is the frame's; the residual always sees
+        the frame).
         Returns ``(grids (B·N, 12, D, 16, 16), new_state)`` — for B = 1 that is ``(N, …)``.
         """
         self._check_low("content", content, 3)
@@ -385,11 +401,17 @@ class LookGridNet(nn.Module):
         d = self.grid_depth
         cm = cc = None
         if self.uses_prior:
+            pc, pm, stats = content, masks.to(content.dtype), m
+            if views is not None:
+                pc, pm = views[0].to(content.dtype), views[1].to(content.dtype)
+                check_shape("views' content", pc, "(R,3,L,L)", R=rows, L=self.LOW_RES)
+                check_shape("views' masks", pm, "(R,N,L,L)", R=rows, N=n, L=self.LOW_RES)
+                stats = pm[torch.arange(rows), torch.arange(rows) % n].unsqueeze(1)
             guide = None
             if float(self.config["prior_curve"]) > 0:  # the guide is pointwise: of the kept pixels only
                 with torch.no_grad():
-                    guide = self.guide(P.curve_pixels(content), P.curve_pixels(masks.to(content.dtype)))
-            base, cm, cc, pfb = self.prior_grids(content, m, styles, state, alpha, guide)
+                    guide = self.guide(P.curve_pixels(pc), P.curve_pixels(pm))
+            base, cm, cc, pfb = self.prior_grids(pc, stats, styles, state, alpha, guide)
             base = base.to(raw.dtype)
             fallback |= pfb
         else:

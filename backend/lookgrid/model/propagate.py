@@ -27,12 +27,17 @@ Layout: grids ``(R, 12, D, Hg, Wg)`` (one row per region output, :mod:`lookgrid.
 (pixel x of t is at ``x + flow(x)`` in t-1); visible ``(H, W)`` bool or float in [0, 1]. The
 analysis frame must divide into the grid's cells (H = k·Hg, W = k·Wg).
 
+:func:`propagate_grids` is two steps, so the farm can run the first on workers and only the second
+in order: :func:`flow_moves` (per frame pair: the flow reduced to per-cell moves, :class:`CellMoves`)
+and :func:`apply_moves` (the sequential fold: warp and blend).
+
 :func:`warp_grids` (``F.grid_sample``) has the plain reference :func:`warp_grids_reference` beside it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -122,11 +127,27 @@ def warp_grids_reference(grids: torch.Tensor, moves: torch.Tensor) -> torch.Tens
     return out
 
 
-def propagate_grids(
-    previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Tensor, visible: torch.Tensor, alpha: float
-) -> torch.Tensor:
-    """``Ĝ_t = G_t + α·c·(W(Ĝ_{t-1}) − G_t)`` (module doc). previous, fresh ``(R,12,D,Hg,Wg)``;
-    flow ``(H,W,2)`` t → t-1 in analysis pixels; visible ``(H,W)``; alpha in [0, 1]."""
+class CellMoves(NamedTuple):
+    """What :func:`propagate_grids` takes from the flow between two analysed frames, per grid cell:
+    ``moves`` ``(Hg, Wg, 2)`` the mean move (dx, dy) in cells from frame t to t-1 and ``share``
+    ``(Hg, Wg)`` the visible share in [0, 1]. A few KB per frame pair: what the farm's per-pair work
+    hands to the sequential fold."""
+
+    moves: torch.Tensor
+    share: torch.Tensor
+
+
+def flow_moves(flow: torch.Tensor, visible: torch.Tensor, hg: int, wg: int) -> CellMoves:
+    """The per-cell moves of a flow (:func:`cell_flow`, in cells instead of pixels), in ``flow``'s
+    dtype and device. flow ``(H,W,2)`` t → t-1 in analysis pixels, visible ``(H,W)``."""
+    ky, kx = _check_flow(flow, visible, hg, wg)
+    mean, share = cell_flow(flow, visible, hg, wg)
+    return CellMoves(torch.stack([mean[..., 0] / kx, mean[..., 1] / ky], dim=-1), share)
+
+
+def apply_moves(previous: torch.Tensor, fresh: torch.Tensor, moves: CellMoves, alpha: float) -> torch.Tensor:
+    """``Ĝ_t = G_t + α·c·(W(Ĝ_{t-1}) − G_t)`` with the cell moves of :func:`flow_moves` (module
+    doc). previous, fresh ``(R,12,D,Hg,Wg)``; moves ``(Hg,Wg,2)``, share ``(Hg,Wg)``; alpha in [0, 1]."""
     check_grids("fresh", fresh)
     if previous.shape != fresh.shape:
         raise ShapeMismatchError(
@@ -136,8 +157,17 @@ def propagate_grids(
     if not 0.0 <= float(alpha) <= 1.0:
         raise InvalidInputError(f"alpha must be in [0, 1], got {alpha}")
     hg, wg = fresh.shape[-2:]
-    ky, kx = _check_flow(flow, visible, hg, wg)
-    mean, share = cell_flow(flow.to(fresh.dtype), visible, hg, wg)
-    moves = torch.stack([mean[..., 0] / kx, mean[..., 1] / ky], dim=-1)
-    warped = warp_grids(previous.to(fresh.dtype), moves)
-    return fresh + (float(alpha) * share.to(fresh.dtype)) * (warped - fresh)
+    check_shape("share", moves.share, "(Hg,Wg)", Hg=hg, Wg=wg)
+    warped = warp_grids(previous.to(fresh.dtype), moves.moves.to(fresh.device))
+    share = moves.share.to(device=fresh.device, dtype=fresh.dtype)
+    return fresh + (float(alpha) * share) * (warped - fresh)
+
+
+def propagate_grids(
+    previous: torch.Tensor, fresh: torch.Tensor, flow: torch.Tensor, visible: torch.Tensor, alpha: float
+) -> torch.Tensor:
+    """:func:`apply_moves` of the :func:`flow_moves` of ``flow`` (in ``fresh``'s dtype). previous,
+    fresh ``(R,12,D,Hg,Wg)``; flow ``(H,W,2)`` t → t-1 in analysis pixels; visible ``(H,W)``."""
+    check_grids("fresh", fresh)
+    hg, wg = fresh.shape[-2:]
+    return apply_moves(previous, fresh, flow_moves(flow.to(fresh.dtype), visible, hg, wg), alpha)

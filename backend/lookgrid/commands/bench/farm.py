@@ -23,6 +23,13 @@
    ``F/r·a + F·t/N`` (+ start-up). Analysis dominates once ``N > r·t/a``; stride r divides the
    sequential part by r. ``--analyze-ms``/``--render-ms`` put in other costs (e.g. a GPU's, from
    ``lookgrid bench analyze|render --device cuda``).
+4. **Analysis in parts** (:mod:`lookgrid.farm.parts`, what ``lookgrid farm render`` runs): on a
+   ``--farm-size`` clip at stride 1, the per-frame cost ``a`` of a part (read at full size, colour
+   conversion, downscale, masks, network, flow to the previous analysed frame; one process, as one
+   worker runs it), the in-order fold's ``s`` ms per analysed frame (target ≤ 5), and the fresh
+   analysis on Ray for each of ``--workers``. The model then divides the per-frame analysis by N
+   too: ``F/r·a/N + F/r·s + F·t/N`` (+ start-up), beside the sequential-analysis model of 3.
+   (``--fold-ms`` puts in another ``s``.)
 """
 
 from __future__ import annotations
@@ -39,19 +46,24 @@ from pathlib import Path
 import numpy as np
 import ray
 import skimage.data
+import torch
 
 from lookgrid.commands.options import add_threads_option
 from lookgrid.engine import Engine
+from lookgrid.engine import parts as engine_parts
 from lookgrid.engine.analysis import load_analysis
 from lookgrid.engine.budget import CORES_ENV, PLAIN_ENV, UNBUDGETED_ENV, stage_threads
 from lookgrid.engine.io import REFERENCE_IO_ENV, SequenceIO
 from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
 from lookgrid.errors import InvalidInputError
 from lookgrid.farm import job as jobs
-from lookgrid.farm.analysis import FOLDER
+from lookgrid.farm import parts as analysis_parts
+from lookgrid.farm.analysis import FOLDER, analysed_frames
+from lookgrid.farm.chunks import chunk_frames
 from lookgrid.farm.job import load_spec
 from lookgrid.farm.ray_runner import run_job, start_ray
 from lookgrid.imaging import read_image, write_image
+from lookgrid.model.device import configure_threads
 
 SIZES = {"960x540": (540, 960), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
 
@@ -70,7 +82,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--analyze-ms", type=float, help="per-frame analyse cost for the model (default: measured)")
     parser.add_argument("--render-ms", type=float, help="per-frame render cost for the model (default: measured)")
     add_threads_option(parser, budget=True)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["floor", "workers"], help="parts to skip")
+    parser.add_argument("--fold-ms", type=float, help="in-order fold cost per analysed frame (default: measured)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["floor", "workers", "parts"], help="sections to skip")
     parser.add_argument("--keep", metavar="DIR", help="write the clips here and keep them (default: a temp dir)")
 
 
@@ -364,6 +377,115 @@ def model_table(
     return lines
 
 
+def _parts(args, root) -> dict:
+    """Section 4 (module docstring): the analysis in parts, measured; returns ``part_s`` (per
+    analysed frame, one worker), ``fold_s`` (in order, per analysed frame) and, when section 2
+    did not run, ``render_s`` and ``startup``."""
+    h, w = SIZES[args.farm_size]
+    frames = list(range(1, max(2, args.farm_frames) + 1))
+    path = write_plates(root / "parts", frames, h, w)
+    spec = load_spec(path)
+    anchors = analysed_frames(spec, frames)
+    engine = jobs.worker_engine(spec, jobs.analysis_threads(None))
+    engine.analyze_part(spec, anchors[:2])  # warm: model, styles, kernels
+    t0 = time.perf_counter()
+    for chunk in chunk_frames(anchors, args.chunk):  # the part tasks, one after the other
+        analysis_parts.analyze_part(spec, chunk, engine)
+    part_s = (time.perf_counter() - t0) / len(anchors)
+    stored = sorted(analysis_parts.parts_dir(spec).glob("*.pt"))
+    loaded = [torch.load(p, map_location="cpu", weights_only=True) for p in stored]
+    t0 = time.perf_counter()
+    jobs.fold_task(spec)  # check the parts, fold, write the analysis and its manifest
+    task_s = (time.perf_counter() - t0) / len(anchors)
+    configure_threads(jobs.analysis_threads(None))
+    engine.fold_analysis(spec, loaded, root / "parts" / "fold.pt")  # (open, fold, save)
+    io = SequenceIO(spec)
+    clip = engine.open_clip(spec, frames=io.frames, loader=io.load)
+    folds = []
+    threads = torch.get_num_threads()
+    configure_threads(jobs.FOLD_THREADS)  # as the fold task runs it
+    try:
+        for _ in range(7):  # the fold alone: what runs in order
+            t0 = time.perf_counter()
+            engine_parts.fold_parts(clip, loaded)
+            folds.append((time.perf_counter() - t0) / len(anchors))
+    finally:
+        engine.close_clip(clip.id)
+        configure_threads(threads)
+    fold_s = statistics.median(folds)
+    t0 = time.perf_counter()  # the same analysis in order, on the same warm engine
+    engine.analyze_clip(spec, root / "parts" / "sequential.pt")
+    sequential_s = (time.perf_counter() - t0) / len(anchors)
+    folded, sequential = (load_analysis(root / "parts" / n) for n in ("fold.pt", "sequential.pt"))
+    same = folded["keys"] == sequential["keys"] and torch.equal(folded["grids"], sequential["grids"])
+    t0 = time.perf_counter()
+    start_ray(None, max(args.workers))
+    startup = time.perf_counter() - t0
+    rows = []
+    try:
+        for k in args.workers:  # a fresh analysis each time: parts on k workers, then the fold
+            spec_k = load_spec(path)
+            spec_k.output = str(root / "parts" / f"w{k}" / "o.####.exr")
+            s = run_job(spec_k, chunk=args.chunk, workers=k)
+            rows.append((k, s.analyse_seconds, s.seconds))
+    finally:
+        ray.shutdown()
+    load = os.getloadavg()
+    print(
+        f"\nAnalysis in parts, {args.farm_size}, {len(frames)} frames, stride 1, parts of {args.chunk} "
+        f"analysed frames (load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}):"
+    )
+    print(f"  per analysed frame in order, one process (Engine.analyze_clip):   {sequential_s * 1000:8.1f} ms")
+    print(f"  per analysed frame in a part, one worker (read .. network, flow): {part_s * 1000:8.1f} ms")
+    print(
+        f"  in order: fold per analysed frame (median of 7; target <= 5):     {fold_s * 1000:8.2f} ms"
+        f"  (best {min(folds) * 1000:.2f})"
+    )
+    print(f"  in order: fold task per analysed frame (+ checks, manifest):      {task_s * 1000:8.2f} ms")
+    print(f"  folded grids equal the in-order analysis's (torch.equal): {'yes' if same else 'NO'}")
+    print(f"  {'workers':>7} {'analysis s':>11} {'job s':>8} {'analysis vs 1':>14}  (Ray start {startup:.1f} s)")
+    for k, an, total in rows:
+        print(f"  {k:>7} {an:>11.2f} {total:>8.2f} {rows[0][1] / an:>14.2f}")
+    out = {"part_s": part_s, "fold_s": fold_s, "parts_startup": startup, "parts_sequential_s": sequential_s}
+    if rows:  # one worker's render per frame: the job less its analysis
+        out["parts_render_s"] = (rows[0][2] - rows[0][1]) / len(frames)
+    return out
+
+
+def parts_model_table(
+    part_s: float,
+    fold_s: float,
+    render_s: float,
+    frames: int,
+    startup: float = 5.0,
+    sequential_s: float | None = None,
+    workers=(1, 2, 8, 32, 128),
+    strides=(1, 8),
+) -> list[str]:
+    """Lines of the N-worker model with the analysis in parts: ``F/r·a/N + F/r·s + F·t/N`` +
+    start-up, ``a`` = ``part_s``, ``s`` = ``fold_s``, ``t`` = ``render_s``; beside it the model of
+    one sequential analysis (``sequential_s`` per analysed frame; ``part_s`` when not given)."""
+    seq = part_s if sequential_s is None else sequential_s
+    lines = [
+        f"Model, analysis in parts: {frames} frames, a = {part_s * 1000:.0f} ms/analysed frame/worker, "
+        f"s = {fold_s * 1000:.2f} ms/analysed frame in order, t = {render_s * 1000:.0f} ms/frame/worker, "
+        f"start-up {startup:.0f} s; 'sequential' analyses in order at {seq * 1000:.0f} ms/analysed frame"
+    ]
+    for r in strides:
+        n_an = frames / r
+        lines.append(f"  stride {r}: in-order part {n_an * fold_s:.1f} s")
+        lines.append(f"  {'N':>5} {'total s':>9} {'speed-up':>9} {'in order':>9} {'sequential s':>13} {'speed-up':>9}")
+        one = startup + n_an * part_s + n_an * fold_s + frames * render_s
+        old_one = startup + n_an * seq + frames * render_s
+        for n in workers:
+            t = startup + n_an * part_s / n + n_an * fold_s + frames * render_s / n
+            old = startup + n_an * seq + frames * render_s / n
+            lines.append(
+                f"  {n:>5} {t:>9.1f} {one / t:>9.1f} {100 * n_an * fold_s / t:>8.1f}% {old:>13.1f} {old_one / old:>9.1f}"
+            )
+    return lines
+
+
 def run(args) -> int:
     if args.chunk < 1 or any(k < 1 for k in args.workers):
         raise InvalidInputError("--chunk and --workers must be >= 1")
@@ -380,9 +502,23 @@ def run(args) -> int:
             measured.update(_workers(args, root))
             if args.size != args.farm_size:
                 _workers_at_size(args, root)
+        if "parts" not in args.skip:
+            measured.update(_parts(args, root))
     a = args.analyze_ms / 1000 if args.analyze_ms else measured.get("analyze_s")
     t = args.render_ms / 1000 if args.render_ms else measured.get("render_s")
     if a and t:
         print()
         print("\n".join(model_table(a, t, args.model_frames, measured.get("startup", 5.0))))
+    _print_parts_model(args, measured, a, t)
     return 0
+
+
+def _print_parts_model(args, measured: dict, sequential_s, render_s) -> None:
+    part_s = args.analyze_ms / 1000 if args.analyze_ms else measured.get("part_s")
+    fold_s = args.fold_ms / 1000 if args.fold_ms else measured.get("fold_s")
+    render_s = render_s or measured.get("parts_render_s")
+    if part_s and fold_s and render_s:
+        print()
+        startup = measured.get("startup", measured.get("parts_startup", 5.0))
+        sequential_s = measured.get("parts_sequential_s", sequential_s)  # warm, beside the parts
+        print("\n".join(parts_model_table(part_s, fold_s, render_s, args.model_frames, startup, sequential_s)))
