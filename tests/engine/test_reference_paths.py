@@ -113,3 +113,21 @@ def test_render_from_an_analysis_makes_no_network_resolution_copies(engine, tmp_
     finally:
         engine.close_clip(from_analysis.id)
         engine.close_clip(analysing.id)
+
+
+@pytest.mark.parametrize("dtype", ["half", "float"])
+def test_half_plates_take_the_table_and_equal_opencolorio(tmp_path, dtype):
+    """Half plates: read as float16 and converted through the 65,536-entry table, OpenColorIO's
+    values bit for bit; float plates: float32 and the matrix/log kernel. Either way the fast read
+    equals the reference read."""
+    spec = _clip(tmp_path, ["R", "G", "B", "A"], nan=True, dtype=dtype)
+    fast, ref = SequenceIO(spec, reference=False), SequenceIO(spec, reference=True)
+    a, b = fast.read(1), ref.read(1)
+    assert a.image.pixels.dtype == (np.float16 if dtype == "half" else np.float32)
+    np.testing.assert_array_equal(a.working, b.working)
+    assert fast.report == ref.report and fast.report.nan > 0
+    pipeline = fast._to
+    assert pipeline.per_channel  # ACEScg → ACEScct: no matrix
+    ocio = pipeline.to_working_reference(read_image(spec.input.replace("####", "0001")).rgb())
+    if dtype == "half":
+        assert np.array_equal(a.working.view(np.uint32), ocio.view(np.uint32))

@@ -234,3 +234,86 @@ def test_default_colorspace_is_one_rule(tmp_path: Path):
     write_image(tmp_path / "c.exr", px)
     assert default_colorspace(read_image(tmp_path / "c.exr").spec_info) == SCENE_DEFAULT == "ACEScg"
     assert default_colorspace(None) == SCENE_DEFAULT
+
+
+# --- half-float input through the 65,536-entry table -------------------------------------------
+_ALL_HALVES = np.arange(65536, dtype=np.uint16).view(np.float16)
+
+
+def test_half_table_equals_opencolorio_bit_for_bit_on_every_half():
+    """Every half bit pattern (NaN and ±Inf included) in every channel: the table path gives
+    OpenColorIO's processor's values and the same NaN/Inf counts."""
+    p = ColorPipeline(src="ACEScg")
+    assert p.per_channel and p.half_table is not None and p.half_table.shape == (3, 65536)
+    rng = np.random.default_rng(5)
+    px = np.stack([_ALL_HALVES, rng.permutation(_ALL_HALVES), rng.permutation(_ALL_HALVES)], -1)
+    px = px.reshape(256, 256, 3)
+    fast, fast_report = p.to_working(px, return_report=True)
+    ref, ref_report = p.to_working_reference(px, return_report=True)
+    assert fast.dtype == np.float32
+    assert np.array_equal(fast.view(np.uint32), ref.view(np.uint32))
+    assert fast_report == ref_report and fast_report.nan > 0 and fast_report.posinf == 3
+    split = p.to_working_reference(px, threads=2)  # rows over OpenColorIO threads: the same values
+    assert np.array_equal(split.view(np.uint32), ref.view(np.uint32))
+    # the float32 kernel is only close to OpenColorIO (≤ 2e-6): the table is the exact one
+    assert np.abs(p.to_working(px.astype(np.float32)) - ref).max() <= 2e-6
+
+
+def test_half_table_keeps_other_channels_and_layouts():
+    """Alpha gets the NaN/Inf policy only; ``out=`` a planar view and (N, C) shapes work."""
+    p = ColorPipeline(src="ACEScg")
+    rng = np.random.default_rng(6)
+    px = rng.choice(_ALL_HALVES, (20, 30, 4))
+    ref = p.to_working_reference(px)
+    out = np.empty((4, 20, 30), np.float32).transpose(1, 2, 0)
+    got = p.to_working(px, out=out)
+    assert got is out
+    assert np.array_equal(out.view(np.uint32), ref.view(np.uint32))
+    flat = p.to_working(px.reshape(-1, 4))
+    assert np.array_equal(flat.view(np.uint32), ref.reshape(-1, 4).view(np.uint32))
+    strided = p.to_working(px[:, ::-1])  # negative strides: copied first
+    assert np.array_equal(strided, ref[:, ::-1])
+    with pytest.raises(ShapeMismatchError, match="C>=3"):
+        p.to_working(px[..., :2])
+
+
+def test_a_matrix_transform_has_no_table_and_converts_half_as_float():
+    p = ColorPipeline(src="Linear Rec.709 (sRGB)")
+    assert not p.per_channel and p.half_table is None
+    px = np.random.default_rng(7).choice(_ALL_HALVES[np.isfinite(_ALL_HALVES)], (8, 9, 3))
+    np.testing.assert_array_equal(p.to_working(px), p.to_working(px.astype(np.float32)))
+    ident = ColorPipeline(src=WORKING_SPACE)
+    assert ident.per_channel
+    np.testing.assert_array_equal(ident.to_working(px), px.astype(np.float32))
+
+
+@pytest.mark.parametrize("src", ["ACEScg", "Linear Rec.709 (sRGB)"])
+def test_one_thread_inverse_runs_the_serial_twin_with_the_same_values(src):
+    """A caller budgeted to one numba thread (the render's writer) converts back through the serial
+    twin of the parallel kernel, outside the parallel-kernel lock: the same values and counts."""
+    import threading
+
+    import numba
+
+    from lookgrid._numba import PARALLEL_LOCK
+
+    p = ColorPipeline(src=src)
+    rng = np.random.default_rng(8)
+    y = rng.uniform(-2.0, 1.6, (37, 41, 4)).astype(np.float32)
+    y[0, 0] = [np.nan, np.inf, -np.inf, np.nan]
+    y[1, 1, :3] = 200.0  # beyond the half range once linear: clamped
+    ref, ref_report = p.from_working(y, return_report=True)
+    got = []
+
+    def convert():  # on its own thread: numba's thread count is per thread
+        numba.set_num_threads(1)
+        got.append(p.from_working(y, return_report=True))
+
+    with PARALLEL_LOCK:  # held by another stage: the serial twin must not wait for it
+        t = threading.Thread(target=convert, daemon=True)
+        t.start()
+        t.join(timeout=60)
+    assert got, "the one-thread conversion waited for the parallel-kernel lock"
+    one, one_report = got[0]
+    assert np.array_equal(one.view(np.uint32), ref.view(np.uint32))
+    assert one_report == ref_report and one_report.nan == 2

@@ -360,3 +360,15 @@ def test_array_attributes_and_uint_channels_survive(shared_data: Path, tmp_path:
     assert back.spec_info.channel_formats == img.spec_info.channel_formats
     assert np.array_equal(back.pixels, img.pixels)
     # (OpenImageIO's EXR writer has no way to write the ID manifest back: known limitation)
+
+
+@pytest.mark.parametrize("dtype", ["half", "float"])
+def test_half_read_keeps_float16_only_for_all_half_files(tmp_path: Path, dtype: str):
+    px = np.random.default_rng(3).lognormal(0, 2, (6, 7, 4)).astype(np.float32)
+    write_image(tmp_path / "a.exr", px, channel_names=["R", "G", "B", "A"], dtype=dtype)
+    full = read_image(tmp_path / "a.exr")
+    half = read_image(tmp_path / "a.exr", half=True)
+    assert full.pixels.dtype == np.float32
+    assert half.pixels.dtype == (np.float16 if dtype == "half" else np.float32)
+    np.testing.assert_array_equal(half.pixels.astype(np.float32), full.pixels)
+    assert read_image(tmp_path / "a.exr", half=True, max_side=3).pixels.dtype == np.float32

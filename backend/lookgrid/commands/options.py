@@ -21,8 +21,18 @@ def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") 
     )
 
 
-def add_threads_option(parser: argparse.ArgumentParser) -> None:
-    """``--threads N``: torch's (and numba's) thread count for a benchmark."""
+def add_threads_option(parser: argparse.ArgumentParser, *, budget: bool = False) -> None:
+    """``--threads N``: torch's (and numba's) thread count for a benchmark; with ``budget`` the
+    cores a whole-sequence render budgets its stages for (:mod:`lookgrid.engine.budget`)."""
+    if budget:
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            help="cores the render budgets its read, compute and write threads for (1: the plain "
+            "loop); default: the cores this process may run on",
+        )
+        return
     parser.add_argument(
         "--threads",
         type=int,

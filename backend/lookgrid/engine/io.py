@@ -127,12 +127,16 @@ class SequenceIO:
 
     # --- reading ------------------------------------------------------------------------------
     def read(self, frame: int) -> FrameIn:
-        """One input frame (:class:`FrameIn`). Fast path (:attr:`reference` false): the working frame is an
-        ``(H, W, 3)`` view of a planar ``(3, H, W)`` buffer — the model's layout, so the clip takes
-        it without a transposing copy — written by the colour conversion straight from the file's
-        channels (no copy of them first). The reference path converts a contiguous copy of the
-        colour channels into a new contiguous ``(H, W, 3)`` array: the same values."""
-        img = read_image(self.input.path(frame))
+        """One input frame (:class:`FrameIn`). Fast path (:attr:`reference` false): a file whose channels
+        are all half-float is read as float16 (``read_image(half=True)``) and, when the colour
+        transform is per channel, converted through the pipeline's table of the 65,536 halves
+        (:attr:`ColorPipeline.half_table`: OpenColorIO's values, bit for bit); the working frame is
+        an ``(H, W, 3)`` view of a planar ``(3, H, W)`` buffer — the model's layout, so the clip
+        takes it without a transposing copy — written by the conversion straight from the file's
+        channels. The reference path reads float32 and converts a contiguous copy of the colour
+        channels into a new ``(H, W, 3)`` array: with OpenColorIO's processor where the fast path
+        takes the table, else with :meth:`ColorPipeline.to_working` — the same values either way."""
+        img = read_image(self.input.path(frame), half=not self.reference)
         to_working, _ = self._pipelines(img)
         rgb = list(img.rgb_indices())
         h, w = img.pixels.shape[:2]
@@ -140,7 +144,14 @@ class SequenceIO:
             working = np.empty((3, h, w), np.float32).transpose(1, 2, 0)
             _, report = to_working.to_working(img.rgb(copy=False), return_report=True, out=working)
         else:
-            working, report = to_working.to_working(img.rgb(), return_report=True)
+            # where the fast path reads float16 (every channel half) and has a table
+            halves = img.spec_info is not None and all(f == "half" for f in img.spec_info.channel_formats)
+            if halves and to_working.per_channel:
+                working, report = to_working.to_working_reference(
+                    img.rgb(), return_report=True, threads=to_working.threads
+                )
+            else:
+                working, report = to_working.to_working(img.rgb(), return_report=True)
             working = np.asarray(working, np.float32)
         self._count(report)
         masks = {r.name: self._read_mask(r, seq, frame, h, w) for r, seq in self.masks}

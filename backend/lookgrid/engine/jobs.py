@@ -21,9 +21,9 @@ from typing import Callable, Sequence
 
 from lookgrid.engine import parts as analysis_parts
 from lookgrid.engine.analysis import export_analysis, load_analysis, save_analysis
+from lookgrid.engine.budget import run_budgeted
 from lookgrid.engine.clip import Clip
 from lookgrid.engine.io import SequenceIO
-from lookgrid.engine.pipeline import run_overlapped
 from lookgrid.errors import InvalidInputError
 from lookgrid.fsutil import StagedFiles, remove_stale_temps
 
@@ -122,8 +122,9 @@ def render_clip(
             io.write(frame, out, frame_in, to=staged.path_for(path))
             return path
 
-        # read, compute and write overlap (lookgrid.engine.pipeline); all moved into place at the end
-        outputs = run_overlapped(
+        # read, compute and write overlap, each stage in its thread budget (lookgrid.engine.budget;
+        # the plain loop on 1 core); all moved into place at the end
+        outputs = run_budgeted(
             todo, io.read, compute, write, cancel=cancel, on_done=done, cancel_message="render cancelled"
         )
     spec = clip.spec

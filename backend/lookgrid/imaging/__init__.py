@@ -30,7 +30,7 @@ from lookgrid.imaging.color import (
     resolve_colorspace,
     sanitize,
 )
-from lookgrid.imaging.io import Image, SpecInfo, read_header, read_image, write_image
+from lookgrid.imaging.io import Image, SpecInfo, io_threads, read_header, read_image, set_io_threads, write_image
 from lookgrid.imaging.sequence import FrameSequence, format_frame_ranges, parse_frame_range
 from lookgrid.imaging.style import mask_from_pixels, read_mask, read_style_image, resize_mask
 
@@ -55,7 +55,9 @@ __all__ = [
     "sanitize",
     "Image",
     "SpecInfo",
+    "io_threads",
     "read_header",
+    "set_io_threads",
     "read_image",
     "write_image",
     "FrameSequence",

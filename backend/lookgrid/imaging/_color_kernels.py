@@ -117,11 +117,10 @@ def forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
                 _extra_channels(src, dst, y, x, counts)
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
-def inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
-    """dst[..., :3] = clamp(minv @ (curve⁻¹(src[..., :3]) - off), ±65504); other channels copied
-    (same layout as :func:`forward_kernel`)."""
-    h, w, c = src.shape
+@numba.njit(cache=True, inline="always")
+def _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts):
+    """Row ``y`` of :func:`inverse_kernel` (one body for the parallel kernel and its serial twin)."""
+    c = src.shape[2]
     m00, m01, m02 = minv[0, 0], minv[0, 1], minv[0, 2]
     m10, m11, m12 = minv[1, 0], minv[1, 1], minv[1, 2]
     m20, m21, m22 = minv[2, 0], minv[2, 1], minv[2, 2]
@@ -133,37 +132,77 @@ def inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
     # multiplications by reciprocals instead of divisions in the loop (≤ 1 ulp apart)
     one = np.float32(1.0)
     inv_slope, inv_lin_slope, inv_linear_slope = one / slope, one / lin_slope, one / linear_slope
-    for y in numba.prange(h):
+    for x in range(src.shape[1]):
+        r, g, b = _rgb_in(src, y, x, counts, False)
+        if has_curve:
+            r = (
+                (np.exp2((r - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                if r > log_break
+                else (r - linear_off) * inv_linear_slope
+            )
+            g = (
+                (np.exp2((g - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                if g > log_break
+                else (g - linear_off) * inv_linear_slope
+            )
+            b = (
+                (np.exp2((b - log_off) * inv_slope) - lin_off) * inv_lin_slope
+                if b > log_break
+                else (b - linear_off) * inv_linear_slope
+            )
+            # exp2 can overflow to Inf; keep the matrix input finite (Inf - Inf would be NaN)
+            r = min(max(r, np.float32(-1e30)), np.float32(1e30))
+            g = min(max(g, np.float32(-1e30)), np.float32(1e30))
+            b = min(max(b, np.float32(-1e30)), np.float32(1e30))
+        if has_matrix:
+            r -= o0
+            g -= o1
+            b -= o2
+            r, g, b = (m00 * r + m01 * g + m02 * b, m10 * r + m11 * g + m12 * b, m20 * r + m21 * g + m22 * b)
+        # scene-linear results are clamped to the half range, as the OpenColorIO path does
+        dst[y, x, 0] = min(max(r, lo), hi)
+        dst[y, x, 1] = min(max(g, lo), hi)
+        dst[y, x, 2] = min(max(b, lo), hi)
+        if c > 3:
+            _extra_channels(src, dst, y, x, counts)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
+def inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
+    """dst[..., :3] = clamp(minv @ (curve⁻¹(src[..., :3]) - off), ±65504); other channels copied
+    (same layout as :func:`forward_kernel`)."""
+    for y in numba.prange(src.shape[0]):
+        _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts)
+
+
+@numba.njit(cache=True, nogil=True)
+def inverse_kernel_serial(src, dst, minv, off, has_matrix, curve, has_curve, counts):
+    """:func:`inverse_kernel` on the calling thread: the same values (the same row body), and no
+    parallel-kernel lock to wait for — for a caller budgeted to one numba thread (the render's
+    writer on 2 cores, :mod:`lookgrid.engine.budget`)."""
+    for y in range(src.shape[0]):
+        _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts)
+
+
+@numba.njit(cache=True, nogil=True)  # serial: no parallel-kernel lock, so the reader runs beside compute
+def half_table_kernel(src, dst, tables, plain, counts):
+    """dst[y, x, k] = tables[k, src[y, x, k]] for k < 3, plain[src[y, x, k]] for k >= 3.
+
+    src: (H, W, C) uint16, the bit patterns of half-float pixels (any non-negative strides);
+    dst: (H, W, C) float32 (any strides, e.g. a view of planar memory); tables: (3, 65536) float32,
+    the working value of every half per colour channel (NaN/Inf policy included); plain: (65536,)
+    float32, every half as float32 with the policy (other channels); counts: (H, 4) int64 zeros,
+    filled like :func:`forward_kernel`'s (NaN, +Inf, -Inf; a half is never beyond ±65504)."""
+    h, w, c = src.shape
+    for y in range(h):
         for x in range(w):
-            r, g, b = _rgb_in(src, y, x, counts, False)
-            if has_curve:
-                r = (
-                    (np.exp2((r - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                    if r > log_break
-                    else (r - linear_off) * inv_linear_slope
-                )
-                g = (
-                    (np.exp2((g - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                    if g > log_break
-                    else (g - linear_off) * inv_linear_slope
-                )
-                b = (
-                    (np.exp2((b - log_off) * inv_slope) - lin_off) * inv_lin_slope
-                    if b > log_break
-                    else (b - linear_off) * inv_linear_slope
-                )
-                # exp2 can overflow to Inf; keep the matrix input finite (Inf - Inf would be NaN)
-                r = min(max(r, np.float32(-1e30)), np.float32(1e30))
-                g = min(max(g, np.float32(-1e30)), np.float32(1e30))
-                b = min(max(b, np.float32(-1e30)), np.float32(1e30))
-            if has_matrix:
-                r -= o0
-                g -= o1
-                b -= o2
-                r, g, b = (m00 * r + m01 * g + m02 * b, m10 * r + m11 * g + m12 * b, m20 * r + m21 * g + m22 * b)
-            # scene-linear results are clamped to the half range, as the OpenColorIO path does
-            dst[y, x, 0] = min(max(r, lo), hi)
-            dst[y, x, 1] = min(max(g, lo), hi)
-            dst[y, x, 2] = min(max(b, lo), hi)
-            if c > 3:
-                _extra_channels(src, dst, y, x, counts)
+            for k in range(c):
+                b = src[y, x, k]
+                if (b & 0x7C00) == 0x7C00:  # exponent all ones: Inf (mantissa 0) or NaN
+                    if b & 0x03FF:
+                        counts[y, 0] += 1
+                    elif b & 0x8000:
+                        counts[y, 2] += 1
+                    else:
+                        counts[y, 1] += 1
+                dst[y, x, k] = tables[k, b] if k < 3 else plain[b]

@@ -42,6 +42,21 @@ machine a 1920×1080 ACEScg → ACEScct frame took 21–24 ms (median; the inver
 checks the fast path against OpenColorIO on a set of test values when it is built and falls back to
 OpenColorIO (split over threads) if they disagree or the transform has another shape.
 :meth:`ColorPipeline.to_working_reference` is the plain OpenColorIO path kept beside it for tests.
+A caller whose numba thread count is 1 (the render's writer, :mod:`lookgrid.engine.budget`) converts
+back through the kernel's serial twin (the same row body, so the same values), which needs no
+parallel-kernel lock and so never waits for another stage's kernel.
+
+Half-float input: a table
+-------------------------
+A half-float value has 65,536 bit patterns, so a conversion that treats each channel on its own
+(no matrix mixes them: ACEScg → ACEScct, the usual EXR plates) is a table lookup.
+:attr:`ColorPipeline.half_table` holds, per colour channel, the working value of every half, computed
+once by OpenColorIO's own processor (:meth:`ColorPipeline.to_working_reference`, NaN/Inf policy
+included): :meth:`ColorPipeline.to_working` of float16 pixels then gives OpenColorIO's values bit
+for bit (tested on all 65,536 values), in one serial pass that needs no parallel-kernel lock.
+A transform with a matrix (or any other that mixes channels) has no table: float16 input is
+converted to float32 and takes the paths above. Files are read as float16 for it with
+:func:`lookgrid.imaging.io.read_image`'s ``half=True``.
 
 NaN/Inf policy
 --------------
@@ -66,6 +81,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numba
 import numpy as np
 import PyOpenColorIO as ocio
 
@@ -461,6 +477,8 @@ class ColorPipeline:
         self._fast = None
         if fast:
             self._fast = self._build_fast(proc_f)
+        self._tables: tuple[np.ndarray, np.ndarray] | None = None
+        self._tables_built = False
 
     def __repr__(self) -> str:
         return (
@@ -476,6 +494,33 @@ class ColorPipeline:
     @property
     def is_identity(self) -> bool:
         return self.src == self.working
+
+    @property
+    def per_channel(self) -> bool:
+        """True when scene → working treats each colour channel on its own (the identity, or the
+        exact fast path without a matrix): what a table of half values can hold exactly."""
+        return self.is_identity or (self._fast is not None and not self._fast[3])
+
+    @property
+    def half_table(self) -> np.ndarray | None:
+        """(3, 65536) float32: the working value of every half-float bit pattern, per colour
+        channel, from OpenColorIO's processor with the NaN/Inf policy (built on first use);
+        None unless :attr:`per_channel`. See the module docstring."""
+        tables = self._half_tables()
+        return tables[0] if tables is not None else None
+
+    def _half_tables(self) -> tuple[np.ndarray, np.ndarray] | None:
+        with self._pool_lock:
+            if not self._tables_built:
+                self._tables = self._build_tables() if self.per_channel else None
+                self._tables_built = True
+        return self._tables
+
+    def _build_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        halves = np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float32)
+        table = self.to_working_reference(np.repeat(halves[:, None], 3, axis=1)[None])[0]
+        plain, _ = sanitize(halves, copy=True)
+        return np.ascontiguousarray(table.T, dtype=np.float32), plain.astype(np.float32)
 
     # -- fast path -------------------------------------------------------------------------
     def _build_fast(self, proc):
@@ -523,9 +568,12 @@ class ColorPipeline:
         """Working space → scene (``src``); exact inverse of :meth:`to_working` (``out`` too)."""
         return self._apply(pixels, forward=False, return_report=return_report, out=out)
 
-    def to_working_reference(self, pixels: np.ndarray) -> np.ndarray:
-        """Plain OpenColorIO (lossless, one call) version of :meth:`to_working`."""
-        return self._apply_ocio(*self._prepare(pixels), self._cpu_fwd, threads=1, forward=True)[0]
+    def to_working_reference(self, pixels: np.ndarray, *, return_report: bool = False, threads: int = 1):
+        """Plain OpenColorIO (lossless, one call; with ``threads`` > 1 rows split over the pool,
+        the same values) version of :meth:`to_working` (the half table's source: the same values
+        bit for bit for float16 pixels with a table)."""
+        result, report = self._apply_ocio(*self._prepare(pixels), self._cpu_fwd, threads=threads, forward=True)
+        return (result, report) if return_report else result
 
     def from_working_reference(self, pixels: np.ndarray) -> np.ndarray:
         """Plain OpenColorIO version of :meth:`from_working`."""
@@ -553,7 +601,21 @@ class ColorPipeline:
                 f"out= must be a float32 array of the pixels' shape {tuple(np.shape(pixels))}, got "
                 f"{getattr(out, 'dtype', type(out).__name__)} {tuple(np.shape(out))}"
             )
-        if self._fast is not None:
+        tables = self._half_tables() if forward and np.asarray(pixels).dtype == np.float16 else None
+        if tables is not None:  # float16 pixels, per-channel transform: the table (exact)
+            src = np.asarray(pixels)
+            if src.ndim < 2 or src.shape[-1] < 3:
+                raise ShapeMismatchError(f"colour conversion needs (..., C>=3) pixels, got shape {src.shape}")
+            if src.ndim != 3 or min(src.strides) < 0:
+                src = np.ascontiguousarray(src.reshape(-1, src.shape[-2], src.shape[-1]))
+            direct = out is not None and out.ndim == 3 and min(out.strides) >= 0
+            dst: np.ndarray = out if direct and out is not None else np.empty(src.shape, np.float32)
+            counts = np.zeros((src.shape[0], 4), np.int64)
+            kernels.half_table_kernel(src.view(np.uint16), dst, tables[0], tables[1], counts)
+            tot = counts.sum(0)
+            report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
+            result = dst if direct else dst.reshape(np.shape(pixels))
+        elif self._fast is not None:
             arr, shape = self._prepare(pixels, strided=True)
             m, off, minv, has_matrix, curve, has_curve = self._fast
             direct = out is not None and out.ndim == 3 and min(out.strides) >= 0
@@ -561,11 +623,14 @@ class ColorPipeline:
             counts = np.zeros((arr.shape[0], 4), np.int64)
             # one parallel kernel at a time: each already uses every core, and numba's fallback
             # "workqueue" threading layer must not be entered from two threads at once
-            with _KERNEL_LOCK:
-                if forward:
-                    kernels.forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
-                else:
-                    kernels.inverse_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
+            if not forward and numba.get_num_threads() == 1:  # a one-thread caller: no lock
+                kernels.inverse_kernel_serial(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
+            else:
+                with _KERNEL_LOCK:
+                    if forward:
+                        kernels.forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
+                    else:
+                        kernels.inverse_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
             tot = counts.sum(0)
             report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
             result = dst if direct else dst.reshape(shape)

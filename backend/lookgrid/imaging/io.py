@@ -344,6 +344,7 @@ def read_image(
     timeout: float | None = 120.0,
     max_pixels: int | None = None,
     max_side: int | None = None,
+    half: bool = False,
 ) -> Image:
     """Read one frame completely or raise :class:`ImageReadError`.
 
@@ -413,13 +414,15 @@ def read_image(
         else:
             idx = list(range(nch))
             ch0, ch1 = 0, nch
+        keep_half = half and max_side is None and all(formats[i] == "half" for i in range(ch0, ch1))
         try:
-            px = inp.read_image(index, 0, ch0, ch1, "float")
+            px = inp.read_image(index, 0, ch0, ch1, "half" if keep_half else "float")
         except Exception as err:
             raise ImageReadError(f"cannot read {path}: {err}") from None
         if px is None or inp.has_error:
             raise ImageReadError(f"cannot read {path} completely: {_err_text(inp) or 'read failed'}")
-        px = np.asarray(px, dtype=np.float32).reshape(spec.height, spec.width, ch1 - ch0)
+        dtype = np.float16 if keep_half else np.float32
+        px = np.asarray(px, dtype=dtype).reshape(spec.height, spec.width, ch1 - ch0)
         if idx != list(range(ch0, ch1)):
             px = px[..., [i - ch0 for i in idx]]
         data_win = _window(spec, "data")
@@ -442,7 +445,7 @@ def read_image(
 
     target = {"display": disp_win, "data": data_win, "union": _union(disp_win, data_win)}[window]
     if target != data_win:
-        out = np.zeros((target[3], target[2], px.shape[2]), np.float32)
+        out = np.zeros((target[3], target[2], px.shape[2]), px.dtype)
         _paste(out, target, px, data_win)
         px = out
     if max_side is not None and max(px.shape[:2]) > max_side:
@@ -469,6 +472,27 @@ def read_header(path: str | os.PathLike) -> tuple[int, int, int]:
         if inp.has_error:
             raise ImageReadError(f"cannot read the header of {path}: {_err_text(inp)}")
         return int(spec.full_width), int(spec.full_height), int(spec.nchannels)
+
+
+def io_threads() -> tuple[int, int]:
+    """OpenImageIO's thread settings now: ``(threads, exr_threads)`` (process-wide; 0 means
+    "as many as the machine has")."""
+    return int(oiio.get_int_attribute("threads")), int(oiio.get_int_attribute("exr_threads"))
+
+
+def set_io_threads(threads: int, exr_threads: int | None = None) -> tuple[int, int]:
+    """Set OpenImageIO's thread pool (``threads``: format conversion, parallel decode) and
+    OpenEXR's (``exr_threads``: (de)compression of EXR chunks; default the same as ``threads``).
+    Both are process-wide: every read and write in the process uses them (OpenImageIO's Python
+    binding has no per-file thread count). Returns the previous ``(threads, exr_threads)``, for
+    restoring. ``threads`` >= 0 (0: all cores); ``exr_threads`` >= -1 (-1: on the calling thread)."""
+    exr = threads if exr_threads is None else exr_threads
+    if int(threads) < 0 or int(exr) < -1:
+        raise InvalidInputError(f"OpenImageIO threads must be >= 0 (exr_threads >= -1), got {threads}, {exr}")
+    old = io_threads()
+    oiio.attribute("threads", int(threads))
+    oiio.attribute("exr_threads", int(exr))
+    return old
 
 
 def _read_isolated(path: Path, kwargs: dict, timeout: float | None) -> Image:

@@ -9,10 +9,15 @@
    their plain sum. Each with the engine's fast I/O and with its reference path
    (``SequenceIO(reference=True)``, ``LOOKGRID_REFERENCE_IO=1``), interleaved frame by frame and run
    by run with floor passes, so that the ratios compare times taken under the same load.
-   Target: render ≤ 1.15 × floor.
+   Target: render ≤ 1.15 × floor. Then the overlap table (:func:`overlap_lines`): the floor,
+   ``render_clip``'s plain loop with the libraries' default threads (``LOOKGRID_RENDER_PLAIN``) and
+   its overlapped stages in their thread budgets (:mod:`lookgrid.engine.budget`), interleaved in the
+   same repeats; overlapped / plain (target ≤ 0.95) and / floor (target ≤ 1.35 at 4K); and a model
+   of more cores from the stages' CPU seconds. ``--threads N`` budgets the render for N cores.
 2. **Workers**: frames/s of ``lookgrid farm render`` (Ray, chunks of ``--chunk``) for each of
    ``--workers`` (default 1 2) on a ``--farm-size`` clip, analysed once and the analysis reused;
-   Ray's start-up and the analysis are timed apart.
+   Ray's start-up and the analysis are timed apart. Then the same at ``--size`` (e.g. 4K) when it
+   differs from ``--farm-size``.
 3. **Model of N workers**: from the measured per-frame analyse cost ``a`` (sequential, one
    worker) and render cost ``t`` (one worker), a job of F frames with stride r takes about
    ``F/r·a + F·t/N`` (+ start-up). Analysis dominates once ``N > r·t/a``; stride r divides the
@@ -29,6 +34,8 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -41,9 +48,11 @@ import ray
 import skimage.data
 import torch
 
+from lookgrid.commands.options import add_threads_option
 from lookgrid.engine import Engine
 from lookgrid.engine import parts as engine_parts
 from lookgrid.engine.analysis import load_analysis
+from lookgrid.engine.budget import CORES_ENV, PLAIN_ENV, UNBUDGETED_ENV, stage_threads
 from lookgrid.engine.io import REFERENCE_IO_ENV, SequenceIO
 from lookgrid.engine.spec import ClipSpec, RegionSpec, StyleTrack
 from lookgrid.errors import InvalidInputError
@@ -72,6 +81,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model-frames", type=int, default=1000, help="job length in the model (default 1000)")
     parser.add_argument("--analyze-ms", type=float, help="per-frame analyse cost for the model (default: measured)")
     parser.add_argument("--render-ms", type=float, help="per-frame render cost for the model (default: measured)")
+    add_threads_option(parser, budget=True)
     parser.add_argument("--fold-ms", type=float, help="in-order fold cost per analysed frame (default: measured)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["floor", "workers", "parts"], help="sections to skip")
     parser.add_argument("--keep", metavar="DIR", help="write the clips here and keep them (default: a temp dir)")
@@ -129,21 +139,34 @@ def _floor_pass(spec, frames, folder, cpu: list | None = None) -> list[tuple[flo
     return out
 
 
-def _render_s(engine, spec, analysis, n: int, fast: bool) -> tuple[float, float]:
+def _render_s(
+    engine, spec, analysis, n: int, fast: bool, plain: bool = False, unbudgeted: bool = False
+) -> tuple[float, float]:
     """(Seconds, CPU seconds of the process) per frame of ``Engine.render_clip`` from the analysis,
     with the fast or the reference engine I/O (:class:`SequenceIO`'s ``reference``, chosen by
-    ``LOOKGRID_REFERENCE_IO``)."""
-    old = os.environ.get(REFERENCE_IO_ENV)
-    os.environ[REFERENCE_IO_ENV] = "0" if fast else "1"
-    try:
+    ``LOOKGRID_REFERENCE_IO``); ``plain``: the plain loop with the libraries' default threads
+    (``LOOKGRID_RENDER_PLAIN``) instead of the overlapped stages in their thread budgets;
+    ``unbudgeted``: overlapped with the libraries' default threads (``LOOKGRID_RENDER_UNBUDGETED``)."""
+    modes = {PLAIN_ENV: "1" if plain else "0", UNBUDGETED_ENV: "1" if unbudgeted else "0"}
+    with _env({REFERENCE_IO_ENV: "0" if fast else "1", **modes}):
         t0, c0 = time.perf_counter(), time.process_time()
         engine.render_clip(spec, analysis=analysis)
         return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
+
+
+@contextlib.contextmanager
+def _env(values: dict):
+    """Environment variables set inside, restored after."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
     finally:
-        if old is None:
-            os.environ.pop(REFERENCE_IO_ENV, None)
-        else:
-            os.environ[REFERENCE_IO_ENV] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _floor(args, root) -> dict:
@@ -159,6 +182,7 @@ def _floor(args, root) -> dict:
     n = engine.analyze_clip(spec, analysis)
     analyze_s = (time.perf_counter() - t0) / n
     stages: dict[bool, list] = {True: [], False: []}  # fast → [(read, compute, write)]
+    stage_cpu: dict[bool, list] = {True: [], False: []}  # the same stages' CPU seconds
     floor_t, out_write = [], []
     ios = {fast: SequenceIO(spec, reference=not fast) for fast in (True, False)}
     clips = {}
@@ -170,14 +194,15 @@ def _floor(args, root) -> dict:
             floor_t += _floor_pass(spec, [f], io_dir)
             for fast in (True, False):
                 io, clip = ios[fast], clips[fast]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 fin = io.read(f)
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.process_time()
                 image, masks = clip.inputs(fin.working, fin.masks)  # as render_clip computes
                 out = clip.render_tensors(f, image, masks)[0].permute(1, 2, 0).cpu().numpy()
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.process_time()
                 io.write(f, out, fin, to=str(io_dir / f"e.{f:04d}.exr"))
                 stages[fast].append((t1 - t0, t2 - t1, time.perf_counter() - t2))
+                stage_cpu[fast].append((c1 - c0, c2 - c1, time.process_time() - c2))
             # the rendered pixels written alone: how much of the engine's write is the content
             rendered = read_image(io_dir / f"e.{f:04d}.exr")
             t0 = time.perf_counter()
@@ -187,10 +212,14 @@ def _floor(args, root) -> dict:
         for clip in clips.values():
             engine.close_clip(clip.id)
     render: dict[bool, list] = {True: [], False: []}
+    plain_t: list[tuple[float, float]] = []  # the plain loop (render_clip, default threads), fast I/O
+    unbudgeted_t: list[tuple[float, float]] = []  # overlapped with default threads (before budgets)
     floor_cpu: list[float] = []
     _render_s(engine, spec, analysis, len(frames), True)  # warm: kernels, OCIO processors
-    for _ in range(max(1, args.repeats)):  # floor, fast and reference in turn: the same load
+    for _ in range(max(1, args.repeats)):  # floor, plain, fast and reference in turn: the same load
         floor_t += _floor_pass(spec, frames, io_dir, floor_cpu)
+        plain_t.append(_render_s(engine, spec, analysis, len(frames), True, plain=True))
+        unbudgeted_t.append(_render_s(engine, spec, analysis, len(frames), True, unbudgeted=True))
         for fast in (True, False):
             render[fast].append(_render_s(engine, spec, analysis, len(frames), fast))
     med = statistics.median
@@ -206,6 +235,7 @@ def _floor(args, root) -> dict:
             plain=med(sum(x) for x in stages[fast]),
             overlapped=med(s for s, _ in render[fast]),
             cpu=med(c for _, c in render[fast]),
+            cpu_stages=tuple(med(x[i] for x in stage_cpu[fast]) for i in range(3)),
         )
     load = os.getloadavg()
     print(
@@ -242,7 +272,43 @@ def _floor(args, root) -> dict:
         f"   (the wall ratio's bound when the cores are busy)"
     )
     print(f"  analysis: {analyze_s:.3f} s per analysed frame (read at full size, downscale, network)")
+    print()
+    row[True]["unbudgeted"] = med(s for s, _ in unbudgeted_t)
+    print("\n".join(overlap_lines(args.size, floor, med(s for s, _ in plain_t), row[True], threads=args.threads)))
     return {"analyze_s": analyze_s}
+
+
+def overlap_lines(size: str, floor: float, plain: float, fast: dict, threads: int | None = None) -> list[str]:
+    """The render beside its plain loop and the I/O floor (issue 27 items 2 and 3), all s/frame from
+    one interleaved run: ``floor`` (read + write alone), ``plain`` (``Engine.render_clip``'s plain
+    loop, the libraries' default threads), ``fast`` the row of the overlapped render and of the
+    engine's stages measured one at a time (``read``, ``compute``, ``write``, ``overlapped``).
+    Then a model of more cores from the stages' CPU seconds (``cpu_stages``) and the budgets of
+    :func:`lookgrid.engine.budget.stage_threads`: a lower bound, as if the work spread perfectly."""
+    budget = stage_threads(threads)
+    over = fast["overlapped"]
+    cr, cc, cw = fast["cpu_stages"]
+    mode = "overlapped" if budget.overlap else "plain loop"
+    load = os.getloadavg()
+    lines = [
+        f"Overlap, {size} (s/frame, medians; budget {budget.line()}; load average {load[0]:.1f} "
+        f"{load[1]:.1f} {load[2]:.1f}):",
+        f"  {'floor: read + write':44} {floor:>9.3f}",
+        f"  {'plain loop (render_clip, default threads)':44} {plain:>9.3f}",
+        f"  {'overlapped, default threads (no budgets)':44} {fast.get('unbudgeted', float('nan')):>9.3f}",
+        f"  {'render_clip in its budget (' + mode + ')':44} {over:>9.3f}",
+        f"  {'budgeted / plain (target <= 0.95)':44} {over / plain:>9.2f}",
+        f"  {'budgeted / floor (target <= 1.35 at 4K)':44} {over / floor:>9.2f}",
+        f"  CPU s/frame of the stages measured alone: read {cr:.3f}, compute {cc:.3f}, write {cw:.3f}",
+        "  model, more cores (a bound: all CPU seconds spread over the cores, or, overlapped, the",
+        "  compute on its own numba threads, whichever is longer):",
+    ]
+    for cores in (1, 2, 4, 8, 16):
+        b = stage_threads(cores)
+        # the plain loop: each stage in turn over every core; overlapped: also the compute on its share
+        bound = max((cr + cc + cw) / cores, cc / b.compute) if b.overlap else (cr + cc + cw) / cores
+        lines.append(f"    {cores:>3} cores: {b.line().split(': ', 1)[1]}: >= {bound:.3f} s/frame")
+    return lines
 
 
 def _workers(args, root) -> dict:
@@ -276,6 +342,14 @@ def _workers(args, root) -> dict:
     for k, sec, fps in rows:
         print(f"  {k:>7} {sec:>8.2f} {fps:>9.2f} {fps / base:>6.2f}")
     return {"analyze_s": analyze_s, "render_s": 1.0 / rows[0][2], "startup": startup}
+
+
+def _workers_at_size(args, root) -> None:
+    """1 vs N workers (``--workers``) on a clip of the plates' size (``--size``, e.g. 4K; the
+    frames of ``--farm-frames``), beside the ``--farm-size`` run: what a farm gains at the size it
+    renders. Printed only; the N-worker model keeps the ``--farm-size`` costs."""
+    sized = argparse.Namespace(**{**vars(args), "farm_size": args.size})
+    _workers(sized, root / f"workers-{args.size}")
 
 
 def model_table(
@@ -421,9 +495,13 @@ def run(args) -> int:
         root = Path(args.keep) if args.keep else Path(tmp)
         measured: dict = {}
         if "floor" not in args.skip:
-            measured.update(_floor(args, root))
+            cores = {CORES_ENV: str(args.threads)} if args.threads else {}
+            with _env(cores):  # --threads: the render's budget for that many cores
+                measured.update(_floor(args, root))
         if "workers" not in args.skip:
             measured.update(_workers(args, root))
+            if args.size != args.farm_size:
+                _workers_at_size(args, root)
         if "parts" not in args.skip:
             measured.update(_parts(args, root))
     a = args.analyze_ms / 1000 if args.analyze_ms else measured.get("analyze_s")
