@@ -147,7 +147,7 @@ def test_a_by_path_render_has_a_deadline_per_frame_not_per_sequence(live_server,
         # a 0.5 s stream deadline no longer cuts a sequence off: frames have their own
         render_by_path_to_files(client, _by_path_spec(shot, root, "long"), FRAMES, str(tmp_path / "a" / "f.####.exr"),
                                 frame_timeout=120)
-        with pytest.raises(ServerError, match="DEADLINE_EXCEEDED: frame 1 of the call did not finish within"):
+        with pytest.raises(ServerError, match=r"DEADLINE_EXCEEDED: frame \d+ of the call did not finish within"):
             render_by_path_to_files(client, _by_path_spec(shot, root, "short"), FRAMES,
                                     str(tmp_path / "b" / "f.####.exr"), frame_timeout=0.0001)
         assert not (tmp_path / "b").exists()
