@@ -28,3 +28,17 @@ def engine(net, request):
     return eng
 
 
+
+
+@pytest.fixture(scope="module")
+def engines(random_net):
+    """One engine per temporal mode, shared by a module's tests (a style is encoded once per
+    engine; every test opens and closes its own clips)."""
+    net = random_net(1234)
+    out = {}
+    for mode in ("tc", "flow"):
+        eng = Engine(net, device="cpu", temporal=mode)
+        eng.register_style(STYLE_A, _style(1, (0.5, 0.2, 0.1)))
+        eng.register_style(STYLE_B, _style(2, (0.1, 0.3, 0.55)))
+        out[mode] = eng
+    return out

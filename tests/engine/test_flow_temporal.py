@@ -11,7 +11,7 @@ import torch
 from lookgrid.engine import Engine
 from lookgrid.errors import InvalidInputError
 
-from engine_clips import STYLE_A, STYLE_B, _style, fg_bg_spec, make_frame
+from engine_clips import fg_bg_spec, make_frame
 
 L = 256
 
@@ -23,20 +23,6 @@ def _texture(seed: int, size: int = L + 64) -> np.ndarray:
     detail = cv2.GaussianBlur(rng.random((size, size, 3)).astype(np.float32), (0, 0), 1.5)
     img = 0.2 + 2.0 * (base - base.mean()) + 0.6 * (detail - detail.mean())
     return np.clip(img + 0.35, 0.02, 0.95).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def engines(random_net):
-    """One engine per temporal mode, shared by this module's tests (a style is encoded once per
-    engine; every test opens and closes its own clips)."""
-    net = random_net(1234)
-    out = {}
-    for mode in ("tc", "flow"):
-        eng = Engine(net, device="cpu", temporal=mode)
-        eng.register_style(STYLE_A, _style(1, (0.5, 0.2, 0.1)))
-        eng.register_style(STYLE_B, _style(2, (0.1, 0.3, 0.55)))
-        out[mode] = eng
-    return out
 
 
 def _grids(engine, frames, masks, method="lookgrid"):

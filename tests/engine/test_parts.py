@@ -9,8 +9,7 @@ import random
 import pytest
 import torch
 
-from engine_clips import STYLE_A, STYLE_B, _style, fg_bg_spec, make_frame
-from lookgrid.engine import Engine
+from engine_clips import fg_bg_spec, make_frame
 from lookgrid.engine import jobs
 from lookgrid.engine import parts as P
 from lookgrid.engine.analysis import export_analysis
@@ -18,18 +17,6 @@ from lookgrid.errors import InvalidInputError
 
 FRAMES = list(range(7))
 PIXELS = {f: make_frame(f, 64, 96, speed=2.5, flicker=0.05) for f in FRAMES}
-
-
-@pytest.fixture(scope="module")
-def engines(random_net):
-    net = random_net(1234)
-    out = {}
-    for mode in ("tc", "flow"):
-        eng = Engine(net, device="cpu", temporal=mode)
-        eng.register_style(STYLE_A, _style(1, (0.5, 0.2, 0.1)))
-        eng.register_style(STYLE_B, _style(2, (0.1, 0.3, 0.55)))
-        out[mode] = eng
-    return out
 
 
 def _open(engine, spec):
@@ -116,13 +103,13 @@ def test_a_missing_part_is_refused_in_one_line(engines):
 def test_tc_is_not_split(engines, tmp_path):
     clip = _open(engines["tc"], fg_bg_spec(stride=1))
     try:
-        assert P.in_order_reason(clip) == P.TC_IN_ORDER
+        assert P.in_order_reason(clip.method, clip.runtime.temporal) == P.TC_IN_ORDER
         with pytest.raises(InvalidInputError, match="^the analysis cannot be split into parts: temporal mode 'tc'"):
             P.analyze_part(clip, [0])
     finally:
         engines["tc"].close_clip(clip.id)
     per_frame = _open(engines["tc"], fg_bg_spec(stride=1, method="per-frame"))  # no temporal chain at all
-    assert P.in_order_reason(per_frame) is None
+    assert P.in_order_reason(per_frame.method, per_frame.runtime.temporal) is None
     engines["tc"].close_clip(per_frame.id)
 
 

@@ -90,7 +90,7 @@ class Clip:
         self.anchors = subsample_frames(self.frames, self.stride) if self.frames else None
         whole_shot = self.anchors is not None and self.loader is not None  # it can read every frame
         self.smooth = spec.smooth_sigma(whole_shot) if self.method.analysed else 0.0
-        if self.smooth > 0 and self.anchors is None and self.method.analysed:
+        if self.smooth > 0 and self.anchors is None:
             raise InvalidInputError("spec.smooth > 0 needs the clip's frame range ('frames'); streams render causally")
 
     @property

@@ -13,7 +13,8 @@ What the service, the CLI, the farm and the evaluation call. It delegates:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from lookgrid.engine import jobs
 from lookgrid.engine import parts as analysis_parts
 from lookgrid.engine.clip import Clip, FrameLoader
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.methods import get_method
 from lookgrid.engine.registry import ClipRegistry
 from lookgrid.engine.runtime import ModelInfo, ModelRuntime
 from lookgrid.engine.spec import ClipSpec
@@ -130,12 +132,19 @@ class Engine:
         return self.clips.evict(now)
 
     # --- whole sequences ----------------------------------------------------------------------
-    def _open_on_storage(self, spec: ClipSpec, validated: bool, allow_missing: bool = False) -> tuple[SequenceIO, Clip]:
-        """The files of ``spec`` and a one-off clip over them (the caller closes it)."""
+    @contextmanager
+    def _on_storage(
+        self, spec: ClipSpec, validated: bool = False, allow_missing: bool = False
+    ) -> Iterator[tuple[SequenceIO, Clip]]:
+        """The files of ``spec`` and a one-off clip over them, closed on leaving."""
         if not validated:
             spec.validate(need_paths=True)
         io = SequenceIO(spec, allow_missing=allow_missing)
-        return io, self.open_clip(spec, frames=io.frames, loader=io.load, validated=True)
+        clip = self.open_clip(spec, frames=io.frames, loader=io.load, validated=True)
+        try:
+            yield io, clip
+        finally:
+            self.close_clip(clip.id)
 
     def analyze_clip(
         self,
@@ -149,38 +158,25 @@ class Engine:
         """Analyse a clip on storage and save its analysis to ``path`` (:func:`lookgrid.engine.jobs.analyze_clip`);
         returns the number of analysed frames. ``progress(done, total, frame, None, seconds)``.
         ``validated``: the caller has run ``spec.validate(need_paths=True)``."""
-        _, clip = self._open_on_storage(spec, validated)
-        try:
+        with self._on_storage(spec, validated) as (_, clip):
             return jobs.analyze_clip(clip, path, progress, cancel=cancel)
-        finally:
-            self.close_clip(clip.id)
 
     def analysis_in_order(self, spec: ClipSpec) -> str | None:
         """Why the analysis of ``spec`` must run in order on one worker (None: it can be split into
         parts, :mod:`lookgrid.engine.parts`)."""
-        _, clip = self._open_on_storage(spec, validated=False)
-        try:
-            return analysis_parts.in_order_reason(clip)
-        finally:
-            self.close_clip(clip.id)
+        return analysis_parts.in_order_reason(get_method(spec.method), self.temporal)
 
     def analyze_part(self, spec: ClipSpec, anchors: Sequence[int]) -> dict:
         """The per-frame and per-pair analysis of consecutive analysed frames ``anchors`` of a clip
         on storage (:func:`lookgrid.engine.parts.analyze_part`), as plain data."""
-        _, clip = self._open_on_storage(spec, validated=False)
-        try:
+        with self._on_storage(spec) as (_, clip):
             return analysis_parts.analyze_part(clip, anchors)
-        finally:
-            self.close_clip(clip.id)
 
     def fold_analysis(self, spec: ClipSpec, parts: Sequence[dict], path) -> int:
         """Fold analysis ``parts`` into the analysis :meth:`analyze_clip` saves, bit for bit
         (:func:`lookgrid.engine.jobs.fold_analysis`); returns the number of analysed frames."""
-        _, clip = self._open_on_storage(spec, validated=False)
-        try:
+        with self._on_storage(spec) as (_, clip):
             return jobs.fold_analysis(clip, parts, path)
-        finally:
-            self.close_clip(clip.id)
 
     def render_clip(
         self,
@@ -198,8 +194,5 @@ class Engine:
         returning true stops with :class:`CancelledError`; the job is all or nothing.
         ``analysis``: an analysis (path or dict) instead of analysing again; ``allow_missing``:
         render a sequence found on disk despite holes in it."""
-        io, clip = self._open_on_storage(spec, validated, allow_missing)
-        try:
+        with self._on_storage(spec, validated, allow_missing) as (io, clip):
             return jobs.render_clip(clip, io, progress, frames=frames, cancel=cancel, analysis=analysis)
-        finally:
-            self.close_clip(clip.id)

@@ -50,10 +50,10 @@ TC_IN_ORDER = (
 )
 
 
-def in_order_reason(clip) -> str | None:
-    """Why the analysis of an open ``clip`` cannot be split into parts (None: it can)."""
-    method = clip.method
-    if method.analysed and method.temporal and clip.runtime.temporal == "tc":
+def in_order_reason(method, temporal: str) -> str | None:
+    """Why an analysis by ``method`` (:func:`lookgrid.engine.methods.get_method`) in the runtime's
+    ``temporal`` mode cannot be split into parts (None: it can)."""
+    if method.analysed and method.temporal and temporal == "tc":
         return TC_IN_ORDER
     return None
 
@@ -63,16 +63,17 @@ def part_anchors(clip) -> list[int]:
     return list(clip.anchors or []) if clip.method.analysed else []
 
 
-def _frames_text(frames: Sequence[int], most: int = 5) -> str:
-    shown = ", ".join(str(f) for f in frames[:most])
-    return shown + (f" and {len(frames) - most} more" if len(frames) > most else "")
+def short_list(items: Sequence, most: int = 5) -> str:
+    """``items`` for a one-line message: the first ``most``, then "and N more"."""
+    shown = ", ".join(str(f) for f in items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 def analyze_part(clip, anchors: Sequence[int]) -> dict:
     """Per-frame and per-pair work of consecutive ``anchors`` of an open clip on storage (module
     doc). Returns the part as plain data; :class:`InvalidInputError` for frames that are not a run
     of the clip's analysed frames, or a clip whose analysis cannot be split."""
-    reason = in_order_reason(clip)
+    reason = in_order_reason(clip.method, clip.runtime.temporal)
     if reason is not None:
         raise InvalidInputError(f"the analysis cannot be split into parts: {reason}")
     every = part_anchors(clip)
@@ -81,7 +82,7 @@ def analyze_part(clip, anchors: Sequence[int]) -> dict:
         raise InvalidInputError("an analysis part needs at least one analysed frame")
     stray = [f for f in anchors if f not in every]
     if stray:
-        raise InvalidInputError(f"frames {_frames_text(stray)} are not analysed frames of the clip")
+        raise InvalidInputError(f"frames {short_list(stray)} are not analysed frames of the clip")
     start = every.index(anchors[0])
     if every[start : start + len(anchors)] != anchors:
         raise InvalidInputError(f"an analysis part's frames must be consecutive analysed frames, got {anchors}")
@@ -158,7 +159,7 @@ def fold_parts(clip, parts: Sequence[dict]) -> dict[GridKey, torch.Tensor]:
         if any((p, f) not in fresh for p in range(len(passes))) or (temporal and j > 0 and f not in moves)
     ]
     if missing:
-        raise InvalidInputError(f"no analysis part holds analysed frames {_frames_text(missing)}")
+        raise InvalidInputError(f"no analysis part holds analysed frames {short_list(missing)}")
     device, alpha = clip.runtime.device, clip.runtime.alpha if temporal and passes else 0.0
     out: dict[GridKey, torch.Tensor] = {}
     for p, pass_ in enumerate(passes):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from lookgrid.engine.analysis import analysis_key
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.parts import short_list
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import ClipStateError, InvalidInputError
 from lookgrid.fsutil import atomic_write
@@ -127,16 +128,11 @@ class Fingerprint:
         theirs = {p: v[2] for p, v in old.files.items()}
         changed = sorted(p for p in set(mine) & set(theirs) if mine[p] != theirs[p])
         if changed:
-            out.append("the content of " + _list(changed))
+            out.append("the content of " + short_list(changed, 3))
         added, gone = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
         if (added or gone) and not out:
-            out.append("the files read (" + _list(added or gone) + ")")
+            out.append("the files read (" + short_list(added or gone, 3) + ")")
         return out
-
-
-def _list(paths: list[str], most: int = 3) -> str:
-    names = ", ".join(paths[:most])
-    return names + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
 def fingerprint(spec: ClipSpec, io=None, known: dict | None = None, anchors=None) -> Fingerprint:

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from lookgrid.engine.io import SequenceIO
+from lookgrid.engine.parts import short_list
 from lookgrid.engine.spec import ClipSpec
 from lookgrid.errors import ClipStateError
 from lookgrid.farm.analysis import (
@@ -102,14 +103,15 @@ def _read_manifests(folder: Path) -> dict[str, dict]:
     return out
 
 
-def check_parts(spec: ClipSpec, job: Fingerprint, anchors: list[int]) -> list[Path]:
+def check_parts(spec: ClipSpec, job: Fingerprint, anchors: list[int], manifests: dict[str, dict]) -> list[Path]:
     """The part files that fit the job's fingerprint ``job`` and together hold every analysed frame
-    of ``anchors``; :class:`ClipStateError` in one line otherwise (module doc)."""
+    of ``anchors``, given the parts' ``manifests`` by name (:func:`_read_manifests`);
+    :class:`ClipStateError` in one line otherwise (module doc)."""
     folder = parts_dir(spec)
     fitting: list[Path] = []
     covered: set[int] = set()
     stale: dict[str, str] = {}  # part name -> why it does not fit
-    for name, manifest in _read_manifests(folder).items():
+    for name, manifest in manifests.items():
         mine = Fingerprint.from_dict(manifest["fingerprint"])
         expected = job.subset(mine.files)
         path = folder / f"{name}.pt"
@@ -125,13 +127,11 @@ def check_parts(spec: ClipSpec, job: Fingerprint, anchors: list[int]) -> list[Pa
     missing = [f for f in anchors if f not in covered]
     if not missing:
         return fitting
-    manifests = _read_manifests(folder)
     for name, why in stale.items():
         if set(manifests[name].get("anchors") or []) & set(missing):
             raise ClipStateError(f"analysis part {name} in {folder} {why}; run its AnalyzeParts task again")
-    shown = ", ".join(str(f) for f in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     raise ClipStateError(
-        f"no analysis part in {folder} holds analysed frames {shown}; run their AnalyzeParts tasks "
+        f"no analysis part in {folder} holds analysed frames {short_list(missing)}; run their AnalyzeParts tasks "
         "(`lookgrid farm task analyze-part`) first"
     )
 
@@ -141,11 +141,12 @@ def fold(spec: ClipSpec, engine, io=None) -> dict:
     and write it with its spec and manifest, as the sequential analysis does; remove the parts.
     Returns the manifest (``parts``: how many were folded)."""
     io = io or SequenceIO(spec)
+    manifests = _read_manifests(parts_dir(spec))
     known: dict = {}
-    for manifest in _read_manifests(parts_dir(spec)).values():  # the parts hashed what they read
+    for manifest in manifests.values():  # the parts hashed what they read
         known.update(manifest["fingerprint"]["files"])
     job = fingerprint(spec, io, known=known)
-    paths = check_parts(spec, job, analysed_frames(spec, io.frames))
+    paths = check_parts(spec, job, analysed_frames(spec, io.frames), manifests)
     folder = state_dir(spec)
     (folder / MANIFEST_FILE).unlink(missing_ok=True)  # the old analysis is about to be replaced
     t0 = time.perf_counter()

@@ -13,7 +13,6 @@ closed-form colour prior alone (:func:`prior_model`). It is the default
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -25,16 +24,14 @@ from lookgrid.model.device import resolve_device
 from lookgrid.model.names import DEFAULT_MODEL, PRIOR_MODEL, available_models, is_model_name, is_prior, models_dir
 from lookgrid.model.network import LookGridNet
 
-log = logging.getLogger("lookgrid.model")
-
 FORMAT = "lookgrid-net"
 VERSION = 1
 
 
 def shipped_model_path() -> Path | None:
-    """The checkpoint file of the default model (:func:`default_model_choice`): None when that is
+    """The checkpoint file of the default model, ``resolve_model_path(None)``: None when that is
     ``prior``, which has no file."""
-    return resolve_model_path(default_model_choice())
+    return resolve_model_path(None)
 
 
 def default_model_choice() -> str:
@@ -44,7 +41,8 @@ def default_model_choice() -> str:
 
 
 def resolve_model_path(model: str | Path | None) -> Path | None:
-    """The checkpoint file ``model`` names: None or "" -> :func:`shipped_model_path`; an existing file
+    """The checkpoint file ``model`` names: None or "" -> the default model's
+    (:func:`default_model_choice`); an existing file
     -> itself; a bare name (``lookgrid-v2``, ``lookgrid-commercial``) -> ``<models_dir>/<name>.pt``.
     Raises :class:`ModelNotAvailableError` (naming the models there) when a name names none; a path
     that does not exist is returned as is (:func:`load_model` says it is missing). ``prior`` has no
