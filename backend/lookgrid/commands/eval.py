@@ -146,13 +146,7 @@ def _clip_jobs(args):
         max_height = args.max_height if args.max_height is not None else DEV_MAX_HEIGHT
         jobs = []
         for c in suite:
-            spec = harness.build_spec(
-                str(data / c.frames),
-                {"fg": str(data / c.mask)},
-                {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
-                model=args.model,
-            )
-            jobs.append((c.name, spec, max_frames, max_height))
+            jobs.append((c.name, harness.suite_spec(c, data, model=args.model), max_frames, max_height))
         return jobs, methods, None
     if not args.input:
         raise InvalidInputError("give --input (with --mask and --style) or --suite dev")

@@ -171,13 +171,7 @@ def run_table(args) -> int:
     pools: dict[tuple, list] = {}
     print(f"{'clip':11s} {'size':>4s} {'look':5s} {'region':11s} {'its LUT':>13s}   {'global LUT':>13s}   pixels")
     for c in suite:
-        spec = harness.build_spec(
-            str(data / c.frames),
-            {"fg": str(data / c.mask)},
-            {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
-            frames=f"0-{args.frames_per_clip - 1}",
-            model=args.model,
-        )
+        spec = harness.suite_spec(c, data, frames=f"0-{args.frames_per_clip - 1}", model=args.model)
         col = collect_looks(engine, spec)
         for size in sizes:
             for label, frames in (("frame", slice(0, 1)), ("shot", None)):
@@ -210,13 +204,7 @@ def _bake_table(engine, suite, data: Path, n: int, size: int, model) -> int:
     print(f"{'clip':11s} {'case':15s} {'region':11s} {'shot CLF':>13s}   {'bake':>13s}   pixels")
     for c in suite:
         for case in cases:
-            spec = harness.build_spec(
-                str(data / c.frames),
-                {"fg": str(data / c.mask)},
-                {"fg": str(data / c.fg_style), "background": str(data / c.bg_style)},
-                frames=f"0-{last}",
-                model=model,
-            )
+            spec = harness.suite_spec(c, data, frames=f"0-{last}", model=model)
             fg = spec.regions[0]
             if case == "transition":  # the subject from its own reference to the background's, smooth
                 fg.styles = [

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import cv2
@@ -150,6 +151,18 @@ def build_spec(
         regions=regions,
         stride=stride,
         method=method,
+        model=model,
+    )
+
+
+def suite_spec(clip, data: Path, *, frames: str | None = None, model: str | None = None):
+    """The spec of suite clip ``clip`` (:class:`lookgrid.eval.suites.SuiteClip`) with its files under
+    ``data``: region ``fg`` with its mask, then the background (:func:`build_spec`)."""
+    return build_spec(
+        str(data / clip.frames),
+        {"fg": str(data / clip.mask)},
+        {"fg": str(data / clip.fg_style), "background": str(data / clip.bg_style)},
+        frames=frames,
         model=model,
     )
 

@@ -13,8 +13,8 @@ p95 inside each matte). The exchange frames are removed; the look files stay (th
 from __future__ import annotations
 
 from lookgrid_nuke.node import NodeSetupError, read_node
-from lookgrid_nuke.render import (CONNECT_TIMEOUT, Exchange, _PrintedProgress, _report, build_spec, setup_failed,
-                                  write_exchange)
+from lookgrid_nuke.render import (CONNECT_TIMEOUT, Exchange, _PrintedProgress, _report, build_spec, report_failure,
+                                  setup_failed, write_exchange)
 
 _active: dict[str, object] = {}      # node id -> its running bake (one per node at a time)
 BAKED_SUFFIX = "_baked"
@@ -76,20 +76,13 @@ def _build(group, result, colorspace: str):
 
 
 def _done(group, job, exchange: Exchange, node_job, batch: bool = False):
-    from lookgrid_client import LookGridError, RenderCancelledError
-
     job.wait(10.0)
     if job.error is None:
         baked, plan = _build(group, job.result(), node_job.colorspace)
         _report(group, f"baked {node_job.first}-{node_job.last} into {baked.name()}: {plan.status}", False)
         return baked
     exchange.remove_run()     # a failed or cancelled export wrote nothing: the folder is this bake's alone
-    if batch:
-        raise LookGridError(f"LookGrid: {job.error_line()}")
-    if isinstance(job.error, RenderCancelledError):
-        _report(group, "bake cancelled", False)
-    else:
-        _report(group, f"LookGrid: {job.error_line()}", True)
+    report_failure(group, job, "bake", batch)
     return None
 
 

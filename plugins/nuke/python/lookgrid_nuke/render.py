@@ -437,16 +437,23 @@ def _start(group, first: int | None, last: int | None, preview: bool, batch: boo
 def _finish(group, job, exchange: Exchange, node_job: NodeJob, what: str, state_hash: str,
             batch: bool = False) -> None:
     """Main thread, once the worker is done: show the result, or say why there is none."""
-    from lookgrid_client import LookGridError, RenderCancelledError
-
     job.wait(10.0)   # the worker has queued this as its last act; it ends right after
     if job.error is None:
         _show_result(group, exchange, node_job.first, node_job.last,
                      f"rendered {what} on {job.server}" if job.server else f"rendered {what}", state_hash)
-    elif batch:
+    else:
+        report_failure(group, job, "render", batch)
+
+
+def report_failure(group, job, kind: str, batch: bool) -> None:
+    """After a ``kind`` ("render", "bake") job that failed or was cancelled: in batch mode raise
+    its one line; else say it on the node (an alert for an error, none for a cancel)."""
+    from lookgrid_client import LookGridError, RenderCancelledError
+
+    if batch:
         raise LookGridError(f"LookGrid: {job.error_line()}")
-    elif isinstance(job.error, RenderCancelledError):
-        _report(group, "render cancelled", False)
+    if isinstance(job.error, RenderCancelledError):
+        _report(group, f"{kind} cancelled", False)
     else:
         _report(group, f"LookGrid: {job.error_line()}", True)
 
