@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lookgrid.errors import ColorSpaceError, ShapeMismatchError
+from lookgrid.errors import ColorSpaceError, InvalidInputError, ShapeMismatchError
 from lookgrid.imaging import (HALF_MAX, SCENE_DEFAULT, SRGB_TEXTURE, WORKING_SPACE, ColorPipeline, SpecInfo,
                               builtin_configs, config_source, declared_colorspace, default_colorspace,
                               get_pipeline, read_image, sanitize, write_image)
@@ -317,3 +317,89 @@ def test_one_thread_inverse_runs_the_serial_twin_with_the_same_values(src):
     one, one_report = got[0]
     assert np.array_equal(one.view(np.uint32), ref.view(np.uint32))
     assert one_report == ref_report and one_report.nan == 2
+
+
+def _half_edge_bits() -> np.ndarray:
+    """float32 bit patterns where rounding to half can go wrong: every half and its float32
+    neighbours, every midpoint between neighbouring halves and its neighbours (the ties), the
+    subnormal, overflow and NaN edges, and a sweep of the whole float32 range."""
+    halves = _ALL_HALVES.astype(np.float32)
+    finite = np.sort(halves[np.isfinite(halves)])
+    mids = ((finite[1:].astype(np.float64) + finite[:-1]) / 2).astype(np.float32)
+    base = np.concatenate([halves.view(np.uint32), mids.view(np.uint32)]).astype(np.int64)
+    near = np.concatenate([(base + d) & 0xFFFFFFFF for d in range(-3, 4)])
+    edges = np.array([0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 0x7F801FFF, 0x477FEFFF, 0x477FF000,
+                      0x33000000, 0x33000001, 0x32FFFFFF, 0x38800000, 0x387FFFFF, 0x387FF000], np.int64)
+    sweep = np.arange(0, 2**32, 4099, dtype=np.int64)
+    return np.concatenate([near, edges, sweep, sweep | 0x80000000]).astype(np.uint32)
+
+
+def test_half_rounding_is_numpys_bit_for_bit():
+    """The kernels' float32 → half (nearest, ties to even; ±Inf beyond 65504; NaN kept) equals
+    numpy's (and OpenImageIO's: tests/imaging/test_io.py) on every edge case."""
+    from lookgrid.imaging import _color_kernels as kernels
+
+    bits = _half_edge_bits()
+    values = bits.view(np.float32)
+    got = np.empty(values.shape, np.uint16)
+    kernels.to_half(values, got)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = values.astype(np.float16).view(np.uint16)
+    assert np.array_equal(got, want), f"{int((got != want).sum())} of {got.size} differ"
+
+
+@pytest.mark.parametrize("src", ["ACEScg", "Linear Rec.709 (sRGB)", "sRGB - Texture"])
+def test_half_output_is_the_float_output_rounded(src):
+    """``from_working(half=True)`` gives ``from_working(...).astype(float16)`` bit for bit, with the
+    same NaN/Inf counts, on the parallel kernel, its one-thread twin and OpenColorIO's fallback."""
+    import threading
+
+    import numba
+
+    p = ColorPipeline(src=src)
+    rng = np.random.default_rng(9)
+    y = rng.uniform(-0.5, 1.4, (33, 47, 4)).astype(np.float32)
+    y[0, 0] = [np.nan, np.inf, -np.inf, np.nan]
+    planar = np.ascontiguousarray(y.transpose(2, 0, 1)).transpose(1, 2, 0)  # the clip's layout
+    ref, ref_report = p.from_working(y, return_report=True)
+    want = ref.astype(np.float16)
+    got, report = p.from_working(planar, return_report=True, half=True)
+    assert got.dtype == np.float16 and got.shape == y.shape
+    assert np.array_equal(got.view(np.uint16), want.view(np.uint16))
+    assert report == ref_report and report.nan >= 1
+    one = []
+
+    def convert():
+        numba.set_num_threads(1)
+        one.append(p.from_working(y, half=True))
+
+    t = threading.Thread(target=convert)
+    t.start()
+    t.join(timeout=60)
+    assert np.array_equal(one[0].view(np.uint16), want.view(np.uint16))
+    with pytest.raises(InvalidInputError, match="out="):
+        p.from_working(y, half=True, out=np.empty(y.shape, np.float32))
+
+
+def test_parallel_half_table_equals_the_serial_one():
+    """The plain render loop converts half plates over numba's threads; a budgeted reader on one
+    thread takes the serial kernel: the same values and counts."""
+    import threading
+
+    import numba
+
+    p = ColorPipeline(src="ACEScg")
+    rng = np.random.default_rng(10)
+    px = rng.choice(_ALL_HALVES, (64, 50, 3))
+    many, many_report = p.to_working(px, return_report=True)
+    one = []
+
+    def convert():
+        numba.set_num_threads(1)
+        one.append(p.to_working(px, return_report=True))
+
+    t = threading.Thread(target=convert)
+    t.start()
+    t.join(timeout=60)
+    assert np.array_equal(one[0][0].view(np.uint32), many.view(np.uint32))
+    assert one[0][1] == many_report and many_report.nan > 0

@@ -372,3 +372,54 @@ def test_half_read_keeps_float16_only_for_all_half_files(tmp_path: Path, dtype: 
     assert half.pixels.dtype == (np.float16 if dtype == "half" else np.float32)
     np.testing.assert_array_equal(half.pixels.astype(np.float32), full.pixels)
     assert read_image(tmp_path / "a.exr", half=True, max_side=3).pixels.dtype == np.float32
+
+
+@pytest.mark.parametrize("ext,fmt", [("png", "uint8"), ("png", "uint16"), ("tif", "uint16"), ("tif", "uint8")])
+def test_integer_files_convert_through_openimageios_own_values(tmp_path: Path, ext: str, fmt: str):
+    """8/16-bit files are decoded as they are and converted by a table of OpenImageIO's own values:
+    every code gives OpenImageIO's float, bit for bit, for all channels or a selection."""
+    import OpenImageIO as oiio
+
+    dt = np.uint8 if fmt == "uint8" else np.uint16
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, np.iinfo(dt).max + 1, (300, 700, 3), dtype=dt)
+    codes.reshape(-1)[: np.iinfo(dt).max + 1] = np.arange(np.iinfo(dt).max + 1, dtype=dt)[: codes.size]
+    path = str(tmp_path / f"a.{ext}")
+    out = oiio.ImageOutput.create(path)
+    assert out.open(path, oiio.ImageSpec(700, 300, 3, fmt))
+    out.write_image(codes)
+    out.close()
+    inp = oiio.ImageInput.open(path)
+    want = np.asarray(inp.read_image(oiio.FLOAT), np.float32).reshape(300, 700, 3)
+    inp.close()
+    got = read_image(path)
+    assert got.pixels.dtype == np.float32 and got.spec_info.channel_formats == (fmt,) * 3
+    assert np.array_equal(got.pixels.view(np.uint32), want.view(np.uint32))
+    two = read_image(path, channels=["B", "R"])
+    assert np.array_equal(two.pixels, want[..., [2, 0]])
+
+
+def test_float16_pixels_are_written_as_they_are(tmp_path: Path):
+    """float16 pixels give the file their float32 values would give (OpenImageIO rounds float32 to
+    the nearest half, ties to even, like numpy), data windows included."""
+    halves = np.arange(65536, dtype=np.uint16).view(np.float16)
+    finite = np.sort(halves[np.isfinite(halves)].astype(np.float32))
+    mids = ((finite[1:].astype(np.float64) + finite[:-1]) / 2).astype(np.float32)  # the ties
+    values = np.concatenate([mids, np.nextafter(mids, np.float32(np.inf)), finite])
+    px = values[: values.size // 3 * 3].reshape(1, -1, 3)
+    write_image(tmp_path / "f32.exr", px, dtype="half")
+    write_image(tmp_path / "f16.exr", px.astype(np.float16), dtype="half")
+    a, b = read_image(tmp_path / "f32.exr", half=True), read_image(tmp_path / "f16.exr", half=True)
+    assert np.array_equal(a.pixels.view(np.uint16), b.pixels.view(np.uint16))
+    assert np.array_equal(a.pixels.view(np.uint16), px.astype(np.float16).view(np.uint16))
+    # like= an input with a data window smaller than the display window: pasted as float16
+    img = np.random.default_rng(12).random((6, 8, 3)).astype(np.float32)
+    write_image(tmp_path / "win.exr", img, dtype="half", attributes={})
+    like = read_image(tmp_path / "win.exr")
+    win = SpecInfo(**{**like.spec_info.__dict__, "data_window": (1, 1, 5, 4)})
+    like16 = Image(img.astype(np.float16), like.channel_names, win)
+    write_image(tmp_path / "o16.exr", img.astype(np.float16), like=like16)
+    write_image(tmp_path / "o32.exr", img, like=like16)
+    c, d = read_image(tmp_path / "o16.exr", window="data"), read_image(tmp_path / "o32.exr", window="data")
+    assert c.pixels.shape == (4, 5, 3)
+    assert np.array_equal(c.pixels, d.pixels)

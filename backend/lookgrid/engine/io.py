@@ -184,22 +184,31 @@ class SequenceIO:
         _, from_working = self._pipelines(frame_in.image)
         path = self.output.path(frame) if to is None else to
         if self.reference:
-            rgb = from_working.from_working(np.ascontiguousarray(out_working, dtype=np.float32))
+            rgb, report = from_working.from_working(
+                np.ascontiguousarray(out_working, dtype=np.float32), return_report=True
+            )
+            self._count(report)
             return self._write_rgb(path, rgb, frame_in)
         out_working = np.asarray(out_working)
         if out_working.dtype != np.float32:
             out_working = out_working.astype(np.float32)
-        rgb = from_working.from_working(out_working)
         img = frame_in.image
         if not self.eight_bit and _ext(path) == ".exr" and frame_in.rgb == [0, 1, 2] and img.pixels.shape[-1] == 3:
+            # a half-float file gets float16 from the conversion itself: rounded as OpenImageIO
+            # would round float32, without a float32 frame or OpenImageIO's conversion
+            half = img.spec_info is not None and all(f == "half" for f in img.spec_info.channel_formats)
+            rgb, report = from_working.from_working(out_working, return_report=True, half=half)
+            self._count(report)  # the policy applied by the conversion: nothing is left to clean
             write_image(
                 path,
-                self._clean(rgb),
+                rgb,
                 channel_names=list(img.channel_names),
                 like=img,
                 colorspace=self.output_colorspace,
             )
             return str(path)
+        rgb, report = from_working.from_working(out_working, return_report=True)
+        self._count(report)
         return self._write_rgb(path, rgb, frame_in)
 
     def _write_rgb(self, path, rgb: np.ndarray, frame_in: FrameIn) -> str:

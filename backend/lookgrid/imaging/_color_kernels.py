@@ -119,8 +119,9 @@ def forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
 
 @numba.njit(cache=True, inline="always")
 def _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts):
-    """Row ``y`` of :func:`inverse_kernel` (one body for the parallel kernel and its serial twin)."""
-    c = src.shape[2]
+    """Row ``y`` of :func:`inverse_kernel` (one body for the parallel kernel, its serial twin and
+    the half-float kernels): ``src`` (W, C) float32 → ``dst`` (W, C) float32, counts in ``counts[y]``."""
+    c = src.shape[1]
     m00, m01, m02 = minv[0, 0], minv[0, 1], minv[0, 2]
     m10, m11, m12 = minv[1, 0], minv[1, 1], minv[1, 2]
     m20, m21, m22 = minv[2, 0], minv[2, 1], minv[2, 2]
@@ -132,8 +133,12 @@ def _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts):
     # multiplications by reciprocals instead of divisions in the loop (≤ 1 ulp apart)
     one = np.float32(1.0)
     inv_slope, inv_lin_slope, inv_linear_slope = one / slope, one / lin_slope, one / linear_slope
-    for x in range(src.shape[1]):
-        r, g, b = _rgb_in(src, y, x, counts, False)
+    for x in range(src.shape[0]):
+        r, g, b = src[x, 0], src[x, 1], src[x, 2]
+        if not (r - r == 0.0 and g - g == 0.0 and b - b == 0.0):  # NaN or ±Inf somewhere
+            r = _policy(r, y, counts, False)
+            g = _policy(g, y, counts, False)
+            b = _policy(b, y, counts, False)
         if has_curve:
             r = (
                 (np.exp2((r - log_off) * inv_slope) - lin_off) * inv_lin_slope
@@ -160,11 +165,14 @@ def _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts):
             b -= o2
             r, g, b = (m00 * r + m01 * g + m02 * b, m10 * r + m11 * g + m12 * b, m20 * r + m21 * g + m22 * b)
         # scene-linear results are clamped to the half range, as the OpenColorIO path does
-        dst[y, x, 0] = min(max(r, lo), hi)
-        dst[y, x, 1] = min(max(g, lo), hi)
-        dst[y, x, 2] = min(max(b, lo), hi)
-        if c > 3:
-            _extra_channels(src, dst, y, x, counts)
+        dst[x, 0] = min(max(r, lo), hi)
+        dst[x, 1] = min(max(g, lo), hi)
+        dst[x, 2] = min(max(b, lo), hi)
+        for k in range(3, c):  # alpha, masks: the NaN/Inf policy only, no clamping
+            e = src[x, k]
+            if not e - e == 0.0:
+                e = _policy(e, y, counts, False)
+            dst[x, k] = e
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
@@ -172,7 +180,7 @@ def inverse_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
     """dst[..., :3] = clamp(minv @ (curve⁻¹(src[..., :3]) - off), ±65504); other channels copied
     (same layout as :func:`forward_kernel`)."""
     for y in numba.prange(src.shape[0]):
-        _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts)
+        _inverse_row(src[y], dst[y], y, minv, off, has_matrix, curve, has_curve, counts)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -181,7 +189,104 @@ def inverse_kernel_serial(src, dst, minv, off, has_matrix, curve, has_curve, cou
     parallel-kernel lock to wait for — for a caller budgeted to one numba thread (the render's
     writer on 2 cores, :mod:`lookgrid.engine.budget`)."""
     for y in range(src.shape[0]):
-        _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts)
+        _inverse_row(src[y], dst[y], y, minv, off, has_matrix, curve, has_curve, counts)
+
+
+@numba.njit(cache=True, inline="always")
+def half_bits(f):
+    """The bit pattern of the half float nearest to the float32 whose bit pattern is ``f``
+    (uint32), ties to even: IEEE 754's rounding, as ``numpy.float16(x)``, Imath's ``half(x)`` and
+    OpenImageIO's float → half conversion give. Beyond ±65504 (after rounding) → ±Inf; NaN stays
+    a NaN (its high mantissa bits kept, as numpy keeps them)."""
+    sign = (f >> np.uint32(16)) & np.uint32(0x8000)
+    a = f & np.uint32(0x7FFFFFFF)
+    if a >= np.uint32(0x38800000) and a < np.uint32(0x477FF000):  # a normal half, after rounding
+        # rebias the exponent and round the 13 dropped bits, ties to the even neighbour
+        rounded = a - np.uint32(0x38000000) + np.uint32(0x0FFF) + ((a >> np.uint32(13)) & np.uint32(1))
+        return np.uint16(sign | (rounded >> np.uint32(13)))
+    exp = f & np.uint32(0x7F800000)
+    if exp >= np.uint32(0x47800000):  # |x| >= 65536, Inf or NaN
+        if exp == np.uint32(0x7F800000):
+            sig = f & np.uint32(0x007FFFFF)
+            if sig != 0:
+                h = np.uint32(0x7C00) + (sig >> np.uint32(13))
+                if h == np.uint32(0x7C00):
+                    h += np.uint32(1)  # a NaN whose payload sits in the low bits stays a NaN
+                return np.uint16(sign + h)
+        return np.uint16(sign + np.uint32(0x7C00))
+    if exp <= np.uint32(0x38000000):  # |x| < 2**-14: a subnormal half, or zero
+        if exp < np.uint32(0x33000000):  # below half the smallest subnormal: zero
+            return np.uint16(sign)
+        e = exp >> np.uint32(23)
+        sig = np.uint32(0x00800000) + (f & np.uint32(0x007FFFFF))
+        sig >>= np.uint32(113) - e
+        # ties to even: round up unless exactly half-way to an even result (the bits the shift
+        # dropped count too)
+        if (sig & np.uint32(0x3FFF)) != np.uint32(0x1000) or (f & np.uint32(0x7FF)) != 0:
+            sig += np.uint32(0x1000)
+        return np.uint16(sign + (sig >> np.uint32(13)))
+    h_exp = (exp - np.uint32(0x38000000)) >> np.uint32(13)
+    sig = f & np.uint32(0x007FFFFF)
+    if (sig & np.uint32(0x3FFF)) != np.uint32(0x1000):
+        sig += np.uint32(0x1000)
+    # a carry out of the mantissa raises the exponent by one: still the right result (up to Inf)
+    return np.uint16(sign + h_exp + (sig >> np.uint32(13)))
+
+
+@numba.njit(cache=True, inline="always")
+def _to_half_row(row, dst):
+    """``dst`` (W, C) uint16 = the half bit patterns of ``row`` (W, C) float32 (contiguous)."""
+    bits = row.view(np.uint32)
+    for x in range(row.shape[0]):
+        for k in range(row.shape[1]):
+            dst[x, k] = half_bits(bits[x, k])
+
+
+@numba.njit(cache=True, nogil=True)
+def to_half(src, dst):
+    """``dst`` (N,) uint16 = the half bit patterns of ``src`` (N,) float32 (:func:`half_bits`)."""
+    bits = src.view(np.uint32)
+    for i in range(src.shape[0]):
+        dst[i] = half_bits(bits[i])
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def inverse_half_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
+    """:func:`inverse_kernel` with half-float output: ``dst`` (H, W, C) uint16 gets the bit
+    patterns of its float32 results rounded to half (:func:`half_bits`), row by row, so the
+    float32 frame is never held whole."""
+    w, c = src.shape[1], src.shape[2]
+    for y in numba.prange(src.shape[0]):
+        row = np.empty((w, c), np.float32)
+        _inverse_row(src[y], row, y, minv, off, has_matrix, curve, has_curve, counts)
+        _to_half_row(row, dst[y])
+
+
+@numba.njit(cache=True, nogil=True)
+def inverse_half_kernel_serial(src, dst, minv, off, has_matrix, curve, has_curve, counts):
+    """:func:`inverse_half_kernel` on the calling thread (see :func:`inverse_kernel_serial`)."""
+    w, c = src.shape[1], src.shape[2]
+    row = np.empty((w, c), np.float32)
+    for y in range(src.shape[0]):
+        _inverse_row(src[y], row, y, minv, off, has_matrix, curve, has_curve, counts)
+        _to_half_row(row, dst[y])
+
+
+@numba.njit(cache=True, inline="always")
+def _half_table_row(src, dst, y, tables, plain, counts):
+    """Row ``y`` of :func:`half_table_kernel` (one body for it and its parallel twin)."""
+    w, c = src.shape[1], src.shape[2]
+    for x in range(w):
+        for k in range(c):
+            b = src[y, x, k]
+            if (b & 0x7C00) == 0x7C00:  # exponent all ones: Inf (mantissa 0) or NaN
+                if b & 0x03FF:
+                    counts[y, 0] += 1
+                elif b & 0x8000:
+                    counts[y, 2] += 1
+                else:
+                    counts[y, 1] += 1
+            dst[y, x, k] = tables[k, b] if k < 3 else plain[b]
 
 
 @numba.njit(cache=True, nogil=True)  # serial: no parallel-kernel lock, so the reader runs beside compute
@@ -193,16 +298,32 @@ def half_table_kernel(src, dst, tables, plain, counts):
     the working value of every half per colour channel (NaN/Inf policy included); plain: (65536,)
     float32, every half as float32 with the policy (other channels); counts: (H, 4) int64 zeros,
     filled like :func:`forward_kernel`'s (NaN, +Inf, -Inf; a half is never beyond ±65504)."""
-    h, w, c = src.shape
-    for y in range(h):
-        for x in range(w):
-            for k in range(c):
-                b = src[y, x, k]
-                if (b & 0x7C00) == 0x7C00:  # exponent all ones: Inf (mantissa 0) or NaN
-                    if b & 0x03FF:
-                        counts[y, 0] += 1
-                    elif b & 0x8000:
-                        counts[y, 2] += 1
-                    else:
-                        counts[y, 1] += 1
-                dst[y, x, k] = tables[k, b] if k < 3 else plain[b]
+    for y in range(src.shape[0]):
+        _half_table_row(src, dst, y, tables, plain, counts)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def half_table_kernel_parallel(src, dst, tables, plain, counts):
+    """:func:`half_table_kernel` with its rows over numba's threads (the same values): for a
+    caller that has the cores to itself (the plain render loop); under the parallel-kernel lock."""
+    for y in numba.prange(src.shape[0]):
+        _half_table_row(src, dst, y, tables, plain, counts)
+
+
+@numba.njit(cache=True, nogil=True)
+def lut_kernel(src, table, dst):
+    """``dst[i] = table[src[i]]``: (N,) uint8 or uint16 codes → (N,) float32 through ``table``
+    (every code's value; :func:`lookgrid.imaging.io.read_image` builds it from OpenImageIO's own
+    conversion, so the result is OpenImageIO's bit for bit)."""
+    for i in range(src.shape[0]):
+        dst[i] = table[src[i]]
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def lut_kernel_parallel(src, table, dst):
+    """:func:`lut_kernel` over numba's threads, in blocks (call under the parallel-kernel lock)."""
+    n = src.shape[0]
+    block = 1 << 16
+    for b in numba.prange((n + block - 1) // block):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            dst[i] = table[src[i]]

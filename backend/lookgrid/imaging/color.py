@@ -86,7 +86,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from lookgrid._numba import PARALLEL_LOCK as _KERNEL_LOCK  # one lock for every parallel kernel
-from lookgrid.errors import ColorSpaceError, ShapeMismatchError
+from lookgrid.errors import ColorSpaceError, InvalidInputError, ShapeMismatchError
 from lookgrid.imaging import _color_kernels as kernels
 
 log = logging.getLogger(__name__)
@@ -564,9 +564,36 @@ class ColorPipeline:
         and writes strided arrays in place of a copy, so a layout change costs nothing extra."""
         return self._apply(pixels, forward=True, return_report=return_report, out=out)
 
-    def from_working(self, pixels: np.ndarray, *, return_report: bool = False, out: np.ndarray | None = None):
-        """Working space → scene (``src``); exact inverse of :meth:`to_working` (``out`` too)."""
-        return self._apply(pixels, forward=False, return_report=return_report, out=out)
+    def from_working(
+        self, pixels: np.ndarray, *, return_report: bool = False, out: np.ndarray | None = None, half: bool = False
+    ):
+        """Working space → scene (``src``); exact inverse of :meth:`to_working` (``out`` too).
+
+        ``half``: the result as float16 instead (no ``out``), bit for bit
+        ``from_working(pixels).astype(np.float16)`` (nearest half, ties to even), made row by row
+        on the fast path so the float32 result is never held whole: what a half-float file
+        takes without converting (``lookgrid.imaging.write_image`` writes float16 as it is)."""
+        if not half:
+            return self._apply(pixels, forward=False, return_report=return_report, out=out)
+        if out is not None:
+            raise InvalidInputError("from_working(half=True) makes its own float16 array; out= is not taken")
+        if self._fast is None:  # OpenColorIO's float32 result, rounded by numpy (the reference)
+            result, report = self._apply(pixels, forward=False, return_report=True)
+            result = np.asarray(result, np.float32).astype(np.float16)
+            return (result, report) if return_report else result
+        arr, shape = self._prepare(pixels, strided=True)
+        _, off, minv, has_matrix, curve, has_curve = self._fast
+        dst = np.empty(arr.shape, np.uint16)
+        counts = np.zeros((arr.shape[0], 4), np.int64)
+        if numba.get_num_threads() == 1:  # a one-thread caller (a budgeted writer): no lock
+            kernels.inverse_half_kernel_serial(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
+        else:
+            with _KERNEL_LOCK:
+                kernels.inverse_half_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
+        tot = counts.sum(0)
+        report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
+        result = dst.view(np.float16).reshape(shape)
+        return (result, report) if return_report else result
 
     def to_working_reference(self, pixels: np.ndarray, *, return_report: bool = False, threads: int = 1):
         """Plain OpenColorIO (lossless, one call; with ``threads`` > 1 rows split over the pool,
@@ -611,7 +638,11 @@ class ColorPipeline:
             direct = out is not None and out.ndim == 3 and min(out.strides) >= 0
             dst: np.ndarray = out if direct and out is not None else np.empty(src.shape, np.float32)
             counts = np.zeros((src.shape[0], 4), np.int64)
-            kernels.half_table_kernel(src.view(np.uint16), dst, tables[0], tables[1], counts)
+            if numba.get_num_threads() == 1:  # a one-thread caller (a budgeted reader): no lock
+                kernels.half_table_kernel(src.view(np.uint16), dst, tables[0], tables[1], counts)
+            else:
+                with _KERNEL_LOCK:
+                    kernels.half_table_kernel_parallel(src.view(np.uint16), dst, tables[0], tables[1], counts)
             tot = counts.sum(0)
             report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
             result = dst if direct else dst.reshape(np.shape(pixels))

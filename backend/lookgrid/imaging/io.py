@@ -38,6 +38,7 @@ Writing (:func:`write_image`)
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import shutil
@@ -50,11 +51,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import cv2
+import numba
 import numpy as np
 import OpenImageIO as oiio
 
+from lookgrid._numba import PARALLEL_LOCK
 from lookgrid.errors import ImageReadError, ImageWriteError, InvalidInputError, ResourceLimitError, ShapeMismatchError
 from lookgrid.fsutil import atomic_write
+from lookgrid.imaging import _color_kernels as kernels
 
 #: refuse to decode images larger than this many bytes as float32 (guards hostile headers)
 MAX_DECODED_BYTES = int(os.environ.get("LOOKGRID_MAX_IMAGE_BYTES", 8 << 30))
@@ -415,12 +419,18 @@ def read_image(
             idx = list(range(nch))
             ch0, ch1 = 0, nch
         keep_half = half and max_side is None and all(formats[i] == "half" for i in range(ch0, ch1))
+        # 8/16-bit files are decoded as they are and converted through a table of OpenImageIO's
+        # own float values (_int_to_float): the same pixels, without its slower conversion
+        kept = {formats[i] for i in range(ch0, ch1)}
+        native = next(iter(kept)) if len(kept) == 1 and kept <= set(_INT_TABLE_SIZES) else None
         try:
-            px = inp.read_image(index, 0, ch0, ch1, "half" if keep_half else "float")
+            px = inp.read_image(index, 0, ch0, ch1, native or ("half" if keep_half else "float"))
         except Exception as err:
             raise ImageReadError(f"cannot read {path}: {err}") from None
         if px is None or inp.has_error:
             raise ImageReadError(f"cannot read {path} completely: {_err_text(inp) or 'read failed'}")
+        if native is not None:
+            px = _int_to_float(np.asarray(px).reshape(spec.height, spec.width, ch1 - ch0), native)
         dtype = np.float16 if keep_half else np.float32
         px = np.asarray(px, dtype=dtype).reshape(spec.height, spec.width, ch1 - ch0)
         if idx != list(range(ch0, ch1)):
@@ -451,6 +461,38 @@ def read_image(
     if max_side is not None and max(px.shape[:2]) > max_side:
         px = shrink_to_side(px, max_side)
     return Image(np.ascontiguousarray(px), names_out, replace(info, pixels_window=target))
+
+
+#: integer pixel formats read as they are and converted by table (:func:`_int_to_float`)
+_INT_TABLE_SIZES = {"uint8": 256, "uint16": 65536}
+
+
+@functools.lru_cache(maxsize=None)
+def _int_table(fmt: str) -> np.ndarray:
+    """(n,) float32: OpenImageIO's float value of every code of ``fmt`` ("uint8" or "uint16"),
+    converted by OpenImageIO itself (so a table lookup gives its pixels bit for bit)."""
+    n = _INT_TABLE_SIZES[fmt]
+    codes = np.arange(n, dtype=np.uint8 if n == 256 else np.uint16).reshape(1, n, 1)
+    buf = oiio.ImageBuf(oiio.ImageSpec(n, 1, 1, fmt))
+    if not buf.set_pixels(oiio.ROI(0, n, 0, 1, 0, 1, 0, 1), codes):
+        raise ImageReadError(f"cannot build the {fmt} conversion table: {buf.geterror()}")
+    table = np.asarray(buf.get_pixels(oiio.FLOAT), np.float32).reshape(n)
+    table.setflags(write=False)
+    return table
+
+
+def _int_to_float(codes: np.ndarray, fmt: str) -> np.ndarray:
+    """(H, W, C) uint8/uint16 codes → (H, W, C) float32, as OpenImageIO would convert them
+    (:func:`_int_table`); over numba's threads when the caller has more than one."""
+    src = np.ascontiguousarray(codes).reshape(-1)
+    out = np.empty(src.shape[0], np.float32)
+    table = _int_table(fmt)
+    if numba.get_num_threads() == 1 or src.shape[0] < (1 << 18):
+        kernels.lut_kernel(src, table, out)
+    else:
+        with PARALLEL_LOCK:
+            kernels.lut_kernel_parallel(src, table, out)
+    return out.reshape(codes.shape)
 
 
 def shrink_to_side(pixels: np.ndarray, max_side: int) -> np.ndarray:
@@ -588,6 +630,9 @@ def write_image(
         path: output file (.exr, .png, .jpg, .tif, .dpx, ...).
         pixels: (H, W, C) or (H, W) array; float values are written as they are (integer file
             formats clamp to [0, 1] and quantise); uint8/uint16 arrays are read as 0..max → 0..1.
+            float16 pixels go to OpenImageIO as float16 (a half-float file takes them without
+            converting: the same file as from their float32 values, written faster); any other
+            float type as float32.
         channel_names: default ``like``'s names if the channel count matches, else R,G,B[,A] / Y.
         like: an :class:`Image` that was read; when ``pixels`` have its shape and the output is
             an EXR, its data/display windows are reproduced (pixels placed at ``like.spec_info.pixels_window``; data-window
@@ -608,7 +653,8 @@ def write_image(
         raise ShapeMismatchError(f"write_image needs (H, W, C) pixels, got shape {arr.shape}")
     if arr.dtype in (np.uint8, np.uint16):  # integer pixels: full scale is 1.0
         arr = arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    # float16 pixels are handed over as they are (a half-float file then needs no conversion)
+    arr = np.ascontiguousarray(arr, dtype=np.float16 if arr.dtype == np.float16 else np.float32)
     h, w, nch = arr.shape
     ext = path.suffix.lower()
     if dtype is not None and dtype not in _DTYPES:
@@ -650,7 +696,7 @@ def write_image(
     if info is not None and same_shape and ext == ".exr":
         data_win, disp_win = info.data_window, info.display_window
         if info.pixels_window != data_win:
-            buf = np.zeros((data_win[3], data_win[2], nch), np.float32)
+            buf = np.zeros((data_win[3], data_win[2], nch), arr.dtype)
             _paste(buf, data_win, arr, info.pixels_window)
             arr = buf
     else:
