@@ -16,7 +16,12 @@ was no faster than the plain loop (issue 27: 0.933 / 0.792 s against 0.765 / 0.8
   1.60 / 2 = 0.80 s per 4K frame, while the plain loop already keeps most of both cores busy
   (OpenImageIO's decode and encode use both: the floor, read + write, runs at ~2 CPU seconds per
   wall second on a quiet machine; the plain loop took 0.765–0.802 s quiet, issue 27). No overlap
-  wins there; on 1 core it only adds thread switches.
+  wins there; on 1 core it only adds thread switches. Two other shapes were measured on 2 cores
+  at 4K (quiet, load 1.4–2.6, against the plain loop in the same runs) and lost too: the
+  pipeline with budgets of 1 numba thread per stage, OpenImageIO at 2 and torch at 1 thread
+  (1.03–1.10×, 1.39–1.49 CPU s per frame against 1.25–1.30), and two whole frames in flight,
+  each worker reading, computing (in frame order) and writing its own frame (1.00–1.01× over six
+  runs, at 7 % more CPU). Whatever runs beside a 4K stage slows it about as much as it fills.
 * **3 or more: overlapped.** numba (per stage): ``write = cores // 2``, ``read = max(1, (cores -
   write) // 2)``, ``compute = max(1, cores - write - read)`` — 1 + 1 + 1 on 3 cores, 1 + 1 + 2 on
   4. OpenImageIO's and OpenEXR's pools (``io``), which decode in the reader and encode in the
