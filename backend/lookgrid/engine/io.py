@@ -145,7 +145,7 @@ class SequenceIO:
             _, report = to_working.to_working(img.rgb(copy=False), return_report=True, out=working)
         else:
             # where the fast path reads float16 (every channel half) and has a table
-            halves = img.spec_info is not None and all(f == "half" for f in img.spec_info.channel_formats)
+            halves = img.spec_info is not None and img.spec_info.all_half
             if halves and to_working.per_channel:
                 working, report = to_working.to_working_reference(
                     img.rgb(), return_report=True, threads=to_working.threads
@@ -196,7 +196,7 @@ class SequenceIO:
         if not self.eight_bit and _ext(path) == ".exr" and frame_in.rgb == [0, 1, 2] and img.pixels.shape[-1] == 3:
             # a half-float file gets float16 from the conversion itself: rounded as OpenImageIO
             # would round float32, without a float32 frame or OpenImageIO's conversion
-            half = img.spec_info is not None and all(f == "half" for f in img.spec_info.channel_formats)
+            half = img.spec_info is not None and img.spec_info.all_half
             rgb, report = from_working.from_working(out_working, return_report=True, half=half)
             self._count(report)  # the policy applied by the conversion: nothing is left to clean
             write_image(

@@ -141,6 +141,12 @@ class SpecInfo:
         return default
 
     @property
+    def all_half(self) -> bool:
+        """True when every channel read is half-float (what ``read_image(half=True)`` keeps as
+        float16 and a half-float output takes without converting)."""
+        return bool(self.channel_formats) and all(f == "half" for f in self.channel_formats)
+
+    @property
     def is_float(self) -> bool:
         return any(f in ("half", "float", "double") for f in self.channel_formats)
 
