@@ -46,7 +46,7 @@ RANKS = {
 #: packages that may be imported inside a function (each such import needs a comment saying why):
 #: matplotlib (~0.7 s; plots only), numba and the model's numba kernels (~0.5 s; the CPU fast path
 #: only: the model layer stays importable without compiling or loading them)
-LAZY_ALLOWED = ("matplotlib", "numba", "lookgrid.model._cpu_kernels")
+LAZY_ALLOWED = ("matplotlib", "numba", "lookgrid.model._cpu_kernels", "ray", "lookgrid.farm.ray_runner")
 
 #: imports between parts of the same rank that are allowed, with the reason
 PEER_EDGES = {

@@ -10,7 +10,7 @@
 # It installs the carried wheels into a temporary folder (nothing from a network), runs the CUDA
 # tests, and runs `lookgrid bench render` and `bench analyze` on the device at the paper's sizes
 # (1024², 3000×4000). Per-frame cost at grid stride r is render + analyze / r: r = 1 and r = 8 are
-# in summary.txt. Every step runs even when one before it failed; the exit status is the worst.
+# in summary.txt. Then `lookgrid bench farm`'s render section (no Ray) on the machine's cores. Every step runs even when one before it failed; the exit status is the worst.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 device=cuda
@@ -69,6 +69,14 @@ else
 fi
 step bench-render "$py" -m lookgrid.cli bench render --device "$device" --sizes "${sizes[@]}" "${repeat[@]}"
 step bench-analyze "$py" -m lookgrid.cli bench analyze --device "$device" --regions 1 2 "${arepeat[@]}"
+# issue 27, item 2: the render's thread budgets on this machine's cores (the dev machine has 2,
+# where no overlap wins): the plain loop beside the budgeted overlap, and the I/O floor, at 4K
+if [ $quick -eq 1 ]; then
+  farm=(--size 1920x1080 --frames 2 --repeats 1)
+else
+  farm=(--size 3840x2160 --frames 5 --repeats 2)
+fi
+step bench-farm "$py" -m lookgrid.cli bench farm "${farm[@]}" --skip workers parts
 {
   echo "== per frame at grid stride r = render (bench-render.txt, 'fast' column) + analyze (bench-analyze.txt) / r"
   echo "   r = 1: render + analyze;  r = 8: render + analyze / 8 (the paper's Table 1 sizes: 1024², 3000×4000)"

@@ -34,8 +34,11 @@ def test_gpu_check_cpu_path_in_an_image_like_venv(tmp_path):
     summary = (out / "summary.txt").read_text()
     assert done.returncode == 0, summary + "\n".join((out / n).read_text()[-2000:] for n in
                                                      ("install.txt", "environment.txt", "cuda-tests.txt",
-                                                      "bench-render.txt", "bench-analyze.txt") if (out / n).exists())
-    assert summary.count("exit 0,") >= 5 and "== exit 0" in summary
+                                                      "bench-render.txt", "bench-analyze.txt", "bench-farm.txt")
+                                                     if (out / n).exists())
+    assert summary.count("exit 0,") >= 6 and "== exit 0" in summary
     assert "skipped" in (out / "cuda-tests.txt").read_text()        # the CUDA tests skip on a CPU
     assert "lookgrid bench analyze: device=cpu" in (out / "bench-analyze.txt").read_text()
     assert "512" in (out / "bench-render.txt").read_text()
+    farm = (out / "bench-farm.txt").read_text()  # the render budgets measured without Ray
+    assert "Overlap, 1920x1080" in farm and "budgeted / plain" in farm

@@ -44,7 +44,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import ray
 import skimage.data
 import torch
 
@@ -61,7 +60,6 @@ from lookgrid.farm import parts as analysis_parts
 from lookgrid.farm.analysis import FOLDER, analysed_frames
 from lookgrid.farm.chunks import chunk_frames
 from lookgrid.farm.job import load_spec
-from lookgrid.farm.ray_runner import run_job, start_ray
 from lookgrid.imaging import read_image, write_image
 from lookgrid.model.device import configure_threads
 
@@ -335,6 +333,12 @@ def _workers(args, root) -> dict:
     res = jobs.analyze_task(spec)
     analyze_s = res["seconds"] / max(1, res["analysed"])
     state = root / "farm" / "out" / FOLDER
+    # here: Ray is slow to import and only the workers and parts sections run it (the floor
+    # section runs where Ray is not installed: tools/gpu_check.sh on the GPU image)
+    import ray
+
+    from lookgrid.farm.ray_runner import run_job, start_ray  # here: it imports Ray (above)
+
     t0 = time.perf_counter()
     start_ray(None, max(args.workers))
     startup = time.perf_counter() - t0
@@ -434,6 +438,10 @@ def _parts(args, root) -> dict:
     sequential_s = (time.perf_counter() - t0) / len(anchors)
     folded, sequential = (load_analysis(root / "parts" / n) for n in ("fold.pt", "sequential.pt"))
     same = folded["keys"] == sequential["keys"] and torch.equal(folded["grids"], sequential["grids"])
+    import ray  # here: see _workers
+
+    from lookgrid.farm.ray_runner import run_job, start_ray  # here: it imports Ray (see _workers)
+
     t0 = time.perf_counter()
     start_ray(None, max(args.workers))
     startup = time.perf_counter() - t0
