@@ -10,8 +10,12 @@ pipeline checks them against it when it is built. Parallel kernels: call them un
 
 from __future__ import annotations
 
+import llvmlite.binding as llvm
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from lookgrid import _numba  # noqa: F401  (the threading layer, chosen before any parallel kernel)
 
@@ -233,21 +237,56 @@ def half_bits(f):
     return np.uint16(sign + h_exp + (sig >> np.uint32(13)))
 
 
+#: whether this CPU converts float32 → half in hardware (x86's F16C, IEEE rounding: ties to even).
+#: With it LLVM compiles the conversion to one vector instruction; without it LLVM would call a
+#: runtime function that numba's JIT may not have, so :func:`half_bits` is used instead.
+HAS_F16C = bool(llvm.get_host_cpu_features().get("f16c", False))
+
+
+@intrinsic
+def _f16c_half_bits(typingctx, value):
+    """The half bit pattern of a float32 by LLVM's ``fptrunc`` to half (F16C's ``vcvtps2ph``)."""
+    if value != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(builder.fptrunc(args[0], ir.HalfType()), ir.IntType(16))
+
+    return types.uint16(types.float32), codegen
+
+
 @numba.njit(cache=True, inline="always")
-def _to_half_row(row, dst):
-    """``dst`` (W, C) uint16 = the half bit patterns of ``row`` (W, C) float32 (contiguous)."""
+def _to_half_row_bits(row, dst):
+    """``dst`` (W, C) uint16 = the half bit patterns of ``row`` (W, C) float32 (contiguous), by
+    :func:`half_bits` (the reference, and the path on CPUs without F16C)."""
     bits = row.view(np.uint32)
     for x in range(row.shape[0]):
         for k in range(row.shape[1]):
             dst[x, k] = half_bits(bits[x, k])
 
 
+@numba.njit(cache=True, inline="always")
+def _to_half_row_f16c(row, dst):
+    """:func:`_to_half_row_bits` in hardware (only compiled where :data:`HAS_F16C`)."""
+    for x in range(row.shape[0]):
+        for k in range(row.shape[1]):
+            dst[x, k] = _f16c_half_bits(row[x, k])
+
+
+_to_half_row = _to_half_row_f16c if HAS_F16C else _to_half_row_bits
+
+
 @numba.njit(cache=True, nogil=True)
 def to_half(src, dst):
-    """``dst`` (N,) uint16 = the half bit patterns of ``src`` (N,) float32 (:func:`half_bits`)."""
-    bits = src.view(np.uint32)
-    for i in range(src.shape[0]):
-        dst[i] = half_bits(bits[i])
+    """``dst`` (N, C) uint16 = the half bit patterns of ``src`` (N, C) float32 (contiguous), as
+    the half kernels convert (in hardware where :data:`HAS_F16C`)."""
+    _to_half_row(src, dst)
+
+
+@numba.njit(cache=True, nogil=True)
+def to_half_reference(src, dst):
+    """:func:`to_half` by :func:`half_bits` alone, whatever the CPU."""
+    _to_half_row_bits(src, dst)
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
