@@ -28,3 +28,12 @@ def locked(kernel, *args):
     """Call a parallel numba kernel under :data:`PARALLEL_LOCK`."""
     with PARALLEL_LOCK:
         return kernel(*args)
+
+
+def serial_or_locked(serial, parallel, *args):
+    """``serial(*args)`` for a caller budgeted to one numba thread (a render stage beside others:
+    no lock to wait for), else the parallel twin ``parallel(*args)`` under :data:`PARALLEL_LOCK`.
+    The twins share their per-row body, so the result is the same either way."""
+    if numba.get_num_threads() == 1:
+        return serial(*args)
+    return locked(parallel, *args)

@@ -319,6 +319,26 @@ def test_one_thread_inverse_runs_the_serial_twin_with_the_same_values(src):
     assert one_report == ref_report and one_report.nan == 2
 
 
+def _on_one_numba_thread(convert):
+    """``convert()`` on a thread of its own budgeted to one numba thread (numba's count is per
+    thread), as a render stage beside others runs: its result."""
+    import threading
+
+    import numba
+
+    got = []
+
+    def run():
+        numba.set_num_threads(1)
+        got.append(convert())
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(timeout=60)
+    assert got, "the one-thread conversion did not finish"
+    return got[0]
+
+
 def _half_edge_bits() -> np.ndarray:
     """float32 bit patterns where rounding to half can go wrong: every half and its float32
     neighbours, every midpoint between neighbouring halves and its neighbours (the ties), the
@@ -359,10 +379,6 @@ def test_half_rounding_is_numpys_bit_for_bit():
 def test_half_output_is_the_float_output_rounded(src):
     """``from_working(half=True)`` gives ``from_working(...).astype(float16)`` bit for bit, with the
     same NaN/Inf counts, on the parallel kernel, its one-thread twin and OpenColorIO's fallback."""
-    import threading
-
-    import numba
-
     p = ColorPipeline(src=src)
     rng = np.random.default_rng(9)
     y = rng.uniform(-0.5, 1.4, (33, 47, 4)).astype(np.float32)
@@ -374,16 +390,8 @@ def test_half_output_is_the_float_output_rounded(src):
     assert got.dtype == np.float16 and got.shape == y.shape
     assert np.array_equal(got.view(np.uint16), want.view(np.uint16))
     assert report == ref_report and report.nan >= 1
-    one = []
-
-    def convert():
-        numba.set_num_threads(1)
-        one.append(p.from_working(y, half=True))
-
-    t = threading.Thread(target=convert)
-    t.start()
-    t.join(timeout=60)
-    assert np.array_equal(one[0].view(np.uint16), want.view(np.uint16))
+    one = _on_one_numba_thread(lambda: p.from_working(y, half=True))
+    assert np.array_equal(one.view(np.uint16), want.view(np.uint16))
     with pytest.raises(InvalidInputError, match="out="):
         p.from_working(y, half=True, out=np.empty(y.shape, np.float32))
 
@@ -391,22 +399,10 @@ def test_half_output_is_the_float_output_rounded(src):
 def test_parallel_half_table_equals_the_serial_one():
     """The plain render loop converts half plates over numba's threads; a budgeted reader on one
     thread takes the serial kernel: the same values and counts."""
-    import threading
-
-    import numba
-
     p = ColorPipeline(src="ACEScg")
     rng = np.random.default_rng(10)
     px = rng.choice(_ALL_HALVES, (64, 50, 3))
     many, many_report = p.to_working(px, return_report=True)
-    one = []
-
-    def convert():
-        numba.set_num_threads(1)
-        one.append(p.to_working(px, return_report=True))
-
-    t = threading.Thread(target=convert)
-    t.start()
-    t.join(timeout=60)
-    assert np.array_equal(one[0][0].view(np.uint32), many.view(np.uint32))
-    assert one[0][1] == many_report and many_report.nan > 0
+    one, one_report = _on_one_numba_thread(lambda: p.to_working(px, return_report=True))
+    assert np.array_equal(one.view(np.uint32), many.view(np.uint32))
+    assert one_report == many_report and many_report.nan > 0

@@ -44,11 +44,12 @@ def _policy(v, y, counts, clamp):
 
 
 @numba.njit(cache=True, inline="always")
-def _rgb_in(src, y, x, counts, clamp):
-    """Read one RGB pixel with the NaN/Inf policy (and with ``clamp`` the ±65504 range) applied."""
-    r = src[y, x, 0]
-    g = src[y, x, 1]
-    b = src[y, x, 2]
+def _rgb_in(row, x, y, counts, clamp):
+    """Read pixel ``x`` of ``row`` (W, C), row ``y`` of the frame (its counts), with the NaN/Inf
+    policy (and with ``clamp`` the ±65504 range) applied."""
+    r = row[x, 0]
+    g = row[x, 1]
+    b = row[x, 2]
     if clamp:
         # one comparison per value covers NaN (always False), ±Inf and out-of-range values
         if not (abs(r) <= 65504.0 and abs(g) <= 65504.0 and abs(b) <= 65504.0):
@@ -63,13 +64,14 @@ def _rgb_in(src, y, x, counts, clamp):
 
 
 @numba.njit(cache=True, inline="always")
-def _extra_channels(src, dst, y, x, counts):
-    """Copy channels 3.. (alpha, masks): NaN/Inf policy only, no clamping."""
-    for k in range(3, src.shape[2]):
-        e = src[y, x, k]
+def _extra_channels(row, out, x, y, counts):
+    """Copy channels 3.. (alpha, masks) of pixel ``x`` from ``row`` to ``out`` (both (W, C), row
+    ``y`` of the frame): NaN/Inf policy only, no clamping."""
+    for k in range(3, row.shape[1]):
+        e = row[x, k]
         if not e - e == 0.0:
             e = _policy(e, y, counts, False)
-        dst[y, x, k] = e
+        out[x, k] = e
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
@@ -88,8 +90,9 @@ def forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
     slope, log_off, lin_slope, lin_off, lin_break = curve[0], curve[1], curve[2], curve[3], curve[4]
     linear_slope, linear_off = curve[5], curve[6]
     for y in numba.prange(h):
+        row, out = src[y], dst[y]
         for x in range(w):
-            r, g, b = _rgb_in(src, y, x, counts, True)
+            r, g, b = _rgb_in(row, x, y, counts, True)
             if has_matrix:
                 v0 = m00 * r + m01 * g + m02 * b + o0
                 v1 = m10 * r + m11 * g + m12 * b + o1
@@ -114,11 +117,11 @@ def forward_kernel(src, dst, m, off, has_matrix, curve, has_curve, counts):
                     if v2 > lin_break
                     else linear_slope * v2 + linear_off
                 )
-            dst[y, x, 0] = v0
-            dst[y, x, 1] = v1
-            dst[y, x, 2] = v2
+            out[x, 0] = v0
+            out[x, 1] = v1
+            out[x, 2] = v2
             if c > 3:
-                _extra_channels(src, dst, y, x, counts)
+                _extra_channels(row, out, x, y, counts)
 
 
 @numba.njit(cache=True, inline="always")
@@ -138,11 +141,7 @@ def _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts):
     one = np.float32(1.0)
     inv_slope, inv_lin_slope, inv_linear_slope = one / slope, one / lin_slope, one / linear_slope
     for x in range(src.shape[0]):
-        r, g, b = src[x, 0], src[x, 1], src[x, 2]
-        if not (r - r == 0.0 and g - g == 0.0 and b - b == 0.0):  # NaN or ±Inf somewhere
-            r = _policy(r, y, counts, False)
-            g = _policy(g, y, counts, False)
-            b = _policy(b, y, counts, False)
+        r, g, b = _rgb_in(src, x, y, counts, False)
         if has_curve:
             r = (
                 (np.exp2((r - log_off) * inv_slope) - lin_off) * inv_lin_slope
@@ -172,11 +171,8 @@ def _inverse_row(src, dst, y, minv, off, has_matrix, curve, has_curve, counts):
         dst[x, 0] = min(max(r, lo), hi)
         dst[x, 1] = min(max(g, lo), hi)
         dst[x, 2] = min(max(b, lo), hi)
-        for k in range(3, c):  # alpha, masks: the NaN/Inf policy only, no clamping
-            e = src[x, k]
-            if not e - e == 0.0:
-                e = _policy(e, y, counts, False)
-            dst[x, k] = e
+        if c > 3:
+            _extra_channels(src, dst, x, y, counts)
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)  # nogil: the render pipeline's other threads run on
@@ -292,8 +288,9 @@ def to_half_reference(src, dst):
 @numba.njit(cache=True, parallel=True, nogil=True)
 def inverse_half_kernel(src, dst, minv, off, has_matrix, curve, has_curve, counts):
     """:func:`inverse_kernel` with half-float output: ``dst`` (H, W, C) uint16 gets the bit
-    patterns of its float32 results rounded to half (:func:`half_bits`), row by row, so the
-    float32 frame is never held whole."""
+    patterns of its float32 results rounded to half (ties to even: in hardware where
+    :data:`HAS_F16C`, else :func:`half_bits`), row by row, so the float32 frame is never held
+    whole."""
     w, c = src.shape[1], src.shape[2]
     for y in numba.prange(src.shape[0]):
         row = np.empty((w, c), np.float32)

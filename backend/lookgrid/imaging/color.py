@@ -81,11 +81,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numba
 import numpy as np
 import PyOpenColorIO as ocio
 
 from lookgrid._numba import PARALLEL_LOCK as _KERNEL_LOCK  # one lock for every parallel kernel
+from lookgrid._numba import serial_or_locked
 from lookgrid.errors import ColorSpaceError, InvalidInputError, ShapeMismatchError
 from lookgrid.imaging import _color_kernels as kernels
 
@@ -287,6 +287,12 @@ def sanitize(pixels: np.ndarray, *, copy: bool = True) -> tuple[np.ndarray, Sani
     out[pos] = HALF_MAX
     out[neg] = -HALF_MAX
     return out, report
+
+
+def _counted(counts: np.ndarray) -> SanitizeReport:
+    """The report of a kernel's per-row ``counts`` (H, 4): NaN, +Inf, -Inf, clamped."""
+    tot = counts.sum(0)
+    return SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -585,13 +591,12 @@ class ColorPipeline:
         _, off, minv, has_matrix, curve, has_curve = self._fast
         dst = np.empty(arr.shape, np.uint16)
         counts = np.zeros((arr.shape[0], 4), np.int64)
-        if numba.get_num_threads() == 1:  # a one-thread caller (a budgeted writer): no lock
-            kernels.inverse_half_kernel_serial(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
-        else:
-            with _KERNEL_LOCK:
-                kernels.inverse_half_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
-        tot = counts.sum(0)
-        report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
+        serial_or_locked(
+            kernels.inverse_half_kernel_serial,
+            kernels.inverse_half_kernel,
+            *(arr, dst, minv, off, has_matrix, curve, has_curve, counts),
+        )
+        report = _counted(counts)
         result = dst.view(np.float16).reshape(shape)
         return (result, report) if return_report else result
 
@@ -638,13 +643,12 @@ class ColorPipeline:
             direct = out is not None and out.ndim == 3 and min(out.strides) >= 0
             dst: np.ndarray = out if direct and out is not None else np.empty(src.shape, np.float32)
             counts = np.zeros((src.shape[0], 4), np.int64)
-            if numba.get_num_threads() == 1:  # a one-thread caller (a budgeted reader): no lock
-                kernels.half_table_kernel(src.view(np.uint16), dst, tables[0], tables[1], counts)
-            else:
-                with _KERNEL_LOCK:
-                    kernels.half_table_kernel_parallel(src.view(np.uint16), dst, tables[0], tables[1], counts)
-            tot = counts.sum(0)
-            report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
+            serial_or_locked(
+                kernels.half_table_kernel,
+                kernels.half_table_kernel_parallel,
+                *(src.view(np.uint16), dst, tables[0], tables[1], counts),
+            )
+            report = _counted(counts)
             result = dst if direct else dst.reshape(np.shape(pixels))
         elif self._fast is not None:
             arr, shape = self._prepare(pixels, strided=True)
@@ -654,16 +658,16 @@ class ColorPipeline:
             counts = np.zeros((arr.shape[0], 4), np.int64)
             # one parallel kernel at a time: each already uses every core, and numba's fallback
             # "workqueue" threading layer must not be entered from two threads at once
-            if not forward and numba.get_num_threads() == 1:  # a one-thread caller: no lock
-                kernels.inverse_kernel_serial(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
-            else:
+            if forward:
                 with _KERNEL_LOCK:
-                    if forward:
-                        kernels.forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
-                    else:
-                        kernels.inverse_kernel(arr, dst, minv, off, has_matrix, curve, has_curve, counts)
-            tot = counts.sum(0)
-            report = SanitizeReport(int(tot[0]), int(tot[1]), int(tot[2]), int(tot[3]))
+                    kernels.forward_kernel(arr, dst, m, off, has_matrix, curve, has_curve, counts)
+            else:  # a caller budgeted to one numba thread takes the serial twin, without the lock
+                serial_or_locked(
+                    kernels.inverse_kernel_serial,
+                    kernels.inverse_kernel,
+                    *(arr, dst, minv, off, has_matrix, curve, has_curve, counts),
+                )
+            report = _counted(counts)
             result = dst if direct else dst.reshape(shape)
         else:
             arr, shape = self._prepare(pixels)

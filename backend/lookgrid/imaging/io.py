@@ -51,11 +51,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import cv2
-import numba
 import numpy as np
 import OpenImageIO as oiio
 
-from lookgrid._numba import PARALLEL_LOCK
+from lookgrid._numba import serial_or_locked
 from lookgrid.errors import ImageReadError, ImageWriteError, InvalidInputError, ResourceLimitError, ShapeMismatchError
 from lookgrid.fsutil import atomic_write
 from lookgrid.imaging import _color_kernels as kernels
@@ -493,11 +492,10 @@ def _int_to_float(codes: np.ndarray, fmt: str) -> np.ndarray:
     src = np.ascontiguousarray(codes).reshape(-1)
     out = np.empty(src.shape[0], np.float32)
     table = _int_table(fmt)
-    if numba.get_num_threads() == 1 or src.shape[0] < (1 << 18):
+    if src.shape[0] < (1 << 18):  # a small picture: not worth waking the threads
         kernels.lut_kernel(src, table, out)
     else:
-        with PARALLEL_LOCK:
-            kernels.lut_kernel_parallel(src, table, out)
+        serial_or_locked(kernels.lut_kernel, kernels.lut_kernel_parallel, src, table, out)
     return out.reshape(codes.shape)
 
 
